@@ -1,0 +1,385 @@
+/*
+ * pulsarc: an Apache Pulsar producer client in C.
+ *
+ * Threads and ownership, once for the whole API:
+ *  - Every handle is opaque. Handles are created by *_new / *_create and
+ *    released by the matching *_destroy / *_free.
+ *  - Configuration objects are read when a client or producer is created and
+ *    may be destroyed or reused right after; message options likewise are
+ *    read during the send call only.
+ *  - The client owns N I/O threads (library threads). Every callback the
+ *    library calls (send callbacks, producer-ready callbacks, the logger)
+ *    runs on one of them. A callback must not block: blocking calls made
+ *    from a library thread (pulsarc_producer_send, _flush, _close,
+ *    pulsarc_producer_create, pulsarc_future_wait with a timeout other than
+ *    0, pulsarc_client_close) return PULSARC_ERR_WRONG_THREAD instead of
+ *    deadlocking. Their asynchronous forms work there; destroy called from
+ *    a callback is deferred until the callback returns.
+ *  - Data handed to a callback (message ids, error strings) is borrowed and
+ *    valid only during the callback.
+ *  - Send calls are safe from any number of application threads at once and
+ *    never wait on each other: each thread enqueues into its own ring.
+ *  - No signal ever reaches the application: sockets are written with
+ *    MSG_NOSIGNAL and no signal handler is installed.
+ *
+ * Shutdown order: pulsarc_producer_flush (optional), pulsarc_producer_close,
+ * pulsarc_producer_destroy for each producer, then pulsarc_client_close and
+ * pulsarc_client_destroy. Destroying a client destroys producers still open.
+ */
+#ifndef PULSARC_PULSARC_H
+#define PULSARC_PULSARC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(PULSARC_BUILDING) && defined(__GNUC__)
+#define PULSARC_API __attribute__((visibility("default")))
+#else
+#define PULSARC_API
+#endif
+
+/* ------------------------------------------------------------------ errors */
+
+/* One error enum for the whole library; 0 is success. Broker errors map to
+ * PULSARC_ERR_BROKER_* names; OS errors are wrapped (the log line carries
+ * the OS detail). pulsarc_err_str() gives a stable English sentence. */
+typedef enum pulsarc_err {
+  PULSARC_OK = 0,
+  PULSARC_ERR_INVALID_ARGUMENT,  /* NULL handle, bad option value, misuse */
+  PULSARC_ERR_INVALID_TOPIC,     /* topic name rejected before any traffic */
+  PULSARC_ERR_INVALID_URL,       /* service URL not pulsar[+ssl]://host:port[,..] */
+  PULSARC_ERR_UNKNOWN_OPTION,    /* conf_set() with a key nobody knows */
+  PULSARC_ERR_NO_MEMORY,
+  PULSARC_ERR_TIMEOUT,           /* deadline passed before the message was
+                                    written: it was never sent */
+  PULSARC_ERR_TIMEOUT_UNCONFIRMED, /* deadline passed after the message was
+                                      written: the broker may have stored it */
+  PULSARC_ERR_PENDING,           /* future not complete yet (poll/wait) */
+  PULSARC_ERR_CLOSED,            /* producer or client closed */
+  PULSARC_ERR_WRONG_THREAD,      /* blocking call from a library thread */
+  PULSARC_ERR_MESSAGE_TOO_BIG,   /* over min(max_message_size, broker's) */
+  PULSARC_ERR_QUEUE_FULL,        /* max pending messages reached, not blocking */
+  PULSARC_ERR_MEMORY_LIMIT,      /* client memory limit reached, not blocking */
+  PULSARC_ERR_RESOLVE,           /* host name did not resolve */
+  PULSARC_ERR_CONNECT,           /* TCP connect or handshake failed */
+  PULSARC_ERR_DISCONNECTED,      /* connection lost during a request */
+  PULSARC_ERR_PROTOCOL,          /* malformed or unexpected frame from peer */
+  PULSARC_ERR_TOO_MANY_REDIRECTS,/* lookup redirected more than 20 times */
+  PULSARC_ERR_LOOKUP,            /* lookup answered Failed without a code */
+  PULSARC_ERR_NOT_SUPPORTED,     /* option or feature not implemented yet */
+  PULSARC_ERR_CONFLICT,          /* options that cannot go together */
+  PULSARC_ERR_TLS,               /* TLS set-up or handshake failed */
+  /* Broker errors (ServerError in the protocol). */
+  PULSARC_ERR_BROKER_UNKNOWN,
+  PULSARC_ERR_BROKER_METADATA,
+  PULSARC_ERR_BROKER_PERSISTENCE,
+  PULSARC_ERR_BROKER_AUTHENTICATION,
+  PULSARC_ERR_BROKER_AUTHORIZATION,
+  PULSARC_ERR_BROKER_CONSUMER_BUSY,
+  PULSARC_ERR_BROKER_SERVICE_NOT_READY,
+  PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA,
+  PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA_EXCEPTION,
+  PULSARC_ERR_BROKER_CHECKSUM,
+  PULSARC_ERR_BROKER_UNSUPPORTED_VERSION,
+  PULSARC_ERR_BROKER_TOPIC_NOT_FOUND,
+  PULSARC_ERR_BROKER_SUBSCRIPTION_NOT_FOUND,
+  PULSARC_ERR_BROKER_CONSUMER_NOT_FOUND,
+  PULSARC_ERR_BROKER_TOO_MANY_REQUESTS,
+  PULSARC_ERR_BROKER_TOPIC_TERMINATED,
+  PULSARC_ERR_BROKER_PRODUCER_BUSY,
+  PULSARC_ERR_BROKER_INVALID_TOPIC_NAME,
+  PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA,
+  PULSARC_ERR_BROKER_NOT_ALLOWED,
+  PULSARC_ERR_BROKER_PRODUCER_FENCED,
+  PULSARC_ERR_BROKER_TRANSACTION,
+  PULSARC_ERR__COUNT
+} pulsarc_err_t;
+
+/* A constant English sentence for err; never NULL. */
+PULSARC_API const char *pulsarc_err_str(pulsarc_err_t err);
+
+/* ------------------------------------------------------------------ logging */
+
+typedef enum pulsarc_log_level {
+  PULSARC_LOG_DEBUG = 0,
+  PULSARC_LOG_INFO = 1,
+  PULSARC_LOG_WARN = 2,
+  PULSARC_LOG_ERROR = 3,
+  PULSARC_LOG_OFF = 4
+} pulsarc_log_level_t;
+
+/* Called on any thread (usually an I/O thread) with a NUL-terminated line
+ * that is valid during the call only. Must not block for long and must not
+ * call blocking pulsarc functions. The default logger writes WARN and ERROR
+ * to stderr (level from the environment variable PULSARC_LOG_LEVEL:
+ * debug|info|warn|error|off). */
+typedef void (*pulsarc_log_fn)(pulsarc_log_level_t level, const char *line, void *ctx);
+
+/* --------------------------------------------------------------- message id */
+
+/* A message id as the broker assigned it. A plain value: copy it freely.
+ * partition is -1 for a non-partitioned topic; batch_index is -1 for a
+ * message sent alone. A deduplicated duplicate is acknowledged by the broker
+ * with ledger_id = entry_id = -1 and still counts as success. For a chunked
+ * message, first_chunk_* name the first chunk's entry and ledger_id/entry_id
+ * the last chunk's; otherwise first_chunk_* equal -1. */
+typedef struct pulsarc_msg_id {
+  int64_t ledger_id;
+  int64_t entry_id;
+  int32_t partition;
+  int32_t batch_index;
+  int32_t batch_size;
+  int64_t first_chunk_ledger_id;
+  int64_t first_chunk_entry_id;
+} pulsarc_msg_id_t;
+
+/* Writes "ledger:entry:partition:batch_index" into buf (NUL-terminated,
+ * truncated to len). Returns the length it needed, like snprintf. */
+PULSARC_API int pulsarc_msg_id_format(const pulsarc_msg_id_t *id, char *buf, size_t len);
+
+/* ------------------------------------------------------------------ handles */
+
+typedef struct pulsarc_client_conf pulsarc_client_conf_t;
+typedef struct pulsarc_client pulsarc_client_t;
+typedef struct pulsarc_producer_conf pulsarc_producer_conf_t;
+typedef struct pulsarc_producer pulsarc_producer_t;
+typedef struct pulsarc_msg_opts pulsarc_msg_opts_t;
+typedef struct pulsarc_future pulsarc_future_t;
+
+/* ------------------------------------------------------- client configuration */
+
+PULSARC_API pulsarc_client_conf_t *pulsarc_client_conf_new(void);
+PULSARC_API void pulsarc_client_conf_destroy(pulsarc_client_conf_t *conf);
+
+/* Generic setter, so CLIs can pass options through and new options never
+ * change the ABI. Keys and defaults (see README for the full table):
+ *   io_threads               1      I/O threads; producers are spread over them
+ *   connect_timeout_ms       10000  TCP connect + CONNECT/CONNECTED handshake
+ *   operation_timeout_ms     30000  PARTITIONED_METADATA, LOOKUP, PRODUCER
+ *   keepalive_interval_ms    30000  PING when idle; no PONG by the next tick
+ *                                   closes the connection
+ *   max_lookup_redirects     20
+ *   log_level                warn   debug|info|warn|error|off
+ *   memory_limit_bytes       67108864 (64 MiB) across all producers; 0 = none
+ * On error writes a sentence into errbuf (if not NULL) and returns
+ * PULSARC_ERR_UNKNOWN_OPTION or PULSARC_ERR_INVALID_ARGUMENT. */
+PULSARC_API pulsarc_err_t pulsarc_client_conf_set(pulsarc_client_conf_t *conf, const char *key,
+                                                  const char *value, char *errbuf,
+                                                  size_t errbuf_len);
+
+/* Replaces the default logger. fn NULL restores the default. */
+PULSARC_API void pulsarc_client_conf_set_logger(pulsarc_client_conf_t *conf, pulsarc_log_fn fn,
+                                                void *ctx);
+
+/* ------------------------------------------------------------------- client */
+
+/* Creates a client for service_url "pulsar://host:port[,host2:port2...]".
+ * Starts the I/O threads; does not connect yet (connections are made when
+ * producers need them). conf may be NULL for defaults. Not blocking. */
+PULSARC_API pulsarc_err_t pulsarc_client_new(const char *service_url,
+                                             const pulsarc_client_conf_t *conf,
+                                             pulsarc_client_t **out);
+
+/* Closes every producer (flushing with each producer's close timeout) and
+ * every connection. Blocking; WRONG_THREAD from a library thread. */
+PULSARC_API pulsarc_err_t pulsarc_client_close(pulsarc_client_t *client);
+
+/* Destroys the client: closes what is still open without flushing (pending
+ * sends fail with PULSARC_ERR_CLOSED), joins the I/O threads and frees
+ * everything. From a library thread the work is deferred. Never hangs. */
+PULSARC_API void pulsarc_client_destroy(pulsarc_client_t *client);
+
+/* ------------------------------------------------------ producer configuration */
+
+typedef enum pulsarc_access_mode {
+  PULSARC_ACCESS_SHARED = 0,
+  PULSARC_ACCESS_EXCLUSIVE = 1,
+  PULSARC_ACCESS_WAIT_FOR_EXCLUSIVE = 2,
+  PULSARC_ACCESS_EXCLUSIVE_WITH_FENCING = 3
+} pulsarc_access_mode_t;
+
+typedef enum pulsarc_compression {
+  PULSARC_COMPRESSION_NONE = 0,
+  PULSARC_COMPRESSION_LZ4 = 1,
+  PULSARC_COMPRESSION_ZLIB = 2,
+  PULSARC_COMPRESSION_ZSTD = 3,
+  PULSARC_COMPRESSION_SNAPPY = 4
+} pulsarc_compression_t;
+
+PULSARC_API pulsarc_producer_conf_t *pulsarc_producer_conf_new(void);
+PULSARC_API void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf);
+
+/* Generic setter. Keys and defaults (README has the full table):
+ *   name                     (broker assigns)   producer name
+ *   access_mode              shared   shared|exclusive|wait_for_exclusive|
+ *                                     exclusive_with_fencing
+ *   compression              none     none|lz4|zlib|zstd|snappy
+ *   batching                 true
+ *   batch_max_messages       1000
+ *   batch_max_bytes          131072
+ *   batch_max_delay_ms       10
+ *   chunking                 false    (true together with batching: CONFLICT)
+ *   max_message_size         5242880  also capped by the broker's value
+ *   send_timeout_ms          30000    0 = none; per-message deadline
+ *   max_pending_messages     1000
+ *   block_if_queue_full      true     false: send fails with QUEUE_FULL
+ *   initial_sequence_id      (last stored + 1, from the broker)
+ *   startup_delay_ms         0        fixed delay before the first lookup
+ *   startup_jitter_ms        0        plus random(0..jitter) ms
+ *   close_timeout_ms         30000    how long close flushes
+ */
+PULSARC_API pulsarc_err_t pulsarc_producer_conf_set(pulsarc_producer_conf_t *conf, const char *key,
+                                                    const char *value, char *errbuf,
+                                                    size_t errbuf_len);
+
+/* ----------------------------------------------------------------- producer */
+
+/* Called once on an I/O thread when the producer is registered with the
+ * broker (err == PULSARC_OK) or creation failed for good. */
+typedef void (*pulsarc_producer_ready_cb)(pulsarc_producer_t *producer, pulsarc_err_t err,
+                                          void *ctx);
+
+/* Starts a producer and returns its handle at once without blocking:
+ * discovery and registration run on the producer's I/O thread, and sends
+ * made meanwhile are queued. ready_cb (may be NULL) tells the outcome.
+ * Topic names: "t" means "persistent://public/default/t"; invalid names
+ * fail here with PULSARC_ERR_INVALID_TOPIC before any traffic. conf may be
+ * NULL. */
+PULSARC_API pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic,
+                                                 const pulsarc_producer_conf_t *conf,
+                                                 pulsarc_producer_ready_cb ready_cb, void *ctx,
+                                                 pulsarc_producer_t **out);
+
+/* Blocking form of pulsarc_producer_start: waits until the producer is
+ * registered or failed (bounded by the operation timeout). On failure the
+ * handle is destroyed and *out is NULL. WRONG_THREAD from a library thread. */
+PULSARC_API pulsarc_err_t pulsarc_producer_create(pulsarc_client_t *client, const char *topic,
+                                                  const pulsarc_producer_conf_t *conf,
+                                                  pulsarc_producer_t **out);
+
+/* The full topic name and the producer name (broker-assigned names are
+ * known once ready; before that NULL). Valid until destroy. */
+PULSARC_API const char *pulsarc_producer_topic(const pulsarc_producer_t *producer);
+PULSARC_API const char *pulsarc_producer_name(const pulsarc_producer_t *producer);
+
+/* ----------------------------------------------------------- message options */
+
+/* Per-message options, built with setters and read during the send call
+ * only: one options object may be reused for many sends. All strings and
+ * bytes are copied. */
+PULSARC_API pulsarc_msg_opts_t *pulsarc_msg_opts_new(void);
+PULSARC_API void pulsarc_msg_opts_destroy(pulsarc_msg_opts_t *opts);
+/* Forgets every option set so far. */
+PULSARC_API void pulsarc_msg_opts_clear(pulsarc_msg_opts_t *opts);
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_partition_key(pulsarc_msg_opts_t *opts,
+                                                             const char *key);
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_ordering_key(pulsarc_msg_opts_t *opts,
+                                                            const void *key, size_t len);
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_add_property(pulsarc_msg_opts_t *opts, const char *key,
+                                                        const char *value);
+/* Milliseconds since the epoch; 0 = unset. */
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_event_time(pulsarc_msg_opts_t *opts,
+                                                          uint64_t event_time_ms);
+/* Delayed delivery: absolute time, or relative to the send call. Such
+ * messages are sent alone (never batched), as the official clients do. */
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_deliver_at(pulsarc_msg_opts_t *opts,
+                                                          int64_t deliver_at_ms);
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_deliver_after(pulsarc_msg_opts_t *opts,
+                                                             int64_t delay_ms);
+/* This message's own deadline in ms from the send call (0 = none). Without
+ * it the producer's send_timeout_ms applies, and pulsarc_producer_send uses
+ * 5000 ms. On expiry the message fails exactly once with
+ * PULSARC_ERR_TIMEOUT (never written, never sent) or
+ * PULSARC_ERR_TIMEOUT_UNCONFIRMED (written; the broker may have stored it). */
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_timeout(pulsarc_msg_opts_t *opts,
+                                                       int64_t timeout_ms);
+
+/* --------------------------------------------------------------------- send */
+
+/* Result of one send. id is borrowed: copy it if needed. Runs on an I/O
+ * thread, exactly once per accepted send. */
+typedef void (*pulsarc_send_cb)(pulsarc_err_t err, const pulsarc_msg_id_t *id, void *ctx);
+
+/* Called by the library when it no longer needs a payload handed over with
+ * pulsarc_producer_send_nocopy. Runs on an I/O thread or the sending thread. */
+typedef void (*pulsarc_free_fn)(void *data, void *free_ctx);
+
+/* Blocking send: returns when the broker acknowledged the message (id filled
+ * if not NULL) or it failed. Deadline: opts' timeout, else 5000 ms. The
+ * payload is borrowed for the duration of the call (no copy until the batch
+ * buffer). WRONG_THREAD from a library thread. */
+PULSARC_API pulsarc_err_t pulsarc_producer_send(pulsarc_producer_t *producer, const void *data,
+                                                size_t len, const pulsarc_msg_opts_t *opts,
+                                                pulsarc_msg_id_t *id);
+
+/* Asynchronous send with a callback. The payload is copied; cb (may be NULL)
+ * runs once on an I/O thread. Returns an error (and cb is not called) if the
+ * message could not be accepted: closed producer, too big, queue full in
+ * non-blocking mode, bad arguments. When the queue is full and
+ * block_if_queue_full is set, the call sleeps (never spins) until there is
+ * room or the message's deadline passes; from a library thread it fails with
+ * QUEUE_FULL instead of blocking. */
+PULSARC_API pulsarc_err_t pulsarc_producer_send_cb(pulsarc_producer_t *producer, const void *data,
+                                                   size_t len, const pulsarc_msg_opts_t *opts,
+                                                   pulsarc_send_cb cb, void *ctx);
+
+/* As pulsarc_producer_send_cb, but the library takes ownership of data and
+ * calls free_fn(data, free_ctx) when done with it (also when the call returns
+ * an error). No copy before the batch buffer. */
+PULSARC_API pulsarc_err_t pulsarc_producer_send_nocopy(pulsarc_producer_t *producer, void *data,
+                                                       size_t len, pulsarc_free_fn free_fn,
+                                                       void *free_ctx,
+                                                       const pulsarc_msg_opts_t *opts,
+                                                       pulsarc_send_cb cb, void *ctx);
+
+/* Asynchronous send returning a future (payload copied). *out must be
+ * released with pulsarc_future_free, before or after completion. */
+PULSARC_API pulsarc_err_t pulsarc_producer_send_async(pulsarc_producer_t *producer,
+                                                      const void *data, size_t len,
+                                                      const pulsarc_msg_opts_t *opts,
+                                                      pulsarc_future_t **out);
+
+/* ------------------------------------------------------------------- future */
+
+/* Waits up to timeout_ms (-1 = forever, 0 = poll) for completion. Returns
+ * PULSARC_ERR_PENDING if not complete in time, else the send's result, with
+ * *id filled on success (id may be NULL). A non-zero wait from a library
+ * thread returns WRONG_THREAD. */
+PULSARC_API pulsarc_err_t pulsarc_future_wait(pulsarc_future_t *future, int64_t timeout_ms,
+                                              pulsarc_msg_id_t *id);
+/* Releases the future; safe before completion (the result is then dropped). */
+PULSARC_API void pulsarc_future_free(pulsarc_future_t *future);
+
+/* --------------------------------------------------------- flush and close */
+
+/* Sends every open batch now and waits until every message accepted before
+ * the call has completed, or timeout_ms (-1 = forever) passes (then
+ * PULSARC_ERR_TIMEOUT; the messages stay pending). Blocking. */
+PULSARC_API pulsarc_err_t pulsarc_producer_flush(pulsarc_producer_t *producer, int64_t timeout_ms);
+
+/* Callback form of flush, usable anywhere. cb runs once on an I/O thread. */
+typedef void (*pulsarc_done_cb)(pulsarc_err_t err, void *ctx);
+PULSARC_API pulsarc_err_t pulsarc_producer_flush_async(pulsarc_producer_t *producer,
+                                                       pulsarc_done_cb cb, void *ctx);
+
+/* Graceful close: stops accepting sends, flushes pending messages for up to
+ * the close timeout (those still pending then fail with PULSARC_ERR_CLOSED),
+ * then unregisters from the broker. Blocking; the handle stays valid until
+ * pulsarc_producer_destroy. Later sends return PULSARC_ERR_CLOSED. */
+PULSARC_API pulsarc_err_t pulsarc_producer_close(pulsarc_producer_t *producer);
+PULSARC_API pulsarc_err_t pulsarc_producer_close_async(pulsarc_producer_t *producer,
+                                                       pulsarc_done_cb cb, void *ctx);
+
+/* Frees the handle. Closes first without flushing if still open (pending
+ * sends fail with PULSARC_ERR_CLOSED). Never hangs; from a callback the
+ * memory is freed after the callback returns. */
+PULSARC_API void pulsarc_producer_destroy(pulsarc_producer_t *producer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PULSARC_PULSARC_H */

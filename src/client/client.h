@@ -1,0 +1,74 @@
+/* The client: I/O threads, one connection pool per I/O thread, the producer
+ * registry, and service discovery. */
+#ifndef PULSARC_CLIENT_CLIENT_H
+#define PULSARC_CLIENT_CLIENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "client/conf.h"
+#include "client/topic.h"
+#include "loop/conn.h"
+#include "loop/loop.h"
+
+typedef struct pc_pool pc_pool;
+
+struct pulsarc_client {
+  struct pulsarc_client_conf conf;
+  pc_service_url service;
+  int nloops;
+  pc_loop **loops;
+  pc_pool **pools; /* pools[i] belongs to loops[i] */
+  _Atomic uint32_t next_loop;
+  _Atomic uint64_t next_producer_id;
+  _Atomic int64_t memory_used; /* bytes of queued payload, all producers */
+  pthread_mutex_t lock;        /* guards producers and closed */
+  pulsarc_producer_t *producers;
+  bool closed;
+};
+
+/* ---- connection pool, one per loop: every function [loop] ---- */
+
+/* Gives a ready connection to hp (through the service host when proxy_to is
+ * set), opening one if needed. cb runs exactly once, later or right away,
+ * unless the request is cancelled first. */
+typedef void (*pc_pool_cb)(pc_conn *conn, pulsarc_err_t err, void *ctx);
+typedef struct pc_pool_req pc_pool_req;
+/* Returns 0 (cb has run or will run; *req is NULL if it already ran) or -1
+ * (cb will not run). */
+int pc_pool_get(pc_pool *pool, const pc_host_port *hp, const char *proxy_to, pc_pool_cb cb,
+                void *ctx, pc_pool_req **req);
+void pc_pool_cancel(pc_pool *pool, pc_pool_req *req);
+pc_pool *pc_pool_new(pulsarc_client_t *client, pc_loop *loop);
+/* Closes every connection (on the loop thread) and frees the pool. */
+void pc_pool_free(pc_pool *pool);
+
+/* ---- service discovery: [loop] ---- */
+
+typedef struct pc_lookup_result {
+  int partitions;         /* PARTITIONED_METADATA: 0 = not partitioned */
+  pc_host_port broker;    /* LOOKUP: the owning broker */
+  bool proxy;             /* connect through the service host */
+  pc_host_port via;       /* the service host to proxy through */
+} pc_lookup_result;
+
+typedef void (*pc_lookup_cb)(pulsarc_err_t err, const pc_lookup_result *res, void *ctx);
+typedef struct pc_lookup_op pc_lookup_op;
+
+/* Asks the service URL for the topic's partition count. */
+pc_lookup_op *pc_lookup_partitions(pulsarc_client_t *client, pc_loop *loop, const char *topic,
+                                   pc_lookup_cb cb, void *ctx);
+/* Finds the broker owning topic, following at most max_lookup_redirects
+ * redirects (carrying the authoritative flag). */
+pc_lookup_op *pc_lookup_topic(pulsarc_client_t *client, pc_loop *loop, const char *topic,
+                              pc_lookup_cb cb, void *ctx);
+/* The callback will not run; the op frees itself. */
+void pc_lookup_cancel(pc_lookup_op *op);
+
+/* ServerError code -> our error. */
+pulsarc_err_t pc_server_error(int code);
+/* Errors worth retrying with backoff (the connection or the broker's state,
+ * not the request, was at fault). */
+bool pc_err_retryable(pulsarc_err_t err);
+
+#endif

@@ -1,0 +1,90 @@
+/* Configuration objects and per-message options, as the library sees them
+ * after validation. Plain data: the creating thread owns them; the client
+ * and producers keep private copies. */
+#ifndef PULSARC_CLIENT_CONF_H
+#define PULSARC_CLIENT_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/log.h"
+#include "pulsarc/pulsarc.h"
+
+struct pulsarc_client_conf {
+  int io_threads;
+  uint64_t connect_timeout_ms;
+  uint64_t operation_timeout_ms;
+  uint64_t keepalive_interval_ms;
+  int max_lookup_redirects;
+  uint64_t memory_limit_bytes; /* 0 = none */
+  pc_logger logger;
+};
+
+struct pulsarc_producer_conf {
+  char *name; /* NULL: broker assigns */
+  pulsarc_access_mode_t access_mode;
+  pulsarc_compression_t compression;
+  bool batching;
+  uint32_t batch_max_messages;
+  uint64_t batch_max_bytes;
+  uint64_t batch_max_delay_ms;
+  bool chunking;
+  uint64_t max_message_size;
+  uint64_t send_timeout_ms; /* 0 = none */
+  uint32_t max_pending_messages;
+  bool block_if_queue_full;
+  bool has_initial_sequence_id;
+  int64_t initial_sequence_id;
+  uint64_t startup_delay_ms;
+  uint64_t startup_jitter_ms;
+  uint64_t close_timeout_ms;
+};
+
+void pc_client_conf_defaults(struct pulsarc_client_conf *c);
+void pc_producer_conf_defaults(struct pulsarc_producer_conf *c);
+/* Deep copy (name duplicated). 0 or -1. */
+int pc_producer_conf_copy(struct pulsarc_producer_conf *dst, const struct pulsarc_producer_conf *src);
+void pc_producer_conf_release(struct pulsarc_producer_conf *c);
+/* Checks option combinations at producer creation. */
+pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why, size_t len);
+
+typedef struct pc_kv {
+  char *key;
+  char *value;
+} pc_kv;
+
+struct pulsarc_msg_opts {
+  char *partition_key;
+  uint8_t *ordering_key;
+  size_t ordering_key_len;
+  pc_kv *props;
+  size_t nprops, props_cap;
+  uint64_t event_time_ms;
+  bool has_deliver_at, has_deliver_after, has_timeout;
+  int64_t deliver_at_ms;
+  int64_t deliver_after_ms;
+  int64_t timeout_ms;
+};
+
+/* The options a queued message carries: one allocation holding copies of
+ * every string (made on the sending thread, freed by the I/O thread). */
+typedef struct pc_msg_ext {
+  const char *partition_key; /* NULL if none */
+  size_t partition_key_len;
+  const uint8_t *ordering_key; /* NULL if none */
+  size_t ordering_key_len;
+  size_t nprops;
+  const char **prop_keys;
+  const char **prop_values;
+  uint64_t event_time_ms; /* 0 = unset */
+  bool has_deliver_at;
+  int64_t deliver_at_ms; /* absolute; deliver_after resolved at send time */
+} pc_msg_ext;
+
+/* [any] NULL when opts carry nothing the wire needs (the fast path), else a
+ * malloc'ed ext (*err = NO_MEMORY on failure). */
+pc_msg_ext *pc_msg_ext_from_opts(const struct pulsarc_msg_opts *opts, pulsarc_err_t *err);
+/* Bytes the options add to a message (for size checks and memory limits). */
+size_t pc_msg_ext_wire_size(const pc_msg_ext *ext);
+
+#endif

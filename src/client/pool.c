@@ -1,0 +1,163 @@
+/* One connection pool per I/O thread: connections keyed by broker address
+ * (and proxy target), shared by every producer pinned to that thread. All
+ * functions run on the pool's loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+
+struct pc_pool_req {
+  pc_pool_cb cb;
+  void *ctx;
+  struct pc_pool_req *next;
+};
+
+typedef struct pool_entry {
+  char key[600];
+  pc_conn *conn;
+  bool ready;
+  pc_pool_req *waiters;
+  struct pool_entry *next;
+} pool_entry;
+
+struct pc_pool {
+  pulsarc_client_t *client;
+  pc_loop *loop;
+  pool_entry *entries;
+  bool closing;
+};
+
+pc_pool *pc_pool_new(pulsarc_client_t *client, pc_loop *loop) {
+  pc_pool *p = calloc(1, sizeof *p);
+  if (p != NULL) {
+    p->client = client;
+    p->loop = loop;
+  }
+  return p;
+}
+
+static pool_entry *find_by_conn(pc_pool *p, pc_conn *c, pool_entry ***link_out) {
+  for (pool_entry **l = &p->entries; *l; l = &(*l)->next)
+    if ((*l)->conn == c) {
+      if (link_out)
+        *link_out = l;
+      return *l;
+    }
+  return NULL;
+}
+
+static void on_ready(pc_conn *c, void *ctx) {
+  pc_pool *p = ctx;
+  pool_entry *e = find_by_conn(p, c, NULL);
+  if (e == NULL)
+    return;
+  e->ready = true;
+  pc_pool_req *w = e->waiters;
+  e->waiters = NULL;
+  while (w != NULL) {
+    pc_pool_req *next = w->next;
+    w->cb(c, PULSARC_OK, w->ctx);
+    free(w);
+    w = next;
+  }
+}
+
+static void on_closed(pc_conn *c, pulsarc_err_t err, void *ctx) {
+  pc_pool *p = ctx;
+  pool_entry **link;
+  pool_entry *e = find_by_conn(p, c, &link);
+  if (e == NULL)
+    return;
+  *link = e->next;
+  pc_pool_req *w = e->waiters;
+  free(e);
+  while (w != NULL) {
+    pc_pool_req *next = w->next;
+    w->cb(NULL, err, w->ctx);
+    free(w);
+    w = next;
+  }
+  if (p->closing && p->entries == NULL)
+    free(p);
+}
+
+int pc_pool_get(pc_pool *p, const pc_host_port *hp, const char *proxy_to, pc_pool_cb cb, void *ctx,
+                pc_pool_req **req_out) {
+  *req_out = NULL;
+  pc_pool_req *req = calloc(1, sizeof *req);
+  if (req == NULL)
+    return -1;
+  req->cb = cb;
+  req->ctx = ctx;
+  char key[600];
+  snprintf(key, sizeof key, "%s:%u|%s", hp->host, hp->port, proxy_to ? proxy_to : "");
+  pool_entry *e;
+  for (e = p->entries; e; e = e->next)
+    if (strcmp(e->key, key) == 0)
+      break;
+  if (e == NULL) {
+    if (p->closing || (e = calloc(1, sizeof *e)) == NULL) {
+      free(req);
+      return -1;
+    }
+    snprintf(e->key, sizeof e->key, "%s", key);
+    const struct pulsarc_client_conf *cf = &p->client->conf;
+    pc_conn_opts o = {.host = hp->host,
+                      .port = hp->port,
+                      .proxy_to_broker_url = proxy_to,
+                      .connect_timeout_ms = cf->connect_timeout_ms,
+                      .keepalive_interval_ms = cf->keepalive_interval_ms,
+                      .auth_method_name = NULL};
+    pc_conn_events ev = {.on_ready = on_ready, .on_closed = on_closed, .ctx = p};
+    e->next = p->entries;
+    p->entries = e;
+    e->conn = pc_conn_open(p->loop, &o, &ev, &cf->logger);
+    if (e->conn == NULL) {
+      p->entries = e->next;
+      free(e);
+      free(req);
+      return -1;
+    }
+  }
+  if (e->ready) {
+    /* Answer right away; the caller must cope with a synchronous callback. */
+    free(req);
+    cb(e->conn, PULSARC_OK, ctx);
+    return 0;
+  }
+  req->next = e->waiters;
+  e->waiters = req;
+  *req_out = req;
+  return 0;
+}
+
+void pc_pool_cancel(pc_pool *p, pc_pool_req *req) {
+  for (pool_entry *e = p->entries; e; e = e->next)
+    for (pc_pool_req **l = &e->waiters; *l; l = &(*l)->next)
+      if (*l == req) {
+        *l = req->next;
+        free(req);
+        return;
+      }
+}
+
+void pc_pool_free(pc_pool *p) {
+  p->closing = true;
+  if (p->entries == NULL) {
+    free(p);
+    return;
+  }
+  /* Each close ends in on_closed, which unlinks its entry and frees the
+   * pool after the last one (possibly later, if a close is deferred). */
+  pool_entry *e = p->entries;
+  size_t n = 0;
+  for (; e; e = e->next)
+    n++;
+  pc_conn *conns[n];
+  n = 0;
+  for (e = p->entries; e; e = e->next)
+    conns[n++] = e->conn;
+  for (size_t i = 0; i < n; i++)
+    pc_conn_close(conns[i], PULSARC_ERR_CLOSED);
+}

@@ -1,0 +1,189 @@
+/* Producer internals. A topic producer (pulsarc_producer_t) is pinned to
+ * one I/O thread and owns one partition producer (pc_part) per partition
+ * (one with index -1 for a non-partitioned topic). Application threads only
+ * touch the fields marked [any]; everything else belongs to the loop. */
+#ifndef PULSARC_CLIENT_PRODUCER_H
+#define PULSARC_CLIENT_PRODUCER_H
+
+#include <stdatomic.h>
+
+#include "client/client.h"
+#include "client/conf.h"
+#include "client/sendq.h"
+#include "client/topic.h"
+#include "common/buf.h"
+#include "loop/conn.h"
+#include "loop/loop.h"
+
+/* A growable ring of messages: unsent messages in arrival order. [loop] */
+typedef struct pc_msgfifo {
+  pc_msg *a;
+  size_t head, n, cap; /* cap is a power of two */
+} pc_msgfifo;
+
+/* One SEND frame waiting for its receipt: a batch, or a single message. The
+ * frame is kept exactly as sent so that a resend is byte-identical. */
+typedef struct pc_entry {
+  struct pc_entry *next;
+  struct pc_part *part;
+  uint64_t first_seq, last_seq;
+  uint32_t count;      /* messages */
+  uint32_t incomplete; /* messages whose callback has not run */
+  bool batched;
+  bool ever_written;   /* fully handed to the kernel at least once */
+  bool in_conn;        /* wref queued on a connection */
+  bool dead;           /* left the pending queue while in_conn: free on done */
+  pc_buf frame;        /* frame bytes start at frame_start */
+  size_t frame_start;
+  pc_wref wref;
+  pc_msg *msgs;        /* the messages, payload pointers cleared */
+  uint32_t msgs_cap;
+} pc_entry;
+
+typedef enum pc_part_state {
+  PS_INIT,        /* waiting for the start delay or the partition count */
+  PS_LOOKUP,      /* LOOKUP in flight */
+  PS_CONNECTING,  /* waiting for a pool connection */
+  PS_REGISTERING, /* PRODUCER sent */
+  PS_WAITING,     /* WaitForExclusive: queued by the broker */
+  PS_READY,
+  PS_BACKOFF,     /* waiting to reconnect */
+  PS_CLOSING,     /* CLOSE_PRODUCER sent */
+  PS_CLOSED,
+  PS_FAILED
+} pc_part_state;
+
+typedef struct pc_part {
+  pulsarc_producer_t *p;
+  int index; /* partition, -1 if the topic is not partitioned */
+  char topic[PC_TOPIC_MAX];
+  pc_part_state state;
+  pc_lookup_op *lookup;
+  pc_pool_req *pool_req;
+  pc_conn *conn;         /* attached while registering/ready/closing */
+  uint64_t producer_id;  /* kept across reconnects */
+  uint64_t request_id;   /* outstanding PRODUCER or CLOSE_PRODUCER */
+  uint64_t epoch;
+  bool created_once;
+  bool has_topic_epoch;
+  uint64_t topic_epoch;
+  char *name;            /* producer name (user's or the broker's) */
+  bool user_named;
+  uint8_t *schema_version;
+  size_t schema_version_len;
+  pc_timer timer;        /* backoff */
+  uint64_t backoff_ms;
+  bool has_assigned;     /* broker named the new owner in CLOSE_PRODUCER */
+  pc_host_port assigned;
+  pc_msgfifo unsent;
+  uint64_t unsent_bytes;
+  pc_entry *pending_head, *pending_tail;
+  pc_entry *free_entries;
+  pc_timer batch_timer;
+  uint64_t seal_by_ns;   /* a queued message's deadline forces an early seal */
+  bool seq_known;
+  uint64_t next_seq;
+  uint32_t max_message_size; /* min(conf, broker) */
+  bool throttled;        /* connection has too much unwritten data */
+  uint64_t create_deadline_ns; /* first creation gives up after this */
+} pc_part;
+
+typedef struct pc_flush_req {
+  struct pc_flush_req *next;
+  uint64_t target_idx; /* complete once every message below it completed */
+  pulsarc_done_cb cb;
+  void *ctx;
+} pc_flush_req;
+
+enum { PC_APP_OPEN = 0, PC_APP_CLOSING = 1, PC_APP_CLOSED = 2, PC_APP_FAILED = 3 };
+
+struct pulsarc_producer {
+  pulsarc_client_t *client;
+  pc_loop *loop;
+  struct pulsarc_producer_conf conf;
+  char topic[PC_TOPIC_MAX];
+  pulsarc_producer_t *next_in_client; /* client->lock */
+
+  /* [any] read by senders */
+  _Atomic int app_state;
+  _Atomic int fail_err;            /* why the producer failed */
+  _Atomic uint32_t inflight;       /* accepted, not yet completed */
+  _Atomic uint32_t space_seq;      /* futex word bumped when room appears */
+  _Atomic uint32_t space_waiters;
+  _Atomic uint32_t max_message_size;
+  _Atomic(const char *) name;      /* published once known */
+  pc_sendq q;
+
+  /* [loop] */
+  pc_poller poller;
+  pc_timer start_timer;
+  pc_timer deadline_timer;
+  pc_lookup_op *meta_lookup;
+  int nparts; /* 0 until the partition count is known */
+  pc_part **parts;
+  pc_msgfifo unrouted; /* drained before the partition count was known */
+  uint64_t drained;    /* arrival counter for pc_msg.idx */
+  uint32_t rr_part, rr_left; /* round robin: partition and messages left */
+  uint32_t ready_parts;
+  bool ready_reported;
+  pulsarc_producer_ready_cb ready_cb;
+  void *ready_ctx;
+  pc_flush_req *flushes;
+  bool closing; /* graceful close in progress */
+  uint64_t close_deadline_ns;
+  pc_timer close_timer;
+  pc_flush_req *close_waiters;
+  uint32_t parts_closing;
+  bool destroyed;
+  void *destroy_waiter; /* pc_waiter of a blocking destroy, or NULL */
+};
+
+/* ---- producer_loop.c: lifecycle on the loop ---- */
+/* [loop] Task posted by pulsarc_producer_start. */
+void pc_producer_begin(pc_loop *loop, void *p);
+/* [loop] Fails every queued and pending message with err and stops. */
+void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err);
+/* [loop] Task: flush (arg is a pc_flush_req *, with p in ctx slot). */
+void pc_producer_flush_task(pc_loop *loop, void *req);
+void pc_producer_close_task(pc_loop *loop, void *req);
+void pc_producer_destroy_task(pc_loop *loop, void *p);
+/* [loop] The partition whose connection state changed. */
+void pc_part_reconnect(pc_part *part, pulsarc_err_t why);
+
+/* ---- producer_send.c: batching, pending queue, receipts, timeouts ---- */
+bool pc_producer_poll(pc_loop *loop, pc_poller *poller);
+bool pc_producer_has_work(pc_poller *poller);
+/* [loop] Route one drained message (pc_sendq_drain callback). */
+void pc_producer_accept(void *p, pc_msg *m);
+/* [loop] Seal and write what the batching rules allow (force: everything). */
+void pc_part_seal(pc_part *part, bool force);
+/* [loop] After (re)registration: write every pending entry again, in order. */
+void pc_part_resend(pc_part *part);
+/* [loop] SEND_RECEIPT / SEND_ERROR for this partition. */
+void pc_part_on_receipt(pc_part *part, const Pulsarc__CommandSendReceipt *r);
+void pc_part_on_send_error(pc_part *part, const Pulsarc__CommandSendError *e);
+/* [loop] Fails every message of the partition (unsent and pending). */
+void pc_part_fail_all(pc_part *part, pulsarc_err_t err);
+/* [loop] Completes one message: callback, payload/option release, counters. */
+void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
+                     const pulsarc_msg_id_t *id);
+void pc_entry_release(pc_part *part, pc_entry *e);
+/* [loop] Deadline sweep timer callback. */
+void pc_producer_deadline_sweep(pc_loop *loop, pc_timer *t);
+/* [loop] Flush/close bookkeeping after completions. */
+void pc_producer_check_flushes(pulsarc_producer_t *p);
+bool pc_producer_idle(pulsarc_producer_t *p);
+
+/* fifo helpers [loop] */
+int pc_fifo_push(pc_msgfifo *f, const pc_msg *m);
+int pc_fifo_push_front(pc_msgfifo *f, const pc_msg *m);
+static inline pc_msg *pc_fifo_at(pc_msgfifo *f, size_t i) {
+  return &f->a[(f->head + i) & (f->cap - 1)];
+}
+static inline void pc_fifo_pop(pc_msgfifo *f) {
+  f->head = (f->head + 1) & (f->cap - 1);
+  f->n--;
+}
+void pc_fifo_free(pc_msgfifo *f);
+
+#endif

@@ -1,0 +1,413 @@
+/* The producer's public functions: everything here runs on application
+ * threads (or inside callbacks on an I/O thread, where blocking forms
+ * refuse with WRONG_THREAD). Work that touches producer state is posted to
+ * the producer's loop. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/future.h"
+#include "client/producer.h"
+#include "common/clock.h"
+#include "common/futex.h"
+
+#define PC_RING_SIZE 512
+#define PC_BLOCKING_SEND_TIMEOUT_MS 5000
+
+pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic,
+                                     const pulsarc_producer_conf_t *conf,
+                                     pulsarc_producer_ready_cb ready_cb, void *ctx,
+                                     pulsarc_producer_t **out) {
+  if (out != NULL)
+    *out = NULL;
+  if (client == NULL || topic == NULL || out == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  char full[PC_TOPIC_MAX];
+  pulsarc_err_t err = pc_topic_complete(topic, full, sizeof full);
+  if (err != PULSARC_OK)
+    return err;
+  pulsarc_producer_t *p = calloc(1, sizeof *p);
+  if (p == NULL)
+    return PULSARC_ERR_NO_MEMORY;
+  struct pulsarc_producer_conf defaults;
+  if (conf == NULL) {
+    pc_producer_conf_defaults(&defaults);
+    conf = &defaults;
+  }
+  char why[200];
+  if ((err = pc_producer_conf_check(conf, why, sizeof why)) != PULSARC_OK) {
+    PC_WARN(&client->conf.logger, "producer for %s refused: %s", full, why);
+    free(p);
+    return err;
+  }
+  if (pc_producer_conf_copy(&p->conf, conf) != 0) {
+    free(p);
+    return PULSARC_ERR_NO_MEMORY;
+  }
+  memcpy(p->topic, full, sizeof full);
+  p->client = client;
+  p->ready_cb = ready_cb;
+  p->ready_ctx = ctx;
+  atomic_init(&p->max_message_size, (uint32_t)p->conf.max_message_size);
+  pc_sendq_init(&p->q, PC_RING_SIZE);
+  p->poller.poll = pc_producer_poll;
+  p->poller.has_work = pc_producer_has_work;
+  p->poller.ctx = p;
+
+  pthread_mutex_lock(&client->lock);
+  if (client->closed) {
+    pthread_mutex_unlock(&client->lock);
+    pc_producer_conf_release(&p->conf);
+    free(p);
+    return PULSARC_ERR_CLOSED;
+  }
+  uint32_t k = atomic_fetch_add(&client->next_loop, 1);
+  p->loop = client->loops[k % (uint32_t)client->nloops];
+  p->next_in_client = client->producers;
+  client->producers = p;
+  pthread_mutex_unlock(&client->lock);
+
+  if (pc_loop_post(p->loop, pc_producer_begin, p) != 0) {
+    /* Cannot happen short of memory exhaustion; unlink and give up. */
+    pthread_mutex_lock(&client->lock);
+    for (pulsarc_producer_t **l = &client->producers; *l; l = &(*l)->next_in_client)
+      if (*l == p) {
+        *l = p->next_in_client;
+        break;
+      }
+    pthread_mutex_unlock(&client->lock);
+    pc_producer_conf_release(&p->conf);
+    free(p);
+    return PULSARC_ERR_NO_MEMORY;
+  }
+  *out = p;
+  return PULSARC_OK;
+}
+
+static void ready_to_waiter(pulsarc_producer_t *p, pulsarc_err_t err, void *ctx) {
+  (void)p;
+  pc_waiter_complete(err, NULL, ctx);
+}
+
+pulsarc_err_t pulsarc_producer_create(pulsarc_client_t *client, const char *topic,
+                                      const pulsarc_producer_conf_t *conf,
+                                      pulsarc_producer_t **out) {
+  if (out != NULL)
+    *out = NULL;
+  if (pc_on_library_thread())
+    return PULSARC_ERR_WRONG_THREAD;
+  pc_waiter w;
+  pc_waiter_init(&w);
+  pulsarc_producer_t *p;
+  pulsarc_err_t err = pulsarc_producer_start(client, topic, conf, ready_to_waiter, &w, &p);
+  if (err != PULSARC_OK)
+    return err;
+  err = pc_waiter_wait(&w, -1, NULL);
+  if (err != PULSARC_OK) {
+    pulsarc_producer_destroy(p);
+    return err;
+  }
+  *out = p;
+  return PULSARC_OK;
+}
+
+const char *pulsarc_producer_topic(const pulsarc_producer_t *p) { return p ? p->topic : NULL; }
+
+const char *pulsarc_producer_name(const pulsarc_producer_t *p) {
+  return p ? atomic_load_explicit(&((pulsarc_producer_t *)p)->name, memory_order_acquire) : NULL;
+}
+
+/* ------------------------------------------------------------------- send */
+
+static pulsarc_err_t closed_error(pulsarc_producer_t *p) {
+  int s = atomic_load_explicit(&p->app_state, memory_order_acquire);
+  if (s == PC_APP_OPEN)
+    return PULSARC_OK;
+  if (s == PC_APP_FAILED)
+    return (pulsarc_err_t)atomic_load(&p->fail_err);
+  return PULSARC_ERR_CLOSED;
+}
+
+/* Sleeps until the loop signals room (or the deadline). Returns false on
+ * timeout. The waiter count lets the loop skip the wake syscall when
+ * nobody sleeps. */
+static bool wait_for_room(pulsarc_producer_t *p, uint32_t seen, uint64_t deadline_ns) {
+  int64_t left = -1;
+  if (deadline_ns != 0) {
+    uint64_t now = pc_mono_ns();
+    if (now >= deadline_ns)
+      return false;
+    left = (int64_t)(deadline_ns - now);
+  }
+  pc_futex_wait(&p->space_seq, seen, left);
+  return true;
+}
+
+/* Reserves one in-flight slot, blocking if configured. */
+static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, bool may_block) {
+  uint32_t max = p->conf.max_pending_messages;
+  for (;;) {
+    uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&p->inflight, 1, memory_order_acq_rel) < max)
+      return PULSARC_OK;
+    atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
+    if (!may_block)
+      return PULSARC_ERR_QUEUE_FULL;
+    atomic_fetch_add(&p->space_waiters, 1);
+    /* Re-check after announcing ourselves, so a wake between the failed
+     * reservation and the announcement is not lost. */
+    bool ok = atomic_load(&p->inflight) < max || wait_for_room(p, seen, deadline_ns);
+    atomic_fetch_sub(&p->space_waiters, 1);
+    if (!ok)
+      return PULSARC_ERR_TIMEOUT;
+    pulsarc_err_t err = closed_error(p);
+    if (err != PULSARC_OK)
+      return err;
+  }
+}
+
+static void release_slot(pulsarc_producer_t *p) {
+  atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
+}
+
+/* Common path of every send: validate, reserve, enqueue, wake. On error the
+ * caller still owns (and must release) data and ext. */
+static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
+                             int64_t default_timeout_ms) {
+  pulsarc_err_t err = closed_error(p);
+  if (err != PULSARC_OK)
+    return err;
+  size_t extra = pc_msg_ext_wire_size(m->ext);
+  if ((uint64_t)m->len + extra > atomic_load_explicit(&p->max_message_size, memory_order_relaxed))
+    return PULSARC_ERR_MESSAGE_TOO_BIG;
+  int64_t timeout_ms = opts != NULL && opts->has_timeout ? opts->timeout_ms : default_timeout_ms;
+  uint64_t now = pc_mono_ns();
+  m->deadline_ns = timeout_ms > 0 ? now + (uint64_t)timeout_ms * 1000000ull : 0;
+  bool on_loop = pc_on_library_thread();
+  bool may_block = p->conf.block_if_queue_full && !on_loop;
+  if ((err = reserve_slot(p, m->deadline_ns, may_block)) != PULSARC_OK)
+    return err;
+  for (;;) {
+    bool new_ring;
+    uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
+    int r = pc_sendq_push(&p->q, m, &new_ring);
+    if (r == 0) {
+      if (new_ring)
+        pc_loop_wake_force(p->loop);
+      else
+        pc_loop_wake(p->loop);
+      return PULSARC_OK;
+    }
+    if (r < 0) {
+      release_slot(p);
+      return PULSARC_ERR_NO_MEMORY;
+    }
+    /* This thread's ring is full: the loop is behind. Make sure it runs,
+     * then sleep until it drains (never spin). */
+    pc_loop_wake_force(p->loop);
+    if (!may_block) {
+      release_slot(p);
+      return PULSARC_ERR_QUEUE_FULL;
+    }
+    atomic_fetch_add(&p->space_waiters, 1);
+    bool ok = wait_for_room(p, seen, m->deadline_ns);
+    atomic_fetch_sub(&p->space_waiters, 1);
+    if (!ok) {
+      release_slot(p);
+      return PULSARC_ERR_TIMEOUT;
+    }
+  }
+}
+
+static void free_copy(void *data, void *ctx) {
+  (void)ctx;
+  free(data);
+}
+
+static pulsarc_err_t send_copy(pulsarc_producer_t *p, const void *data, size_t len,
+                               const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb, void *ctx) {
+  if (p == NULL || (data == NULL && len > 0) || len > UINT32_MAX)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  pc_msg m = {.len = (uint32_t)len, .done = cb, .done_ctx = ctx};
+  pulsarc_err_t err;
+  m.ext = pc_msg_ext_from_opts(opts, &err);
+  if (err != PULSARC_OK)
+    return err;
+  void *copy = malloc(len ? len : 1);
+  if (copy == NULL) {
+    free(m.ext);
+    return PULSARC_ERR_NO_MEMORY;
+  }
+  memcpy(copy, data, len);
+  m.data = copy;
+  m.free_fn = free_copy;
+  err = enqueue(p, &m, opts, (int64_t)p->conf.send_timeout_ms);
+  if (err != PULSARC_OK) {
+    free(copy);
+    free(m.ext);
+  }
+  return err;
+}
+
+pulsarc_err_t pulsarc_producer_send_cb(pulsarc_producer_t *p, const void *data, size_t len,
+                                       const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb,
+                                       void *ctx) {
+  return send_copy(p, data, len, opts, cb, ctx);
+}
+
+pulsarc_err_t pulsarc_producer_send_nocopy(pulsarc_producer_t *p, void *data, size_t len,
+                                           pulsarc_free_fn free_fn, void *free_ctx,
+                                           const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb,
+                                           void *ctx) {
+  pulsarc_err_t err = PULSARC_ERR_INVALID_ARGUMENT;
+  pc_msg m = {.data = data, .len = (uint32_t)len, .free_fn = free_fn, .free_ctx = free_ctx,
+              .done = cb, .done_ctx = ctx};
+  if (p != NULL && (data != NULL || len == 0) && len <= UINT32_MAX) {
+    m.ext = pc_msg_ext_from_opts(opts, &err);
+    if (err == PULSARC_OK)
+      err = enqueue(p, &m, opts, (int64_t)p->conf.send_timeout_ms);
+  }
+  if (err != PULSARC_OK) {
+    free(m.ext);
+    if (free_fn != NULL)
+      free_fn(data, free_ctx);
+  }
+  return err;
+}
+
+pulsarc_err_t pulsarc_producer_send_async(pulsarc_producer_t *p, const void *data, size_t len,
+                                          const pulsarc_msg_opts_t *opts, pulsarc_future_t **out) {
+  if (out == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  pulsarc_future_t *f = pc_future_new();
+  if (f == NULL)
+    return PULSARC_ERR_NO_MEMORY;
+  pulsarc_err_t err = send_copy(p, data, len, opts, pc_future_complete, f);
+  if (err != PULSARC_OK) {
+    free(f);
+    return err;
+  }
+  *out = f;
+  return PULSARC_OK;
+}
+
+pulsarc_err_t pulsarc_producer_send(pulsarc_producer_t *p, const void *data, size_t len,
+                                    const pulsarc_msg_opts_t *opts, pulsarc_msg_id_t *id) {
+  if (p == NULL || (data == NULL && len > 0) || len > UINT32_MAX)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  if (pc_on_library_thread())
+    return PULSARC_ERR_WRONG_THREAD;
+  pc_waiter w;
+  pc_waiter_init(&w);
+  /* The payload is borrowed: this call does not return before the I/O
+   * thread is done with it (completion always comes from the loop). */
+  pc_msg m = {.data = data, .len = (uint32_t)len, .done = pc_waiter_complete, .done_ctx = &w};
+  pulsarc_err_t err;
+  m.ext = pc_msg_ext_from_opts(opts, &err);
+  if (err != PULSARC_OK)
+    return err;
+  err = enqueue(p, &m, opts, PC_BLOCKING_SEND_TIMEOUT_MS);
+  if (err != PULSARC_OK) {
+    free(m.ext);
+    return err;
+  }
+  return pc_waiter_wait(&w, -1, id);
+}
+
+/* ------------------------------------------------------- flush and close */
+
+static pulsarc_err_t post_req(pulsarc_producer_t *p, void (*task)(pc_loop *, void *),
+                              pulsarc_done_cb cb, void *ctx) {
+  pc_flush_req *r = calloc(1, sizeof *r);
+  if (r == NULL)
+    return PULSARC_ERR_NO_MEMORY;
+  r->cb = cb;
+  r->ctx = ctx;
+  /* The task finds the producer through the request. */
+  r->next = (pc_flush_req *)(void *)p;
+  if (pc_loop_post(p->loop, task, r) != 0) {
+    free(r);
+    return PULSARC_ERR_NO_MEMORY;
+  }
+  return PULSARC_OK;
+}
+
+static void done_to_waiter(pulsarc_err_t err, void *ctx) { pc_waiter_complete(err, NULL, ctx); }
+
+pulsarc_err_t pulsarc_producer_flush_async(pulsarc_producer_t *p, pulsarc_done_cb cb, void *ctx) {
+  if (p == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  return post_req(p, pc_producer_flush_task, cb, ctx);
+}
+
+static void done_to_future(pulsarc_err_t err, void *ctx) { pc_future_complete(err, NULL, ctx); }
+
+pulsarc_err_t pulsarc_producer_flush(pulsarc_producer_t *p, int64_t timeout_ms) {
+  if (p == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  if (pc_on_library_thread())
+    return PULSARC_ERR_WRONG_THREAD;
+  /* A heap future: on timeout we return while the flush is still
+   * registered on the loop, which completes (and frees) it later. */
+  pulsarc_future_t *f = pc_future_new();
+  if (f == NULL)
+    return PULSARC_ERR_NO_MEMORY;
+  pulsarc_err_t err = post_req(p, pc_producer_flush_task, done_to_future, f);
+  if (err != PULSARC_OK) {
+    free(f);
+    return err;
+  }
+  err = pc_waiter_wait(f, timeout_ms, NULL);
+  pc_future_unref(f);
+  return err == PULSARC_ERR_PENDING ? PULSARC_ERR_TIMEOUT : err;
+}
+
+pulsarc_err_t pulsarc_producer_close_async(pulsarc_producer_t *p, pulsarc_done_cb cb, void *ctx) {
+  if (p == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  int expected = PC_APP_OPEN;
+  atomic_compare_exchange_strong(&p->app_state, &expected, PC_APP_CLOSING);
+  return post_req(p, pc_producer_close_task, cb, ctx);
+}
+
+pulsarc_err_t pulsarc_producer_close(pulsarc_producer_t *p) {
+  if (p == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  if (pc_on_library_thread())
+    return PULSARC_ERR_WRONG_THREAD;
+  pc_waiter w;
+  pc_waiter_init(&w);
+  pulsarc_err_t err = pulsarc_producer_close_async(p, done_to_waiter, &w);
+  if (err != PULSARC_OK)
+    return err;
+  return pc_waiter_wait(&w, -1, NULL);
+}
+
+void pulsarc_producer_destroy(pulsarc_producer_t *p) {
+  if (p == NULL)
+    return;
+  pulsarc_client_t *c = p->client;
+  pthread_mutex_lock(&c->lock);
+  for (pulsarc_producer_t **l = &c->producers; *l; l = &(*l)->next_in_client)
+    if (*l == p) {
+      *l = p->next_in_client;
+      break;
+    }
+  pthread_mutex_unlock(&c->lock);
+  int s = atomic_load(&p->app_state);
+  if (s == PC_APP_OPEN || s == PC_APP_CLOSING)
+    atomic_store(&p->app_state, PC_APP_CLOSED);
+  if (pc_on_library_thread()) {
+    /* Inside a callback: the loop frees the producer after it returns. */
+    p->destroy_waiter = NULL;
+    (void)pc_loop_post(p->loop, pc_producer_destroy_task, p);
+    return;
+  }
+  pc_waiter w;
+  pc_waiter_init(&w);
+  /* Published to the loop by the post; the task signals it once nothing
+   * refers to p any more. */
+  p->destroy_waiter = &w;
+  if (pc_loop_post(p->loop, pc_producer_destroy_task, p) == 0)
+    pc_waiter_wait(&w, -1, NULL);
+}

@@ -1,0 +1,678 @@
+/* Producer lifecycle on its I/O thread: start delay, partition discovery,
+ * lookup, registration, reconnection with backoff, close and destroy.
+ * Every function here runs on the producer's loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/future.h"
+#include "client/producer.h"
+#include "common/clock.h"
+
+#define MS (1000000ull)
+#define BACKOFF_INITIAL_MS 100
+#define BACKOFF_MAX_MS 60000
+
+static const pc_logger *logger(pulsarc_producer_t *p) { return &p->client->conf.logger; }
+
+/* Startup delay plus random jitter (spreads reconnect storms). */
+static uint64_t start_delay_ms(pulsarc_producer_t *p) {
+  uint64_t d = p->conf.startup_delay_ms;
+  if (p->conf.startup_jitter_ms > 0)
+    d += (uint64_t)random() % (p->conf.startup_jitter_ms + 1);
+  return d;
+}
+
+static void part_lookup(pc_part *part);
+
+/* ------------------------------------------------------------- readiness */
+
+static void report_ready(pulsarc_producer_t *p, pulsarc_err_t err) {
+  if (p->ready_reported || p->destroyed)
+    return;
+  p->ready_reported = true;
+  if (p->ready_cb != NULL)
+    p->ready_cb(p, err, p->ready_ctx);
+}
+
+void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err) {
+  int expected = atomic_load(&p->app_state);
+  if (expected == PC_APP_FAILED)
+    return;
+  atomic_store(&p->fail_err, (int)err);
+  atomic_store(&p->app_state, PC_APP_FAILED);
+  PC_ERROR(logger(p), "producer on %s failed: %s", p->topic, pulsarc_err_str(err));
+  if (p->meta_lookup != NULL) {
+    pc_lookup_cancel(p->meta_lookup);
+    p->meta_lookup = NULL;
+  }
+  for (int i = 0; i < p->nparts; i++) {
+    pc_part *part = p->parts[i];
+    if (part->lookup != NULL) {
+      pc_lookup_cancel(part->lookup);
+      part->lookup = NULL;
+    }
+    pc_timer_cancel(p->loop, &part->timer);
+    if (part->conn != NULL) {
+      pc_conn_detach_producer(part->conn, part->producer_id);
+      part->conn = NULL;
+    }
+    part->state = PS_FAILED;
+    pc_part_fail_all(part, err);
+  }
+  for (size_t i = 0; i < p->unrouted.n; i++)
+    pc_msg_complete(p, pc_fifo_at(&p->unrouted, i), err, NULL);
+  p->unrouted.n = 0;
+  report_ready(p, err);
+  pc_producer_check_flushes(p);
+}
+
+/* --------------------------------------------------- connection handlers */
+
+static void on_part_frame(pc_conn *c, const pc_frame *f, void *ctx) {
+  (void)c;
+  pc_part *part = ctx;
+  switch (f->cmd->type) {
+  case PULSARC__BASE_COMMAND__TYPE__SEND_RECEIPT:
+    if (f->cmd->send_receipt != NULL)
+      pc_part_on_receipt(part, f->cmd->send_receipt);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__SEND_ERROR:
+    if (f->cmd->send_error != NULL)
+      pc_part_on_send_error(part, f->cmd->send_error);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER: {
+    Pulsarc__CommandCloseProducer *cp = f->cmd->close_producer;
+    const char *url = NULL;
+    if (cp != NULL)
+      url = part->p->client->service.tls ? cp->assigned_broker_service_url_tls
+                                         : cp->assigned_broker_service_url;
+    part->has_assigned =
+        url != NULL && pc_host_port_parse(url, part->p->client->service.tls ? 6651 : 6650,
+                                          &part->assigned) == PULSARC_OK;
+    PC_INFO(logger(part->p), "broker closed producer on %s%s%s", part->topic,
+            part->has_assigned ? ", new owner " : "", part->has_assigned ? url : "");
+    pc_part_reconnect(part, PULSARC_ERR_DISCONNECTED);
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+static void on_part_conn_closed(pc_conn *c, pulsarc_err_t err, void *ctx) {
+  (void)c;
+  pc_part *part = ctx;
+  part->conn = NULL; /* the conn already forgot us */
+  if (part->state == PS_CLOSING) {
+    part->state = PS_CLOSED;
+    return;
+  }
+  if (part->state == PS_READY || part->state == PS_REGISTERING || part->state == PS_WAITING) {
+    PC_INFO(logger(part->p), "connection of producer on %s lost (%s); reconnecting", part->topic,
+            pulsarc_err_str(err));
+    pc_part_reconnect(part, err);
+  }
+}
+
+/* ------------------------------------------------------------ registering */
+
+static bool fatal_on_create(pc_part *part, pulsarc_err_t err) {
+  switch (err) {
+  case PULSARC_ERR_BROKER_PRODUCER_FENCED:
+  case PULSARC_ERR_BROKER_TOPIC_TERMINATED:
+  case PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA:
+  case PULSARC_ERR_BROKER_AUTHENTICATION:
+  case PULSARC_ERR_BROKER_AUTHORIZATION:
+  case PULSARC_ERR_BROKER_NOT_ALLOWED:
+  case PULSARC_ERR_BROKER_TOPIC_NOT_FOUND:
+  case PULSARC_ERR_BROKER_INVALID_TOPIC_NAME:
+  case PULSARC_ERR_BROKER_UNSUPPORTED_VERSION:
+    return true;
+  case PULSARC_ERR_BROKER_PRODUCER_BUSY:
+    /* Busy on a re-creation usually means the broker still holds our old
+     * registration: retry. On first creation the name really is taken. */
+    return !part->created_once;
+  default:
+    return !pc_err_retryable(err);
+  }
+}
+
+static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok) {
+  pulsarc_producer_t *p = part->p;
+  if (part->name == NULL || strcmp(part->name, ok->producer_name) != 0) {
+    char *n = strdup(ok->producer_name);
+    if (n != NULL) {
+      free(part->name);
+      part->name = n;
+    }
+  }
+  if (ok->has_schema_version) {
+    free(part->schema_version);
+    part->schema_version = malloc(ok->schema_version.len ? ok->schema_version.len : 1);
+    if (part->schema_version != NULL) {
+      memcpy(part->schema_version, ok->schema_version.data, ok->schema_version.len);
+      part->schema_version_len = ok->schema_version.len;
+    }
+  }
+  if (ok->has_topic_epoch) {
+    part->has_topic_epoch = true;
+    part->topic_epoch = ok->topic_epoch;
+  }
+  if (!part->seq_known) {
+    part->seq_known = true;
+    if (p->conf.has_initial_sequence_id)
+      part->next_seq = (uint64_t)p->conf.initial_sequence_id;
+    else
+      part->next_seq = (uint64_t)(ok->last_sequence_id + 1);
+  }
+  uint32_t broker_max = pc_conn_max_message_size(part->conn);
+  uint64_t mx = p->conf.max_message_size < broker_max ? p->conf.max_message_size : broker_max;
+  part->max_message_size = (uint32_t)mx;
+  if (mx < atomic_load(&p->max_message_size))
+    atomic_store(&p->max_message_size, (uint32_t)mx);
+  if (part->index <= 0 && atomic_load(&p->name) == NULL)
+    atomic_store_explicit(&p->name, part->name, memory_order_release);
+  part->created_once = true;
+  part->backoff_ms = 0;
+  part->has_assigned = false;
+  PC_INFO(logger(p), "producer %s ready on %s (%s), next sequence id %llu", part->name,
+          part->topic, pc_conn_peer(part->conn), (unsigned long long)part->next_seq);
+  /* Resend what was pending, in order, before anything new. */
+  pc_part_resend(part);
+  part->state = PS_READY;
+  pc_part_seal(part, false);
+  if (!p->ready_reported && ++p->ready_parts == (uint32_t)p->nparts)
+    report_ready(p, PULSARC_OK);
+}
+
+static bool on_producer_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, void *ctx) {
+  pc_part *part = ctx;
+  pulsarc_producer_t *p = part->p;
+  if (err == PULSARC_OK && f->cmd->type == PULSARC__BASE_COMMAND__TYPE__PRODUCER_SUCCESS &&
+      f->cmd->producer_success != NULL) {
+    Pulsarc__CommandProducerSuccess *ok = f->cmd->producer_success;
+    if (ok->has_producer_ready && !ok->producer_ready) {
+      /* WaitForExclusive: queued by the broker, no timeout from now on. */
+      part->state = PS_WAITING;
+      PC_INFO(logger(p), "producer on %s waits for exclusive access", part->topic);
+      return true;
+    }
+    part_ready(part, ok);
+    return false;
+  }
+  if (err == PULSARC_OK)
+    err = f->cmd->error != NULL ? pc_server_error(f->cmd->error->error) : PULSARC_ERR_PROTOCOL;
+  if (err == PULSARC_ERR_TIMEOUT && c != NULL) {
+    /* The broker may still create it: tell it to drop that attempt. */
+    Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
+    Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
+    cmd.type = PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER;
+    cp.producer_id = part->producer_id;
+    cp.request_id = pc_conn_next_request_id(c);
+    cmd.close_producer = &cp;
+    (void)pc_conn_send_command(c, &cmd);
+  }
+  PC_WARN(logger(p), "creating producer on %s failed: %s", part->topic, pulsarc_err_str(err));
+  if (fatal_on_create(part, err) ||
+      (!part->created_once && pc_loop_now(p->loop) >= part->create_deadline_ns)) {
+    pc_producer_fail(p, err);
+    return false;
+  }
+  pc_part_reconnect(part, err);
+  return false;
+}
+
+static void send_producer(pc_part *part) {
+  pulsarc_producer_t *p = part->p;
+  static const pc_conn_producer handler = {.on_frame = on_part_frame,
+                                           .on_closed = on_part_conn_closed};
+  pc_conn_producer h = handler;
+  h.ctx = part;
+  uint64_t id = part->producer_id;
+  if (pc_conn_attach_producer(part->conn, &id, &h) != 0) {
+    part->conn = NULL;
+    pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
+    return;
+  }
+  Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
+  Pulsarc__CommandProducer pr = PULSARC__COMMAND_PRODUCER__INIT;
+  cmd.type = PULSARC__BASE_COMMAND__TYPE__PRODUCER;
+  cmd.producer = &pr;
+  pr.topic = part->topic;
+  pr.producer_id = part->producer_id;
+  part->request_id = pc_conn_next_request_id(part->conn);
+  pr.request_id = part->request_id;
+  if (part->name != NULL) {
+    pr.producer_name = part->name;
+    pr.has_user_provided_producer_name = true;
+    pr.user_provided_producer_name = part->user_named;
+  }
+  pr.has_epoch = true;
+  pr.epoch = part->epoch;
+  pr.has_producer_access_mode = true;
+  pr.producer_access_mode = (Pulsarc__ProducerAccessMode)p->conf.access_mode;
+  if (part->has_topic_epoch) {
+    pr.has_topic_epoch = true;
+    pr.topic_epoch = part->topic_epoch;
+  }
+  part->state = PS_REGISTERING;
+  if (pc_conn_request(part->conn, &cmd, part->request_id, p->client->conf.operation_timeout_ms,
+                      on_producer_response, part) != 0) {
+    pc_conn_detach_producer(part->conn, part->producer_id);
+    part->conn = NULL;
+    pc_part_reconnect(part, PULSARC_ERR_DISCONNECTED);
+  }
+}
+
+static void got_broker_conn(pc_conn *conn, pulsarc_err_t err, void *ctx) {
+  pc_part *part = ctx;
+  part->pool_req = NULL;
+  if (conn == NULL) {
+    PC_WARN(logger(part->p), "connecting producer on %s failed: %s", part->topic,
+            pulsarc_err_str(err));
+    if (!part->created_once && pc_loop_now(part->p->loop) >= part->create_deadline_ns) {
+      pc_producer_fail(part->p, err);
+      return;
+    }
+    pc_part_reconnect(part, err);
+    return;
+  }
+  part->conn = conn;
+  send_producer(part);
+}
+
+static void connect_to(pc_part *part, const pc_host_port *hp, const pc_host_port *via) {
+  pc_pool *pool = part->p->client->pools[pc_loop_index(part->p->loop)];
+  char proxy_to[300];
+  const pc_host_port *target = hp;
+  const char *proxy = NULL;
+  if (via != NULL) {
+    snprintf(proxy_to, sizeof proxy_to, "%s:%u", hp->host, hp->port);
+    proxy = proxy_to;
+    target = via;
+  }
+  part->state = PS_CONNECTING;
+  if (pc_pool_get(pool, target, proxy, got_broker_conn, part, &part->pool_req) != 0)
+    pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
+}
+
+static void on_topic_lookup(pulsarc_err_t err, const pc_lookup_result *res, void *ctx) {
+  pc_part *part = ctx;
+  part->lookup = NULL;
+  if (err != PULSARC_OK) {
+    PC_WARN(logger(part->p), "lookup of %s failed: %s", part->topic, pulsarc_err_str(err));
+    if (fatal_on_create(part, err) ||
+        (!part->created_once && pc_loop_now(part->p->loop) >= part->create_deadline_ns)) {
+      pc_producer_fail(part->p, err);
+      return;
+    }
+    pc_part_reconnect(part, err);
+    return;
+  }
+  connect_to(part, &res->broker, res->proxy ? &res->via : NULL);
+}
+
+static void part_lookup(pc_part *part) {
+  part->state = PS_LOOKUP;
+  part->lookup = pc_lookup_topic(part->p->client, part->p->loop, part->topic, on_topic_lookup, part);
+  if (part->lookup == NULL)
+    pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
+}
+
+static void on_backoff_done(pc_loop *loop, pc_timer *t) {
+  (void)loop;
+  pc_part *part = t->ctx;
+  part->epoch++;
+  if (part->has_assigned)
+    connect_to(part, &part->assigned, NULL);
+  else
+    part_lookup(part);
+}
+
+void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
+  (void)why;
+  pulsarc_producer_t *p = part->p;
+  if (part->state == PS_FAILED || part->state == PS_CLOSED || p->destroyed)
+    return;
+  if (part->conn != NULL) {
+    pc_conn_request_cancel(part->conn, part->request_id);
+    pc_conn_detach_producer(part->conn, part->producer_id);
+    part->conn = NULL;
+  }
+  if (part->lookup != NULL) {
+    pc_lookup_cancel(part->lookup);
+    part->lookup = NULL;
+  }
+  if (part->pool_req != NULL) {
+    pc_pool_cancel(p->client->pools[pc_loop_index(p->loop)], part->pool_req);
+    part->pool_req = NULL;
+  }
+  part->state = PS_BACKOFF;
+  uint64_t delay_ms;
+  if (part->has_assigned) {
+    delay_ms = 0; /* the broker named the new owner: go now */
+  } else {
+    part->backoff_ms = part->backoff_ms == 0 ? BACKOFF_INITIAL_MS : part->backoff_ms * 2;
+    if (part->backoff_ms > BACKOFF_MAX_MS)
+      part->backoff_ms = BACKOFF_MAX_MS;
+    /* +-10% jitter so producers that lost the same broker do not return
+     * in lock step; then the configured start delay and jitter. */
+    uint64_t jitter = part->backoff_ms / 10;
+    delay_ms = part->backoff_ms - jitter + (jitter ? (uint64_t)random() % (2 * jitter + 1) : 0);
+    delay_ms += start_delay_ms(p);
+  }
+  pc_timer_start(p->loop, &part->timer, delay_ms * MS);
+}
+
+/* ------------------------------------------------------------ partitions */
+
+static pc_part *part_new(pulsarc_producer_t *p, int index) {
+  pc_part *part = calloc(1, sizeof *part);
+  if (part == NULL)
+    return NULL;
+  part->p = p;
+  part->index = index;
+  if (index < 0)
+    snprintf(part->topic, sizeof part->topic, "%s", p->topic);
+  else if (pc_topic_partition_name(p->topic, index, part->topic, sizeof part->topic) != 0) {
+    free(part);
+    return NULL;
+  }
+  part->producer_id = atomic_fetch_add(&p->client->next_producer_id, 1);
+  if (p->conf.name != NULL) {
+    part->name = strdup(p->conf.name);
+    part->user_named = true;
+  }
+  part->max_message_size = (uint32_t)p->conf.max_message_size;
+  part->seal_by_ns = UINT64_MAX;
+  part->create_deadline_ns =
+      pc_loop_now(p->loop) + p->client->conf.operation_timeout_ms * MS;
+  pc_timer_init(&part->timer, on_backoff_done, part);
+  extern void pc_part_batch_timer(pc_loop *, pc_timer *);
+  pc_timer_init(&part->batch_timer, pc_part_batch_timer, part);
+  return part;
+}
+
+static void on_partitions(pulsarc_err_t err, const pc_lookup_result *res, void *ctx) {
+  pulsarc_producer_t *p = ctx;
+  p->meta_lookup = NULL;
+  if (err != PULSARC_OK) {
+    PC_WARN(logger(p), "partition lookup of %s failed: %s", p->topic, pulsarc_err_str(err));
+    if (!pc_err_retryable(err) || pc_loop_now(p->loop) >= p->close_deadline_ns) {
+      pc_producer_fail(p, err);
+      return;
+    }
+    pc_timer_start(p->loop, &p->start_timer, (BACKOFF_INITIAL_MS + start_delay_ms(p)) * MS);
+    return;
+  }
+  int n = res->partitions > 0 ? res->partitions : 1;
+  p->parts = calloc((size_t)n, sizeof *p->parts);
+  if (p->parts == NULL) {
+    pc_producer_fail(p, PULSARC_ERR_NO_MEMORY);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    p->parts[i] = part_new(p, res->partitions > 0 ? i : -1);
+    if (p->parts[i] == NULL) {
+      pc_producer_fail(p, PULSARC_ERR_NO_MEMORY);
+      return;
+    }
+    p->nparts = i + 1;
+  }
+  /* Messages sent before the partition count was known. */
+  for (size_t i = 0; i < p->unrouted.n; i++)
+    pc_producer_accept(p, pc_fifo_at(&p->unrouted, i));
+  p->unrouted.n = 0;
+  for (int i = 0; i < n; i++)
+    part_lookup(p->parts[i]);
+}
+
+static void on_start_timer(pc_loop *loop, pc_timer *t) {
+  pulsarc_producer_t *p = t->ctx;
+  if (atomic_load(&p->app_state) == PC_APP_FAILED)
+    return;
+  p->meta_lookup = pc_lookup_partitions(p->client, loop, p->topic, on_partitions, p);
+  if (p->meta_lookup == NULL)
+    pc_producer_fail(p, PULSARC_ERR_NO_MEMORY);
+}
+
+void pc_producer_begin(pc_loop *loop, void *arg) {
+  pulsarc_producer_t *p = arg;
+  pc_poller_add(loop, &p->poller);
+  pc_timer_init(&p->start_timer, on_start_timer, p);
+  pc_timer_init(&p->deadline_timer, pc_producer_deadline_sweep, p);
+  /* First creation is bounded by the operation timeout (as the official
+   * clients do); close_deadline_ns doubles as that bound until close. */
+  p->close_deadline_ns = pc_loop_now(loop) +
+                         (start_delay_ms(p) + p->client->conf.operation_timeout_ms) * MS;
+  pc_timer_start(loop, &p->start_timer, start_delay_ms(p) * MS);
+}
+
+/* ----------------------------------------------------------------- flush */
+
+void pc_producer_flush_task(pc_loop *loop, void *arg) {
+  pc_flush_req *r = arg;
+  pulsarc_producer_t *p = (pulsarc_producer_t *)(void *)r->next;
+  /* Take in whatever senders queued before they called flush. */
+  pc_producer_poll(loop, &p->poller);
+  r->target_idx = p->drained;
+  for (int i = 0; i < p->nparts; i++)
+    pc_part_seal(p->parts[i], true);
+  r->next = p->flushes;
+  p->flushes = r;
+  pc_producer_check_flushes(p);
+}
+
+/* ----------------------------------------------------------------- close */
+
+static void finish_close(pulsarc_producer_t *p, pulsarc_err_t err) {
+  int s = atomic_load(&p->app_state);
+  if (s != PC_APP_FAILED)
+    atomic_store(&p->app_state, PC_APP_CLOSED);
+  pc_timer_cancel(p->loop, &p->close_timer);
+  p->closing = false;
+  pc_flush_req *w = p->close_waiters;
+  p->close_waiters = NULL;
+  while (w != NULL) {
+    pc_flush_req *next = w->next;
+    if (w->cb != NULL)
+      w->cb(err, w->ctx);
+    free(w);
+    w = next;
+  }
+}
+
+static bool on_close_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, void *ctx) {
+  (void)c;
+  (void)err;
+  (void)f;
+  pc_part *part = ctx;
+  if (part->conn != NULL) {
+    pc_conn_detach_producer(part->conn, part->producer_id);
+    part->conn = NULL;
+  }
+  part->state = PS_CLOSED;
+  if (part->p->parts_closing > 0 && --part->p->parts_closing == 0)
+    finish_close(part->p, PULSARC_OK);
+  return false;
+}
+
+/* [loop] Unregisters every partition from its broker. */
+static void close_parts(pulsarc_producer_t *p) {
+  p->parts_closing = 1; /* guard so a synchronous answer cannot finish early */
+  if (p->meta_lookup != NULL) {
+    pc_lookup_cancel(p->meta_lookup);
+    p->meta_lookup = NULL;
+  }
+  for (int i = 0; i < p->nparts; i++) {
+    pc_part *part = p->parts[i];
+    pc_timer_cancel(p->loop, &part->timer);
+    pc_timer_cancel(p->loop, &part->batch_timer);
+    if (part->lookup != NULL) {
+      pc_lookup_cancel(part->lookup);
+      part->lookup = NULL;
+    }
+    if (part->pool_req != NULL) {
+      pc_pool_cancel(p->client->pools[pc_loop_index(p->loop)], part->pool_req);
+      part->pool_req = NULL;
+    }
+    if (part->conn != NULL && (part->state == PS_READY || part->state == PS_WAITING ||
+                               part->state == PS_REGISTERING)) {
+      pc_conn_request_cancel(part->conn, part->request_id);
+      Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
+      Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
+      cmd.type = PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER;
+      cp.producer_id = part->producer_id;
+      part->request_id = pc_conn_next_request_id(part->conn);
+      cp.request_id = part->request_id;
+      cmd.close_producer = &cp;
+      part->state = PS_CLOSING;
+      p->parts_closing++;
+      if (pc_conn_request(part->conn, &cmd, part->request_id,
+                          p->client->conf.operation_timeout_ms, on_close_response, part) != 0) {
+        p->parts_closing--;
+        pc_conn_detach_producer(part->conn, part->producer_id);
+        part->conn = NULL;
+        part->state = PS_CLOSED;
+      }
+    } else {
+      if (part->conn != NULL) {
+        pc_conn_detach_producer(part->conn, part->producer_id);
+        part->conn = NULL;
+      }
+      if (part->state != PS_FAILED)
+        part->state = PS_CLOSED;
+    }
+  }
+  if (--p->parts_closing == 0)
+    finish_close(p, PULSARC_OK);
+}
+
+/* Called when the flush part of a close is over (idle or timed out). */
+void pc_producer_close_flushed(pulsarc_producer_t *p) {
+  if (!p->closing)
+    return;
+  p->closing = false; /* no second call */
+  for (int i = 0; i < p->nparts; i++)
+    pc_part_fail_all(p->parts[i], PULSARC_ERR_CLOSED);
+  for (size_t i = 0; i < p->unrouted.n; i++)
+    pc_msg_complete(p, pc_fifo_at(&p->unrouted, i), PULSARC_ERR_CLOSED, NULL);
+  p->unrouted.n = 0;
+  report_ready(p, PULSARC_ERR_CLOSED);
+  close_parts(p);
+}
+
+static void on_close_timeout(pc_loop *loop, pc_timer *t) {
+  (void)loop;
+  pulsarc_producer_t *p = t->ctx;
+  PC_WARN(logger(p), "close of producer on %s timed out; failing what is pending", p->topic);
+  pc_producer_close_flushed(p);
+}
+
+void pc_producer_close_task(pc_loop *loop, void *arg) {
+  pc_flush_req *r = arg;
+  pulsarc_producer_t *p = (pulsarc_producer_t *)(void *)r->next;
+  int s = atomic_load(&p->app_state);
+  if (s == PC_APP_CLOSED || s == PC_APP_FAILED) {
+    if (r->cb != NULL)
+      r->cb(s == PC_APP_CLOSED ? PULSARC_OK : (pulsarc_err_t)atomic_load(&p->fail_err), r->ctx);
+    free(r);
+    return;
+  }
+  r->next = p->close_waiters;
+  p->close_waiters = r;
+  if (p->closing || p->parts_closing > 0)
+    return; /* already under way: this waiter joins it */
+  p->closing = true;
+  pc_producer_poll(loop, &p->poller);
+  for (int i = 0; i < p->nparts; i++)
+    pc_part_seal(p->parts[i], true);
+  pc_timer_init(&p->close_timer, on_close_timeout, p);
+  if (pc_producer_idle(p))
+    pc_producer_close_flushed(p);
+  else
+    pc_timer_start(loop, &p->close_timer, p->conf.close_timeout_ms * MS);
+}
+
+/* --------------------------------------------------------------- destroy */
+
+static void drop_msg(void *ctx, pc_msg *m) {
+  pc_msg_complete(ctx, m, PULSARC_ERR_CLOSED, NULL);
+}
+
+void pc_producer_destroy_task(pc_loop *loop, void *arg) {
+  pulsarc_producer_t *p = arg;
+  if (p->destroyed)
+    return;
+  int s = atomic_load(&p->app_state);
+  if (s != PC_APP_FAILED)
+    atomic_store(&p->app_state, PC_APP_CLOSED);
+  p->closing = false;
+  pc_timer_cancel(loop, &p->start_timer);
+  pc_timer_cancel(loop, &p->deadline_timer);
+  pc_timer_cancel(loop, &p->close_timer);
+  /* Fail everything still queued, unregister, then forget the broker. */
+  for (int i = 0; i < p->nparts; i++)
+    pc_part_fail_all(p->parts[i], PULSARC_ERR_CLOSED);
+  for (size_t i = 0; i < p->unrouted.n; i++)
+    pc_msg_complete(p, pc_fifo_at(&p->unrouted, i), PULSARC_ERR_CLOSED, NULL);
+  p->unrouted.n = 0;
+  pc_sendq_destroy(&p->q, drop_msg, p);
+  p->destroyed = true;
+  for (int i = 0; i < p->nparts; i++) {
+    pc_part *part = p->parts[i];
+    if (part->conn != NULL) {
+      pc_conn_request_cancel(part->conn, part->request_id);
+      if (part->state == PS_READY || part->state == PS_WAITING || part->state == PS_REGISTERING) {
+        Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
+        Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
+        cmd.type = PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER;
+        cp.producer_id = part->producer_id;
+        cp.request_id = pc_conn_next_request_id(part->conn);
+        cmd.close_producer = &cp;
+        (void)pc_conn_send_command(part->conn, &cmd);
+      }
+      pc_conn_detach_producer(part->conn, part->producer_id);
+    }
+    if (part->lookup != NULL)
+      pc_lookup_cancel(part->lookup);
+    if (part->pool_req != NULL)
+      pc_pool_cancel(p->client->pools[pc_loop_index(loop)], part->pool_req);
+    pc_timer_cancel(loop, &part->timer);
+    pc_timer_cancel(loop, &part->batch_timer);
+    while (part->free_entries != NULL) {
+      pc_entry *e = part->free_entries;
+      part->free_entries = e->next;
+      pc_buf_free(&e->frame);
+      free(e->msgs);
+      free(e);
+    }
+    pc_fifo_free(&part->unsent);
+    /* p->name may point at part 0's name: freed with the producer below. */
+    free(part->schema_version);
+  }
+  if (p->meta_lookup != NULL)
+    pc_lookup_cancel(p->meta_lookup);
+  pc_poller_del(loop, &p->poller);
+  pc_producer_check_flushes(p); /* completes flush waiters: nothing is left */
+  pc_flush_req *w = p->close_waiters;
+  while (w != NULL) {
+    pc_flush_req *next = w->next;
+    if (w->cb != NULL)
+      w->cb(PULSARC_ERR_CLOSED, w->ctx);
+    free(w);
+    w = next;
+  }
+  for (int i = 0; i < p->nparts; i++) {
+    free(p->parts[i]->name);
+    free(p->parts[i]);
+  }
+  free(p->parts);
+  pc_fifo_free(&p->unrouted);
+  pc_producer_conf_release(&p->conf);
+  void *waiter = p->destroy_waiter;
+  free(p);
+  if (waiter != NULL)
+    pc_waiter_complete(PULSARC_OK, NULL, waiter);
+}

@@ -1,0 +1,218 @@
+/* Per-thread SPSC rings behind one producer; see sendq.h. */
+#include "client/sendq.h"
+
+#include <ck_ring.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+CK_RING_PROTOTYPE(pc_msg, pc_msg)
+
+struct pc_sq_ring {
+  ck_ring_t ring;
+  ck_stack_entry_t link;       /* in pc_sendq.incoming until adopted */
+  pc_sq_ring *next;            /* [loop] in pc_sendq.rings */
+  _Atomic int refs;            /* the thread's reference + the queue's */
+  _Atomic bool thread_gone;    /* the sending thread exited */
+  _Atomic bool queue_gone;     /* the producer was destroyed */
+  _Atomic bool was_full;       /* a push failed since the last drain */
+  pc_msg *slots;
+};
+
+static _Atomic long live_rings;
+long pc_sendq_live_rings(void) { return atomic_load(&live_rings); }
+
+static void ring_unref(pc_sq_ring *r) {
+  if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
+    free(r->slots);
+    free(r);
+    atomic_fetch_sub(&live_rings, 1);
+  }
+}
+
+/* ---- the sending thread's table of rings, one entry per producer used ---- */
+
+typedef struct tls_slot {
+  uint64_t uid;
+  pc_sq_ring *ring;
+} tls_slot;
+
+typedef struct tls_table {
+  tls_slot *slots;
+  size_t n, cap;
+} tls_table;
+
+static __thread tls_table *tls;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+/* Runs at thread exit: every ring this thread owned goes to its I/O thread
+ * for draining and freeing. */
+static void tls_destroy(void *p) {
+  tls_table *t = p;
+  for (size_t i = 0; i < t->n; i++) {
+    atomic_store_explicit(&t->slots[i].ring->thread_gone, true, memory_order_release);
+    ring_unref(t->slots[i].ring);
+  }
+  free(t->slots);
+  free(t);
+}
+
+static void tls_key_make(void) { pthread_key_create(&tls_key, tls_destroy); }
+
+static tls_table *tls_get(void) {
+  if (tls != NULL)
+    return tls;
+  pthread_once(&tls_once, tls_key_make);
+  tls_table *t = calloc(1, sizeof *t);
+  if (t == NULL || pthread_setspecific(tls_key, t) != 0) {
+    free(t);
+    return NULL;
+  }
+  return tls = t;
+}
+
+/* Drops slots whose producer is gone, so long-lived threads do not keep
+ * rings of destroyed producers alive. */
+static void tls_prune(tls_table *t) {
+  size_t w = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    if (atomic_load_explicit(&t->slots[i].ring->queue_gone, memory_order_acquire))
+      ring_unref(t->slots[i].ring);
+    else
+      t->slots[w++] = t->slots[i];
+  }
+  t->n = w;
+}
+
+static pc_sq_ring *ring_new(unsigned size) {
+  pc_sq_ring *r = calloc(1, sizeof *r);
+  if (r == NULL)
+    return NULL;
+  r->slots = calloc(size, sizeof *r->slots);
+  if (r->slots == NULL) {
+    free(r);
+    return NULL;
+  }
+  ck_ring_init(&r->ring, size);
+  atomic_init(&r->refs, 2);
+  atomic_fetch_add(&live_rings, 1);
+  return r;
+}
+
+static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
+  tls_table *t = tls_get();
+  if (t == NULL)
+    return NULL;
+  /* Most threads use a handful of producers: a linear scan beats hashing. */
+  for (size_t i = 0; i < t->n; i++)
+    if (t->slots[i].uid == q->uid)
+      return t->slots[i].ring;
+  tls_prune(t);
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 4;
+    tls_slot *s = realloc(t->slots, cap * sizeof *s);
+    if (s == NULL)
+      return NULL;
+    t->slots = s;
+    t->cap = cap;
+  }
+  pc_sq_ring *r = ring_new(q->ring_size);
+  if (r == NULL)
+    return NULL;
+  t->slots[t->n].uid = q->uid;
+  t->slots[t->n].ring = r;
+  t->n++;
+  ck_stack_push_upmc(&q->incoming, &r->link);
+  *new_ring = true;
+  return r;
+}
+
+static _Atomic uint64_t next_uid = 1;
+
+void pc_sendq_init(pc_sendq *q, unsigned ring_size) {
+  memset(q, 0, sizeof *q);
+  unsigned s = 4;
+  while (s < ring_size)
+    s <<= 1;
+  q->ring_size = s;
+  q->uid = atomic_fetch_add(&next_uid, 1);
+  ck_stack_init(&q->incoming);
+}
+
+int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring) {
+  *new_ring = false;
+  pc_sq_ring *r = ring_for_thread(q, new_ring);
+  if (r == NULL)
+    return -1;
+  if (ck_ring_enqueue_spsc_pc_msg(&r->ring, r->slots, (pc_msg *)m))
+    return 0;
+  atomic_store_explicit(&r->was_full, true, memory_order_relaxed);
+  return 1;
+}
+
+/* [loop] Moves newly registered rings into the polled list. */
+static void adopt_incoming(pc_sendq *q) {
+  ck_stack_entry_t *e = ck_stack_batch_pop_upmc(&q->incoming);
+  while (e != NULL) {
+    ck_stack_entry_t *next = e->next;
+    pc_sq_ring *r = (pc_sq_ring *)((char *)e - offsetof(pc_sq_ring, link));
+    r->next = q->rings;
+    q->rings = r;
+    e = next;
+  }
+}
+
+size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *m), void *ctx,
+                      bool *made_room) {
+  adopt_incoming(q);
+  size_t taken = 0;
+  pc_sq_ring **link = &q->rings;
+  while (*link != NULL) {
+    pc_sq_ring *r = *link;
+    pc_msg m;
+    size_t before = taken;
+    while (taken < budget && ck_ring_dequeue_spsc_pc_msg(&r->ring, r->slots, &m)) {
+      fn(ctx, &m);
+      taken++;
+    }
+    if (taken > before && atomic_load_explicit(&r->was_full, memory_order_relaxed)) {
+      atomic_store_explicit(&r->was_full, false, memory_order_relaxed);
+      *made_room = true;
+    }
+    /* A departed thread's ring is freed once empty; the thread published
+     * everything before it set thread_gone, so empty now means empty for
+     * good. */
+    if (atomic_load_explicit(&r->thread_gone, memory_order_acquire) &&
+        ck_ring_size(&r->ring) == 0) {
+      *link = r->next;
+      ring_unref(r);
+      continue;
+    }
+    link = &r->next;
+  }
+  return taken;
+}
+
+bool pc_sendq_has_work(pc_sendq *q) {
+  if (CK_STACK_FIRST(&q->incoming) != NULL)
+    return true;
+  for (pc_sq_ring *r = q->rings; r != NULL; r = r->next)
+    if (ck_ring_size(&r->ring) > 0 || atomic_load_explicit(&r->thread_gone, memory_order_relaxed))
+      return true;
+  return false;
+}
+
+void pc_sendq_destroy(pc_sendq *q, void (*fn)(void *ctx, pc_msg *m), void *ctx) {
+  bool room;
+  while (pc_sendq_drain(q, SIZE_MAX, fn, ctx, &room) > 0) {
+  }
+  pc_sq_ring *r = q->rings;
+  while (r != NULL) {
+    pc_sq_ring *next = r->next;
+    atomic_store_explicit(&r->queue_gone, true, memory_order_release);
+    ring_unref(r);
+    r = next;
+  }
+  q->rings = NULL;
+}

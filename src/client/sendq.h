@@ -1,0 +1,77 @@
+/* The per-producer send queue: one single-producer/single-consumer
+ * Concurrency Kit ring per (application thread, producer), found through a
+ * thread-local table and polled by the producer's I/O thread. No sender ever
+ * waits on another sender (the brief measured ck_ring_enqueue_mpsc convoying
+ * when threads outnumber cores); a thread that exits leaves its ring to be
+ * drained and freed by the I/O thread.
+ *
+ * Thread rules: pc_sendq_push runs on any application thread; everything
+ * marked [loop] only on the owning I/O thread. */
+#ifndef PULSARC_CLIENT_SENDQ_H
+#define PULSARC_CLIENT_SENDQ_H
+
+#include <ck_stack.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/conf.h"
+#include "pulsarc/pulsarc.h"
+
+/* A message as it travels from the sending thread to the I/O thread and
+ * waits there until its receipt. Stored by value in the rings: no
+ * allocation per message on this path. */
+typedef struct pc_msg {
+  const uint8_t *data;
+  uint32_t len;
+  uint32_t flags;           /* PC_MSG_* */
+  pulsarc_free_fn free_fn;  /* releases data once copied; NULL if borrowed */
+  void *free_ctx;
+  pc_msg_ext *ext;          /* options, or NULL */
+  pulsarc_send_cb done;     /* completion; NULL = nobody listens */
+  void *done_ctx;
+  uint64_t deadline_ns;     /* monotonic; 0 = none */
+  uint64_t idx;             /* [loop] order of arrival, for flush */
+  uint64_t arrival_ns;      /* [loop] when drained, for the batch delay */
+} pc_msg;
+
+#define PC_MSG_COMPLETED 0x1u /* [loop] done() already ran (timed out) */
+
+typedef struct pc_sq_ring pc_sq_ring;
+
+typedef struct pc_sendq {
+  uint64_t uid;            /* process-unique key for the thread-local table */
+  unsigned ring_size;      /* entries per ring, a power of two */
+  ck_stack_t incoming;     /* rings registered by new threads */
+  pc_sq_ring *rings;       /* [loop] rings being polled */
+  pc_sq_ring *cursor;      /* [loop] where the next drain starts (fairness) */
+} pc_sendq;
+
+/* [any] ring_size is rounded up to a power of two. */
+void pc_sendq_init(pc_sendq *q, unsigned ring_size);
+
+/* [app thread] Enqueues a copy of *m into this thread's ring (created on the
+ * first push). 0; 1 if the ring is full (nothing enqueued); -1 on allocation
+ * failure. *new_ring is set when this push registered a new ring (the caller
+ * must then wake the loop unconditionally). */
+int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring);
+
+/* [loop] Takes up to budget messages, calling fn for each in per-thread FIFO
+ * order. Returns how many were taken; *made_room is set if a ring that was
+ * full got space (senders may be waiting). */
+size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *m), void *ctx,
+                      bool *made_room);
+
+/* [loop] True if any ring holds messages or a new ring arrived. */
+bool pc_sendq_has_work(pc_sendq *q);
+
+/* [loop] Final drain (fn for every message still queued) and release of
+ * every ring; threads that still hold one drop it when they exit or touch
+ * another producer. */
+void pc_sendq_destroy(pc_sendq *q, void (*fn)(void *ctx, pc_msg *m), void *ctx);
+
+/* Live rings process-wide (for the thread-churn test). */
+long pc_sendq_live_rings(void);
+
+#endif
