@@ -33,6 +33,8 @@ typedef struct pc_entry {
   bool ever_written;   /* fully handed to the kernel at least once */
   bool in_conn;        /* wref queued on a connection */
   bool dead;           /* left the pending queue while in_conn: free on done */
+  uint32_t sent_round; /* the part's resend round it was last written in */
+  pc_conn *conn;       /* where wref is queued, while in_conn */
   pc_buf frame;        /* frame bytes start at frame_start */
   size_t frame_start;
   pc_wref wref;
@@ -85,6 +87,10 @@ typedef struct pc_part {
   uint64_t next_seq;
   uint32_t max_message_size; /* min(conf, broker) */
   bool throttled;        /* connection has too much unwritten data */
+  uint32_t resend_round; /* bumped at every re-registration */
+  bool resend_blocked;   /* resend waits for a frame still in a connection */
+  pc_entry *resend_blocker; /* that frame */
+  bool resend_kick;      /* it is out: the poller resumes the resend */
   uint64_t create_deadline_ns; /* first creation gives up after this */
 } pc_part;
 

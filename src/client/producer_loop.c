@@ -147,7 +147,9 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
       part->name = n;
     }
   }
-  if (ok->has_schema_version) {
+  /* A topic without a schema answers an empty version; the official
+   * clients then stamp nothing, and neither do we. */
+  if (ok->has_schema_version && ok->schema_version.len > 0) {
     free(part->schema_version);
     part->schema_version = malloc(ok->schema_version.len ? ok->schema_version.len : 1);
     if (part->schema_version != NULL) {
@@ -338,6 +340,11 @@ void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
   if (part->conn != NULL) {
     pc_conn_request_cancel(part->conn, part->request_id);
     pc_conn_detach_producer(part->conn, part->producer_id);
+    /* The connection may live on (broker-side close): take back frames it
+     * has not started, so the resend on the next connection has them. */
+    for (pc_entry *e = part->pending_head; e != NULL; e = e->next)
+      if (e->in_conn && e->conn == part->conn)
+        pc_conn_withdraw(e->conn, &e->wref);
     part->conn = NULL;
   }
   if (part->lookup != NULL) {

@@ -113,7 +113,8 @@ void pc_producer_accept(void *arg, pc_msg *m) {
   }
   if (m->deadline_ns != 0 &&
       (!pc_timer_armed(&p->deadline_timer) || m->deadline_ns < p->deadline_timer.deadline_ns))
-    pc_timer_start(p->loop, &p->deadline_timer, m->deadline_ns - m->arrival_ns + 1);
+    pc_timer_start(p->loop, &p->deadline_timer,
+                   m->deadline_ns > m->arrival_ns ? m->deadline_ns - m->arrival_ns : 0);
   if (p->nparts == 0) {
     if (pc_fifo_push(&p->unrouted, m) != 0)
       pc_msg_complete(p, m, PULSARC_ERR_NO_MEMORY, NULL);
@@ -162,6 +163,8 @@ static pc_entry *entry_get(pc_part *part, uint32_t count) {
   e->part = part;
   e->count = e->incomplete = count;
   e->ever_written = e->in_conn = e->dead = false;
+  e->sent_round = part->resend_round;
+  e->conn = NULL;
   pc_buf_reset(&e->frame);
   return e;
 }
@@ -173,6 +176,10 @@ static void entry_free_now(pc_entry *e) {
 }
 
 void pc_entry_release(pc_part *part, pc_entry *e) {
+  if (part->resend_blocker == e) {
+    part->resend_blocker = NULL;
+    part->resend_kick = true;
+  }
   if (e->in_conn) {
     /* The connection still references the frame: free when it lets go. */
     e->dead = true;
@@ -192,10 +199,25 @@ void pc_entry_release(pc_part *part, pc_entry *e) {
 static void on_entry_written(pc_wref *w, bool written) {
   pc_entry *e = w->ctx;
   e->in_conn = false;
+  e->conn = NULL;
   if (written)
     e->ever_written = true;
-  if (e->dead)
+  if (e->dead) {
     entry_free_now(e);
+    return;
+  }
+  if (e->part->resend_blocker == e) {
+    /* The resend was waiting for this frame to leave its connection. Resume
+     * from the poller, not from inside the connection's write path. */
+    e->part->resend_blocker = NULL;
+    e->part->resend_kick = true;
+  }
+}
+
+/* Takes an entry's frame back from the connection it is queued on. */
+static void entry_withdraw(pc_entry *e) {
+  if (e->in_conn && e->conn != NULL)
+    pc_conn_withdraw(e->conn, &e->wref);
 }
 
 static void entry_write(pc_part *part, pc_entry *e) {
@@ -204,8 +226,10 @@ static void entry_write(pc_part *part, pc_entry *e) {
   e->wref.written = 0;
   e->wref.done = on_entry_written;
   e->wref.ctx = e;
-  if (part->conn != NULL && pc_conn_write_ref(part->conn, &e->wref) == 0)
+  if (part->conn != NULL && pc_conn_write_ref(part->conn, &e->wref) == 0) {
     e->in_conn = true;
+    e->conn = part->conn;
+  }
 }
 
 static void pending_push(pc_part *part, pc_entry *e) {
@@ -397,7 +421,7 @@ static void seal_one(pc_part *part, uint32_t n) {
 
 void pc_part_seal(pc_part *part, bool force) {
   pulsarc_producer_t *p = part->p;
-  while (part->state == PS_READY && part->unsent.n > 0) {
+  while (part->state == PS_READY && !part->resend_blocked && part->unsent.n > 0) {
     if (part->conn != NULL && pc_conn_unwritten_bytes(part->conn) > CONN_HIGH_WATER) {
       part->throttled = true;
       return;
@@ -430,10 +454,31 @@ void pc_part_batch_timer(pc_loop *loop, pc_timer *t) {
   pc_part_seal(part, true);
 }
 
+/* Rewrites every pending entry, oldest first, on the current connection.
+ * An entry whose frame is still queued in a connection (partly written
+ * before the re-registration) must finish there first: writing later
+ * entries ahead of it would let a deduplicating broker drop it as an old
+ * sequence id. So the resend stops at it and resumes once it is out. */
+static void resend_resume(pc_part *part) {
+  part->resend_kick = false;
+  part->resend_blocked = false;
+  for (pc_entry *e = part->pending_head; e != NULL; e = e->next) {
+    if (e->sent_round == part->resend_round)
+      continue; /* already written on this connection */
+    if (e->in_conn) {
+      part->resend_blocked = true;
+      part->resend_blocker = e;
+      return;
+    }
+    entry_write(part, e);
+    e->sent_round = part->resend_round;
+  }
+}
+
 void pc_part_resend(pc_part *part) {
-  for (pc_entry *e = part->pending_head; e != NULL; e = e->next)
-    if (!e->in_conn)
-      entry_write(part, e);
+  part->resend_round++;
+  part->resend_blocker = NULL;
+  resend_resume(part);
 }
 
 /* ------------------------------------------------------------ receipts */
@@ -517,8 +562,7 @@ void pc_part_on_send_error(pc_part *part, const Pulsarc__CommandSendError *se) {
 void pc_part_fail_all(pc_part *part, pulsarc_err_t err) {
   pc_entry *e;
   while ((e = pending_pop(part)) != NULL) {
-    if (e->in_conn && part->conn != NULL)
-      pc_conn_withdraw(part->conn, &e->wref);
+    entry_withdraw(e);
     complete_entry(part, e, err, -1, -1);
   }
   for (size_t i = 0; i < part->unsent.n; i++)
@@ -551,8 +595,7 @@ static void unseal_from(pc_part *part, pc_entry *from) {
   pc_msgfifo back = {0};
   for (pc_entry *e = from, *next; e != NULL; e = next) {
     next = e->next;
-    if (e->in_conn && part->conn != NULL)
-      pc_conn_withdraw(part->conn, &e->wref);
+    entry_withdraw(e);
     const uint8_t *body = e->frame.data + e->frame.len;
     size_t body_len = 0, off = 0;
     if (e->batched) {
@@ -732,6 +775,10 @@ bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
   bool did = n > 0;
   for (int k = 0; k < p->nparts; k++) {
     pc_part *part = p->parts[k];
+    if (part->resend_kick && part->state == PS_READY) {
+      resend_resume(part);
+      did = true;
+    }
     if (part->unsent.n > 0 && part->state == PS_READY) {
       size_t before = part->unsent.n;
       pc_part_seal(part, false);
@@ -747,6 +794,8 @@ bool pc_producer_has_work(pc_poller *poller) {
     return true;
   for (int k = 0; k < p->nparts; k++) {
     pc_part *part = p->parts[k];
+    if (part->resend_kick)
+      return true;
     if (part->throttled && part->unsent.n > 0 && part->conn != NULL &&
         pc_conn_unwritten_bytes(part->conn) <= CONN_HIGH_WATER / 2)
       return true;

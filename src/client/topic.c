@@ -180,8 +180,8 @@ pulsarc_err_t pc_service_url_parse(const char *url, pc_service_url *out) {
       return e;
     out->count++;
     rest += n;
-    if (*rest == ',')
-      rest++;
+    if (*rest == ',' && *++rest == '\0')
+      return PULSARC_ERR_INVALID_URL; /* trailing comma: an empty host */
   }
   return out->count > 0 ? PULSARC_OK : PULSARC_ERR_INVALID_URL;
 }
