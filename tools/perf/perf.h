@@ -1,0 +1,58 @@
+/* pulsarc-perf internals shared by perf.c (the run) and perf_opts.c
+ * (command line, report formatting). Not a library: one program. */
+#ifndef PULSARC_TOOLS_PERF_PERF_H
+#define PULSARC_TOOLS_PERF_PERF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hist.h"
+
+#define PERF_MAX_CONF 64
+
+typedef struct perf_opts {
+  const char *service_url; /* NULL: embedded test broker */
+  char topic[512];
+  uint64_t messages;       /* measured messages; 0 = by duration */
+  double duration;         /* seconds of measurement; 0 = by messages */
+  uint64_t size;
+  unsigned producers, threads;
+  /* Values as given (validated by the library) and as numbers for the
+   * report; the library's defaults when not given. */
+  const char *batch_max_messages_s, *batch_max_bytes_s, *batch_max_delay_ms_s;
+  uint64_t batch_max_messages, batch_max_bytes, batch_max_delay_ms;
+  bool batching;
+  uint64_t max_pending;
+  double rate;             /* msgs/s over all threads, 0 = unlimited */
+  double warmup;
+  const char *compression;
+  const char *io_threads;
+  const char *conf[PERF_MAX_CONF]; /* "key=value" as given */
+  unsigned nconf;
+  bool json, quiet;
+} perf_opts;
+
+/* Figures of one run, filled by perf.c, printed by perf_report(). */
+typedef struct perf_result {
+  uint64_t messages;       /* successful sends made after the warmup */
+  uint64_t errors;         /* failed sends, whole run (warmup included) */
+  uint64_t sent_total;     /* accepted by the library, whole run */
+  double seconds;          /* first measured send -> last completion */
+  pc_hist lat;             /* ns, measured successes */
+  double client_cpu;       /* seconds over the measured window */
+  double broker_cpu;       /* embedded broker thread(s), < 0 if unknown */
+  const char *cpu_scope;
+  const char *service_url;
+  bool embedded;
+  const char *first_error; /* pulsarc_err_str of the first failure, or NULL */
+} perf_result;
+
+/* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (message
+ * already printed). */
+int perf_parse_args(int argc, char **argv, perf_opts *o);
+
+/* Summary on stdout (or stderr with --json), then the JSON line. */
+void perf_report(const perf_opts *o, const perf_result *r);
+
+#endif /* PULSARC_TOOLS_PERF_PERF_H */

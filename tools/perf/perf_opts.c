@@ -1,0 +1,280 @@
+/* pulsarc-perf: command line and the final report. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "perf.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+"usage: pulsarc-perf [options]\n"
+"Publishes as fast as allowed and reports throughput and send latency.\n"
+"\n"
+"  --service-url URL        broker to use; default: start the embedded test broker\n"
+"                           in-process on 127.0.0.1:0 (its URL is printed on stderr)\n"
+"  --topic T                topic (default perf-<pid>)\n"
+"  --messages N             stop after N measured messages (sent after the warmup)\n"
+"  --duration S             measure for S seconds (default 10 unless --messages);\n"
+"                           with both, whichever comes first\n"
+"  --size B                 payload bytes (default 100); the first 16 bytes carry\n"
+"                           (thread, counter), the rest a fixed pattern\n"
+"  --producers P            producers on the topic (default 1)\n"
+"  --threads T              application threads sharing EACH producer (default 1)\n"
+"  --batch-max-messages N   producer batch_max_messages (library default 1000)\n"
+"  --batch-max-bytes N      producer batch_max_bytes (library default 131072)\n"
+"  --batch-max-delay-ms N   producer batch_max_delay_ms (library default 10)\n"
+"  --no-batching            producer batching=false\n"
+"  --max-pending N          producer max_pending_messages (default 10000)\n"
+"  --rate R                 total messages/s over all threads (default 0 = unlimited)\n"
+"  --warmup S               first S seconds not counted in the figures (default 0)\n"
+"  --compression C          none|lz4|zlib|zstd|snappy (default none)\n"
+"  --io-threads N           client io_threads (library default 1)\n"
+"  --conf KEY=VALUE         any producer option (pulsarc_producer_conf_set), or a\n"
+"                           client option when KEY starts with \"client.\"\n"
+"                           (repeatable; applied after the flags above)\n"
+"  --json                   last line of stdout: one JSON object with the results\n"
+"  --quiet                  no progress lines, no human summary\n"
+"  --help                   this text\n"
+"\n"
+"Progress (stderr, each second): msg/s, MB/s (10^6 bytes), pending (accepted -\n"
+"completed), p50/p99 latency of the interval. Latency is send call -> callback.\n"
+"Exit status: 0 when no send failed, 1 otherwise or on set-up failure, 2 on\n"
+"usage errors. SIGINT stops sending early; the run is then flushed and reported.\n");
+}
+
+static int bad(const char *what, const char *v) {
+  fprintf(stderr, "pulsarc-perf: invalid %s '%s' (see --help)\n", what, v);
+  return 2;
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  if (!s || !*s || *s == '-') return -1;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_secs(const char *s, double *out) {
+  char *end;
+  if (!s || !*s) return -1;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || *end || !(v >= 0) || v > 1e7) return -1;
+  *out = v;
+  return 0;
+}
+
+/* Keeps the report's numbers in step with a --conf override of the same
+ * option; the library validates the value itself. */
+static void note_conf(perf_opts *o, const char *key, const char *val) {
+  uint64_t v;
+  if (!strcmp(key, "batching"))
+    o->batching = !(strcmp(val, "false") == 0 || strcmp(val, "0") == 0 ||
+                    strcmp(val, "no") == 0 || strcmp(val, "off") == 0);
+  else if (!strcmp(key, "compression"))
+    o->compression = val;
+  else if (!strcmp(key, "batch_max_messages") && !parse_u64(val, &v))
+    o->batch_max_messages = v;
+  else if (!strcmp(key, "batch_max_bytes") && !parse_u64(val, &v))
+    o->batch_max_bytes = v;
+  else if (!strcmp(key, "batch_max_delay_ms") && !parse_u64(val, &v))
+    o->batch_max_delay_ms = v;
+  else if (!strcmp(key, "max_pending_messages") && !parse_u64(val, &v))
+    o->max_pending = v;
+  else if (!strcmp(key, "client.io_threads"))
+    o->io_threads = val;
+}
+
+int perf_parse_args(int argc, char **argv, perf_opts *o) {
+  enum {
+    O_URL = 256, O_TOPIC, O_MSGS, O_DUR, O_SIZE, O_PRODS, O_THREADS, O_BMM, O_BMB, O_BMD,
+    O_NOBATCH, O_PEND, O_RATE, O_WARM, O_COMP, O_IOT, O_CONF, O_JSON, O_QUIET, O_HELP
+  };
+  static const struct option lo[] = {
+      {"service-url", required_argument, NULL, O_URL},
+      {"topic", required_argument, NULL, O_TOPIC},
+      {"messages", required_argument, NULL, O_MSGS},
+      {"duration", required_argument, NULL, O_DUR},
+      {"size", required_argument, NULL, O_SIZE},
+      {"producers", required_argument, NULL, O_PRODS},
+      {"threads", required_argument, NULL, O_THREADS},
+      {"batch-max-messages", required_argument, NULL, O_BMM},
+      {"batch-max-bytes", required_argument, NULL, O_BMB},
+      {"batch-max-delay-ms", required_argument, NULL, O_BMD},
+      {"no-batching", no_argument, NULL, O_NOBATCH},
+      {"max-pending", required_argument, NULL, O_PEND},
+      {"rate", required_argument, NULL, O_RATE},
+      {"warmup", required_argument, NULL, O_WARM},
+      {"compression", required_argument, NULL, O_COMP},
+      {"io-threads", required_argument, NULL, O_IOT},
+      {"conf", required_argument, NULL, O_CONF},
+      {"json", no_argument, NULL, O_JSON},
+      {"quiet", no_argument, NULL, O_QUIET},
+      {"help", no_argument, NULL, O_HELP},
+      {NULL, 0, NULL, 0}};
+  memset(o, 0, sizeof *o);
+  snprintf(o->topic, sizeof o->topic, "perf-%ld", (long)getpid());
+  o->size = 100;
+  o->producers = o->threads = 1;
+  o->batching = true;
+  o->batch_max_messages = 1000;
+  o->batch_max_bytes = 131072;
+  o->batch_max_delay_ms = 10;
+  o->max_pending = 10000;
+  o->compression = "none";
+  bool have_dur = false;
+  uint64_t v;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    switch (c) {
+    case O_URL: o->service_url = optarg; break;
+    case O_TOPIC:
+      if (!*optarg || strlen(optarg) >= sizeof o->topic) return bad("--topic", optarg);
+      snprintf(o->topic, sizeof o->topic, "%s", optarg);
+      break;
+    case O_MSGS:
+      if (parse_u64(optarg, &o->messages) || o->messages == 0) return bad("--messages", optarg);
+      break;
+    case O_DUR:
+      if (parse_secs(optarg, &o->duration) || o->duration <= 0) return bad("--duration", optarg);
+      have_dur = true;
+      break;
+    case O_SIZE:
+      if (parse_u64(optarg, &o->size) || o->size > (1u << 30)) return bad("--size", optarg);
+      break;
+    case O_PRODS:
+      if (parse_u64(optarg, &v) || v == 0 || v > 1024) return bad("--producers", optarg);
+      o->producers = (unsigned)v;
+      break;
+    case O_THREADS:
+      if (parse_u64(optarg, &v) || v == 0 || v > 1024) return bad("--threads", optarg);
+      o->threads = (unsigned)v;
+      break;
+    case O_BMM:
+      if (parse_u64(optarg, &o->batch_max_messages)) return bad("--batch-max-messages", optarg);
+      o->batch_max_messages_s = optarg;
+      break;
+    case O_BMB:
+      if (parse_u64(optarg, &o->batch_max_bytes)) return bad("--batch-max-bytes", optarg);
+      o->batch_max_bytes_s = optarg;
+      break;
+    case O_BMD:
+      if (parse_u64(optarg, &o->batch_max_delay_ms)) return bad("--batch-max-delay-ms", optarg);
+      o->batch_max_delay_ms_s = optarg;
+      break;
+    case O_NOBATCH: o->batching = false; break;
+    case O_PEND:
+      if (parse_u64(optarg, &o->max_pending) || o->max_pending == 0)
+        return bad("--max-pending", optarg);
+      break;
+    case O_RATE:
+      if (parse_secs(optarg, &o->rate)) return bad("--rate", optarg);
+      break;
+    case O_WARM:
+      if (parse_secs(optarg, &o->warmup)) return bad("--warmup", optarg);
+      break;
+    case O_COMP: o->compression = optarg; break;
+    case O_IOT: o->io_threads = optarg; break;
+    case O_CONF: {
+      const char *eq = strchr(optarg, '=');
+      if (!eq || eq == optarg) return bad("--conf (want KEY=VALUE)", optarg);
+      if (o->nconf == PERF_MAX_CONF) return bad("--conf (too many)", optarg);
+      o->conf[o->nconf++] = optarg;
+      break;
+    }
+    case O_JSON: o->json = true; break;
+    case O_QUIET: o->quiet = true; break;
+    case O_HELP: case 'h': usage(stdout); return 1;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "pulsarc-perf: unexpected argument '%s' (see --help)\n", argv[optind]);
+    return 2;
+  }
+  if (!have_dur && o->messages == 0) o->duration = 10;
+  for (unsigned i = 0; i < o->nconf; i++) {
+    const char *eq = strchr(o->conf[i], '=');
+    char key[128];
+    size_t kl = (size_t)(eq - o->conf[i]);
+    if (kl >= sizeof key) return bad("--conf key", o->conf[i]);
+    memcpy(key, o->conf[i], kl);
+    key[kl] = '\0';
+    note_conf(o, key, eq + 1);
+  }
+  return 0;
+}
+
+/* Latency in ms (human lines) or us (JSON) from ns. */
+static double ms(uint64_t ns) { return (double)ns / 1e6; }
+static double us(uint64_t ns) { return (double)ns / 1e3; }
+
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+    else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+    else fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+void perf_report(const perf_opts *o, const perf_result *r) {
+  double secs = r->seconds > 0 ? r->seconds : 0;
+  double rate = secs > 0 ? (double)r->messages / secs : 0;
+  double mbps = rate * (double)o->size / 1e6;
+  const pc_hist *h = &r->lat;
+  if (!o->quiet) {
+    FILE *f = o->json ? stderr : stdout;
+    fprintf(f,
+            "pulsarc-perf: %llu messages of %llu bytes in %.3f s: %.0f msg/s, %.2f MB/s, "
+            "%llu errors\n",
+            (unsigned long long)r->messages, (unsigned long long)o->size, secs, rate, mbps,
+            (unsigned long long)r->errors);
+    fprintf(f,
+            "latency ms (send -> callback): p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  "
+            "mean %.3f\n",
+            ms(pc_hist_percentile(h, 50)), ms(pc_hist_percentile(h, 99)),
+            ms(pc_hist_percentile(h, 99.9)), ms(h->max), pc_hist_mean(h) / 1e6);
+    fprintf(f, "client CPU %.2f s (%s)", r->client_cpu, r->cpu_scope);
+    if (r->broker_cpu >= 0) fprintf(f, ", embedded broker CPU %.2f s", r->broker_cpu);
+    fputc('\n', f);
+    if (r->first_error) fprintf(f, "first error: %s\n", r->first_error);
+  }
+  if (!o->json) return;
+  printf("{\"messages\":%llu,\"errors\":%llu,\"sent_total\":%llu,\"seconds\":%.6f,"
+         "\"msgs_per_sec\":%.1f,\"mb_per_sec\":%.3f,",
+         (unsigned long long)r->messages, (unsigned long long)r->errors,
+         (unsigned long long)r->sent_total, secs, rate, mbps);
+  printf("\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f,\"mean\":%.3f},",
+         us(pc_hist_percentile(h, 50)), us(pc_hist_percentile(h, 99)),
+         us(pc_hist_percentile(h, 99.9)), us(h->max), pc_hist_mean(h) / 1e3);
+  printf("\"size\":%llu,\"threads\":%u,\"producers\":%u,\"app_threads_total\":%u,"
+         "\"batching\":%s,\"batch_max_messages\":%llu,\"batch_max_bytes\":%llu,"
+         "\"batch_max_delay_ms\":%llu,\"max_pending\":%llu,\"rate\":%.1f,\"warmup\":%.3f,"
+         "\"compression\":",
+         (unsigned long long)o->size, o->threads, o->producers, o->threads * o->producers,
+         o->batching ? "true" : "false", (unsigned long long)o->batch_max_messages,
+         (unsigned long long)o->batch_max_bytes, (unsigned long long)o->batch_max_delay_ms,
+         (unsigned long long)o->max_pending, o->rate, o->warmup);
+  json_str(stdout, o->compression);
+  uint64_t iot = 1;
+  if (o->io_threads) parse_u64(o->io_threads, &iot);
+  printf(",\"io_threads\":%llu,\"client_cpu_seconds\":%.3f,\"cpu_scope\":",
+         (unsigned long long)iot, r->client_cpu);
+  json_str(stdout, r->cpu_scope);
+  if (r->broker_cpu >= 0) printf(",\"broker_cpu_seconds\":%.3f", r->broker_cpu);
+  printf(",\"embedded_broker\":%s,\"service_url\":", r->embedded ? "true" : "false");
+  json_str(stdout, r->service_url ? r->service_url : "");
+  printf(",\"topic\":");
+  json_str(stdout, o->topic);
+  printf("}\n");
+  fflush(stdout);
+}
