@@ -1,0 +1,446 @@
+/*
+ * pulsarc-interop-publish: publishes N messages with the PUBLIC pulsarc API
+ * only, so the interop driver (run_interop.py) can compare what a real broker
+ * stored and what the official client reads back.
+ *
+ * Prints one JSON line per message, in index order, after every send has
+ * completed:
+ *   {"index":i,"payload":"msg-i","mode":"cb","message_id":"l:e:p:b",
+ *    "ledger_id":l,"entry_id":e,"partition":p,"batch_index":b,"error":null}
+ * "error" is the pulsarc_err_str() sentence on failure. A summary goes to
+ * stderr. Exit status 0 only if every message succeeded.
+ *
+ * Templates (--payload-pattern, --key-pattern, --ordering-key-pattern and
+ * --property values) replace every "{i}" with the message index.
+ */
+#include <pulsarc/pulsarc.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum send_mode { MODE_SYNC, MODE_ASYNC, MODE_CB, MODE_MIXED };
+
+static const char *const mode_names[] = {"sync", "async", "cb", "mixed"};
+
+#define MAX_PROPS 32
+
+struct options {
+  const char *service_url;
+  const char *topic;
+  long count;
+  const char *batching; /* NULL: library default */
+  const char *batch_max_messages;
+  const char *batch_max_delay_ms;
+  const char *compression;
+  const char *key_pattern;
+  const char *ordering_key_pattern;
+  const char *prop_keys[MAX_PROPS];
+  const char *prop_values[MAX_PROPS];
+  int nprops;
+  uint64_t event_time;
+  int64_t deliver_after_ms; /* -1: unset */
+  const char *payload_pattern;
+  const char *name;
+  const char *send_timeout_ms;
+  enum send_mode mode;
+};
+
+/* Outcome of one message; written by callbacks on an I/O thread, read by
+ * main once `done` says every callback has run. */
+struct result {
+  enum send_mode mode;
+  int completed;
+  pulsarc_err_t err;
+  pulsarc_msg_id_t id;
+  pulsarc_future_t *future;
+};
+
+struct tracker {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  long outstanding_cb;
+  struct result *results;
+};
+
+struct cb_ctx {
+  struct tracker *t;
+  long index;
+};
+
+static void usage(FILE *f) {
+  fputs("usage: pulsarc-interop-publish --service-url URL --topic T [-n N]\n"
+        "  [--batching on|off] [--batch-max-messages N] [--batch-max-delay-ms MS]\n"
+        "  [--compression none|lz4|zlib|zstd|snappy]\n"
+        "  [--key-pattern 'k-{i}'] [--ordering-key-pattern 'ok-{i}']\n"
+        "  [--property k=v]... [--event-time MS] [--deliver-after-ms MS]\n"
+        "  [--payload-pattern 'msg-{i}'] [--name NAME] [--send-timeout-ms MS]\n"
+        "  [--mode sync|async|cb|mixed]\n",
+        f);
+}
+
+static int parse_long(const char *s, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* Expands "{i}" in pattern; returns a malloc'd string. */
+static char *expand(const char *pattern, long i) {
+  char num[32];
+  int nlen = snprintf(num, sizeof num, "%ld", i);
+  size_t cap = strlen(pattern) + 1;
+  for (const char *p = pattern; (p = strstr(p, "{i}")) != NULL; p += 3)
+    cap += (size_t)nlen;
+  char *out = malloc(cap);
+  if (!out) {
+    perror("malloc");
+    exit(2);
+  }
+  char *o = out;
+  for (const char *p = pattern; *p;) {
+    if (strncmp(p, "{i}", 3) == 0) {
+      memcpy(o, num, (size_t)nlen);
+      o += nlen;
+      p += 3;
+    } else {
+      *o++ = *p++;
+    }
+  }
+  *o = '\0';
+  return out;
+}
+
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    switch (*p) {
+    case '"':
+      fputs("\\\"", f);
+      break;
+    case '\\':
+      fputs("\\\\", f);
+      break;
+    case '\n':
+      fputs("\\n", f);
+      break;
+    case '\r':
+      fputs("\\r", f);
+      break;
+    case '\t':
+      fputs("\\t", f);
+      break;
+    default:
+      if (*p < 0x20)
+        fprintf(f, "\\u%04x", *p);
+      else
+        fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}
+
+static int parse_args(int argc, char **argv, struct options *o) {
+  memset(o, 0, sizeof *o);
+  o->count = 10;
+  o->deliver_after_ms = -1;
+  o->payload_pattern = "msg-{i}";
+  o->mode = MODE_CB;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      exit(0);
+    }
+    if (i + 1 >= argc) {
+      fprintf(stderr, "missing value for %s\n", a);
+      return -1;
+    }
+    const char *v = argv[++i];
+    long n;
+    if (!strcmp(a, "--service-url")) {
+      o->service_url = v;
+    } else if (!strcmp(a, "--topic")) {
+      o->topic = v;
+    } else if (!strcmp(a, "-n")) {
+      if (parse_long(v, &o->count) || o->count < 0)
+        goto bad;
+    } else if (!strcmp(a, "--batching")) {
+      if (strcmp(v, "on") && strcmp(v, "off"))
+        goto bad;
+      o->batching = strcmp(v, "on") ? "false" : "true";
+    } else if (!strcmp(a, "--batch-max-messages")) {
+      o->batch_max_messages = v;
+    } else if (!strcmp(a, "--batch-max-delay-ms")) {
+      o->batch_max_delay_ms = v;
+    } else if (!strcmp(a, "--compression")) {
+      o->compression = v;
+    } else if (!strcmp(a, "--key-pattern")) {
+      o->key_pattern = v;
+    } else if (!strcmp(a, "--ordering-key-pattern")) {
+      o->ordering_key_pattern = v;
+    } else if (!strcmp(a, "--property")) {
+      const char *eq = strchr(v, '=');
+      if (!eq || o->nprops == MAX_PROPS)
+        goto bad;
+      char *k = strndup(v, (size_t)(eq - v));
+      if (!k)
+        return -1;
+      o->prop_keys[o->nprops] = k;
+      o->prop_values[o->nprops++] = eq + 1;
+    } else if (!strcmp(a, "--event-time")) {
+      if (parse_long(v, &n) || n < 0)
+        goto bad;
+      o->event_time = (uint64_t)n;
+    } else if (!strcmp(a, "--deliver-after-ms")) {
+      if (parse_long(v, &n) || n < 0)
+        goto bad;
+      o->deliver_after_ms = n;
+    } else if (!strcmp(a, "--payload-pattern")) {
+      o->payload_pattern = v;
+    } else if (!strcmp(a, "--name")) {
+      o->name = v;
+    } else if (!strcmp(a, "--send-timeout-ms")) {
+      if (parse_long(v, &n) || n < 0)
+        goto bad;
+      o->send_timeout_ms = v;
+    } else if (!strcmp(a, "--mode")) {
+      int m;
+      for (m = 0; m < 4 && strcmp(v, mode_names[m]); m++) {
+      }
+      if (m == 4)
+        goto bad;
+      o->mode = (enum send_mode)m;
+    } else {
+      fprintf(stderr, "unknown option %s\n", a);
+      return -1;
+    }
+    continue;
+  bad:
+    fprintf(stderr, "bad value for %s: '%s'\n", a, v);
+    return -1;
+  }
+  if (!o->service_url || !o->topic) {
+    fprintf(stderr, "--service-url and --topic are required\n");
+    return -1;
+  }
+  return 0;
+}
+
+static void on_sent(pulsarc_err_t err, const pulsarc_msg_id_t *id, void *ctx) {
+  struct cb_ctx *c = ctx;
+  struct tracker *t = c->t;
+  pthread_mutex_lock(&t->mu);
+  struct result *r = &t->results[c->index];
+  r->err = err;
+  if (id)
+    r->id = *id;
+  r->completed = 1;
+  if (--t->outstanding_cb == 0)
+    pthread_cond_broadcast(&t->cv);
+  pthread_mutex_unlock(&t->mu);
+}
+
+static int set_conf(pulsarc_producer_conf_t *pc, const char *key, const char *value) {
+  char errbuf[256] = "";
+  if (!value)
+    return 0;
+  pulsarc_err_t e = pulsarc_producer_conf_set(pc, key, value, errbuf, sizeof errbuf);
+  if (e != PULSARC_OK) {
+    fprintf(stderr, "producer conf %s=%s: %s (%s)\n", key, value, pulsarc_err_str(e), errbuf);
+    return -1;
+  }
+  return 0;
+}
+
+/* Fills opts for message i. */
+static int build_opts(const struct options *o, long i, pulsarc_msg_opts_t *opts) {
+  pulsarc_err_t e = PULSARC_OK;
+  pulsarc_msg_opts_clear(opts);
+  if (o->key_pattern) {
+    char *k = expand(o->key_pattern, i);
+    e = pulsarc_msg_opts_set_partition_key(opts, k);
+    free(k);
+  }
+  if (!e && o->ordering_key_pattern) {
+    char *k = expand(o->ordering_key_pattern, i);
+    e = pulsarc_msg_opts_set_ordering_key(opts, k, strlen(k));
+    free(k);
+  }
+  for (int p = 0; !e && p < o->nprops; p++) {
+    char *v = expand(o->prop_values[p], i);
+    e = pulsarc_msg_opts_add_property(opts, o->prop_keys[p], v);
+    free(v);
+  }
+  if (!e && o->event_time)
+    e = pulsarc_msg_opts_set_event_time(opts, o->event_time);
+  if (!e && o->deliver_after_ms >= 0)
+    e = pulsarc_msg_opts_set_deliver_after(opts, o->deliver_after_ms);
+  /* pulsarc_producer_send would otherwise use its own 5 s default. */
+  if (!e && o->send_timeout_ms)
+    e = pulsarc_msg_opts_set_timeout(opts, atol(o->send_timeout_ms));
+  if (e)
+    fprintf(stderr, "message %ld options: %s\n", i, pulsarc_err_str(e));
+  return e ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+  struct options o;
+  if (parse_args(argc, argv, &o)) {
+    usage(stderr);
+    return 2;
+  }
+
+  pulsarc_client_t *client = NULL;
+  pulsarc_err_t e = pulsarc_client_new(o.service_url, NULL, &client);
+  if (e) {
+    fprintf(stderr, "client_new: %s\n", pulsarc_err_str(e));
+    return 1;
+  }
+  pulsarc_producer_conf_t *pc = pulsarc_producer_conf_new();
+  if (!pc || set_conf(pc, "name", o.name) || set_conf(pc, "batching", o.batching) ||
+      set_conf(pc, "batch_max_messages", o.batch_max_messages) ||
+      set_conf(pc, "batch_max_delay_ms", o.batch_max_delay_ms) ||
+      set_conf(pc, "compression", o.compression) ||
+      set_conf(pc, "send_timeout_ms", o.send_timeout_ms)) {
+    pulsarc_client_destroy(client);
+    return 2;
+  }
+  pulsarc_producer_t *producer = NULL;
+  e = pulsarc_producer_create(client, o.topic, pc, &producer);
+  pulsarc_producer_conf_destroy(pc);
+  if (e) {
+    fprintf(stderr, "producer_create %s: %s\n", o.topic, pulsarc_err_str(e));
+    pulsarc_client_destroy(client);
+    return 1;
+  }
+
+  struct tracker t;
+  pthread_mutex_init(&t.mu, NULL);
+  pthread_cond_init(&t.cv, NULL);
+  t.outstanding_cb = 0;
+  t.results = calloc((size_t)o.count + 1, sizeof *t.results);
+  struct cb_ctx *ctxs = calloc((size_t)o.count + 1, sizeof *ctxs);
+  char **payloads = calloc((size_t)o.count + 1, sizeof *payloads);
+  pulsarc_msg_opts_t *opts = pulsarc_msg_opts_new();
+  if (!t.results || !ctxs || !payloads || !opts) {
+    perror("alloc");
+    return 2;
+  }
+
+  int failed = 0;
+  for (long i = 0; i < o.count; i++) {
+    struct result *r = &t.results[i];
+    r->mode = o.mode == MODE_MIXED ? (enum send_mode)(i % 3) : o.mode;
+    payloads[i] = expand(o.payload_pattern, i);
+    size_t len = strlen(payloads[i]);
+    if (build_opts(&o, i, opts))
+      return 2;
+    switch (r->mode) {
+    case MODE_SYNC:
+      e = pulsarc_producer_send(producer, payloads[i], len, opts, &r->id);
+      r->err = e;
+      r->completed = 1;
+      break;
+    case MODE_ASYNC:
+      e = pulsarc_producer_send_async(producer, payloads[i], len, opts, &r->future);
+      if (e) {
+        r->err = e;
+        r->completed = 1;
+      }
+      break;
+    default:
+      ctxs[i].t = &t;
+      ctxs[i].index = i;
+      pthread_mutex_lock(&t.mu);
+      t.outstanding_cb++;
+      pthread_mutex_unlock(&t.mu);
+      e = pulsarc_producer_send_cb(producer, payloads[i], len, opts, on_sent, &ctxs[i]);
+      if (e) {
+        /* Not accepted: the callback will not run. */
+        pthread_mutex_lock(&t.mu);
+        t.outstanding_cb--;
+        r->err = e;
+        r->completed = 1;
+        pthread_mutex_unlock(&t.mu);
+      }
+      break;
+    }
+  }
+  pulsarc_msg_opts_destroy(opts);
+
+  e = pulsarc_producer_flush(producer, 120000);
+  if (e) {
+    fprintf(stderr, "flush: %s\n", pulsarc_err_str(e));
+    failed = 1;
+  }
+  for (long i = 0; i < o.count; i++) {
+    struct result *r = &t.results[i];
+    if (r->mode == MODE_ASYNC && r->future) {
+      r->err = pulsarc_future_wait(r->future, 120000, &r->id);
+      r->completed = r->err != PULSARC_ERR_PENDING;
+      pulsarc_future_free(r->future);
+      r->future = NULL;
+    }
+  }
+  pthread_mutex_lock(&t.mu);
+  while (t.outstanding_cb > 0)
+    pthread_cond_wait(&t.cv, &t.mu);
+  pthread_mutex_unlock(&t.mu);
+
+  long ok = 0;
+  for (long i = 0; i < o.count; i++) {
+    struct result *r = &t.results[i];
+    int good = r->completed && r->err == PULSARC_OK;
+    ok += good;
+    printf("{\"index\":%ld,\"payload\":", i);
+    json_string(stdout, payloads[i]);
+    printf(",\"mode\":\"%s\"", mode_names[r->mode]);
+    if (good) {
+      char idbuf[96];
+      pulsarc_msg_id_format(&r->id, idbuf, sizeof idbuf);
+      printf(",\"message_id\":\"%s\",\"ledger_id\":%" PRId64 ",\"entry_id\":%" PRId64
+             ",\"partition\":%" PRId32 ",\"batch_index\":%" PRId32 ",\"error\":null}\n",
+             idbuf, r->id.ledger_id, r->id.entry_id, r->id.partition, r->id.batch_index);
+    } else {
+      printf(",\"message_id\":null,\"error\":");
+      json_string(stdout, r->completed ? pulsarc_err_str(r->err) : "not completed");
+      printf("}\n");
+    }
+    free(payloads[i]);
+  }
+  fflush(stdout);
+
+  const char *pname = pulsarc_producer_name(producer);
+  fprintf(stderr, "interop-publish: %s producer=%s: %ld/%ld sent (mode %s)%s\n",
+          pulsarc_producer_topic(producer), pname ? pname : "?", ok, o.count, mode_names[o.mode],
+          ok == o.count && !failed ? " OK" : " FAILED");
+  e = pulsarc_producer_close(producer);
+  if (e) {
+    fprintf(stderr, "producer_close: %s\n", pulsarc_err_str(e));
+    failed = 1;
+  }
+  pulsarc_producer_destroy(producer);
+  e = pulsarc_client_close(client);
+  if (e) {
+    fprintf(stderr, "client_close: %s\n", pulsarc_err_str(e));
+    failed = 1;
+  }
+  pulsarc_client_destroy(client);
+
+  for (int p = 0; p < o.nprops; p++)
+    free((void *)o.prop_keys[p]);
+  free(payloads);
+  free(ctxs);
+  free(t.results);
+  pthread_cond_destroy(&t.cv);
+  pthread_mutex_destroy(&t.mu);
+  return ok == o.count && !failed ? 0 : 1;
+}
