@@ -125,6 +125,7 @@ struct pulsarc_producer {
   pc_timer start_timer;
   pc_timer deadline_timer;
   pc_lookup_op *meta_lookup;
+  uint64_t meta_backoff_ms;
   int nparts; /* 0 until the partition count is known */
   pc_part **parts;
   pc_msgfifo unrouted; /* drained before the partition count was known */

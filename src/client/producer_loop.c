@@ -410,7 +410,10 @@ static void on_partitions(pulsarc_err_t err, const pc_lookup_result *res, void *
       pc_producer_fail(p, err);
       return;
     }
-    pc_timer_start(p->loop, &p->start_timer, (BACKOFF_INITIAL_MS + start_delay_ms(p)) * MS);
+    p->meta_backoff_ms = p->meta_backoff_ms ? p->meta_backoff_ms * 2 : BACKOFF_INITIAL_MS;
+    if (p->meta_backoff_ms > BACKOFF_MAX_MS)
+      p->meta_backoff_ms = BACKOFF_MAX_MS;
+    pc_timer_start(p->loop, &p->start_timer, (p->meta_backoff_ms + start_delay_ms(p)) * MS);
     return;
   }
   int n = res->partitions > 0 ? res->partitions : 1;
@@ -444,11 +447,15 @@ static void on_start_timer(pc_loop *loop, pc_timer *t) {
     pc_producer_fail(p, PULSARC_ERR_NO_MEMORY);
 }
 
+static void on_close_timeout(pc_loop *loop, pc_timer *t);
+
 void pc_producer_begin(pc_loop *loop, void *arg) {
   pulsarc_producer_t *p = arg;
   pc_poller_add(loop, &p->poller);
   pc_timer_init(&p->start_timer, on_start_timer, p);
   pc_timer_init(&p->deadline_timer, pc_producer_deadline_sweep, p);
+  /* Every timer is initialised here, before any task can cancel it. */
+  pc_timer_init(&p->close_timer, on_close_timeout, p);
   /* First creation is bounded by the operation timeout (as the official
    * clients do); close_deadline_ns doubles as that bound until close. */
   p->close_deadline_ns = pc_loop_now(loop) +
@@ -595,7 +602,6 @@ void pc_producer_close_task(pc_loop *loop, void *arg) {
   pc_producer_poll(loop, &p->poller);
   for (int i = 0; i < p->nparts; i++)
     pc_part_seal(p->parts[i], true);
-  pc_timer_init(&p->close_timer, on_close_timeout, p);
   if (pc_producer_idle(p))
     pc_producer_close_flushed(p);
   else

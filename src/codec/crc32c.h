@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Continues a CRC: start with crc = 0; pc_crc32c(0, "123456789", 9) ==
  * 0xE3069283; pc_crc32c(pc_crc32c(0, a, n), b, m) == crc of a||b.
  * Uses SSE4.2 when the CPU has it (chosen once at run time), else the
@@ -16,5 +20,9 @@ uint32_t pc_crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t pc_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 uint32_t pc_crc32c_hw(uint32_t crc, const void *buf, size_t len); /* only if available */
 int pc_crc32c_hw_available(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

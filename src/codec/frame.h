@@ -17,6 +17,10 @@
 #include "common/buf.h"
 #include "pulsarc.pb-c.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PC_FRAME_MAGIC_CRC 0x0e01
 #define PC_FRAME_MAGIC_BROKER_ENTRY_METADATA 0x0e02
 /* Default limit on an incoming frame: 5 MiB max message + 10 KiB padding. */
@@ -98,5 +102,9 @@ int pc_decoder_next(pc_decoder *d, pc_frame *f);
 
 /* Convenience for tests and the test broker: unpack metadata of a frame. */
 Pulsarc__MessageMetadata *pc_metadata_unpack(const uint8_t *md, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

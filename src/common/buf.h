@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct pc_buf {
   uint8_t *data;
   size_t len; /* bytes in use */
@@ -31,5 +35,9 @@ static inline void pc_put_u32be(uint8_t *p, uint32_t v) {
 static inline uint32_t pc_get_u32be(const uint8_t *p) {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
