@@ -1,7 +1,7 @@
 /* A broker connection: resolve (off the I/O thread), connect (every
  * address in turn, IPv6 included), CONNECT/CONNECTED handshake, PING/PONG
  * keepalive, writes (owned command bytes plus frames borrowed from producers,
- * via writev), incremental reads, request/response matching by request_id
+ * via sendmsg(MSG_NOSIGNAL)), incremental reads, request/response matching by request_id
  * with timeouts, and dispatch of producer-addressed commands by producer_id.
  *
  * A connection belongs to one loop; every function here is [loop] unless
@@ -65,7 +65,7 @@ const char *pc_conn_peer(const pc_conn *c); /* "host:port" for logs */
 int pc_conn_send_command(pc_conn *c, const Pulsarc__BaseCommand *cmd);
 
 /* A frame owned by someone else (a producer's pending entry), written with
- * writev without copying. The owner must keep data alive until `done` runs:
+ * sendmsg without copying. The owner must keep data alive until `done` runs:
  * done(w, true) after the last byte was handed to the kernel, or
  * done(w, false) when the connection closed first or the frame was
  * withdrawn before its first byte was written. */

@@ -1,0 +1,659 @@
+/* A broker connection (see conn.h): connecting, handshake, keepalive,
+ * reading and dispatch, requests, producers, teardown. The write queue is
+ * in conn_write.c. Everything here runs on the owning loop's thread.
+ *
+ * Re-entrancy: every entry from the loop (fd events, timers, the writer
+ * poller, resolver results) is bracketed by pc_conn_enter/leave. Callbacks into
+ * the owner, producers and requests run inside such a bracket, so a
+ * pc_conn_close made from one of them only marks the conn closing; the
+ * outermost pc_conn_leave does the teardown once the callback stack
+ * unwinds. */
+#include "loop/conn_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PC_CONN_DEFAULT_MAX_MESSAGE (5u * 1024 * 1024)
+#define PC_CONN_FRAME_PADDING (10u * 1024)
+#define PC_CONN_READ_CHUNK (64u * 1024)
+#define PC_CONN_READ_BUDGET (1024u * 1024) /* per fd event, for fairness */
+
+typedef struct conn_req {
+  pc_idnode node;
+  pc_conn *c;
+  pc_request_cb cb;
+  void *ctx;
+  pc_timer timer;
+  bool in_cb, cancelled;
+} conn_req;
+
+typedef struct conn_prod {
+  pc_idnode node;
+  pc_conn_producer h;
+} conn_prod;
+
+static void connect_next(pc_conn *c);
+
+static void fail(pc_conn *c, pulsarc_err_t err) { pc_conn_close(c, err); }
+
+/* Saturates: an absurd timeout means "never", not an early wrap-around. */
+static uint64_t ms_to_ns(uint64_t ms) {
+  return ms > UINT64_MAX / 1000000u ? UINT64_MAX : ms * 1000000u;
+}
+
+static const char *cmd_name(const Pulsarc__BaseCommand *cmd) {
+  const ProtobufCEnumValue *v =
+      protobuf_c_enum_descriptor_get_value(&pulsarc__base_command__type__descriptor, cmd->type);
+  return v ? v->name : "UNKNOWN";
+}
+
+/* --------------------------------------------------------------- commands */
+
+static int send_simple(pc_conn *c, Pulsarc__BaseCommand__Type type) {
+  Pulsarc__BaseCommand bc = PULSARC__BASE_COMMAND__INIT;
+  Pulsarc__CommandPing ping = PULSARC__COMMAND_PING__INIT;
+  Pulsarc__CommandPong pong = PULSARC__COMMAND_PONG__INIT;
+  bc.type = type;
+  if (type == PULSARC__BASE_COMMAND__TYPE__PING)
+    bc.ping = &ping;
+  if (type == PULSARC__BASE_COMMAND__TYPE__PONG)
+    bc.pong = &pong;
+  return pc_conn_send_command(c, &bc);
+}
+
+static int queue_connect(pc_conn *c) {
+  Pulsarc__FeatureFlags ff = PULSARC__FEATURE_FLAGS__INIT;
+  ff.has_supports_auth_refresh = 1;
+  ff.supports_auth_refresh = 1;
+  Pulsarc__CommandConnect cc = PULSARC__COMMAND_CONNECT__INIT;
+  cc.client_version = (char *)PC_CLIENT_VERSION;
+  cc.auth_method_name = c->auth_method;
+  cc.has_protocol_version = 1;
+  cc.protocol_version = PC_PROTOCOL_VERSION;
+  cc.proxy_to_broker_url = c->proxy_url;
+  cc.feature_flags = &ff;
+  Pulsarc__BaseCommand bc = PULSARC__BASE_COMMAND__INIT;
+  bc.type = PULSARC__BASE_COMMAND__TYPE__CONNECT;
+  bc.connect = &cc;
+  return pc_conn_queue_command(c, &bc, true);
+}
+
+/* Credentials are not implemented yet: answer with the same method and no
+ * data so a broker that refreshes "none" auth keeps the connection. */
+static void answer_auth_challenge(pc_conn *c) {
+  Pulsarc__AuthData ad = PULSARC__AUTH_DATA__INIT;
+  ad.auth_method_name = c->auth_method;
+  ad.has_auth_data = 1;
+  Pulsarc__CommandAuthResponse ar = PULSARC__COMMAND_AUTH_RESPONSE__INIT;
+  ar.client_version = (char *)PC_CLIENT_VERSION;
+  ar.response = &ad;
+  ar.has_protocol_version = 1;
+  ar.protocol_version = PC_PROTOCOL_VERSION;
+  Pulsarc__BaseCommand bc = PULSARC__BASE_COMMAND__INIT;
+  bc.type = PULSARC__BASE_COMMAND__TYPE__AUTH_RESPONSE;
+  bc.auth_response = &ar;
+  if (pc_conn_send_command(c, &bc) != 0)
+    fail(c, PULSARC_ERR_NO_MEMORY);
+}
+
+/* --------------------------------------------------------------- requests */
+
+uint64_t pc_conn_next_request_id(pc_conn *c) { return c->next_request_id++; }
+
+static void req_free(pc_conn *c, conn_req *r) {
+  pc_timer_cancel(c->loop, &r->timer);
+  free(r);
+}
+
+static void req_timeout(pc_loop *loop, pc_timer *t) {
+  (void)loop;
+  conn_req *r = t->ctx;
+  pc_conn *c = r->c;
+  pc_conn_enter(c);
+  pc_idmap_remove(&c->reqs, r->node.id);
+  PC_DEBUG(c->log, "conn %s: request %llu timed out", c->peer, (unsigned long long)r->node.id);
+  r->cb(c, PULSARC_ERR_TIMEOUT, NULL, r->ctx);
+  free(r);
+  pc_conn_leave(c);
+}
+
+int pc_conn_request(pc_conn *c, const Pulsarc__BaseCommand *cmd, uint64_t request_id,
+                    uint64_t timeout_ms, pc_request_cb cb, void *ctx) {
+  if (c->closing)
+    return -1;
+  if (pc_idmap_find(&c->reqs, request_id)) {
+    PC_ERROR(c->log, "conn %s: request id %llu already in use", c->peer,
+             (unsigned long long)request_id);
+    return -1;
+  }
+  conn_req *r = calloc(1, sizeof *r);
+  if (r == NULL)
+    return -1;
+  r->node.id = request_id;
+  r->c = c;
+  r->cb = cb;
+  r->ctx = ctx;
+  pc_timer_init(&r->timer, req_timeout, r);
+  if (pc_idmap_insert(&c->reqs, &r->node) != 0) {
+    free(r);
+    return -1;
+  }
+  if (pc_conn_queue_command(c, cmd, false) != 0) {
+    pc_idmap_remove(&c->reqs, request_id);
+    free(r);
+    return -1;
+  }
+  if (timeout_ms)
+    pc_timer_start(c->loop, &r->timer, ms_to_ns(timeout_ms));
+  return 0;
+}
+
+void pc_conn_request_cancel(pc_conn *c, uint64_t request_id) {
+  pc_idnode *n = pc_idmap_remove(&c->reqs, request_id);
+  if (n == NULL)
+    return;
+  conn_req *r = PC_CONTAINER_OF(n, conn_req, node);
+  if (r->in_cb) { /* the dispatcher frees it when the callback returns */
+    pc_timer_cancel(c->loop, &r->timer);
+    r->cancelled = true;
+  } else {
+    req_free(c, r);
+  }
+}
+
+static void route_request(pc_conn *c, uint64_t id, const pc_frame *f) {
+  pc_idnode *n = pc_idmap_find(&c->reqs, id);
+  if (n == NULL) {
+    PC_INFO(c->log, "conn %s: %s for unknown request %llu ignored", c->peer, cmd_name(f->cmd),
+            (unsigned long long)id);
+    return;
+  }
+  conn_req *r = PC_CONTAINER_OF(n, conn_req, node);
+  r->in_cb = true;
+  bool keep = r->cb(c, PULSARC_OK, f, r->ctx);
+  r->in_cb = false;
+  if (r->cancelled) {
+    free(r);
+  } else if (!keep) {
+    pc_idmap_remove(&c->reqs, id);
+    req_free(c, r);
+  } else {
+    pc_timer_cancel(c->loop, &r->timer);
+  }
+}
+
+/* -------------------------------------------------------------- producers */
+
+int pc_conn_attach_producer(pc_conn *c, uint64_t *id_inout, const pc_conn_producer *h) {
+  if (c->closing)
+    return -1;
+  uint64_t id = *id_inout;
+  if (id == UINT64_MAX) {
+    do {
+      id = c->next_producer_id++;
+    } while (id == UINT64_MAX || pc_idmap_find(&c->prods, id));
+  } else if (pc_idmap_find(&c->prods, id)) {
+    return -1;
+  }
+  conn_prod *p = calloc(1, sizeof *p);
+  if (p == NULL)
+    return -1;
+  p->node.id = id;
+  p->h = *h;
+  if (pc_idmap_insert(&c->prods, &p->node) != 0) {
+    free(p);
+    return -1;
+  }
+  *id_inout = id;
+  return 0;
+}
+
+void pc_conn_detach_producer(pc_conn *c, uint64_t id) {
+  pc_idnode *n = pc_idmap_remove(&c->prods, id);
+  if (n)
+    free(PC_CONTAINER_OF(n, conn_prod, node));
+}
+
+static void route_producer(pc_conn *c, uint64_t id, const pc_frame *f) {
+  pc_idnode *n = pc_idmap_find(&c->prods, id);
+  if (n == NULL) {
+    PC_INFO(c->log, "conn %s: %s for unknown producer %llu ignored", c->peer, cmd_name(f->cmd),
+            (unsigned long long)id);
+    return;
+  }
+  /* Copied: the handler may detach itself (freeing the node) meanwhile. */
+  pc_conn_producer h = PC_CONTAINER_OF(n, conn_prod, node)->h;
+  h.on_frame(c, f, h.ctx);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static pulsarc_err_t handshake_error(int server_error) {
+  switch (server_error) {
+  case PULSARC__SERVER_ERROR__AuthenticationError:
+    return PULSARC_ERR_BROKER_AUTHENTICATION;
+  case PULSARC__SERVER_ERROR__AuthorizationError:
+    return PULSARC_ERR_BROKER_AUTHORIZATION;
+  case PULSARC__SERVER_ERROR__UnsupportedVersionError:
+    return PULSARC_ERR_BROKER_UNSUPPORTED_VERSION;
+  case PULSARC__SERVER_ERROR__ServiceNotReady:
+    return PULSARC_ERR_BROKER_SERVICE_NOT_READY;
+  case PULSARC__SERVER_ERROR__TooManyRequests:
+    return PULSARC_ERR_BROKER_TOO_MANY_REQUESTS;
+  default:
+    return PULSARC_ERR_CONNECT;
+  }
+}
+
+static void keepalive_tick(pc_loop *loop, pc_timer *t) {
+  pc_conn *c = t->ctx;
+  pc_conn_enter(c);
+  if (c->ping_outstanding) {
+    PC_WARN(c->log, "conn %s: no answer to PING within %llu ms, closing", c->peer,
+            (unsigned long long)c->keepalive_ms);
+    fail(c, PULSARC_ERR_DISCONNECTED);
+  } else if (send_simple(c, PULSARC__BASE_COMMAND__TYPE__PING) == 0) {
+    c->ping_outstanding = true;
+    pc_timer_start(loop, t, ms_to_ns(c->keepalive_ms));
+  }
+  pc_conn_leave(c);
+}
+
+static void on_connected(pc_conn *c, const Pulsarc__CommandConnected *cd) {
+  if (cd->has_max_message_size && cd->max_message_size > 0)
+    c->max_message_size = (uint32_t)cd->max_message_size;
+  c->protocol_version = cd->has_protocol_version ? cd->protocol_version : 0;
+  c->dec.max_frame = c->max_message_size + PC_CONN_FRAME_PADDING;
+  c->state = ST_READY;
+  pc_timer_cancel(c->loop, &c->connect_timer);
+  if (c->keepalive_ms)
+    pc_timer_start(c->loop, &c->keepalive_timer, ms_to_ns(c->keepalive_ms));
+  PC_INFO(c->log, "conn %s: connected (server %s, protocol %d, max message %u)", c->peer,
+          cd->server_version ? cd->server_version : "?", (int)c->protocol_version,
+          (unsigned)c->max_message_size);
+  if (c->ev.on_ready)
+    c->ev.on_ready(c, c->ev.ctx);
+}
+
+#define NEED(field)                                                                                \
+  do {                                                                                             \
+    if (cmd->field == NULL) {                                                                      \
+      PC_WARN(c->log, "conn %s: %s without its body, closing", c->peer, cmd_name(cmd));            \
+      fail(c, PULSARC_ERR_PROTOCOL);                                                               \
+      return;                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+static void dispatch(pc_conn *c, const pc_frame *f) {
+  const Pulsarc__BaseCommand *cmd = f->cmd;
+  if (c->state != ST_READY) {
+    if (cmd->type == PULSARC__BASE_COMMAND__TYPE__CONNECTED) {
+      NEED(connected);
+      on_connected(c, cmd->connected);
+    } else if (cmd->type == PULSARC__BASE_COMMAND__TYPE__ERROR && cmd->error) {
+      PC_WARN(c->log, "conn %s: handshake refused: error %d: %s", c->peer, (int)cmd->error->error,
+              cmd->error->message ? cmd->error->message : "");
+      fail(c, handshake_error(cmd->error->error));
+    } else {
+      PC_WARN(c->log, "conn %s: %s before CONNECTED, closing", c->peer, cmd_name(cmd));
+      fail(c, PULSARC_ERR_PROTOCOL);
+    }
+    return;
+  }
+  switch (cmd->type) {
+  case PULSARC__BASE_COMMAND__TYPE__PING:
+    if (send_simple(c, PULSARC__BASE_COMMAND__TYPE__PONG) != 0)
+      fail(c, PULSARC_ERR_NO_MEMORY);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__PONG:
+    break; /* liveness already noted */
+  case PULSARC__BASE_COMMAND__TYPE__SUCCESS:
+    NEED(success);
+    route_request(c, cmd->success->request_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__ERROR:
+    NEED(error);
+    route_request(c, cmd->error->request_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__PRODUCER_SUCCESS:
+    NEED(producer_success);
+    route_request(c, cmd->producer_success->request_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__LOOKUP_RESPONSE:
+    NEED(lookup_topic_response);
+    route_request(c, cmd->lookup_topic_response->request_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__PARTITIONED_METADATA_RESPONSE:
+    NEED(partition_metadata_response);
+    route_request(c, cmd->partition_metadata_response->request_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__GET_SCHEMA_RESPONSE:
+    NEED(get_schema_response);
+    route_request(c, cmd->get_schema_response->request_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__GET_OR_CREATE_SCHEMA_RESPONSE:
+    NEED(get_or_create_schema_response);
+    route_request(c, cmd->get_or_create_schema_response->request_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__SEND_RECEIPT:
+    NEED(send_receipt);
+    route_producer(c, cmd->send_receipt->producer_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__SEND_ERROR:
+    NEED(send_error);
+    route_producer(c, cmd->send_error->producer_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER:
+    NEED(close_producer);
+    route_producer(c, cmd->close_producer->producer_id, f);
+    break;
+  case PULSARC__BASE_COMMAND__TYPE__AUTH_CHALLENGE:
+    answer_auth_challenge(c);
+    break;
+  default:
+    PC_WARN(c->log, "conn %s: unexpected %s (%d) ignored", c->peer, cmd_name(cmd), (int)cmd->type);
+    break;
+  }
+}
+
+static void decode_all(pc_conn *c) {
+  while (!c->closing) {
+    pc_frame f;
+    int r = pc_decoder_next(&c->dec, &f);
+    if (r == 0)
+      return;
+    if (r < 0) {
+      PC_WARN(c->log, "conn %s: bad frame from peer (%s), closing", c->peer,
+              r == PC_DEC_OVERSIZE ? "over the size limit"
+              : r == PC_DEC_NOMEM  ? "out of memory"
+                                   : "malformed");
+      fail(c, r == PC_DEC_NOMEM ? PULSARC_ERR_NO_MEMORY : PULSARC_ERR_PROTOCOL);
+      return;
+    }
+    c->stats.frames_in++;
+    c->ping_outstanding = false; /* any frame proves the peer alive */
+    dispatch(c, &f);
+  }
+}
+
+static void do_read(pc_conn *c) {
+  size_t budget = PC_CONN_READ_BUDGET;
+  while (!c->closing && budget > 0) {
+    size_t avail = 0;
+    uint8_t *p = pc_decoder_space(&c->dec, PC_CONN_READ_CHUNK, &avail);
+    if (p == NULL) {
+      fail(c, PULSARC_ERR_NO_MEMORY);
+      return;
+    }
+    ssize_t r = recv(c->fd, p, avail, MSG_DONTWAIT);
+    if (r > 0) {
+      pc_decoder_commit(&c->dec, (size_t)r);
+      c->stats.bytes_in += (uint64_t)r;
+      budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
+      decode_all(c);
+      if ((size_t)r < avail)
+        return; /* drained; level-triggered epoll says if more comes */
+    } else if (r == 0) {
+      PC_INFO(c->log, "conn %s: closed by peer", c->peer);
+      fail(c, PULSARC_ERR_DISCONNECTED);
+      return;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return;
+    } else {
+      PC_INFO(c->log, "conn %s: read failed: %s", c->peer, strerror(errno));
+      fail(c, PULSARC_ERR_DISCONNECTED);
+      return;
+    }
+  }
+}
+
+/* ------------------------------------------------------------- connecting */
+
+static void tcp_connected(pc_conn *c) {
+  c->state = ST_HANDSHAKE;
+  if (pc_io_mod(c->loop, &c->io, EPOLLIN) != 0 || queue_connect(c) != 0) {
+    fail(c, PULSARC_ERR_CONNECT);
+    return;
+  }
+  PC_DEBUG(c->log, "conn %s: TCP connected, sending CONNECT", c->peer);
+  pc_conn_flush(c);
+}
+
+static void on_io(pc_loop *loop, pc_io *io, uint32_t events) {
+  (void)loop;
+  pc_conn *c = io->ctx;
+  pc_conn_enter(c);
+  if (c->state == ST_CONNECTING) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+      err = errno;
+    if (err == 0 && (events & EPOLLOUT)) {
+      tcp_connected(c);
+    } else {
+      if (err == 0)
+        err = ECONNREFUSED;
+      char a[80];
+      pc_addr_format(&c->addrs[c->addr_next - 1], a, sizeof a);
+      PC_INFO(c->log, "conn %s: connect to %s failed: %s", c->peer, a, strerror(err));
+      pc_io_del(c->loop, &c->io);
+      close(c->fd);
+      c->fd = -1;
+      connect_next(c);
+    }
+  } else if (c->state == ST_HANDSHAKE || c->state == ST_READY) {
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+      do_read(c);
+    if (!c->closing && (events & EPOLLOUT))
+      pc_conn_flush(c);
+  }
+  pc_conn_leave(c);
+}
+
+/* Tries the remaining addresses in resolver order; the first that does not
+ * fail at once becomes the socket. */
+static void connect_next(pc_conn *c) {
+  while (c->addr_next < c->naddrs) {
+    const pc_addr *a = &c->addrs[c->addr_next++];
+    char as[80];
+    pc_addr_format(a, as, sizeof as);
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) {
+      PC_INFO(c->log, "conn %s: socket for %s: %s", c->peer, as, strerror(errno));
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    PC_DEBUG(c->log, "conn %s: connecting to %s", c->peer, as);
+    int r = connect(fd, (const struct sockaddr *)&a->ss, a->len);
+    if (r != 0 && errno != EINPROGRESS) {
+      PC_INFO(c->log, "conn %s: connect to %s failed: %s", c->peer, as, strerror(errno));
+      close(fd);
+      continue;
+    }
+    c->fd = fd;
+    c->io.fd = fd;
+    c->out_armed = false;
+    if (pc_io_add(c->loop, &c->io, r == 0 ? EPOLLIN : EPOLLOUT) != 0) {
+      close(fd);
+      c->fd = -1;
+      continue;
+    }
+    if (r == 0) {
+      tcp_connected(c);
+    } else {
+      c->state = ST_CONNECTING;
+    }
+    return;
+  }
+  PC_WARN(c->log, "conn %s: could not connect to any address", c->peer);
+  fail(c, PULSARC_ERR_CONNECT);
+}
+
+static void on_resolved(pc_loop *loop, void *ctx, int gai_err, const pc_addr *addrs, size_t n) {
+  (void)loop;
+  pc_conn *c = ctx;
+  c->job = NULL;
+  pc_conn_enter(c);
+  if (gai_err != 0 || n == 0) {
+    PC_WARN(c->log, "conn %s: cannot resolve %s: %s", c->peer, c->host,
+            gai_err ? gai_strerror(gai_err) : "no address");
+    fail(c, PULSARC_ERR_RESOLVE);
+  } else if ((c->addrs = malloc(n * sizeof *addrs)) == NULL) {
+    fail(c, PULSARC_ERR_NO_MEMORY);
+  } else {
+    memcpy(c->addrs, addrs, n * sizeof *addrs);
+    c->naddrs = n;
+    connect_next(c);
+  }
+  pc_conn_leave(c);
+}
+
+/* Runs on the first iteration after open, so that no outcome (not even an
+ * immediate failure) reaches the owner before pc_conn_open returned. */
+static void start_step(pc_loop *loop, pc_timer *t) {
+  pc_conn *c = t->ctx;
+  pc_conn_enter(c);
+  pc_addr lit;
+  if (pc_resolve_numeric(c->host, c->port, &lit, 1) == 1) {
+    on_resolved(loop, c, 0, &lit, 1);
+  } else {
+    c->state = ST_RESOLVING;
+    c->job = pc_resolve_start(loop, c->host, c->port, on_resolved, c);
+    if (c->job == NULL)
+      fail(c, PULSARC_ERR_RESOLVE);
+  }
+  pc_conn_leave(c);
+}
+
+static void connect_timeout(pc_loop *loop, pc_timer *t) {
+  (void)loop;
+  pc_conn *c = t->ctx;
+  pc_conn_enter(c);
+  PC_WARN(c->log, "conn %s: not connected within %llu ms", c->peer,
+          (unsigned long long)c->connect_timeout_ms);
+  fail(c, PULSARC_ERR_TIMEOUT);
+  pc_conn_leave(c);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+pc_conn *pc_conn_open(pc_loop *loop, const pc_conn_opts *opts, const pc_conn_events *ev,
+                      const pc_logger *log) {
+  pc_conn *c = calloc(1, sizeof *c);
+  if (c == NULL)
+    return NULL;
+  c->loop = loop;
+  c->log = log ? log : pc_loop_logger(loop);
+  c->host = strdup(opts->host ? opts->host : "");
+  c->auth_method = strdup(opts->auth_method_name ? opts->auth_method_name : "none");
+  c->proxy_url = opts->proxy_to_broker_url ? strdup(opts->proxy_to_broker_url) : NULL;
+  if (!c->host || !c->auth_method || (opts->proxy_to_broker_url && !c->proxy_url)) {
+    free(c->host);
+    free(c->auth_method);
+    free(c->proxy_url);
+    free(c);
+    return NULL;
+  }
+  c->port = opts->port;
+  c->connect_timeout_ms = opts->connect_timeout_ms;
+  c->keepalive_ms = opts->keepalive_interval_ms;
+  if (ev)
+    c->ev = *ev;
+  bool v6 = strchr(c->host, ':') != NULL && c->host[0] != '[';
+  snprintf(c->peer, sizeof c->peer, v6 ? "[%s]:%u" : "%s:%u", c->host, (unsigned)c->port);
+  c->state = ST_STARTING;
+  c->fd = -1;
+  c->io.fd = -1;
+  c->io.fn = on_io;
+  c->io.ctx = c;
+  c->writer.poll = pc_conn_writer_poll;
+  c->writer.has_work = pc_conn_writer_has_work;
+  c->writer.ctx = c;
+  c->max_message_size = PC_CONN_DEFAULT_MAX_MESSAGE;
+  c->next_request_id = 1;
+  c->next_producer_id = 1;
+  pc_decoder_init(&c->dec, PC_FRAME_DEFAULT_MAX);
+  pc_timer_init(&c->start_timer, start_step, c);
+  pc_timer_init(&c->connect_timer, connect_timeout, c);
+  pc_timer_init(&c->keepalive_timer, keepalive_tick, c);
+  pc_poller_add(loop, &c->writer);
+  pc_timer_start(loop, &c->start_timer, 0);
+  if (c->connect_timeout_ms)
+    pc_timer_start(loop, &c->connect_timer, ms_to_ns(c->connect_timeout_ms));
+  return c;
+}
+
+void pc_conn_close(pc_conn *c, pulsarc_err_t err) {
+  if (c->closing)
+    return;
+  c->closing = true;
+  c->close_err = err;
+  if (c->depth == 0)
+    pc_conn_teardown(c);
+}
+
+void pc_conn_teardown(pc_conn *c) {
+  c->depth++; /* nothing below may re-enter teardown */
+  c->state = ST_CLOSED;
+  pc_loop *loop = c->loop;
+  if (c->job)
+    pc_resolve_cancel(c->job);
+  c->job = NULL;
+  pc_timer_cancel(loop, &c->start_timer);
+  pc_timer_cancel(loop, &c->connect_timer);
+  pc_timer_cancel(loop, &c->keepalive_timer);
+  pc_poller_del(loop, &c->writer);
+  if (c->fd >= 0) {
+    pc_io_del(loop, &c->io);
+    close(c->fd);
+    c->fd = -1;
+  }
+  pulsarc_err_t err = c->close_err == PULSARC_OK ? PULSARC_ERR_DISCONNECTED : c->close_err;
+  PC_DEBUG(c->log, "conn %s: closing (%s)", c->peer, pulsarc_err_str(err));
+
+  pc_conn_fail_writes(c);
+  for (pc_idnode *n; (n = pc_idmap_pop(&c->reqs)) != NULL;) {
+    conn_req *r = PC_CONTAINER_OF(n, conn_req, node);
+    pc_timer_cancel(loop, &r->timer);
+    r->cb(c, err, NULL, r->ctx);
+    free(r);
+  }
+  for (pc_idnode *n; (n = pc_idmap_pop(&c->prods)) != NULL;) {
+    conn_prod *p = PC_CONTAINER_OF(n, conn_prod, node);
+    pc_conn_producer h = p->h;
+    free(p);
+    if (h.on_closed)
+      h.on_closed(c, err, h.ctx);
+  }
+  if (c->ev.on_closed)
+    c->ev.on_closed(c, c->close_err, c->ev.ctx);
+
+  pc_idmap_free(&c->reqs);
+  pc_idmap_free(&c->prods);
+  pc_decoder_free(&c->dec);
+  pc_buf_free(&c->scratch);
+  free(c->addrs);
+  free(c->host);
+  free(c->auth_method);
+  free(c->proxy_url);
+  free(c);
+}
+
+bool pc_conn_is_ready(const pc_conn *c) { return c->state == ST_READY && !c->closing; }
+uint32_t pc_conn_max_message_size(const pc_conn *c) { return c->max_message_size; }
+int32_t pc_conn_protocol_version(const pc_conn *c) { return c->protocol_version; }
+const char *pc_conn_peer(const pc_conn *c) { return c->peer; }
+void pc_conn_get_stats(const pc_conn *c, pc_conn_stats *out) { *out = c->stats; }

@@ -1,0 +1,256 @@
+/* The connection's write queue: one FIFO of pc_wref. Commands are encoded
+ * into owned chunks (small commands share a chunk) that sit in the same FIFO
+ * as the frames producers lend us, so bytes leave in queue order. A writer
+ * poller flushes once per loop iteration, coalescing everything queued
+ * during the iteration into one sendmsg(MSG_NOSIGNAL) of up to IOV_MAX
+ * iovecs; EPOLLOUT is registered only after the kernel refused bytes and
+ * removed once the queue is empty. [loop] throughout. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "loop/conn_internal.h"
+
+#define PC_CONN_CHUNK_MIN 4096
+#define PC_CONN_MAX_IOV (IOV_MAX < 1024 ? IOV_MAX : 1024)
+
+typedef struct out_chunk {
+  pc_wref w;
+  size_t cap;
+  bool sealed; /* CONNECT: nothing may be appended behind it in the chunk */
+  uint8_t data[];
+} out_chunk;
+
+static void chunk_done(pc_wref *w, bool written) {
+  (void)written;
+  free(PC_CONTAINER_OF(w, out_chunk, w));
+}
+
+static void queue_link(pc_conn *c, pc_wref *w, bool at_head) {
+  w->queued = true;
+  w->written = 0;
+  if (at_head) {
+    w->next = c->out_head;
+    c->out_head = w;
+    if (!c->out_tail)
+      c->out_tail = w;
+  } else {
+    w->next = NULL;
+    if (c->out_tail)
+      c->out_tail->next = w;
+    else
+      c->out_head = w;
+    c->out_tail = w;
+  }
+  c->out_bytes += w->len;
+}
+
+/* Encodes cmd into the tail chunk when it has room, else a new chunk.
+ * at_head (CONNECT only) puts a sealed chunk in front of everything. */
+int pc_conn_queue_command(pc_conn *c, const Pulsarc__BaseCommand *cmd, bool at_head) {
+  pc_buf_reset(&c->scratch);
+  if (pc_frame_append_command(&c->scratch, cmd) != 0)
+    return -1;
+  size_t n = c->scratch.len;
+  pc_wref *t = c->out_tail;
+  if (!at_head && t && t->done == chunk_done) {
+    out_chunk *ch = PC_CONTAINER_OF(t, out_chunk, w);
+    if (!ch->sealed && ch->cap - t->len >= n) {
+      memcpy(ch->data + t->len, c->scratch.data, n);
+      t->len += n;
+      c->out_bytes += n;
+      c->stats.frames_out++;
+      return 0;
+    }
+  }
+  size_t cap = n > PC_CONN_CHUNK_MIN ? n : PC_CONN_CHUNK_MIN;
+  out_chunk *ch = malloc(sizeof *ch + cap);
+  if (ch == NULL)
+    return -1;
+  memcpy(ch->data, c->scratch.data, n);
+  ch->cap = cap;
+  ch->sealed = at_head;
+  ch->w.data = ch->data;
+  ch->w.len = n;
+  ch->w.done = chunk_done;
+  ch->w.ctx = NULL;
+  queue_link(c, &ch->w, at_head);
+  c->stats.frames_out++;
+  if (at_head)
+    c->connect_w = &ch->w;
+  return 0;
+}
+
+/* Before CONNECTED only the CONNECT chunk may go out: a broker must see
+ * nothing else until it accepted the connection. */
+static bool may_write(const pc_conn *c) {
+  if (c->closing || c->fd < 0 || c->out_head == NULL)
+    return false;
+  if (c->state == ST_READY)
+    return true;
+  return c->state == ST_HANDSHAKE && c->out_head == c->connect_w;
+}
+
+static void set_out_interest(pc_conn *c, bool on) {
+  if (c->out_armed == on)
+    return;
+  int rc = pc_io_mod(c->loop, &c->io, EPOLLIN | (on ? EPOLLOUT : 0));
+  if (rc != 0) {
+    PC_WARN(c->log, "conn %s: epoll_ctl: %s", c->peer, strerror(-rc));
+    pc_conn_close(c, PULSARC_ERR_DISCONNECTED);
+    return;
+  }
+  c->out_armed = on;
+}
+
+/* [loop, inside enter/leave] Writes as much as the kernel takes. */
+bool pc_conn_flush(pc_conn *c) {
+  pc_wref *done_head = NULL, **done_tail = &done_head;
+  bool wrote = false;
+  while (may_write(c)) {
+    struct iovec iov[PC_CONN_MAX_IOV];
+    int n = 0;
+    size_t total = 0;
+    int limit = c->state == ST_READY ? PC_CONN_MAX_IOV : 1;
+    for (pc_wref *w = c->out_head; w && n < limit; w = w->next) {
+      if (w->len == w->written)
+        continue;
+      iov[n].iov_base = (void *)(w->data + w->written);
+      iov[n].iov_len = w->len - w->written;
+      total += iov[n].iov_len;
+      n++;
+    }
+    ssize_t r = 0;
+    if (n > 0) {
+      struct msghdr mh;
+      memset(&mh, 0, sizeof mh);
+      mh.msg_iov = iov;
+      mh.msg_iovlen = (size_t)n;
+      r = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      c->stats.writev_calls++;
+      if (r < 0) {
+        if (errno == EINTR)
+          continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          set_out_interest(c, true);
+          break;
+        }
+        PC_WARN(c->log, "conn %s: write failed: %s", c->peer, strerror(errno));
+        pc_conn_close(c, PULSARC_ERR_DISCONNECTED);
+        break;
+      }
+      wrote = true;
+      c->stats.bytes_out += (uint64_t)r;
+      c->out_bytes -= (size_t)r;
+    }
+    /* Zero-length entries complete here too (rem == 0 <= left). */
+    size_t left = (size_t)r;
+    while (c->out_head) {
+      pc_wref *w = c->out_head;
+      size_t rem = w->len - w->written;
+      if (rem > left) {
+        w->written += left;
+        break;
+      }
+      w->written = w->len;
+      left -= rem;
+      c->out_head = w->next;
+      if (!c->out_head)
+        c->out_tail = NULL;
+      w->next = NULL;
+      *done_tail = w;
+      done_tail = &w->next;
+    }
+    if ((size_t)r < total) { /* short write: the socket buffer is full */
+      set_out_interest(c, true);
+      break;
+    }
+  }
+  if (c->out_head == NULL && c->out_armed && !c->closing)
+    set_out_interest(c, false);
+  /* Completions last: a done callback may queue, withdraw or close. */
+  while (done_head) {
+    pc_wref *w = done_head;
+    done_head = w->next;
+    w->next = NULL;
+    w->queued = false;
+    if (w == c->connect_w)
+      c->connect_w = NULL;
+    w->done(w, true);
+  }
+  return wrote;
+}
+
+bool pc_conn_writer_has_work(pc_poller *p) {
+  pc_conn *c = p->ctx;
+  return may_write(c) && !c->out_armed;
+}
+
+bool pc_conn_writer_poll(pc_loop *loop, pc_poller *p) {
+  (void)loop;
+  pc_conn *c = p->ctx;
+  if (!pc_conn_writer_has_work(p))
+    return false;
+  pc_conn_enter(c);
+  bool wrote = pc_conn_flush(c);
+  pc_conn_leave(c);
+  return wrote;
+}
+
+int pc_conn_send_command(pc_conn *c, const Pulsarc__BaseCommand *cmd) {
+  if (c->closing)
+    return -1;
+  return pc_conn_queue_command(c, cmd, false);
+}
+
+int pc_conn_write_ref(pc_conn *c, pc_wref *w) {
+  if (c->closing)
+    return -1;
+  queue_link(c, w, false);
+  c->stats.frames_out++;
+  return 0;
+}
+
+bool pc_conn_withdraw(pc_conn *c, pc_wref *w) {
+  if (!w->queued || w->written > 0)
+    return false;
+  pc_wref *prev = NULL;
+  for (pc_wref *it = c->out_head; it; prev = it, it = it->next) {
+    if (it != w)
+      continue;
+    if (prev)
+      prev->next = w->next;
+    else
+      c->out_head = w->next;
+    if (c->out_tail == w)
+      c->out_tail = prev;
+    c->out_bytes -= w->len;
+    w->next = NULL;
+    w->queued = false;
+    pc_conn_enter(c);
+    w->done(w, false);
+    pc_conn_leave(c);
+    return true;
+  }
+  return false;
+}
+
+size_t pc_conn_unwritten_bytes(const pc_conn *c) { return c->out_bytes; }
+
+void pc_conn_fail_writes(pc_conn *c) {
+  pc_wref *w = c->out_head;
+  c->out_head = c->out_tail = NULL;
+  c->connect_w = NULL;
+  c->out_bytes = 0;
+  while (w) {
+    pc_wref *next = w->next;
+    w->next = NULL;
+    w->queued = false;
+    w->done(w, false);
+    w = next;
+  }
+}
