@@ -227,7 +227,8 @@ PULSARC_API void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf);
  *   send_timeout_ms          30000    0 = none; per-message deadline
  *   max_pending_messages     1000
  *   block_if_queue_full      true     false: send fails with QUEUE_FULL
- *   initial_sequence_id      (last stored + 1, from the broker)
+ *   initial_sequence_id      (broker's last stored) the first message gets
+ *                                     this + 1, as in the official clients
  *   startup_delay_ms         0        fixed delay before the first lookup
  *   startup_jitter_ms        0        plus random(0..jitter) ms
  *   close_timeout_ms         30000    how long close flushes

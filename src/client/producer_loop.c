@@ -164,7 +164,7 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
   if (!part->seq_known) {
     part->seq_known = true;
     if (p->conf.has_initial_sequence_id)
-      part->next_seq = (uint64_t)p->conf.initial_sequence_id;
+      part->next_seq = (uint64_t)p->conf.initial_sequence_id + 1; /* as Java and C++ */
     else
       part->next_seq = (uint64_t)(ok->last_sequence_id + 1);
   }
