@@ -1,0 +1,113 @@
+/* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78). Pure functions, any
+ * thread: the tables and the dispatch choice are set up once by a
+ * constructor, before any thread can call in. */
+#include "codec/crc32c.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <nmmintrin.h>
+#define PC_CRC_X86 1
+#endif
+
+#define PC_CRC_POLY 0x82F63B78u
+
+static uint32_t crc_table[8][256];
+static int hw_available;
+
+static void crc32c_init_tables(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++)
+      c = (c & 1) ? (c >> 1) ^ PC_CRC_POLY : c >> 1;
+    crc_table[0][i] = c;
+  }
+  /* Table k advances a byte that sits k positions earlier in an 8-byte word,
+   * so eight lookups fold a whole word at once (slicing-by-8). */
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = crc_table[0][i];
+    for (int k = 1; k < 8; k++) {
+      c = crc_table[0][c & 0xff] ^ (c >> 8);
+      crc_table[k][i] = c;
+    }
+  }
+}
+
+__attribute__((constructor)) static void crc32c_setup(void) {
+  crc32c_init_tables();
+#ifdef PC_CRC_X86
+  __builtin_cpu_init();
+  hw_available = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+#endif
+}
+
+static inline uint64_t load_le64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8); /* unaligned-safe; x86 and common ARM are little-endian */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+uint32_t pc_crc32c_sw(uint32_t crc, const void *buf, size_t len) {
+  const uint8_t *p = buf;
+  uint32_t c = ~crc;
+  while (len >= 8) {
+    uint64_t w = load_le64(p) ^ c;
+    c = crc_table[7][w & 0xff] ^ crc_table[6][(w >> 8) & 0xff] ^ crc_table[5][(w >> 16) & 0xff] ^
+        crc_table[4][(w >> 24) & 0xff] ^ crc_table[3][(w >> 32) & 0xff] ^
+        crc_table[2][(w >> 40) & 0xff] ^ crc_table[1][(w >> 48) & 0xff] ^ crc_table[0][w >> 56];
+    p += 8;
+    len -= 8;
+  }
+  while (len--)
+    c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+  return ~c;
+}
+
+#ifdef PC_CRC_X86
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p,
+                                                               size_t len) {
+  uint64_t c = ~crc;
+#ifdef __x86_64__
+  while (len >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    c = _mm_crc32_u64(c, w);
+    p += 8;
+    len -= 8;
+  }
+#endif
+  uint32_t c32 = (uint32_t)c;
+  while (len >= 4) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    c32 = _mm_crc32_u32(c32, w);
+    p += 4;
+    len -= 4;
+  }
+  while (len--)
+    c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
+#endif
+
+int pc_crc32c_hw_available(void) { return hw_available; }
+
+uint32_t pc_crc32c_hw(uint32_t crc, const void *buf, size_t len) {
+#ifdef PC_CRC_X86
+  if (hw_available)
+    return crc32c_sse42(crc, buf, len);
+#endif
+  /* Keeps callers that ignore pc_crc32c_hw_available() correct. */
+  return pc_crc32c_sw(crc, buf, len);
+}
+
+uint32_t pc_crc32c(uint32_t crc, const void *buf, size_t len) {
+#ifdef PC_CRC_X86
+  if (__builtin_expect(hw_available, 1))
+    return crc32c_sse42(crc, buf, len);
+#endif
+  return pc_crc32c_sw(crc, buf, len);
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything pulsarc's build, tests, bench and tools need on a fresh
+# Debian 12. Idempotent: when every package is already installed it does not
+# touch apt at all, so re-runs are fast. Works as root or through sudo.
+#
+# Usage: tools/install-deps.sh
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config clang clang-format
+  libck-dev libprotobuf-c-dev protobuf-c-compiler
+  libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
+  libgtest-dev gnuplot-nox python3-venv curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y --no-install-recommends "${missing[@]}"
