@@ -3,7 +3,10 @@
 # Debian 12. Idempotent: when every package is already installed it does not
 # touch apt at all, so re-runs are fast. Works as root or through sudo.
 #
-# Usage: tools/install-deps.sh
+# Usage: tools/install-deps.sh [--interop]
+#   --interop  also Java and Maven, to run a real Pulsar broker from Maven
+#              Central jars (the interop suite; the Python client itself goes
+#              into a virtualenv made by tools/interop/setup-venv.sh)
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +15,13 @@ PACKAGES=(
   libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
   libgtest-dev gnuplot-nox python3-venv curl
 )
+
+for a in "$@"; do
+  case "$a" in
+  --interop) PACKAGES+=(openjdk-17-jdk-headless maven) ;;
+  *) echo "usage: tools/install-deps.sh [--interop]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
