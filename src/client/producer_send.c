@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client/producer.h"
+#include "client/testing.h"
 #include "codec/frame.h"
 #include "common/clock.h"
 #include "common/futex.h"
@@ -475,9 +476,21 @@ static void resend_resume(pc_part *part) {
   }
 }
 
+_Atomic unsigned pc_test_flags;
+
+static void unseal_from(pc_part *part, pc_entry *from);
+
 void pc_part_resend(pc_part *part) {
   part->resend_round++;
   part->resend_blocker = NULL;
+  unsigned broken = atomic_load_explicit(&pc_test_flags, memory_order_relaxed);
+  if (broken & PC_TEST_NO_RESEND)
+    return;
+  if ((broken & PC_TEST_RENUMBER_ON_RESEND) && part->pending_head != NULL) {
+    /* Back to unsent: they are sealed again with fresh sequence ids. */
+    unseal_from(part, part->pending_head);
+    return;
+  }
   resend_resume(part);
 }
 
