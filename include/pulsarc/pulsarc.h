@@ -232,6 +232,8 @@ PULSARC_API void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf);
  *   startup_delay_ms         0        fixed delay before the first lookup
  *   startup_jitter_ms        0        plus random(0..jitter) ms
  *   close_timeout_ms         30000    how long close flushes
+ *   backoff_initial_ms       100      reconnect backoff: doubles per attempt
+ *   backoff_max_ms           60000    up to this, with +-10% jitter
  */
 PULSARC_API pulsarc_err_t pulsarc_producer_conf_set(pulsarc_producer_conf_t *conf, const char *key,
                                                     const char *value, char *errbuf,

@@ -135,6 +135,8 @@ void pc_producer_conf_defaults(struct pulsarc_producer_conf *c) {
   c->max_pending_messages = 1000;
   c->block_if_queue_full = true;
   c->close_timeout_ms = 30000;
+  c->backoff_initial_ms = 100;
+  c->backoff_max_ms = 60000;
 }
 
 pulsarc_producer_conf_t *pulsarc_producer_conf_new(void) {
@@ -245,6 +247,14 @@ pulsarc_err_t pulsarc_producer_conf_set(pulsarc_producer_conf_t *c, const char *
     if (parse_u64(value, 3600000, &v))
       goto bad;
     c->startup_jitter_ms = v;
+  } else if (!strcmp(key, "backoff_initial_ms")) {
+    if (parse_u64(value, 3600000, &v) || v == 0)
+      goto bad;
+    c->backoff_initial_ms = v;
+  } else if (!strcmp(key, "backoff_max_ms")) {
+    if (parse_u64(value, 3600000, &v) || v == 0)
+      goto bad;
+    c->backoff_max_ms = v;
   } else if (!strcmp(key, "close_timeout_ms")) {
     if (parse_u64(value, 1ull << 40, &v))
       goto bad;
@@ -261,6 +271,10 @@ bad:
 
 pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why,
                                      size_t len) {
+  if (c->backoff_initial_ms > c->backoff_max_ms) {
+    snprintf(why, len, "backoff_initial_ms is larger than backoff_max_ms");
+    return PULSARC_ERR_CONFLICT;
+  }
   if (c->chunking && c->batching) {
     snprintf(why, len, "chunking cannot be combined with batching (set batching=false)");
     return PULSARC_ERR_CONFLICT;

@@ -38,6 +38,8 @@ struct pulsarc_producer_conf {
   uint64_t startup_delay_ms;
   uint64_t startup_jitter_ms;
   uint64_t close_timeout_ms;
+  uint64_t backoff_initial_ms;
+  uint64_t backoff_max_ms;
 };
 
 void pc_client_conf_defaults(struct pulsarc_client_conf *c);

@@ -10,8 +10,6 @@
 #include "common/clock.h"
 
 #define MS (1000000ull)
-#define BACKOFF_INITIAL_MS 100
-#define BACKOFF_MAX_MS 60000
 
 static const pc_logger *logger(pulsarc_producer_t *p) { return &p->client->conf.logger; }
 
@@ -360,9 +358,9 @@ void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
   if (part->has_assigned) {
     delay_ms = 0; /* the broker named the new owner: go now */
   } else {
-    part->backoff_ms = part->backoff_ms == 0 ? BACKOFF_INITIAL_MS : part->backoff_ms * 2;
-    if (part->backoff_ms > BACKOFF_MAX_MS)
-      part->backoff_ms = BACKOFF_MAX_MS;
+    part->backoff_ms = part->backoff_ms == 0 ? p->conf.backoff_initial_ms : part->backoff_ms * 2;
+    if (part->backoff_ms > p->conf.backoff_max_ms)
+      part->backoff_ms = p->conf.backoff_max_ms;
     /* +-10% jitter so producers that lost the same broker do not return
      * in lock step; then the configured start delay and jitter. */
     uint64_t jitter = part->backoff_ms / 10;
@@ -410,9 +408,9 @@ static void on_partitions(pulsarc_err_t err, const pc_lookup_result *res, void *
       pc_producer_fail(p, err);
       return;
     }
-    p->meta_backoff_ms = p->meta_backoff_ms ? p->meta_backoff_ms * 2 : BACKOFF_INITIAL_MS;
-    if (p->meta_backoff_ms > BACKOFF_MAX_MS)
-      p->meta_backoff_ms = BACKOFF_MAX_MS;
+    p->meta_backoff_ms = p->meta_backoff_ms ? p->meta_backoff_ms * 2 : p->conf.backoff_initial_ms;
+    if (p->meta_backoff_ms > p->conf.backoff_max_ms)
+      p->meta_backoff_ms = p->conf.backoff_max_ms;
     pc_timer_start(p->loop, &p->start_timer, (p->meta_backoff_ms + start_delay_ms(p)) * MS);
     return;
   }
