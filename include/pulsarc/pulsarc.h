@@ -234,10 +234,32 @@ PULSARC_API void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf);
  *   close_timeout_ms         30000    how long close flushes
  *   backoff_initial_ms       100      reconnect backoff: doubles per attempt
  *   backoff_max_ms           60000    up to this, with +-10% jitter
+ *   schema_type              bytes    bytes (no schema) | string | json | avro |
+ *                                     protobuf | protobuf_native | key_value |
+ *                                     boolean | int8 | int16 | int32 | int64 |
+ *                                     float | double | date | time | timestamp |
+ *                                     instant | local_date | local_time |
+ *                                     local_date_time
+ *   schema_definition        ""       e.g. the Avro/JSON schema text
+ *   schema_name              ""
+ *   schema_property          -        "key=value"; each call adds one
+ *   key_based_batching       false    one batch per key (Key_Shared consumers)
+ *   routing_mode             round_robin  round_robin | single_partition |
+ *                                     custom (needs pulsarc_producer_conf_set_router)
+ *   hashing                  java_string  java_string | murmur3_32 (key -> partition)
+ *   lazy_start_partitions    false    register a partition on its first message
+ *   partitions_update_interval_ms 60000 partition count re-read (grow only); 0 = never
  */
 PULSARC_API pulsarc_err_t pulsarc_producer_conf_set(pulsarc_producer_conf_t *conf, const char *key,
                                                     const char *value, char *errbuf,
                                                     size_t errbuf_len);
+
+/* Custom partition router (routing_mode=custom): returns the partition for
+ * a message, 0..num_partitions-1. key is the partition key (NULL if none).
+ * Runs on the producer's I/O thread; must not block. */
+typedef int (*pulsarc_router_fn)(const char *key, size_t key_len, int num_partitions, void *ctx);
+PULSARC_API pulsarc_err_t pulsarc_producer_conf_set_router(pulsarc_producer_conf_t *conf,
+                                                           pulsarc_router_fn fn, void *ctx);
 
 /* ----------------------------------------------------------------- producer */
 
@@ -293,6 +315,20 @@ PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_deliver_at(pulsarc_msg_opts_t *op
                                                           int64_t deliver_at_ms);
 PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_deliver_after(pulsarc_msg_opts_t *opts,
                                                              int64_t delay_ms);
+/* Replicate only to these clusters (geo-replication). */
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_replication_clusters(pulsarc_msg_opts_t *opts,
+                                                                    const char *const *clusters,
+                                                                    size_t n);
+/* Do not replicate this message to other clusters. */
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_disable_replication(pulsarc_msg_opts_t *opts);
+/* Marks the message as a null value (a tombstone for compacted topics); the
+ * payload must be empty. */
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_null_value(pulsarc_msg_opts_t *opts, int null_value);
+/* Uses this sequence id instead of the producer's counter (the counter is
+ * not changed). Ids at or below the broker's last stored id are dropped as
+ * duplicates when deduplication is on. */
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_sequence_id(pulsarc_msg_opts_t *opts,
+                                                           int64_t sequence_id);
 /* This message's own deadline in ms from the send call (0 = none). Without
  * it the producer's send_timeout_ms applies, and pulsarc_producer_send uses
  * 5000 ms. On expiry the message fails exactly once with

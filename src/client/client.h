@@ -22,6 +22,8 @@ struct pulsarc_client {
   _Atomic uint32_t next_loop;
   _Atomic uint64_t next_producer_id;
   _Atomic int64_t memory_used; /* bytes of queued payload, all producers */
+  _Atomic uint32_t mem_seq;     /* futex word bumped when memory is released */
+  _Atomic uint32_t mem_waiters;
   pthread_mutex_t lock;        /* guards producers and closed */
   pulsarc_producer_t *producers;
   bool closed;
@@ -64,6 +66,9 @@ pc_lookup_op *pc_lookup_topic(pulsarc_client_t *client, pc_loop *loop, const cha
                               pc_lookup_cb cb, void *ctx);
 /* The callback will not run; the op frees itself. */
 void pc_lookup_cancel(pc_lookup_op *op);
+
+/* [any] Gives back payload bytes counted against memory_limit_bytes. */
+void pc_client_release_memory(pulsarc_client_t *c, uint64_t bytes);
 
 /* ServerError code -> our error. */
 pulsarc_err_t pc_server_error(int code);

@@ -137,6 +137,38 @@ void pc_producer_conf_defaults(struct pulsarc_producer_conf *c) {
   c->close_timeout_ms = 30000;
   c->backoff_initial_ms = 100;
   c->backoff_max_ms = 60000;
+  c->schema_type = -1;
+  c->partitions_update_interval_ms = 60000;
+}
+
+static void kv_list_free(pc_kv_list *l) {
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->items[i].key);
+    free(l->items[i].value);
+  }
+  free(l->items);
+  memset(l, 0, sizeof *l);
+}
+
+static int kv_list_add(pc_kv_list *l, const char *k, size_t klen, const char *v) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 4;
+    pc_kv *p = realloc(l->items, cap * sizeof *p);
+    if (p == NULL)
+      return -1;
+    l->items = p;
+    l->cap = cap;
+  }
+  char *kk = strndup(k, klen), *vv = strdup(v);
+  if (kk == NULL || vv == NULL) {
+    free(kk);
+    free(vv);
+    return -1;
+  }
+  l->items[l->n].key = kk;
+  l->items[l->n].value = vv;
+  l->n++;
+  return 0;
 }
 
 pulsarc_producer_conf_t *pulsarc_producer_conf_new(void) {
@@ -149,6 +181,11 @@ pulsarc_producer_conf_t *pulsarc_producer_conf_new(void) {
 void pc_producer_conf_release(struct pulsarc_producer_conf *c) {
   free(c->name);
   c->name = NULL;
+  free(c->schema_name);
+  c->schema_name = NULL;
+  free(c->schema_definition);
+  c->schema_definition = NULL;
+  kv_list_free(&c->schema_properties);
 }
 
 void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf) {
@@ -161,11 +198,52 @@ void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf) {
 int pc_producer_conf_copy(struct pulsarc_producer_conf *dst,
                           const struct pulsarc_producer_conf *src) {
   *dst = *src;
-  dst->name = NULL;
+  dst->name = dst->schema_name = NULL;
+  dst->schema_definition = NULL;
+  memset(&dst->schema_properties, 0, sizeof dst->schema_properties);
   if (src->name != NULL && (dst->name = strdup(src->name)) == NULL)
-    return -1;
+    goto fail;
+  if (src->schema_name != NULL && (dst->schema_name = strdup(src->schema_name)) == NULL)
+    goto fail;
+  if (src->schema_definition != NULL) {
+    if ((dst->schema_definition = malloc(src->schema_definition_len + 1)) == NULL)
+      goto fail;
+    memcpy(dst->schema_definition, src->schema_definition, src->schema_definition_len + 1);
+  }
+  for (size_t i = 0; i < src->schema_properties.n; i++)
+    if (kv_list_add(&dst->schema_properties, src->schema_properties.items[i].key,
+                    strlen(src->schema_properties.items[i].key),
+                    src->schema_properties.items[i].value) != 0)
+      goto fail;
   return 0;
+fail:
+  pc_producer_conf_release(dst);
+  return -1;
 }
+
+pulsarc_err_t pulsarc_producer_conf_set_router(pulsarc_producer_conf_t *c, pulsarc_router_fn fn,
+                                               void *ctx) {
+  if (c == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  c->router = fn;
+  c->router_ctx = ctx;
+  if (fn != NULL)
+    c->routing_mode = PC_ROUTE_CUSTOM;
+  return PULSARC_OK;
+}
+
+/* Schema.Type wire values by name; "bytes" means no schema at all. */
+static const struct {
+  const char *name;
+  int type;
+} schema_types[] = {
+    {"bytes", -1},          {"none", -1},          {"string", 1},          {"json", 2},
+    {"protobuf", 3},        {"avro", 4},           {"boolean", 5},         {"int8", 6},
+    {"int16", 7},           {"int32", 8},          {"int64", 9},           {"float", 10},
+    {"double", 11},         {"date", 12},          {"time", 13},           {"timestamp", 14},
+    {"key_value", 15},      {"instant", 16},       {"local_date", 17},     {"local_time", 18},
+    {"local_date_time", 19}, {"protobuf_native", 20},
+};
 
 static int parse_enum(const char *s, const char *const *names, int n, int *out) {
   for (int i = 0; i < n; i++)
@@ -255,6 +333,53 @@ pulsarc_err_t pulsarc_producer_conf_set(pulsarc_producer_conf_t *c, const char *
     if (parse_u64(value, 3600000, &v) || v == 0)
       goto bad;
     c->backoff_max_ms = v;
+  } else if (!strcmp(key, "schema_type")) {
+    size_t i;
+    for (i = 0; i < sizeof schema_types / sizeof schema_types[0]; i++)
+      if (!strcasecmp(value, schema_types[i].name))
+        break;
+    if (i == sizeof schema_types / sizeof schema_types[0])
+      goto bad;
+    c->schema_type = schema_types[i].type;
+  } else if (!strcmp(key, "schema_name")) {
+    char *dup = strdup(value);
+    if (dup == NULL)
+      return PULSARC_ERR_NO_MEMORY;
+    free(c->schema_name);
+    c->schema_name = dup;
+  } else if (!strcmp(key, "schema_definition")) {
+    char *dup = strdup(value);
+    if (dup == NULL)
+      return PULSARC_ERR_NO_MEMORY;
+    free(c->schema_definition);
+    c->schema_definition = (uint8_t *)dup;
+    c->schema_definition_len = strlen(value);
+  } else if (!strcmp(key, "schema_property")) {
+    const char *eq = strchr(value, '=');
+    if (eq == NULL || eq == value)
+      goto bad;
+    if (kv_list_add(&c->schema_properties, value, (size_t)(eq - value), eq + 1) != 0)
+      return PULSARC_ERR_NO_MEMORY;
+  } else if (!strcmp(key, "key_based_batching")) {
+    if (parse_bool(value, &c->key_based_batching))
+      goto bad;
+  } else if (!strcmp(key, "routing_mode")) {
+    static const char *const modes[] = {"round_robin", "single_partition", "custom"};
+    if (parse_enum(value, modes, 3, &e))
+      goto bad;
+    c->routing_mode = e;
+  } else if (!strcmp(key, "hashing")) {
+    static const char *const hashes[] = {"java_string", "murmur3_32"};
+    if (parse_enum(value, hashes, 2, &e))
+      goto bad;
+    c->hashing = e;
+  } else if (!strcmp(key, "lazy_start_partitions")) {
+    if (parse_bool(value, &c->lazy_start_partitions))
+      goto bad;
+  } else if (!strcmp(key, "partitions_update_interval_ms")) {
+    if (parse_u64(value, 1ull << 40, &v))
+      goto bad;
+    c->partitions_update_interval_ms = v;
   } else if (!strcmp(key, "close_timeout_ms")) {
     if (parse_u64(value, 1ull << 40, &v))
       goto bad;
@@ -279,13 +404,14 @@ pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char
     snprintf(why, len, "chunking cannot be combined with batching (set batching=false)");
     return PULSARC_ERR_CONFLICT;
   }
-  if (c->chunking) {
-    snprintf(why, len, "chunking is not implemented yet in this version");
-    return PULSARC_ERR_NOT_SUPPORTED;
+  if (c->routing_mode == PC_ROUTE_CUSTOM && c->router == NULL) {
+    snprintf(why, len, "routing_mode=custom needs pulsarc_producer_conf_set_router");
+    return PULSARC_ERR_CONFLICT;
   }
-  if (c->compression != PULSARC_COMPRESSION_NONE) {
-    snprintf(why, len, "compression is not implemented yet in this version");
-    return PULSARC_ERR_NOT_SUPPORTED;
+  if (c->schema_type != -1 && c->schema_type != 15 && c->schema_type >= 2 &&
+      c->schema_type <= 4 && c->schema_definition == NULL) {
+    snprintf(why, len, "schema types json, avro and protobuf need schema_definition");
+    return PULSARC_ERR_CONFLICT;
   }
   return PULSARC_OK;
 }
@@ -304,7 +430,54 @@ void pulsarc_msg_opts_clear(pulsarc_msg_opts_t *o) {
     free(o->props[i].value);
   }
   free(o->props);
+  for (size_t i = 0; i < o->n_replicate_to; i++)
+    free(o->replicate_to[i]);
+  free(o->replicate_to);
   memset(o, 0, sizeof *o);
+}
+
+pulsarc_err_t pulsarc_msg_opts_set_replication_clusters(pulsarc_msg_opts_t *o,
+                                                        const char *const *clusters, size_t n) {
+  if (o == NULL || (clusters == NULL && n > 0))
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  char **list = calloc(n ? n : 1, sizeof *list);
+  if (list == NULL)
+    return PULSARC_ERR_NO_MEMORY;
+  for (size_t i = 0; i < n; i++) {
+    if (clusters[i] == NULL || (list[i] = strdup(clusters[i])) == NULL) {
+      for (size_t k = 0; k < i; k++)
+        free(list[k]);
+      free(list);
+      return clusters[i] == NULL ? PULSARC_ERR_INVALID_ARGUMENT : PULSARC_ERR_NO_MEMORY;
+    }
+  }
+  for (size_t i = 0; i < o->n_replicate_to; i++)
+    free(o->replicate_to[i]);
+  free(o->replicate_to);
+  o->replicate_to = list;
+  o->n_replicate_to = n;
+  return PULSARC_OK;
+}
+
+pulsarc_err_t pulsarc_msg_opts_disable_replication(pulsarc_msg_opts_t *o) {
+  /* The brokers' convention: replicate only to the local cluster. */
+  static const char *const local[] = {"__local__"};
+  return pulsarc_msg_opts_set_replication_clusters(o, local, 1);
+}
+
+pulsarc_err_t pulsarc_msg_opts_set_null_value(pulsarc_msg_opts_t *o, int null_value) {
+  if (o == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  o->null_value = null_value != 0;
+  return PULSARC_OK;
+}
+
+pulsarc_err_t pulsarc_msg_opts_set_sequence_id(pulsarc_msg_opts_t *o, int64_t sequence_id) {
+  if (o == NULL || sequence_id < 0)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  o->has_sequence_id = true;
+  o->sequence_id = sequence_id;
+  return PULSARC_OK;
 }
 
 void pulsarc_msg_opts_destroy(pulsarc_msg_opts_t *o) {
@@ -399,13 +572,16 @@ pulsarc_err_t pulsarc_msg_opts_set_timeout(pulsarc_msg_opts_t *o, int64_t timeou
 pc_msg_ext *pc_msg_ext_from_opts(const struct pulsarc_msg_opts *o, pulsarc_err_t *err) {
   *err = PULSARC_OK;
   if (o == NULL || (o->partition_key == NULL && o->ordering_key == NULL && o->nprops == 0 &&
-                    o->event_time_ms == 0 && !o->has_deliver_at && !o->has_deliver_after))
+                    o->event_time_ms == 0 && !o->has_deliver_at && !o->has_deliver_after &&
+                    o->n_replicate_to == 0 && !o->null_value && !o->has_sequence_id))
     return NULL;
   size_t pk = o->partition_key ? strlen(o->partition_key) + 1 : 0;
   size_t strings = pk + o->ordering_key_len;
   for (size_t i = 0; i < o->nprops; i++)
     strings += strlen(o->props[i].key) + strlen(o->props[i].value) + 2;
-  size_t arrays = 2 * o->nprops * sizeof(char *);
+  for (size_t i = 0; i < o->n_replicate_to; i++)
+    strings += strlen(o->replicate_to[i]) + 1;
+  size_t arrays = (2 * o->nprops + o->n_replicate_to) * sizeof(char *);
   pc_msg_ext *x = malloc(sizeof *x + arrays + strings);
   if (x == NULL) {
     *err = PULSARC_ERR_NO_MEMORY;
@@ -438,6 +614,17 @@ pc_msg_ext *pc_msg_ext_from_opts(const struct pulsarc_msg_opts *o, pulsarc_err_t
     ptrs[o->nprops + i] = s;
     s += vl;
   }
+  x->n_replicate_to = o->n_replicate_to;
+  x->replicate_to = ptrs + 2 * o->nprops;
+  for (size_t i = 0; i < o->n_replicate_to; i++) {
+    size_t l = strlen(o->replicate_to[i]) + 1;
+    memcpy(s, o->replicate_to[i], l);
+    x->replicate_to[i] = s;
+    s += l;
+  }
+  x->null_value = o->null_value;
+  x->has_sequence_id = o->has_sequence_id;
+  x->sequence_id = (uint64_t)o->sequence_id;
   x->event_time_ms = o->event_time_ms;
   if (o->has_deliver_at) {
     x->has_deliver_at = true;
@@ -455,5 +642,7 @@ size_t pc_msg_ext_wire_size(const pc_msg_ext *x) {
   size_t n = x->partition_key_len + x->ordering_key_len + 32;
   for (size_t i = 0; i < x->nprops; i++)
     n += strlen(x->prop_keys[i]) + strlen(x->prop_values[i]) + 8;
+  for (size_t i = 0; i < x->n_replicate_to; i++)
+    n += strlen(x->replicate_to[i]) + 4;
   return n;
 }

@@ -10,6 +10,11 @@
 #include "common/log.h"
 #include "pulsarc/pulsarc.h"
 
+typedef struct pc_kv {
+  char *key;
+  char *value;
+} pc_kv;
+
 struct pulsarc_client_conf {
   int io_threads;
   uint64_t connect_timeout_ms;
@@ -19,6 +24,11 @@ struct pulsarc_client_conf {
   uint64_t memory_limit_bytes; /* 0 = none */
   pc_logger logger;
 };
+
+typedef struct pc_kv_list {
+  struct pc_kv *items;
+  size_t n, cap;
+} pc_kv_list;
 
 struct pulsarc_producer_conf {
   char *name; /* NULL: broker assigns */
@@ -40,7 +50,23 @@ struct pulsarc_producer_conf {
   uint64_t close_timeout_ms;
   uint64_t backoff_initial_ms;
   uint64_t backoff_max_ms;
+  /* Schema: type -1 = plain bytes (no schema sent), else Schema.Type. */
+  int schema_type;
+  char *schema_name;
+  uint8_t *schema_definition;
+  size_t schema_definition_len;
+  pc_kv_list schema_properties;
+  bool key_based_batching;
+  int routing_mode;          /* PC_ROUTE_* */
+  pulsarc_router_fn router;
+  void *router_ctx;
+  int hashing;               /* PC_HASH_* */
+  bool lazy_start_partitions;
+  uint64_t partitions_update_interval_ms; /* 0 = never */
 };
+
+enum { PC_ROUTE_ROUND_ROBIN = 0, PC_ROUTE_SINGLE = 1, PC_ROUTE_CUSTOM = 2 };
+enum { PC_HASH_JAVA_STRING = 0, PC_HASH_MURMUR3_32 = 1 };
 
 void pc_client_conf_defaults(struct pulsarc_client_conf *c);
 void pc_producer_conf_defaults(struct pulsarc_producer_conf *c);
@@ -50,10 +76,6 @@ void pc_producer_conf_release(struct pulsarc_producer_conf *c);
 /* Checks option combinations at producer creation. */
 pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why, size_t len);
 
-typedef struct pc_kv {
-  char *key;
-  char *value;
-} pc_kv;
 
 struct pulsarc_msg_opts {
   char *partition_key;
@@ -66,6 +88,11 @@ struct pulsarc_msg_opts {
   int64_t deliver_at_ms;
   int64_t deliver_after_ms;
   int64_t timeout_ms;
+  char **replicate_to;
+  size_t n_replicate_to;
+  bool null_value;
+  bool has_sequence_id;
+  int64_t sequence_id;
 };
 
 /* The options a queued message carries: one allocation holding copies of
@@ -81,6 +108,11 @@ typedef struct pc_msg_ext {
   uint64_t event_time_ms; /* 0 = unset */
   bool has_deliver_at;
   int64_t deliver_at_ms; /* absolute; deliver_after resolved at send time */
+  size_t n_replicate_to;
+  const char **replicate_to;
+  bool null_value;
+  bool has_sequence_id;
+  uint64_t sequence_id;
 } pc_msg_ext;
 
 /* [any] NULL when opts carry nothing the wire needs (the fast path), else a

@@ -37,6 +37,11 @@ typedef struct pc_entry {
   pc_conn *conn;       /* where wref is queued, while in_conn */
   pc_buf frame;        /* frame bytes start at frame_start */
   size_t frame_start;
+  size_t payload_off;  /* where the (compressed) payload starts in frame.data */
+  int codec;           /* compression of the payload */
+  uint32_t uncompressed_size;
+  int32_t chunk_id;    /* chunks: 0..num_chunks-1; num_chunks 0 = not a chunk */
+  int32_t num_chunks;
   pc_wref wref;
   pc_msg *msgs;        /* the messages, payload pointers cleared */
   uint32_t msgs_cap;
@@ -92,6 +97,8 @@ typedef struct pc_part {
   pc_entry *resend_blocker; /* that frame */
   bool resend_kick;      /* it is out: the poller resumes the resend */
   uint64_t create_deadline_ns; /* first creation gives up after this */
+  pc_buf scratch;        /* batch body before compression */
+  int64_t first_chunk_ledger, first_chunk_entry; /* receipt of chunk 0 */
 } pc_part;
 
 typedef struct pc_flush_req {
@@ -131,6 +138,7 @@ struct pulsarc_producer {
   pc_msgfifo unrouted; /* drained before the partition count was known */
   uint64_t drained;    /* arrival counter for pc_msg.idx */
   uint32_t rr_part, rr_left; /* round robin: partition and messages left */
+  uint32_t single_part;      /* routing_mode=single_partition: chosen at random */
   uint32_t ready_parts;
   bool ready_reported;
   pulsarc_producer_ready_cb ready_cb;
@@ -139,6 +147,7 @@ struct pulsarc_producer {
   bool closing; /* graceful close in progress */
   uint64_t close_deadline_ns;
   pc_timer close_timer;
+  pc_timer update_timer; /* re-reads the partition count */
   pc_flush_req *close_waiters;
   uint32_t parts_closing;
   bool destroyed;
@@ -162,6 +171,10 @@ bool pc_producer_poll(pc_loop *loop, pc_poller *poller);
 bool pc_producer_has_work(pc_poller *poller);
 /* [loop] Route one drained message (pc_sendq_drain callback). */
 void pc_producer_accept(void *p, pc_msg *m);
+/* [loop] Hands an accepted message to its partition. */
+void pc_producer_route(pulsarc_producer_t *p, pc_msg *m);
+/* [loop] Starts a lazily started partition on its first message. */
+void pc_part_start_lazy(pc_part *part);
 /* [loop] Seal and write what the batching rules allow (force: everything). */
 void pc_part_seal(pc_part *part, bool force);
 /* [loop] After (re)registration: write every pending entry again, in order. */
@@ -180,6 +193,17 @@ void pc_producer_deadline_sweep(pc_loop *loop, pc_timer *t);
 /* [loop] Flush/close bookkeeping after completions. */
 void pc_producer_check_flushes(pulsarc_producer_t *p);
 bool pc_producer_idle(pulsarc_producer_t *p);
+
+/* ---- shared between producer_send.c, producer_seal.c, producer_deadline.c [loop] ---- */
+pc_entry *pc_entry_get(pc_part *part, uint32_t count);
+void pc_entry_write(pc_part *part, pc_entry *e);
+void pc_entry_withdraw(pc_entry *e);
+void pc_pending_push(pc_part *part, pc_entry *e);
+void pc_msg_release_payload(pc_msg *m);
+/* Puts never-written entries from `from` to the tail back into unsent. */
+void pc_part_unseal_from(pc_part *part, pc_entry *from);
+/* Continues a resend that waited for a frame to leave its connection. */
+void pc_part_resend_resume(pc_part *part);
 
 /* fifo helpers [loop] */
 int pc_fifo_push(pc_msgfifo *f, const pc_msg *m);

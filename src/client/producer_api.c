@@ -165,8 +165,43 @@ static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, b
   }
 }
 
-static void release_slot(pulsarc_producer_t *p) {
+/* Counts len payload bytes against the client's memory limit, blocking if
+ * configured. A message larger than the whole limit is let through alone
+ * when nothing else is queued, so it cannot wait forever. */
+static pulsarc_err_t reserve_memory(pulsarc_client_t *c, uint32_t len, uint64_t deadline_ns,
+                                    bool may_block) {
+  int64_t limit = (int64_t)c->conf.memory_limit_bytes;
+  if (limit == 0 || len == 0)
+    return PULSARC_OK;
+  for (;;) {
+    uint32_t seen = atomic_load_explicit(&c->mem_seq, memory_order_acquire);
+    int64_t before = atomic_fetch_add_explicit(&c->memory_used, len, memory_order_acq_rel);
+    if (before + (int64_t)len <= limit || before == 0)
+      return PULSARC_OK;
+    atomic_fetch_sub_explicit(&c->memory_used, len, memory_order_acq_rel);
+    if (!may_block)
+      return PULSARC_ERR_MEMORY_LIMIT;
+    atomic_fetch_add(&c->mem_waiters, 1);
+    bool ok = true;
+    if (atomic_load(&c->memory_used) + (int64_t)len > limit) {
+      int64_t left = -1;
+      if (deadline_ns != 0) {
+        uint64_t now = pc_mono_ns();
+        ok = now < deadline_ns;
+        left = ok ? (int64_t)(deadline_ns - now) : 0;
+      }
+      if (ok)
+        pc_futex_wait(&c->mem_seq, seen, left);
+    }
+    atomic_fetch_sub(&c->mem_waiters, 1);
+    if (!ok)
+      return PULSARC_ERR_MEMORY_LIMIT;
+  }
+}
+
+static void release_slot(pulsarc_producer_t *p, uint32_t len) {
   atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
+  pc_client_release_memory(p->client, len);
 }
 
 /* Common path of every send: validate, reserve, enqueue, wake. On error the
@@ -176,16 +211,25 @@ static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg
   pulsarc_err_t err = closed_error(p);
   if (err != PULSARC_OK)
     return err;
+  /* Exact check for plain messages; compressed ones are checked after
+   * compression and chunked ones are split, both on the I/O thread. */
   size_t extra = pc_msg_ext_wire_size(m->ext);
-  if ((uint64_t)m->len + extra > atomic_load_explicit(&p->max_message_size, memory_order_relaxed))
+  if (p->conf.compression == PULSARC_COMPRESSION_NONE && !p->conf.chunking &&
+      (uint64_t)m->len + extra > atomic_load_explicit(&p->max_message_size, memory_order_relaxed))
     return PULSARC_ERR_MESSAGE_TOO_BIG;
+  if (m->ext != NULL && m->ext->null_value && m->len != 0)
+    return PULSARC_ERR_INVALID_ARGUMENT;
   int64_t timeout_ms = opts != NULL && opts->has_timeout ? opts->timeout_ms : default_timeout_ms;
   uint64_t now = pc_mono_ns();
   m->deadline_ns = timeout_ms > 0 ? now + (uint64_t)timeout_ms * 1000000ull : 0;
   bool on_loop = pc_on_library_thread();
   bool may_block = p->conf.block_if_queue_full && !on_loop;
-  if ((err = reserve_slot(p, m->deadline_ns, may_block)) != PULSARC_OK)
+  if ((err = reserve_memory(p->client, m->len, m->deadline_ns, may_block)) != PULSARC_OK)
     return err;
+  if ((err = reserve_slot(p, m->deadline_ns, may_block)) != PULSARC_OK) {
+    pc_client_release_memory(p->client, m->len);
+    return err;
+  }
   for (;;) {
     bool new_ring;
     uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
@@ -198,21 +242,21 @@ static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg
       return PULSARC_OK;
     }
     if (r < 0) {
-      release_slot(p);
+      release_slot(p, m->len);
       return PULSARC_ERR_NO_MEMORY;
     }
     /* This thread's ring is full: the loop is behind. Make sure it runs,
      * then sleep until it drains (never spin). */
     pc_loop_wake_force(p->loop);
     if (!may_block) {
-      release_slot(p);
+      release_slot(p, m->len);
       return PULSARC_ERR_QUEUE_FULL;
     }
     atomic_fetch_add(&p->space_waiters, 1);
     bool ok = wait_for_room(p, seen, m->deadline_ns);
     atomic_fetch_sub(&p->space_waiters, 1);
     if (!ok) {
-      release_slot(p);
+      release_slot(p, m->len);
       return PULSARC_ERR_TIMEOUT;
     }
   }

@@ -256,6 +256,26 @@ static void send_producer(pc_part *part) {
     pr.has_topic_epoch = true;
     pr.topic_epoch = part->topic_epoch;
   }
+  /* Plain bytes send no schema, as the official clients do. */
+  Pulsarc__Schema schema = PULSARC__SCHEMA__INIT;
+  size_t nprops = p->conf.schema_properties.n;
+  Pulsarc__KeyValue kvs[nprops ? nprops : 1];
+  Pulsarc__KeyValue *ptrs[nprops ? nprops : 1];
+  if (p->conf.schema_type >= 0) {
+    schema.name = p->conf.schema_name != NULL ? p->conf.schema_name : (char *)"";
+    schema.type = (Pulsarc__Schema__Type)p->conf.schema_type;
+    schema.schema_data.data = p->conf.schema_definition;
+    schema.schema_data.len = p->conf.schema_definition_len;
+    for (size_t i = 0; i < nprops; i++) {
+      pulsarc__key_value__init(&kvs[i]);
+      kvs[i].key = p->conf.schema_properties.items[i].key;
+      kvs[i].value = p->conf.schema_properties.items[i].value;
+      ptrs[i] = &kvs[i];
+    }
+    schema.n_properties = nprops;
+    schema.properties = ptrs;
+    pr.schema = &schema;
+  }
   part->state = PS_REGISTERING;
   if (pc_conn_request(part->conn, &cmd, part->request_id, p->client->conf.operation_timeout_ms,
                       on_producer_response, part) != 0) {
@@ -399,6 +419,48 @@ static pc_part *part_new(pulsarc_producer_t *p, int index) {
   return part;
 }
 
+/* Adds partitions up to n (the count only grows). Lazily started partitions
+ * register on their first message. */
+static int grow_parts(pulsarc_producer_t *p, int n, bool partitioned) {
+  if (n <= p->nparts)
+    return 0;
+  pc_part **parts = realloc(p->parts, (size_t)n * sizeof *parts);
+  if (parts == NULL)
+    return -1;
+  p->parts = parts;
+  for (int i = p->nparts; i < n; i++) {
+    if ((parts[i] = part_new(p, partitioned ? i : -1)) == NULL)
+      return -1;
+    p->nparts = i + 1;
+    if (!(partitioned && p->conf.lazy_start_partitions))
+      part_lookup(parts[i]);
+  }
+  return 0;
+}
+
+void pc_part_start_lazy(pc_part *part) {
+  if (part->state == PS_INIT && part->lookup == NULL)
+    part_lookup(part);
+}
+
+static void on_partitions_update(pulsarc_err_t err, const pc_lookup_result *res, void *ctx) {
+  pulsarc_producer_t *p = ctx;
+  p->meta_lookup = NULL;
+  if (err == PULSARC_OK && res->partitions > p->nparts) {
+    PC_INFO(logger(p), "%s grew from %d to %d partitions", p->topic, p->nparts, res->partitions);
+    if (grow_parts(p, res->partitions, true) != 0)
+      PC_WARN(logger(p), "could not add partitions to %s: out of memory", p->topic);
+  }
+  pc_timer_start(p->loop, &p->update_timer, p->conf.partitions_update_interval_ms * MS);
+}
+
+static void on_update_timer(pc_loop *loop, pc_timer *t) {
+  pulsarc_producer_t *p = t->ctx;
+  if (p->meta_lookup != NULL || atomic_load(&p->app_state) != PC_APP_OPEN)
+    return;
+  p->meta_lookup = pc_lookup_partitions(p->client, loop, p->topic, on_partitions_update, p);
+}
+
 static void on_partitions(pulsarc_err_t err, const pc_lookup_result *res, void *ctx) {
   pulsarc_producer_t *p = ctx;
   p->meta_lookup = NULL;
@@ -414,26 +476,21 @@ static void on_partitions(pulsarc_err_t err, const pc_lookup_result *res, void *
     pc_timer_start(p->loop, &p->start_timer, (p->meta_backoff_ms + start_delay_ms(p)) * MS);
     return;
   }
-  int n = res->partitions > 0 ? res->partitions : 1;
-  p->parts = calloc((size_t)n, sizeof *p->parts);
-  if (p->parts == NULL) {
+  bool partitioned = res->partitions > 0;
+  int n = partitioned ? res->partitions : 1;
+  p->single_part = (uint32_t)random() % (uint32_t)n;
+  if (grow_parts(p, n, partitioned) != 0) {
     pc_producer_fail(p, PULSARC_ERR_NO_MEMORY);
     return;
   }
-  for (int i = 0; i < n; i++) {
-    p->parts[i] = part_new(p, res->partitions > 0 ? i : -1);
-    if (p->parts[i] == NULL) {
-      pc_producer_fail(p, PULSARC_ERR_NO_MEMORY);
-      return;
-    }
-    p->nparts = i + 1;
-  }
   /* Messages sent before the partition count was known. */
   for (size_t i = 0; i < p->unrouted.n; i++)
-    pc_producer_accept(p, pc_fifo_at(&p->unrouted, i));
+    pc_producer_route(p, pc_fifo_at(&p->unrouted, i));
   p->unrouted.n = 0;
-  for (int i = 0; i < n; i++)
-    part_lookup(p->parts[i]);
+  if (partitioned && p->conf.lazy_start_partitions)
+    report_ready(p, PULSARC_OK); /* partitions register when first used */
+  if (partitioned && p->conf.partitions_update_interval_ms > 0)
+    pc_timer_start(p->loop, &p->update_timer, p->conf.partitions_update_interval_ms * MS);
 }
 
 static void on_start_timer(pc_loop *loop, pc_timer *t) {
@@ -454,6 +511,7 @@ void pc_producer_begin(pc_loop *loop, void *arg) {
   pc_timer_init(&p->deadline_timer, pc_producer_deadline_sweep, p);
   /* Every timer is initialised here, before any task can cancel it. */
   pc_timer_init(&p->close_timer, on_close_timeout, p);
+  pc_timer_init(&p->update_timer, on_update_timer, p);
   /* First creation is bounded by the operation timeout (as the official
    * clients do); close_deadline_ns doubles as that bound until close. */
   p->close_deadline_ns = pc_loop_now(loop) +
@@ -517,6 +575,7 @@ static void close_parts(pulsarc_producer_t *p) {
     pc_lookup_cancel(p->meta_lookup);
     p->meta_lookup = NULL;
   }
+  pc_timer_cancel(p->loop, &p->update_timer);
   for (int i = 0; i < p->nparts; i++) {
     pc_part *part = p->parts[i];
     pc_timer_cancel(p->loop, &part->timer);
@@ -623,6 +682,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
   pc_timer_cancel(loop, &p->start_timer);
   pc_timer_cancel(loop, &p->deadline_timer);
   pc_timer_cancel(loop, &p->close_timer);
+  pc_timer_cancel(loop, &p->update_timer);
   /* Fail everything still queued, unregister, then forget the broker. */
   for (int i = 0; i < p->nparts; i++)
     pc_part_fail_all(p->parts[i], PULSARC_ERR_CLOSED);

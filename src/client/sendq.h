@@ -37,6 +37,7 @@ typedef struct pc_msg {
 } pc_msg;
 
 #define PC_MSG_COMPLETED 0x1u /* [loop] done() already ran (timed out) */
+#define PC_MSG_CHUNKED 0x2u   /* [loop] sent as chunks: payload kept until done */
 
 typedef struct pc_sq_ring pc_sq_ring;
 

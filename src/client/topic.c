@@ -231,3 +231,39 @@ int32_t pc_java_string_hash(const char *key, size_t len) {
   }
   return (int32_t)(h & 0x7fffffff);
 }
+
+int32_t pc_murmur3_32_hash(const char *key, size_t len) {
+  const uint8_t *d = (const uint8_t *)key;
+  const uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
+  uint32_t h = 0;
+  size_t nblocks = len / 4;
+  for (size_t i = 0; i < nblocks; i++) {
+    uint32_t k = (uint32_t)d[4 * i] | (uint32_t)d[4 * i + 1] << 8 | (uint32_t)d[4 * i + 2] << 16 |
+                 (uint32_t)d[4 * i + 3] << 24;
+    k *= c1;
+    k = (k << 15) | (k >> 17);
+    k *= c2;
+    h ^= k;
+    h = (h << 13) | (h >> 19);
+    h = h * 5 + 0xe6546b64;
+  }
+  const uint8_t *tail = d + nblocks * 4;
+  uint32_t k = 0;
+  switch (len & 3) {
+  case 3: k ^= (uint32_t)tail[2] << 16; /* fall through */
+  case 2: k ^= (uint32_t)tail[1] << 8;  /* fall through */
+  case 1:
+    k ^= tail[0];
+    k *= c1;
+    k = (k << 15) | (k >> 17);
+    k *= c2;
+    h ^= k;
+  }
+  h ^= (uint32_t)len;
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35;
+  h ^= h >> 16;
+  return (int32_t)(h & 0x7fffffff);
+}

@@ -45,4 +45,8 @@ pulsarc_err_t pc_host_port_parse(const char *s, uint16_t default_port, pc_host_p
  * & 0x7fffffff: what the Java and Go clients route keys with by default. */
 int32_t pc_java_string_hash(const char *key, size_t len);
 
+/* Murmur3 x86 32-bit, seed 0, over the key's bytes, & 0x7fffffff: the
+ * official clients' Murmur3_32Hash option. */
+int32_t pc_murmur3_32_hash(const char *key, size_t len);
+
 #endif

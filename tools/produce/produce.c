@@ -42,6 +42,9 @@ static void usage(FILE *f) {
 "      --batch-max-messages N\n"
 "      --batch-max-delay-ms N\n"
 "      --name NAME           producer name (default: assigned by the broker)\n"
+"      --compression C       none|lz4|zlib|zstd|snappy (default none)\n"
+"      --chunking            split messages larger than the max message size\n"
+"                            into chunks (needs --no-batching)\n"
 "  -h, --help                this text\n"
 "\n"
 "-m and -f may be mixed; messages keep the command-line order.\n"
@@ -136,7 +139,7 @@ static int opt_err(const char *what, pulsarc_err_t e) {
 }
 
 int main(int argc, char **argv) {
-  enum { O_URL = 256, O_OKEY, O_EVT, O_AFTER, O_AT, O_NOBATCH, O_BMM, O_BMD, O_NAME };
+  enum { O_URL = 256, O_OKEY, O_EVT, O_AFTER, O_AT, O_NOBATCH, O_BMM, O_BMD, O_NAME, O_COMP, O_CHUNK };
   static const struct option lo[] = {
       {"service-url", required_argument, NULL, O_URL},
       {"topic", required_argument, NULL, 't'},
@@ -153,10 +156,13 @@ int main(int argc, char **argv) {
       {"batch-max-messages", required_argument, NULL, O_BMM},
       {"batch-max-delay-ms", required_argument, NULL, O_BMD},
       {"name", required_argument, NULL, O_NAME},
+      {"compression", required_argument, NULL, O_COMP},
+      {"chunking", no_argument, NULL, O_CHUNK},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *url = "pulsar://127.0.0.1:6650", *topic = NULL, *key = NULL, *okey = NULL;
-  const char *bmm = NULL, *bmd = NULL, *name = NULL;
+  const char *bmm = NULL, *bmd = NULL, *name = NULL, *comp = NULL;
+  bool chunking = false;
   const char **props = calloc((size_t)argc, sizeof *props);
   payload *msgs = calloc((size_t)argc, sizeof *msgs);
   size_t nprops = 0, nmsgs = 0;
@@ -197,6 +203,8 @@ int main(int argc, char **argv) {
         USAGE("invalid --num-produce '%s'", optarg);
       break;
     case 'k': key = optarg; break;
+    case O_COMP: comp = optarg; break;
+    case O_CHUNK: chunking = true; break;
     case O_OKEY: okey = optarg; break;
     case 'p':
       if (!strchr(optarg, '=') || optarg[0] == '=')
@@ -242,7 +250,9 @@ int main(int argc, char **argv) {
   }
   if ((!batching && set_conf(pc, "batching", "false")) ||
       (bmm && set_conf(pc, "batch_max_messages", bmm)) ||
-      (bmd && set_conf(pc, "batch_max_delay_ms", bmd)) || (name && set_conf(pc, "name", name))) {
+      (bmd && set_conf(pc, "batch_max_delay_ms", bmd)) || (name && set_conf(pc, "name", name)) ||
+      (comp && set_conf(pc, "compression", comp)) ||
+      (chunking && set_conf(pc, "chunking", "true"))) {
     rc = 2;
     goto done;
   }

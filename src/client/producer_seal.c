@@ -1,0 +1,475 @@
+/* Sealing: turning queued messages into SEND frames on the producer's I/O
+ * thread. Batching (by count, bytes, delay; optionally one batch per key),
+ * sequence ids, compression of the whole batch body or single payload,
+ * chunking of large messages, and the resend after re-registration. Every
+ * function here runs on the producer's loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/producer.h"
+#include "client/testing.h"
+#include "codec/compress.h"
+#include "codec/frame.h"
+#include "common/clock.h"
+
+#define MS (1000000ull)
+/* Stop sealing while the connection holds this much unwritten data: the
+ * socket is the bottleneck, and messages wait better unsealed (they can
+ * still fail by deadline without ever being sent). */
+#define CONN_HIGH_WATER (4u << 20)
+#define HEADROOM 256
+
+_Atomic unsigned pc_test_flags;
+
+/* ------------------------------------------------------------ metadata */
+
+static void set_kvs(Pulsarc__KeyValue **ptrs, Pulsarc__KeyValue *kvs, const pc_msg_ext *x) {
+  for (size_t i = 0; i < x->nprops; i++) {
+    pulsarc__key_value__init(&kvs[i]);
+    kvs[i].key = (char *)x->prop_keys[i];
+    kvs[i].value = (char *)x->prop_values[i];
+    ptrs[i] = &kvs[i];
+  }
+}
+
+/* Appends one message of a batch body. */
+static int append_single(pc_buf *body, const pc_msg *m, uint64_t seq) {
+  const pc_msg_ext *x = m->ext;
+  if (x == NULL)
+    return pc_batch_append_plain(body, seq, m->data, m->len);
+  Pulsarc__SingleMessageMetadata smd = PULSARC__SINGLE_MESSAGE_METADATA__INIT;
+  Pulsarc__KeyValue kvs[x->nprops ? x->nprops : 1];
+  Pulsarc__KeyValue *ptrs[x->nprops ? x->nprops : 1];
+  set_kvs(ptrs, kvs, x);
+  smd.n_properties = x->nprops;
+  smd.properties = ptrs;
+  smd.partition_key = (char *)x->partition_key;
+  if (x->ordering_key != NULL) {
+    smd.has_ordering_key = true;
+    smd.ordering_key.data = (uint8_t *)x->ordering_key;
+    smd.ordering_key.len = x->ordering_key_len;
+  }
+  if (x->event_time_ms != 0) {
+    smd.has_event_time = true;
+    smd.event_time = x->event_time_ms;
+  }
+  if (x->null_value) {
+    smd.has_null_value = true;
+    smd.null_value = true;
+  }
+  smd.payload_size = (int32_t)m->len;
+  smd.has_sequence_id = true;
+  smd.sequence_id = seq;
+  return pc_batch_append(body, &smd, m->data, m->len);
+}
+
+/* The parts of MessageMetadata every frame of an entry shares. kvs/ptrs
+ * must hold x->nprops entries when the entry is not batched. */
+static void fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, const pc_msg_ext *x,
+                          bool batched, Pulsarc__KeyValue *kvs, Pulsarc__KeyValue **ptrs) {
+  md->producer_name = part->name;
+  md->publish_time = (uint64_t)pc_wall_ms();
+  if (part->schema_version != NULL) {
+    md->has_schema_version = true;
+    md->schema_version.data = part->schema_version;
+    md->schema_version.len = part->schema_version_len;
+  }
+  if (x == NULL)
+    return;
+  /* A batch carries its first message's key, as the official clients do:
+   * the broker dispatches Key_Shared by it. */
+  md->partition_key = (char *)x->partition_key;
+  if (x->ordering_key != NULL) {
+    md->has_ordering_key = true;
+    md->ordering_key.data = (uint8_t *)x->ordering_key;
+    md->ordering_key.len = x->ordering_key_len;
+  }
+  md->n_replicate_to = x->n_replicate_to;
+  md->replicate_to = (char **)x->replicate_to;
+  if (batched)
+    return;
+  set_kvs(ptrs, kvs, x);
+  md->n_properties = x->nprops;
+  md->properties = ptrs;
+  if (x->event_time_ms != 0) {
+    md->has_event_time = true;
+    md->event_time = x->event_time_ms;
+  }
+  if (x->has_deliver_at) {
+    md->has_deliver_at_time = true;
+    md->deliver_at_time = x->deliver_at_ms;
+  }
+  if (x->null_value) {
+    md->has_null_value = true;
+    md->null_value = true;
+  }
+}
+
+/* ------------------------------------------------------- batch selection */
+
+static bool travels_alone(const pc_msg *m) {
+  return m->ext != NULL && m->ext->has_deliver_at;
+}
+
+static bool same_key(const pc_msg *a, const pc_msg *b) {
+  const char *ka = a->ext ? a->ext->partition_key : NULL;
+  const char *kb = b->ext ? b->ext->partition_key : NULL;
+  if (ka == NULL || kb == NULL)
+    return ka == kb;
+  return a->ext->partition_key_len == b->ext->partition_key_len &&
+         memcmp(ka, kb, a->ext->partition_key_len) == 0;
+}
+
+/* Picks the messages of the next frame into sel[] (indexes into unsent, in
+ * order). With key-based batching only messages sharing the first one's key
+ * go together, and the others keep their places. Returns the count; *bytes
+ * is an estimate of the body size, *complete whether a limit was hit. */
+static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool *complete) {
+  pulsarc_producer_t *p = part->p;
+  pc_msg *first = pc_fifo_at(&part->unsent, 0);
+  sel[0] = 0;
+  *bytes = first->len + 16 + pc_msg_ext_wire_size(first->ext);
+  *complete = true;
+  if (!p->conf.batching || travels_alone(first))
+    return 1;
+  uint64_t limit = p->conf.batch_max_bytes;
+  if (limit > part->max_message_size)
+    limit = part->max_message_size;
+  uint32_t n = 1;
+  *complete = false;
+  for (size_t i = 1; i < part->unsent.n && n < p->conf.batch_max_messages; i++) {
+    pc_msg *m = pc_fifo_at(&part->unsent, i);
+    if (p->conf.key_based_batching && !same_key(first, m))
+      continue;
+    if (travels_alone(m)) {
+      if (p->conf.key_based_batching)
+        continue;
+      *complete = true; /* delayed messages travel alone: send what we have */
+      break;
+    }
+    uint64_t add = m->len + 16 + pc_msg_ext_wire_size(m->ext);
+    if (*bytes + add > limit) {
+      *complete = true;
+      break;
+    }
+    *bytes += add;
+    sel[n++] = (uint32_t)i;
+  }
+  if (n >= p->conf.batch_max_messages || *bytes >= p->conf.batch_max_bytes)
+    *complete = true;
+  return n;
+}
+
+/* Removes the selected messages from unsent into dst (in order). */
+static void take_selected(pc_part *part, const uint32_t *sel, uint32_t n, pc_msg *dst) {
+  pc_msgfifo *f = &part->unsent;
+  for (uint32_t i = 0; i < n; i++) {
+    dst[i] = *pc_fifo_at(f, sel[i]);
+    part->unsent_bytes -= dst[i].len;
+  }
+  /* Compact: keep the unselected ones in order. */
+  size_t w = 0, k = 0;
+  for (size_t i = 0; i < f->n; i++) {
+    if (k < n && sel[k] == i) {
+      k++;
+      continue;
+    }
+    if (w != i)
+      *pc_fifo_at(f, w) = *pc_fifo_at(f, i);
+    w++;
+  }
+  f->n = w;
+}
+
+/* --------------------------------------------------------------- frames */
+
+static void fail_msgs(pc_part *part, pc_msg *msgs, uint32_t n, pulsarc_err_t err) {
+  for (uint32_t i = 0; i < n; i++)
+    pc_msg_complete(part->p, &msgs[i], err, NULL);
+}
+
+/* Seals one frame whose payload is already at e->frame[HEADROOM..len). */
+static int seal_frame(pc_entry *e, Pulsarc__BaseCommand *cmd, Pulsarc__MessageMetadata *md) {
+  size_t payload_len = e->frame.len - HEADROOM;
+  if (pc_frame_seal_payload(&e->frame, HEADROOM, cmd, md, &e->frame_start) != 0)
+    return -1;
+  e->payload_off = e->frame.len - payload_len;
+  return 0;
+}
+
+/* Sends a message too large for one frame as chunks: same sequence id on
+ * every chunk, uuid "<name>-<seq>", the message completes on the last
+ * chunk's receipt. The caller's payload stays with the message until then
+ * (a never-written message can be unsealed whole). */
+static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *payload,
+                        size_t total, int codec, uint32_t uncompressed, size_t md_size) {
+  pulsarc_producer_t *p = part->p;
+  size_t chunk = part->max_message_size > md_size + 64 ? part->max_message_size - md_size - 64 : 0;
+  if (chunk == 0) {
+    pc_msg_complete(p, m, PULSARC_ERR_MESSAGE_TOO_BIG, NULL);
+    return;
+  }
+  int32_t nchunks = (int32_t)((total + chunk - 1) / chunk);
+  char uuid[PC_TOPIC_MAX + 32];
+  snprintf(uuid, sizeof uuid, "%s-%llu", part->name, (unsigned long long)seq);
+  m->flags |= PC_MSG_CHUNKED;
+  const pc_msg_ext *x = m->ext;
+  size_t nkv = x ? x->nprops : 0;
+  Pulsarc__KeyValue kvs[nkv ? nkv : 1];
+  Pulsarc__KeyValue *ptrs[nkv ? nkv : 1];
+  for (int32_t k = 0; k < nchunks; k++) {
+    bool last = k == nchunks - 1;
+    pc_entry *e = pc_entry_get(part, last ? 1 : 0);
+    if (e == NULL) {
+      /* Chunks already queued stay (harmless to the broker without the
+       * last one); the message fails. */
+      pc_msg_complete(p, m, PULSARC_ERR_NO_MEMORY, NULL);
+      return;
+    }
+    size_t off = (size_t)k * chunk, len = last ? total - off : chunk;
+    e->first_seq = e->last_seq = seq;
+    e->chunk_id = k;
+    e->num_chunks = nchunks;
+    e->codec = codec;
+    e->uncompressed_size = uncompressed;
+    e->count = e->incomplete = last ? 1 : 0;
+    int rc = pc_buf_reserve(&e->frame, HEADROOM + len);
+    e->frame.len = HEADROOM;
+    if (rc == 0)
+      rc = pc_buf_append(&e->frame, payload + off, len);
+    Pulsarc__MessageMetadata md = PULSARC__MESSAGE_METADATA__INIT;
+    fill_metadata(&md, part, x, false, kvs, ptrs);
+    md.sequence_id = seq;
+    md.uuid = uuid;
+    md.has_num_chunks_from_msg = md.has_total_chunk_msg_size = md.has_chunk_id = true;
+    md.num_chunks_from_msg = nchunks;
+    md.total_chunk_msg_size = (int32_t)total;
+    md.chunk_id = k;
+    if (codec != 0) {
+      md.has_compression = md.has_uncompressed_size = true;
+      md.compression = (Pulsarc__CompressionType)codec;
+      md.uncompressed_size = uncompressed;
+    }
+    Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
+    Pulsarc__CommandSend send = PULSARC__COMMAND_SEND__INIT;
+    cmd.type = PULSARC__BASE_COMMAND__TYPE__SEND;
+    cmd.send = &send;
+    send.producer_id = part->producer_id;
+    send.sequence_id = seq;
+    send.has_is_chunk = true;
+    send.is_chunk = true;
+    if (rc == 0)
+      rc = seal_frame(e, &cmd, &md);
+    if (rc != 0) {
+      e->count = 0;
+      pc_entry_release(part, e);
+      pc_msg_complete(p, m, PULSARC_ERR_NO_MEMORY, NULL);
+      return;
+    }
+    if (last)
+      e->msgs[0] = *m;
+    pc_pending_push(part, e);
+    pc_entry_write(part, e);
+  }
+}
+
+/* Encodes the selected messages into one SEND frame (or chunks), appends it
+ * to the pending queue and writes it. Sequence ids are assigned here, on the
+ * I/O thread, so they strictly increase on the wire. */
+static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
+  pulsarc_producer_t *p = part->p;
+  pc_entry *e = pc_entry_get(part, n);
+  if (e == NULL) {
+    pc_msg tmp[n];
+    take_selected(part, sel, n, tmp);
+    fail_msgs(part, tmp, n, PULSARC_ERR_NO_MEMORY);
+    return;
+  }
+  take_selected(part, sel, n, e->msgs);
+  pc_msg *first = &e->msgs[0];
+  bool batched = p->conf.batching && !travels_alone(first);
+  int codec = (int)p->conf.compression;
+  e->batched = batched;
+  e->codec = codec;
+  /* An explicit per-message id wins; the counter is untouched by it, as in
+   * the Java client. */
+  uint64_t seqs[n];
+  uint64_t highest = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const pc_msg_ext *x = e->msgs[i].ext;
+    seqs[i] = (x != NULL && x->has_sequence_id) ? x->sequence_id : part->next_seq++;
+    if (seqs[i] > highest)
+      highest = seqs[i];
+  }
+  e->first_seq = seqs[0];
+  e->last_seq = highest;
+
+  /* The body goes straight into the frame, or into scratch when it will be
+   * compressed into the frame. */
+  pc_buf *body = codec != 0 ? &part->scratch : &e->frame;
+  pc_buf_reset(&part->scratch);
+  uint64_t guess = 0;
+  for (uint32_t i = 0; i < n; i++)
+    guess += e->msgs[i].len + 16;
+  int rc = pc_buf_reserve(&e->frame, HEADROOM + guess);
+  e->frame.len = HEADROOM;
+  if (rc == 0 && codec != 0)
+    rc = pc_buf_reserve(&part->scratch, guess);
+  for (uint32_t i = 0; i < n && rc == 0; i++) {
+    pc_msg *m = &e->msgs[i];
+    rc = batched ? append_single(body, m, seqs[i]) : pc_buf_append(body, m->data, m->len);
+  }
+  size_t raw_len = codec != 0 ? part->scratch.len : e->frame.len - HEADROOM;
+  e->uncompressed_size = (uint32_t)raw_len;
+  if (rc == 0 && codec != 0)
+    rc = pc_compress(codec, part->scratch.data, part->scratch.len, &e->frame);
+
+  const pc_msg_ext *x = first->ext;
+  size_t nkv = (!batched && x != NULL) ? x->nprops : 0;
+  Pulsarc__KeyValue kvs[nkv ? nkv : 1];
+  Pulsarc__KeyValue *ptrs[nkv ? nkv : 1];
+  Pulsarc__MessageMetadata md = PULSARC__MESSAGE_METADATA__INIT;
+  fill_metadata(&md, part, x, batched, kvs, ptrs);
+  md.sequence_id = e->first_seq;
+  if (codec != 0) {
+    md.has_compression = md.has_uncompressed_size = true;
+    md.compression = (Pulsarc__CompressionType)codec;
+    md.uncompressed_size = (uint32_t)raw_len;
+  }
+  Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
+  Pulsarc__CommandSend send = PULSARC__COMMAND_SEND__INIT;
+  cmd.type = PULSARC__BASE_COMMAND__TYPE__SEND;
+  cmd.send = &send;
+  send.producer_id = part->producer_id;
+  send.sequence_id = e->first_seq;
+  if (batched) {
+    md.has_num_messages_in_batch = true;
+    md.num_messages_in_batch = (int32_t)n;
+    md.has_highest_sequence_id = true;
+    md.highest_sequence_id = e->last_seq;
+    send.has_num_messages = true;
+    send.num_messages = (int32_t)n;
+    send.has_highest_sequence_id = true;
+    send.highest_sequence_id = e->last_seq;
+  }
+  if (rc != 0) {
+    fail_msgs(part, e->msgs, n, PULSARC_ERR_NO_MEMORY);
+    e->count = 0;
+    pc_entry_release(part, e);
+    return;
+  }
+  /* The size rule of the official clients: metadata plus the (compressed)
+   * payload against min(max_message_size, broker's). Only a single
+   * compressed or chunked message can exceed it here; plain ones were
+   * refused by the send call. */
+  size_t payload_len = e->frame.len - HEADROOM;
+  size_t md_size = pulsarc__message_metadata__get_packed_size(&md);
+  if (md_size + payload_len > part->max_message_size) {
+    if (p->conf.chunking && !batched && n == 1) {
+      pc_msg m = e->msgs[0];
+      e->count = 0;
+      /* The frame buffer holds the payload to split; seal_chunks copies
+       * slices out, so release e only afterwards. */
+      seal_chunks(part, &m, e->first_seq, e->frame.data + HEADROOM, payload_len, codec,
+                  (uint32_t)raw_len, md_size + 64);
+      pc_entry_release(part, e);
+      return;
+    }
+    fail_msgs(part, e->msgs, n, PULSARC_ERR_MESSAGE_TOO_BIG);
+    e->count = 0;
+    pc_entry_release(part, e);
+    return;
+  }
+  if (seal_frame(e, &cmd, &md) != 0) {
+    fail_msgs(part, e->msgs, n, PULSARC_ERR_NO_MEMORY);
+    e->count = 0;
+    pc_entry_release(part, e);
+    return;
+  }
+  /* The payloads now live in the frame: release the callers' buffers. */
+  for (uint32_t i = 0; i < n; i++)
+    pc_msg_release_payload(&e->msgs[i]);
+  pc_pending_push(part, e);
+  pc_entry_write(part, e);
+}
+
+void pc_part_seal(pc_part *part, bool force) {
+  pulsarc_producer_t *p = part->p;
+  uint32_t cap = p->conf.batching ? p->conf.batch_max_messages : 1;
+  while (part->state == PS_READY && !part->resend_blocked && part->unsent.n > 0) {
+    if (part->conn != NULL && pc_conn_unwritten_bytes(part->conn) > CONN_HIGH_WATER) {
+      part->throttled = true;
+      return;
+    }
+    part->throttled = false;
+    uint32_t sel_stack[256];
+    uint32_t *sel = cap <= 256 ? sel_stack : malloc(cap * sizeof *sel);
+    if (sel == NULL)
+      return;
+    uint64_t bytes;
+    bool complete;
+    uint32_t n = select_batch(part, sel, &bytes, &complete);
+    uint64_t now = pc_loop_now(p->loop);
+    uint64_t due = pc_fifo_at(&part->unsent, 0)->arrival_ns + p->conf.batch_max_delay_ms * MS;
+    if (part->seal_by_ns < due)
+      due = part->seal_by_ns;
+    if (!force && !complete && now < due) {
+      if (!pc_timer_armed(&part->batch_timer) || part->batch_timer.deadline_ns > due)
+        pc_timer_start(p->loop, &part->batch_timer, due - now);
+      if (sel != sel_stack)
+        free(sel);
+      return;
+    }
+    seal_one(part, sel, n);
+    if (sel != sel_stack)
+      free(sel);
+  }
+  if (part->unsent.n == 0) {
+    part->seal_by_ns = UINT64_MAX;
+    pc_timer_cancel(p->loop, &part->batch_timer);
+  }
+}
+
+void pc_part_batch_timer(pc_loop *loop, pc_timer *t) {
+  (void)loop;
+  pc_part *part = t->ctx;
+  pc_part_seal(part, true);
+}
+
+/* ---------------------------------------------------------------- resend */
+
+void pc_part_resend_resume(pc_part *part) {
+  part->resend_kick = false;
+  part->resend_blocked = false;
+  for (pc_entry *e = part->pending_head; e != NULL; e = e->next) {
+    if (e->sent_round == part->resend_round)
+      continue; /* already written on this connection */
+    if (e->in_conn) {
+      part->resend_blocked = true;
+      part->resend_blocker = e;
+      return;
+    }
+    pc_entry_write(part, e);
+    e->sent_round = part->resend_round;
+  }
+}
+
+/* Rewrites every pending entry, oldest first, on the current connection.
+ * An entry whose frame is still queued in a connection (partly written
+ * before the re-registration) must finish there first: writing later
+ * entries ahead of it would let a deduplicating broker drop it as an old
+ * sequence id. So the resend stops at it and resumes once it is out. */
+void pc_part_resend(pc_part *part) {
+  part->resend_round++;
+  part->resend_blocker = NULL;
+  unsigned broken = atomic_load_explicit(&pc_test_flags, memory_order_relaxed);
+  if (broken & PC_TEST_NO_RESEND)
+    return;
+  if ((broken & PC_TEST_RENUMBER_ON_RESEND) && part->pending_head != NULL) {
+    /* Back to unsent: they are sealed again with fresh sequence ids. */
+    pc_part_unseal_from(part, part->pending_head);
+    return;
+  }
+  pc_part_resend_resume(part);
+}
