@@ -214,6 +214,13 @@ static bool on_producer_response(pc_conn *c, pulsarc_err_t err, const pc_frame *
     (void)pc_conn_send_command(c, &cmd);
   }
   PC_WARN(logger(p), "creating producer on %s failed: %s", part->topic, pulsarc_err_str(err));
+  if (err == PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA_EXCEPTION) {
+    /* Backlog quota with the "exception" policy: what is pending fails now,
+     * creation keeps being retried (the official clients do the same; the
+     * "hold" policy just retries). */
+    pc_part_fail_all(part, err);
+    pc_producer_check_flushes(p);
+  }
   if (fatal_on_create(part, err) ||
       (!part->created_once && pc_loop_now(p->loop) >= part->create_deadline_ns)) {
     pc_producer_fail(p, err);

@@ -363,9 +363,11 @@ void pc_part_on_send_error(pc_part *part, const Pulsarc__CommandSendError *se) {
     pc_producer_fail(p, err);
     return;
   default:
-    /* Transient: reconnect, and resend what is pending. */
-    if (part->conn != NULL)
-      pc_conn_close(part->conn, PULSARC_ERR_DISCONNECTED);
+    /* Transient (persistence, metadata, service not ready ...): re-create
+     * this producer and resend what is pending. Only this producer: the
+     * connection carries others (current Java behaviour; C++ and Go close
+     * the whole connection). */
+    pc_part_reconnect(part, err);
     return;
   }
 }
