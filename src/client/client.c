@@ -1,11 +1,142 @@
 /* Client lifecycle: configuration, I/O threads, pools. Called on
  * application threads; pool teardown runs on each loop. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client/client.h"
 #include "client/future.h"
 #include "client/producer.h"
+
+/* ------------------------------------------------------------ credentials */
+
+/* Appends s[0..n) without surrounding whitespace (files end in newlines). */
+static int append_trimmed(pc_buf *out, const char *s, size_t n) {
+  while (n > 0 && isspace((unsigned char)s[0])) {
+    s++;
+    n--;
+  }
+  while (n > 0 && isspace((unsigned char)s[n - 1]))
+    n--;
+  return pc_buf_append(out, s, n);
+}
+
+#define PC_TOKEN_FILE_MAX (1u << 20)
+
+static int read_token_file(const char *path, pc_buf *out, char *why, size_t why_len) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    snprintf(why, why_len, "cannot open token file %s: %s", path, strerror(errno));
+    return -1;
+  }
+  pc_buf raw = {0};
+  char chunk[4096];
+  size_t n;
+  int rc = 0;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (raw.len + n > PC_TOKEN_FILE_MAX || pc_buf_append(&raw, chunk, n) != 0) {
+      snprintf(why, why_len, "token file %s is too large", path);
+      rc = -1;
+      break;
+    }
+  }
+  if (rc == 0 && ferror(f)) {
+    snprintf(why, why_len, "cannot read token file %s", path);
+    rc = -1;
+  }
+  fclose(f);
+  if (rc == 0 && append_trimmed(out, (const char *)raw.data, raw.len) != 0) {
+    snprintf(why, why_len, "out of memory");
+    rc = -1;
+  }
+  if (rc == 0 && out->len == 0) {
+    snprintf(why, why_len, "token file %s is empty", path);
+    rc = -1;
+  }
+  if (raw.data)
+    memset(raw.data, 0, raw.len);
+  pc_buf_free(&raw);
+  memset(chunk, 0, sizeof chunk);
+  return rc;
+}
+
+static int call_provider(const struct pulsarc_client_conf *cf, pc_buf *out, char *why,
+                         size_t why_len) {
+  size_t cap = 16 * 1024;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (pc_buf_reserve(out, cap) != 0) {
+      snprintf(why, why_len, "out of memory");
+      return -1;
+    }
+    int n = cf->token_provider((char *)out->data, cap, cf->token_provider_ctx);
+    if (n < 0) {
+      snprintf(why, why_len, "token provider failed (%d)", n);
+      return -1;
+    }
+    if ((size_t)n <= cap) {
+      out->len = (size_t)n;
+      if (n == 0) {
+        snprintf(why, why_len, "token provider returned an empty token");
+        return -1;
+      }
+      return 0;
+    }
+    cap = (size_t)n;
+  }
+  snprintf(why, why_len, "token provider keeps asking for a larger buffer");
+  return -1;
+}
+
+int pc_client_auth_data(void *client, pc_buf *out, char *why, size_t why_len) {
+  const struct pulsarc_client_conf *cf = &((pulsarc_client_t *)client)->conf;
+  pc_buf_reset(out);
+  if (cf->token_provider != NULL)
+    return call_provider(cf, out, why, why_len);
+  if (cf->auth_token_file != NULL)
+    return read_token_file(cf->auth_token_file, out, why, why_len);
+  if (cf->auth_token != NULL) {
+    if (pc_buf_append(out, cf->auth_token, strlen(cf->auth_token)) != 0) {
+      snprintf(why, why_len, "out of memory");
+      return -1;
+    }
+    return 0;
+  }
+  return 0; /* "tls": the certificate is the credential */
+}
+
+static bool has_token(const struct pulsarc_client_conf *cf) {
+  return cf->token_provider != NULL || cf->auth_token_file != NULL || cf->auth_token != NULL;
+}
+
+/* Builds the TLS context and picks the auth method. */
+static pulsarc_err_t setup_security(pulsarc_client_t *c) {
+  const struct pulsarc_client_conf *cf = &c->conf;
+  if (c->service.tls) {
+    pc_tls_opts o = {.trust_certs_file = cf->tls_trust_certs_file,
+                     .cert_file = cf->tls_cert_file,
+                     .key_file = cf->tls_key_file,
+                     .allow_insecure = cf->tls_allow_insecure,
+                     .validate_hostname = cf->tls_validate_hostname};
+    char why[768];
+    c->tls = pc_tls_ctx_new(&o, why, sizeof why);
+    if (c->tls == NULL) {
+      PC_ERROR(&cf->logger, "TLS set-up failed: %s", why);
+      return PULSARC_ERR_TLS;
+    }
+    if (cf->tls_allow_insecure)
+      PC_WARN(&cf->logger, "tls_allow_insecure is on: broker certificates are NOT verified");
+  } else if (cf->tls_cert_file != NULL) {
+    PC_WARN(&cf->logger, "tls_cert_file is set but the service URL is not pulsar+ssl://; "
+                         "no TLS will be used");
+  }
+  if (has_token(cf))
+    c->auth_method = "token";
+  else if (c->tls != NULL && pc_tls_ctx_has_cert(c->tls))
+    c->auth_method = "tls";
+  return PULSARC_OK;
+}
 
 pulsarc_err_t pulsarc_client_new(const char *service_url, const pulsarc_client_conf_t *conf,
                                  pulsarc_client_t **out) {
@@ -16,19 +147,20 @@ pulsarc_err_t pulsarc_client_new(const char *service_url, const pulsarc_client_c
   pulsarc_client_t *c = calloc(1, sizeof *c);
   if (c == NULL)
     return PULSARC_ERR_NO_MEMORY;
-  if (conf != NULL)
-    c->conf = *conf;
-  else
+  if (conf == NULL) {
     pc_client_conf_defaults(&c->conf);
+  } else if (pc_client_conf_copy(&c->conf, conf) != 0) {
+    free(c);
+    return PULSARC_ERR_NO_MEMORY;
+  }
   pulsarc_err_t err = pc_service_url_parse(service_url, &c->service);
+  if (err == PULSARC_OK)
+    err = setup_security(c);
   if (err != PULSARC_OK) {
+    pc_tls_ctx_free(c->tls);
+    pc_client_conf_release(&c->conf);
     free(c);
     return err;
-  }
-  if (c->service.tls) {
-    PC_ERROR(&c->conf.logger, "pulsar+ssl:// is not implemented yet in this version");
-    free(c);
-    return PULSARC_ERR_NOT_SUPPORTED;
   }
   pthread_mutex_init(&c->lock, NULL);
   atomic_init(&c->next_producer_id, 1);
@@ -61,6 +193,8 @@ nomem:
   free(c->loops);
   free(c->pools);
   pthread_mutex_destroy(&c->lock);
+  pc_tls_ctx_free(c->tls);
+  pc_client_conf_release(&c->conf);
   free(c);
   return PULSARC_ERR_NO_MEMORY;
 }
@@ -142,5 +276,7 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
   free(c->loops);
   free(c->pools);
   pthread_mutex_destroy(&c->lock);
+  pc_tls_ctx_free(c->tls); /* every connection is gone with the loops */
+  pc_client_conf_release(&c->conf);
   free(c);
 }

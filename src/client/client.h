@@ -10,6 +10,7 @@
 #include "client/topic.h"
 #include "loop/conn.h"
 #include "loop/loop.h"
+#include "loop/tls.h"
 
 typedef struct pc_pool pc_pool;
 
@@ -19,6 +20,8 @@ struct pulsarc_client {
   int nloops;
   pc_loop **loops;
   pc_pool **pools; /* pools[i] belongs to loops[i] */
+  pc_tls_ctx *tls;  /* pulsar+ssl:// only; freed after the loops stopped */
+  const char *auth_method; /* "token", "tls" or NULL (none) */
   _Atomic uint32_t next_loop;
   _Atomic uint64_t next_producer_id;
   _Atomic int64_t memory_used; /* bytes of queued payload, all producers */
@@ -67,8 +70,14 @@ pc_lookup_op *pc_lookup_topic(pulsarc_client_t *client, pc_loop *loop, const cha
 /* The callback will not run; the op frees itself. */
 void pc_lookup_cancel(pc_lookup_op *op);
 
+/* [loop] pc_conn_auth.get_data for the client's connections: the token
+ * from the provider, the file (read now) or the string. ctx = client. */
+int pc_client_auth_data(void *client, pc_buf *out, char *why, size_t why_len);
+
 /* [any] Gives back payload bytes counted against memory_limit_bytes. */
 void pc_client_release_memory(pulsarc_client_t *c, uint64_t bytes);
+/* [any] Wakes senders blocked on the memory limit (once per loop pass). */
+void pc_client_wake_memory_waiters(pulsarc_client_t *c);
 
 /* ServerError code -> our error. */
 pulsarc_err_t pc_server_error(int code);

@@ -53,7 +53,66 @@ void pc_client_conf_defaults(struct pulsarc_client_conf *c) {
   c->keepalive_interval_ms = 30000;
   c->max_lookup_redirects = 20;
   c->memory_limit_bytes = 64ull << 20;
+  c->tls_validate_hostname = true;
   pc_logger_init(&c->logger);
+}
+
+static void free_secret(char *s) {
+  if (s != NULL) {
+    volatile char *p = s; /* not optimised away before free */
+    while (*p)
+      *p++ = '\0';
+    free(s);
+  }
+}
+
+void pc_client_conf_release(struct pulsarc_client_conf *c) {
+  free(c->tls_trust_certs_file);
+  free(c->tls_cert_file);
+  free(c->tls_key_file);
+  free_secret(c->auth_token);
+  free(c->auth_token_file);
+  c->tls_trust_certs_file = c->tls_cert_file = c->tls_key_file = NULL;
+  c->auth_token = c->auth_token_file = NULL;
+}
+
+static int dup_opt(char **dst, const char *src) {
+  *dst = NULL;
+  return src != NULL && (*dst = strdup(src)) == NULL ? -1 : 0;
+}
+
+int pc_client_conf_copy(struct pulsarc_client_conf *dst, const struct pulsarc_client_conf *src) {
+  *dst = *src;
+  if (dup_opt(&dst->tls_trust_certs_file, src->tls_trust_certs_file) ||
+      dup_opt(&dst->tls_cert_file, src->tls_cert_file) ||
+      dup_opt(&dst->tls_key_file, src->tls_key_file) ||
+      dup_opt(&dst->auth_token, src->auth_token) ||
+      dup_opt(&dst->auth_token_file, src->auth_token_file)) {
+    pc_client_conf_release(dst);
+    return -1;
+  }
+  return 0;
+}
+
+/* Replaces a string option; "" clears it. */
+static int set_str(char **slot, const char *value, bool secret) {
+  char *v = NULL;
+  if (*value != '\0' && (v = strdup(value)) == NULL)
+    return -1;
+  if (secret)
+    free_secret(*slot);
+  else
+    free(*slot);
+  *slot = v;
+  return 0;
+}
+
+void pulsarc_client_conf_set_token_provider(pulsarc_client_conf_t *conf,
+                                            pulsarc_token_provider_fn fn, void *ctx) {
+  if (conf == NULL)
+    return;
+  conf->token_provider = fn;
+  conf->token_provider_ctx = fn ? ctx : NULL;
 }
 
 pulsarc_client_conf_t *pulsarc_client_conf_new(void) {
@@ -63,7 +122,12 @@ pulsarc_client_conf_t *pulsarc_client_conf_new(void) {
   return c;
 }
 
-void pulsarc_client_conf_destroy(pulsarc_client_conf_t *conf) { free(conf); }
+void pulsarc_client_conf_destroy(pulsarc_client_conf_t *conf) {
+  if (conf == NULL)
+    return;
+  pc_client_conf_release(conf);
+  free(conf);
+}
 
 void pulsarc_client_conf_set_logger(pulsarc_client_conf_t *conf, pulsarc_log_fn fn, void *ctx) {
   if (conf == NULL)
@@ -110,6 +174,31 @@ pulsarc_err_t pulsarc_client_conf_set(pulsarc_client_conf_t *c, const char *key,
   } else if (!strcmp(key, "log_level")) {
     if (pc_log_level_parse(value, &c->logger.level))
       goto bad;
+  } else if (!strcmp(key, "tls_trust_certs_file")) {
+    if (set_str(&c->tls_trust_certs_file, value, false))
+      return PULSARC_ERR_NO_MEMORY;
+  } else if (!strcmp(key, "tls_cert_file")) {
+    if (set_str(&c->tls_cert_file, value, false))
+      return PULSARC_ERR_NO_MEMORY;
+  } else if (!strcmp(key, "tls_key_file")) {
+    if (set_str(&c->tls_key_file, value, false))
+      return PULSARC_ERR_NO_MEMORY;
+  } else if (!strcmp(key, "tls_allow_insecure")) {
+    if (parse_bool(value, &c->tls_allow_insecure))
+      goto bad;
+  } else if (!strcmp(key, "tls_validate_hostname")) {
+    if (parse_bool(value, &c->tls_validate_hostname))
+      goto bad;
+  } else if (!strcmp(key, "auth_token")) {
+    /* Never echo the value into errbuf: it is a secret. */
+    if (strpbrk(value, "\r\n") != NULL)
+      return fail(errbuf, errlen, PULSARC_ERR_INVALID_ARGUMENT, "invalid value for %s%s", key,
+                  " (line break)");
+    if (set_str(&c->auth_token, value, true))
+      return PULSARC_ERR_NO_MEMORY;
+  } else if (!strcmp(key, "auth_token_file")) {
+    if (set_str(&c->auth_token_file, value, false))
+      return PULSARC_ERR_NO_MEMORY;
   } else {
     return fail(errbuf, errlen, PULSARC_ERR_UNKNOWN_OPTION, "unknown client option \"%s\"%s", key,
                 "");

@@ -23,6 +23,17 @@ struct pulsarc_client_conf {
   int max_lookup_redirects;
   uint64_t memory_limit_bytes; /* 0 = none */
   pc_logger logger;
+  /* TLS (pulsar+ssl://) and authentication. Strings belong to the conf;
+   * pc_client_conf_copy duplicates them. */
+  char *tls_trust_certs_file; /* NULL: system trust store */
+  char *tls_cert_file;        /* client certificate (mutual TLS) */
+  char *tls_key_file;
+  bool tls_allow_insecure;    /* default false */
+  bool tls_validate_hostname; /* default true */
+  char *auth_token;           /* secret: never logged */
+  char *auth_token_file;      /* re-read on every connect and challenge */
+  pulsarc_token_provider_fn token_provider;
+  void *token_provider_ctx;
 };
 
 typedef struct pc_kv_list {
@@ -69,6 +80,10 @@ enum { PC_ROUTE_ROUND_ROBIN = 0, PC_ROUTE_SINGLE = 1, PC_ROUTE_CUSTOM = 2 };
 enum { PC_HASH_JAVA_STRING = 0, PC_HASH_MURMUR3_32 = 1 };
 
 void pc_client_conf_defaults(struct pulsarc_client_conf *c);
+/* Deep copy (strings duplicated). 0 or -1 (no memory; dst then holds nothing to release). */
+int pc_client_conf_copy(struct pulsarc_client_conf *dst, const struct pulsarc_client_conf *src);
+/* Frees the strings (the token wiped first). */
+void pc_client_conf_release(struct pulsarc_client_conf *c);
 void pc_producer_conf_defaults(struct pulsarc_producer_conf *c);
 /* Deep copy (name duplicated). 0 or -1. */
 int pc_producer_conf_copy(struct pulsarc_producer_conf *dst, const struct pulsarc_producer_conf *src);

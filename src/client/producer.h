@@ -151,6 +151,7 @@ struct pulsarc_producer {
   pc_flush_req *close_waiters;
   uint32_t parts_closing;
   bool destroyed;
+  bool wake_senders; /* slots were released since the last wake */
   void *destroy_waiter; /* pc_waiter of a blocking destroy, or NULL */
 };
 
@@ -193,6 +194,8 @@ void pc_producer_deadline_sweep(pc_loop *loop, pc_timer *t);
 /* [loop] Flush/close bookkeeping after completions. */
 void pc_producer_check_flushes(pulsarc_producer_t *p);
 bool pc_producer_idle(pulsarc_producer_t *p);
+/* [loop] Wakes senders blocked on queue or memory room. */
+void pc_producer_wake_senders(pulsarc_producer_t *p);
 
 /* ---- shared between producer_send.c, producer_seal.c, producer_deadline.c [loop] ---- */
 pc_entry *pc_entry_get(pc_part *part, uint32_t count);

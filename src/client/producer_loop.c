@@ -733,6 +733,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
   if (p->meta_lookup != NULL)
     pc_lookup_cancel(p->meta_lookup);
   pc_poller_del(loop, &p->poller);
+  pc_producer_wake_senders(p); /* nobody polls for it any more */
   pc_producer_check_flushes(p); /* completes flush waiters: nothing is left */
   pc_flush_req *w = p->close_waiters;
   while (w != NULL) {

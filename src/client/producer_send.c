@@ -60,15 +60,24 @@ void pc_fifo_free(pc_msgfifo *f) {
 
 /* ------------------------------------------------------------ completion */
 
-/* Gives back in-flight slots and wakes senders blocked on a full queue. */
+/* Gives back in-flight slots. Blocked senders are woken by the poller, at
+ * most once per loop iteration: waking them per message would cost a
+ * syscall per message and stampede every waiting thread each time. */
 static void release_slots(pulsarc_producer_t *p, uint32_t n) {
   if (n == 0)
     return;
   atomic_fetch_sub_explicit(&p->inflight, n, memory_order_acq_rel);
+  p->wake_senders = true;
+}
+
+/* [loop] Wakes senders waiting for queue or memory room, if any. */
+void pc_producer_wake_senders(pulsarc_producer_t *p) {
+  p->wake_senders = false;
   if (atomic_load_explicit(&p->space_waiters, memory_order_acquire) > 0) {
     atomic_fetch_add(&p->space_seq, 1);
     pc_futex_wake_all(&p->space_seq);
   }
+  pc_client_wake_memory_waiters(p->client);
 }
 
 void pc_msg_release_payload(pc_msg *m) {
@@ -81,6 +90,9 @@ void pc_client_release_memory(pulsarc_client_t *c, uint64_t bytes) {
   if (c->conf.memory_limit_bytes == 0 || bytes == 0)
     return;
   atomic_fetch_sub_explicit(&c->memory_used, (int64_t)bytes, memory_order_acq_rel);
+}
+
+void pc_client_wake_memory_waiters(pulsarc_client_t *c) {
   if (atomic_load_explicit(&c->mem_waiters, memory_order_acquire) > 0) {
     atomic_fetch_add(&c->mem_seq, 1);
     pc_futex_wake_all(&c->mem_seq);
@@ -391,10 +403,8 @@ bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
   pulsarc_producer_t *p = poller->ctx;
   bool room = false;
   size_t n = pc_sendq_drain(&p->q, DRAIN_BUDGET, pc_producer_accept, p, &room);
-  if (room && atomic_load_explicit(&p->space_waiters, memory_order_acquire) > 0) {
-    atomic_fetch_add(&p->space_seq, 1);
-    pc_futex_wake_all(&p->space_seq);
-  }
+  if (room || p->wake_senders)
+    pc_producer_wake_senders(p);
   bool did = n > 0;
   for (int k = 0; k < p->nparts; k++) {
     pc_part *part = p->parts[k];
@@ -413,7 +423,7 @@ bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
 
 bool pc_producer_has_work(pc_poller *poller) {
   pulsarc_producer_t *p = poller->ctx;
-  if (pc_sendq_has_work(&p->q))
+  if (p->wake_senders || pc_sendq_has_work(&p->q))
     return true;
   for (int k = 0; k < p->nparts; k++) {
     pc_part *part = p->parts[k];
