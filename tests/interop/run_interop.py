@@ -28,6 +28,15 @@ Cases:
 Run with the venv python from tools/interop/setup-venv.sh:
   run_interop.py --publisher BUILD/tests/interop/pulsarc-interop-publish
       [--root REPO] [--only a_unbatched,...] [--keep]
+      [--broker real|testbroker] [--testbroker PATH]
+
+--broker testbroker runs the same cases against pulsarc's own test broker
+(`pulsarc-testbroker --listen 127.0.0.1:0 --http-port 0`, default path
+BUILD/tools/testbroker/pulsarc-testbroker next to the publisher's build):
+the official consumer reads from it, the official producer publishes into it,
+and its --http-port endpoint serves the admin entry / internalStats facts the
+cases read. Any difference from the real broker that a case reveals is a
+test-broker bug.
 """
 import argparse
 import json
@@ -68,6 +77,8 @@ class Suite:
 
     # ------------------------------------------------------------ broker
     def start_broker(self):
+        if self.a.broker == "testbroker":
+            return self.start_testbroker()
         self.dir = tempfile.mkdtemp(prefix="pulsarc-interop-")
         env = dict(os.environ)
         # The script already defaults to strict deliver-at; say so explicitly
@@ -86,10 +97,45 @@ class Suite:
         print(f"broker {self.env.get('PULSAR_VERSION')} up in {time.monotonic() - t0:.1f}s "
               f"({self.service_url}, dir {self.dir})", flush=True)
 
+    def start_testbroker(self):
+        self.dir = tempfile.mkdtemp(prefix="pulsarc-interop-tb-")
+        t0 = time.monotonic()
+        self.tb_err = open(os.path.join(self.dir, "testbroker.log"), "w+")
+        self.tb = subprocess.Popen([self.a.testbroker, "--listen", "127.0.0.1:0",
+                                    "--http-port", "0"], stdout=subprocess.PIPE,
+                                   stderr=self.tb_err, text=True)
+        line = self.tb.stdout.readline().strip()  # the HTTP line is written before it
+        if not line.startswith("ready "):
+            raise RuntimeError(f"pulsarc-testbroker did not start: {line!r}")
+        self.service_url = line.split()[1]
+        self.tb_err.seek(0)
+        http = [ln.split()[1] for ln in self.tb_err.read().splitlines() if ln.startswith("http ")]
+        if not http:
+            raise RuntimeError("pulsarc-testbroker printed no 'http' line")
+        self.web_url = http[0].rstrip("/")
+        print(f"test broker up in {time.monotonic() - t0:.1f}s ({self.service_url}, "
+              f"{self.web_url}, dir {self.dir})", flush=True)
+
     def stop_broker(self, keep):
         if not self.dir:
             return
-        subprocess.run([self.broker_sh, "stop", self.dir], check=False, stdout=subprocess.DEVNULL)
+        if self.a.broker == "testbroker":
+            if getattr(self, "tb", None) is None:
+                return
+            self.tb.send_signal(signal.SIGTERM)
+            try:
+                self.tb.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.tb.kill()
+                self.tb.wait()
+            self.tb_err.close()
+            with open(os.path.join(self.dir, "testbroker.log")) as f:
+                tail = [ln for ln in f.read().splitlines() if "stopped" in ln]
+            if tail:
+                print(tail[-1], flush=True)
+        else:
+            subprocess.run([self.broker_sh, "stop", self.dir], check=False,
+                           stdout=subprocess.DEVNULL)
         if keep:
             print(f"broker dir kept: {self.dir}", flush=True)
         else:
@@ -460,8 +506,19 @@ def main():
         os.path.join(os.path.dirname(__file__), "..", "..")), help="repository root")
     ap.add_argument("--only", default="", help="comma-separated case names")
     ap.add_argument("--keep", action="store_true", help="keep the broker dir (logs, data)")
+    ap.add_argument("--broker", choices=["real", "testbroker"], default="real",
+                    help="run the cases against the real broker (default) or pulsarc-testbroker")
+    ap.add_argument("--testbroker", default=None,
+                    help="path to pulsarc-testbroker (default: BUILD/tools/testbroker/...)")
     a = ap.parse_args()
     a.publisher = os.path.abspath(a.publisher)
+    if a.broker == "testbroker":
+        if not a.testbroker:
+            build = os.path.dirname(os.path.dirname(os.path.dirname(a.publisher)))
+            a.testbroker = os.path.join(build, "tools", "testbroker", "pulsarc-testbroker")
+        a.testbroker = os.path.abspath(a.testbroker)
+        if not os.access(a.testbroker, os.X_OK):
+            ap.error(f"test broker {a.testbroker} is not executable")
     if not os.access(a.publisher, os.X_OK):
         ap.error(f"publisher {a.publisher} is not executable")
     only = {c for c in a.only.split(",") if c}

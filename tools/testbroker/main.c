@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "tb_internal.h" /* tb_http_* */
 #include "testbroker.h"
 
 static void usage(FILE *f) {
@@ -27,6 +28,16 @@ static void usage(FILE *f) {
          "  --redirect-to URL         answer lookups with a redirect to URL\n"
          "  --proxy-through           lookup answers ask clients to proxy through the service URL\n"
          "  --ping-interval-ms MS     ping clients every MS milliseconds (default off)\n"
+         "  --http-port PORT          serve the admin entry/internalStats REST subset on\n"
+         "                            127.0.0.1:PORT (0 = free port); 'http http://HOST:PORT'\n"
+         "                            goes to stderr before the ready line\n"
+         "  --http-listen HOST:PORT   the same on another address\n"
+         "  --tls-cert FILE           serve TLS only (pulsar+ssl://) with this PEM certificate chain\n"
+         "  --tls-key FILE            its PEM private key\n"
+         "  --tls-ca FILE             require client certificates signed by these PEM CAs\n"
+         "  --require-token TOKEN     CONNECT must carry auth \"token\" with TOKEN, else\n"
+         "                            AuthenticationError and close (also on AUTH_RESPONSE)\n"
+         "  --auth-challenge-ms MS    send AUTH_CHALLENGE to every client every MS milliseconds\n"
          "  --help                    this text\n"
          "Prints 'ready pulsar://HOST:PORT' once accepting; SIGTERM/SIGINT exit 0.\n");
 }
@@ -52,6 +63,13 @@ int main(int argc, char **argv) {
     O_REDIR,
     O_PROXY,
     O_PING,
+    O_HTTP_PORT,
+    O_HTTP_LISTEN,
+    O_TLS_CERT,
+    O_TLS_KEY,
+    O_TLS_CA,
+    O_REQ_TOKEN,
+    O_AUTH_CHALLENGE,
     O_HELP
   };
   static const struct option longopts[] = {{"listen", required_argument, NULL, O_LISTEN},
@@ -63,12 +81,22 @@ int main(int argc, char **argv) {
                                            {"redirect-to", required_argument, NULL, O_REDIR},
                                            {"proxy-through", no_argument, NULL, O_PROXY},
                                            {"ping-interval-ms", required_argument, NULL, O_PING},
+                                           {"http-port", required_argument, NULL, O_HTTP_PORT},
+                                           {"http-listen", required_argument, NULL, O_HTTP_LISTEN},
+                                           {"tls-cert", required_argument, NULL, O_TLS_CERT},
+                                           {"tls-key", required_argument, NULL, O_TLS_KEY},
+                                           {"tls-ca", required_argument, NULL, O_TLS_CA},
+                                           {"require-token", required_argument, NULL, O_REQ_TOKEN},
+                                           {"auth-challenge-ms", required_argument, NULL,
+                                            O_AUTH_CHALLENGE},
                                            {"help", no_argument, NULL, O_HELP},
                                            {NULL, 0, NULL, 0}};
   pulsarc_tb_opts o = pulsarc_tb_opts_default();
   pulsarc_tb_partitions *parts = NULL;
   size_t nparts = 0;
   char host[256] = "127.0.0.1";
+  char http_host[256] = "127.0.0.1";
+  int http_port = -1; /* -1: no HTTP endpoint */
   int c;
   uint64_t v;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -138,6 +166,44 @@ int main(int argc, char **argv) {
       }
       o.ping_interval_ms = (uint32_t)v;
       break;
+    case O_HTTP_PORT:
+      if (parse_u64(optarg, &v) || v > 65535) {
+        fprintf(stderr, "pulsarc-testbroker: bad --http-port '%s'\n", optarg);
+        return 2;
+      }
+      http_port = (int)v;
+      break;
+    case O_HTTP_LISTEN: {
+      const char *colon = strrchr(optarg, ':');
+      if (!colon || parse_u64(colon + 1, &v) || v > 65535 ||
+          (size_t)(colon - optarg) >= sizeof(http_host)) {
+        fprintf(stderr, "pulsarc-testbroker: bad --http-listen '%s' (want HOST:PORT)\n", optarg);
+        return 2;
+      }
+      memcpy(http_host, optarg, (size_t)(colon - optarg));
+      http_host[colon - optarg] = '\0';
+      http_port = (int)v;
+      break;
+    }
+    case O_TLS_CERT:
+      o.tls_cert_file = optarg;
+      break;
+    case O_TLS_KEY:
+      o.tls_key_file = optarg;
+      break;
+    case O_TLS_CA:
+      o.tls_ca_file = optarg;
+      break;
+    case O_REQ_TOKEN:
+      o.require_token = optarg;
+      break;
+    case O_AUTH_CHALLENGE:
+      if (parse_u64(optarg, &v) || v == 0 || v > UINT32_MAX) {
+        fprintf(stderr, "pulsarc-testbroker: bad --auth-challenge-ms '%s'\n", optarg);
+        return 2;
+      }
+      o.auth_challenge_ms = (uint32_t)v;
+      break;
     case O_HELP:
     case 'h':
       usage(stdout);
@@ -179,6 +245,20 @@ int main(int argc, char **argv) {
             strerror(-rc));
     return 1;
   }
+  tb_http *http = NULL;
+  if (http_port >= 0) {
+    uint16_t bound = 0;
+    rc = tb_http_start(tb, http_host, (uint16_t)http_port, &http, &bound);
+    if (rc != 0) {
+      fprintf(stderr, "pulsarc-testbroker: cannot start HTTP on %s:%d: %s\n", http_host,
+              http_port, strerror(-rc));
+      pulsarc_tb_free(tb);
+      return 1;
+    }
+    /* Before the ready line, so whoever waits for that has this too. */
+    fprintf(stderr, "http http://%s:%u\n", http_host, (unsigned)bound);
+    fflush(stderr);
+  }
   printf("ready %s\n", pulsarc_tb_service_url(tb));
   fflush(stdout);
 
@@ -191,6 +271,7 @@ int main(int argc, char **argv) {
       break;
   }
   close(sfd);
+  tb_http_stop(http);
   pulsarc_tb_stop(tb);
   pulsarc_tb_stats st;
   pulsarc_tb_get_stats(tb, &st);

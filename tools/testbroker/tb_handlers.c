@@ -45,10 +45,13 @@ static void send_producer_success(pulsarc_tb *tb, tb_producer *p, uint64_t reque
   s.has_last_sequence_id = 1;
   s.last_sequence_id = (tb->dedup && seq) ? seq->highest : -1;
   uint8_t ver[8];
+  /* The real broker always sends the field (empty without a schema); the
+   * Java client refuses a PRODUCER_SUCCESS that lacks it. */
+  s.has_schema_version = 1;
+  s.schema_version.data = ver;
+  s.schema_version.len = 0;
   if (p->has_schema) {
     put_i64be(ver, p->schema_version); /* opaque 8 bytes, like the Java broker's long */
-    s.has_schema_version = 1;
-    s.schema_version.data = ver;
     s.schema_version.len = sizeof(ver);
   }
   if (p->access_mode != PULSARC__PRODUCER_ACCESS_MODE__Shared && p->ready) {
@@ -151,6 +154,7 @@ static void grant_all(pulsarc_tb *tb) {
 }
 
 void tb_conn_forget_producers(pulsarc_tb *tb, tb_conn *c) {
+  tb_conn_forget_consumers(tb, c); /* the connection is going: its consumers too */
   if (!c->producers)
     return;
   while (c->producers)
@@ -445,6 +449,7 @@ static void handle_send(pulsarc_tb *tb, tb_conn *c, const pc_frame *f) {
   if (checked && hid > seq->highest)
     seq->highest = hid;
   send_receipt(tb, c, s, t->ledger_id, entry);
+  tb_topic_dispatch(tb, t);
 }
 
 /* ------------------------------------------------------------ lookup & co */
@@ -519,6 +524,8 @@ static void handle_lookup(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandLook
       r.proxy_through_service_url = 1;
     }
   }
+  if (tb_sec_tls(tb)) /* TLS clients read brokerServiceUrlTls */
+    r.broker_service_url_tls = r.broker_service_url;
   Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
   cmd.type = BC(LOOKUP_RESPONSE);
   cmd.lookup_topic_response = &r;
@@ -561,6 +568,11 @@ static void handle_get_or_create_schema(pulsarc_tb *tb, tb_conn *c,
 
 void tb_handle_frame(pulsarc_tb *tb, tb_conn *c, const pc_frame *f) {
   const Pulsarc__BaseCommand *cmd = f->cmd;
+  static int trace = -1; /* PULSARC_TB_TRACE=1: log every command type received */
+  if (trace < 0)
+    trace = getenv("PULSARC_TB_TRACE") != NULL;
+  if (trace)
+    fprintf(stderr, "pulsarc-testbroker: fd %d command %d\n", c->fd, (int)cmd->type);
   if (!c->connected) {
     /* Nothing but CONNECT is legal first. */
     if (cmd->type != BC(CONNECT) || !cmd->connect) {
@@ -610,8 +622,10 @@ void tb_handle_frame(pulsarc_tb *tb, tb_conn *c, const pc_frame *f) {
     tb_conn_close(tb, c, true);
     break;
   default:
-    /* Consumer-side and admin commands are outside a producer test broker;
-     * ignore them rather than guess an answer. */
+    /* Consumer side: tb_consumer.c. Anything else (transactions, topic
+     * watches) is ignored rather than answered with a guess. */
+    if (!tb_consumer_handle(tb, c, f) && getenv("PULSARC_TB_TRACE"))
+      fprintf(stderr, "pulsarc-testbroker: ignored command type %d\n", (int)cmd->type);
     break;
   }
 }

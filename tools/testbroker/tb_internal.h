@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "codec/frame.h"
 #include "common/buf.h"
@@ -80,6 +81,7 @@ typedef struct tb_schema {
 } tb_schema;
 
 struct tb_producer;
+struct tb_sub; /* tb_consumer.c */
 
 typedef struct tb_topic {
   char *name;
@@ -97,6 +99,7 @@ typedef struct tb_topic {
   size_t n_fenced;
   tb_schema *schemas;
   size_t n_schemas;
+  struct tb_sub *subs; /* subscriptions (tb_consumer.c) */
 } tb_topic;
 
 /* ---------------------------------------------------------------- connections */
@@ -131,16 +134,18 @@ typedef struct tb_conn {
   size_t out_off;
   bool want_out; /* EPOLLOUT registered */
   tb_producer *producers;
+  struct tb_consumer *consumers; /* tb_consumer.c */
   uint64_t recent_closed[TB_RECENT_CLOSED];
   unsigned n_recent;
   tb_deferred *dq_head, *dq_tail;
   uint64_t next_ping_ns;
+  struct tb_sec_conn *sec; /* tb_tls.c: TLS session; NULL on plain TCP */
   struct tb_conn *prev, *next;
 } tb_conn;
 
 /* ---------------------------------------------------------------- requests */
 
-enum { TB_REQ_DROP = 1, TB_REQ_CLOSE_PRODUCERS };
+enum { TB_REQ_DROP = 1, TB_REQ_CLOSE_PRODUCERS, TB_REQ_APPLY_READING };
 
 typedef struct tb_req {
   int kind;
@@ -196,6 +201,17 @@ struct pulsarc_tb {
   uint64_t delay_ns;
   tb_fault fail_sends, fail_lookups, fail_producers;
   tb_req *reqs;
+  struct tb_faults {          /* tb_faults.c */
+    uint64_t drop_after;      /* frames still to receive before a drop; 0 off */
+    uint32_t drop_per_million;
+    uint64_t rng;             /* xorshift64 state for random drops */
+    uint32_t corrupt_next;    /* outgoing frames still to corrupt */
+    bool stop_reading;
+    uint64_t drops;           /* connections closed by injected faults */
+    uint64_t drops_after_send; /* of which right after a SEND (receipt lost) */
+    uint64_t corrupted;       /* frames corrupted */
+  } fx;
+  struct tb_sec *sec; /* tb_tls.c: TLS context, token, challenges */
 };
 
 /* tb_server.c [tb] */
@@ -212,6 +228,37 @@ int tb_run_request(pulsarc_tb *tb, int kind, const char *topic);
 void tb_handle_frame(pulsarc_tb *tb, tb_conn *c, const pc_frame *f);
 void tb_conn_forget_producers(pulsarc_tb *tb, tb_conn *c);
 int tb_close_topic_producers(pulsarc_tb *tb, const char *topic);
+
+/* tb_faults.c */
+/* [tb] After a received frame was handled: closes c if a drop is due. */
+void tb_fault_after_frame(pulsarc_tb *tb, tb_conn *c, const pc_frame *f);
+/* [tb] The frame [p, p+len) was just queued for output: corrupts it if due. */
+void tb_fault_on_frame_out(pulsarc_tb *tb, uint8_t *p, size_t len);
+/* [tb] Epoll input interest for connections (none while reading is stopped). */
+uint32_t tb_fault_in_events(const pulsarc_tb *tb);
+/* [tb] Re-registers every connection after stop_reading changed. */
+void tb_fault_apply_reading(pulsarc_tb *tb);
+
+/* tb_tls.c: TLS and authentication. Cheap no-ops when neither TLS nor a
+ * token is configured (a token and challenges may be set at run time). */
+/* [start, before the thread] Copies the options, builds the TLS context and
+ * turns service_url into pulsar+ssl://. 0 or negative errno. */
+int tb_sec_start(pulsarc_tb *tb, const pulsarc_tb_opts *o);
+void tb_sec_free(pulsarc_tb *tb);
+/* [any, under mu] The listener speaks TLS. */
+bool tb_sec_tls(const pulsarc_tb *tb);
+/* [tb] A new connection; 0, or -1 (close it). */
+int tb_sec_conn_new(pulsarc_tb *tb, tb_conn *c);
+void tb_sec_conn_free(tb_conn *c);
+/* [tb] recv/send through TLS when on: >0 bytes, 0 EOF, -1 with errno
+ * (EAGAIN: retry on the next event). */
+ssize_t tb_sec_recv(pulsarc_tb *tb, tb_conn *c, void *buf, size_t len);
+ssize_t tb_sec_send(pulsarc_tb *tb, tb_conn *c, const void *buf, size_t len);
+/* [tb] Credential checks on CONNECT / AUTH_RESPONSE before the handlers see
+ * them. true: consumed (answered, maybe closed). */
+bool tb_sec_filter(pulsarc_tb *tb, tb_conn *c, const pc_frame *f);
+/* [tb] Sends due AUTH_CHALLENGEs; returns min(next, next due time). */
+uint64_t tb_sec_tick(pulsarc_tb *tb, uint64_t now_ns, uint64_t next);
 
 /* tb_store.c [tb] unless noted */
 tb_topic *tb_topic_get(pulsarc_tb *tb, const char *name, bool create);
@@ -230,5 +277,70 @@ int tb_decompress(int codec, const uint8_t *in, size_t len, uint32_t uncompresse
                   pc_buf *out);
 /* [any, under mu] builds the inspection copy. */
 pulsarc_tb_snapshot *tb_snapshot_build(pulsarc_tb *tb, const char *full_topic);
+
+/* ---------------------------------------------------------------- consumers */
+
+/* Per subscription, per entry id: where that entry stands. */
+enum { TB_SE_NEW = 0, TB_SE_READY, TB_SE_OUT, TB_SE_ACKED, TB_SE_SKIP };
+
+typedef struct tb_sub_ent {
+  uint8_t state;
+  bool meta_known;        /* deliver_at / key_hash filled */
+  uint32_t redeliveries;  /* CommandMessage.redelivery_count */
+  uint32_t key_hash;      /* Key_Shared routing */
+  int64_t deliver_at;     /* ms since epoch, 0 = at once */
+  struct tb_consumer *owner; /* TB_SE_OUT only */
+} tb_sub_ent;
+
+typedef struct tb_sub {
+  char *name;
+  tb_topic *topic;
+  int type;        /* Pulsarc__CommandSubscribe__SubType */
+  bool durable;    /* non-durable (readers) go away with their last consumer */
+  bool gone;       /* such a sub after that: a husk, freed with the topic */
+  int64_t base;    /* entry id of ents[0] */
+  tb_sub_ent *ents;
+  size_t cap;
+  int64_t cursor;  /* first entry id not looked at yet */
+  size_t n_ready;  /* TB_SE_READY entries (redeliveries, delayed) */
+  struct tb_consumer *consumers; /* subscribe order; head is the active one */
+  uint64_t rr;     /* Shared round robin */
+  struct tb_sub *next;
+} tb_sub;
+
+typedef struct tb_consumer {
+  struct tb_conn *conn;
+  tb_sub *sub;
+  uint64_t consumer_id;
+  char *name;
+  int64_t permits;
+  uint64_t unacked; /* entries out */
+  bool has_epoch;
+  uint64_t epoch;
+  struct tb_consumer *next_conn, *next_sub;
+} tb_consumer;
+
+/* tb_consumer.c [tb] */
+/* Handles SUBSCRIBE, FLOW, ACK, ... (every consumer-side command). true if
+ * the command was one of them. */
+bool tb_consumer_handle(pulsarc_tb *tb, tb_conn *c, const pc_frame *f);
+/* A new entry was stored on t: dispatch it to subscribers with permits. */
+void tb_topic_dispatch(pulsarc_tb *tb, tb_topic *t);
+/* Closes c's consumers (connection gone); their unacked entries go back. */
+void tb_conn_forget_consumers(pulsarc_tb *tb, tb_conn *c);
+/* Delayed deliveries that came due; returns the next due time (monotonic
+ * ns), UINT64_MAX if none. */
+uint64_t tb_consumers_tick(pulsarc_tb *tb, uint64_t now_ns);
+/* [tb or after stop] frees a topic's subscriptions. */
+void tb_topic_free_subs(tb_topic *t);
+/* [any, under mu] the recorded entry with that id, or NULL. */
+const tb_entry *tb_topic_find_entry(const tb_topic *t, int64_t entry_id);
+
+/* tb_http.c: the admin-style REST endpoint (own thread, blocking accept). */
+typedef struct tb_http tb_http;
+/* [any] 0 or negative errno; *out receives the server, *port the bound port. */
+int tb_http_start(pulsarc_tb *tb, const char *host, uint16_t port, tb_http **out, uint16_t *bound);
+/* [any] stops and joins the thread; before pulsarc_tb_free. NULL is fine. */
+void tb_http_stop(tb_http *h);
 
 #endif

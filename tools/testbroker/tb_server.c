@@ -26,7 +26,8 @@
 static void conn_update_events(pulsarc_tb *tb, tb_conn *c, bool want_out) {
   if (c->want_out == want_out)
     return;
-  struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0u), .data.ptr = c};
+  struct epoll_event ev = {.events = tb_fault_in_events(tb) | (want_out ? EPOLLOUT : 0u),
+                           .data.ptr = c};
   if (epoll_ctl(tb->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
     c->want_out = want_out;
 }
@@ -34,7 +35,7 @@ static void conn_update_events(pulsarc_tb *tb, tb_conn *c, bool want_out) {
 /* [tb] Writes as much pending output as the socket takes. */
 static void conn_flush(pulsarc_tb *tb, tb_conn *c) {
   while (!c->closed && c->out_off < c->out.len) {
-    ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+    ssize_t n = tb_sec_send(tb, c, c->out.data + c->out_off, c->out.len - c->out_off);
     if (n > 0) {
       c->out_off += (size_t)n;
     } else if (n < 0 && errno == EINTR) {
@@ -65,10 +66,12 @@ void tb_conn_send_cmd(pulsarc_tb *tb, tb_conn *c, const Pulsarc__BaseCommand *cm
     c->out.len = 0;
     c->out_off = 0;
   }
+  size_t before = c->out.len;
   if (pc_frame_append_command(&c->out, cmd) != 0) {
     tb_conn_close(tb, c, false);
     return;
   }
+  tb_fault_on_frame_out(tb, c->out.data + before, c->out.len - before);
   tb->st.frames_out++;
 }
 
@@ -83,11 +86,13 @@ static void conn_release(pulsarc_tb *tb, tb_conn *c, uint64_t now) {
     c->dq_head = d->next;
     if (!c->dq_head)
       c->dq_tail = NULL;
+    size_t before = c->out.len;
     if (pc_buf_append(&c->out, d->data, d->len) != 0) {
       free(d);
       tb_conn_close(tb, c, false);
       return;
     }
+    tb_fault_on_frame_out(tb, c->out.data + before, d->len);
     tb->st.frames_out++;
     free(d);
   }
@@ -153,6 +158,7 @@ static void conn_free(tb_conn *c) {
     c->dq_head = d->next;
     free(d);
   }
+  tb_sec_conn_free(c);
   pc_decoder_free(&c->dec);
   pc_buf_free(&c->out);
   free(c);
@@ -180,7 +186,7 @@ static void on_accept(pulsarc_tb *tb) {
     }
     c->fd = fd;
     pc_decoder_init(&c->dec, tb->max_message_size + TB_FRAME_PADDING);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    struct epoll_event ev = {.events = tb_fault_in_events(tb), .data.ptr = c};
     if (epoll_ctl(tb->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
       pc_decoder_free(&c->dec);
       free(c);
@@ -195,6 +201,8 @@ static void on_accept(pulsarc_tb *tb) {
     tb->conns = c;
     tb->st.connections++;
     tb->st.connections_open++;
+    if (tb_sec_conn_new(tb, c) != 0)
+      tb_conn_close(tb, c, false);
   }
 }
 
@@ -206,7 +214,7 @@ static void on_readable(pulsarc_tb *tb, tb_conn *c) {
       tb_conn_close(tb, c, false);
       return;
     }
-    ssize_t n = recv(c->fd, space, avail, 0);
+    ssize_t n = tb_sec_recv(tb, c, space, avail); /* TLS when on */
     if (n == 0) {
       tb_conn_close(tb, c, false);
       return;
@@ -223,14 +231,17 @@ static void on_readable(pulsarc_tb *tb, tb_conn *c) {
     int r = 0;
     while (!c->closed && (r = pc_decoder_next(&c->dec, &f)) == 1) {
       tb->st.frames_in++;
-      tb_handle_frame(tb, c, &f);
+      if (!tb_sec_filter(tb, c, &f)) /* credential checks */
+        tb_handle_frame(tb, c, &f);
+      if (!c->closed)
+        tb_fault_after_frame(tb, c, &f);
     }
     if (!c->closed && r < 0) {
       tb_conn_close(tb, c, true); /* malformed or oversized frame */
       return;
     }
-    if ((size_t)n < avail)
-      return; /* drained the socket */
+    if ((size_t)n < avail && !c->sec)
+      return; /* drained the socket (TLS reads one record at a time: go on) */
   }
 }
 
@@ -245,7 +256,8 @@ static void send_ping(pulsarc_tb *tb, tb_conn *c) {
 /* [tb] Releases due answers, sends pings, flushes; returns the epoll timeout. */
 static int run_timers_and_flush(pulsarc_tb *tb) {
   uint64_t now = pc_mono_ns();
-  uint64_t next = UINT64_MAX;
+  uint64_t next = tb_consumers_tick(tb, now); /* delayed deliveries that came due */
+  next = tb_sec_tick(tb, now, next);          /* AUTH_CHALLENGEs */
   for (tb_conn *c = tb->conns, *nx; c; c = nx) {
     nx = c->next;
     conn_release(tb, c, now);
@@ -284,9 +296,12 @@ static void run_requests(pulsarc_tb *tb) {
         tb_conn_close(tb, tb->conns, false);
         n++;
       }
+      tb->fx.drops += (uint64_t)n;
       r->result = n;
     } else if (r->kind == TB_REQ_CLOSE_PRODUCERS) {
       r->result = tb_close_topic_producers(tb, r->topic);
+    } else if (r->kind == TB_REQ_APPLY_READING) {
+      tb_fault_apply_reading(tb);
     }
     r->done = true;
     any = true;
@@ -314,8 +329,13 @@ static void *broker_thread(void *arg) {
         tb_conn *c = p;
         if (c->closed)
           continue;
-        if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        if (tb->fx.stop_reading) {
+          /* Reading is stopped on purpose: a dead peer is closed unread. */
+          if (evs[i].events & (EPOLLERR | EPOLLHUP))
+            tb_conn_close(tb, c, false);
+        } else if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
           on_readable(tb, c);
+        }
         if (!c->closed && (evs[i].events & EPOLLOUT))
           conn_flush(tb, c);
       }
@@ -417,6 +437,7 @@ void pulsarc_tb_free(pulsarc_tb *tb) {
   tb_map_free(&tb->topics);
   TB_MAP_FOREACH(&tb->partitions, i) free((char *)tb->partitions.keys[i]);
   tb_map_free(&tb->partitions);
+  tb_sec_free(tb);
   free(tb->listen_host);
   free(tb->advertised_url);
   free(tb->redirect_to);
@@ -466,6 +487,8 @@ int pulsarc_tb_start(const pulsarc_tb_opts *opts, pulsarc_tb **out) {
       goto fail;
   }
   rc = listen_on(tb, tb->listen_host, opts->port);
+  if (rc == 0)
+    rc = tb_sec_start(tb, opts); /* TLS / token options; pulsar+ssl:// URL */
   if (rc != 0)
     goto fail;
   tb->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

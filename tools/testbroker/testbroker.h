@@ -15,6 +15,15 @@
  * check, batch walking, chunk accounting, deduplication by producer name and
  * sequence id (as the Java broker does it), SEND_RECEIPT / SEND_ERROR,
  * CLOSE_PRODUCER in both directions, GET_OR_CREATE_SCHEMA.
+ * Consumer side (tb_consumer.c): SUBSCRIBE (Exclusive, Shared, Failover,
+ * Key_Shared; Earliest/Latest, reader start ids), FLOW permits (a batch entry
+ * costs its message count), MESSAGE with the stored metadata and payload
+ * re-checksummed, ACK (individual, cumulative; ACK_RESPONSE when asked),
+ * REDELIVER_UNACKNOWLEDGED_MESSAGES, delayed delivery on Shared/Key_Shared,
+ * CLOSE_CONSUMER, UNSUBSCRIBE, SEEK, GET_LAST_MESSAGE_ID, CONSUMER_STATS,
+ * GET_SCHEMA (answers TopicNotFound: schema bodies are not kept). Only
+ * entries whose payload was retained (retain_bytes, max_entry_records) can
+ * be dispatched; subscriptions skip the others as if acknowledged.
  *
  * Memory is bounded: payloads are kept up to retain_bytes (then only
  * per-message CRC32C + length), entry records up to max_entry_records (then
@@ -67,6 +76,19 @@ typedef struct pulsarc_tb_opts {
                                    proxy_through_service_url=true */
   uint32_t ping_interval_ms;    /* send PING to clients this often; 0 = never */
   int32_t max_protocol_version; /* CONNECTED.protocol_version = min(client, this); 19 */
+  /* TLS and authentication (tb_tls.c). With tls_cert_file + tls_key_file
+   * the listener speaks TLS only (service URL pulsar+ssl://..., LOOKUP
+   * answers carry brokerServiceUrlTls). */
+  const char *tls_cert_file;  /* PEM server certificate chain */
+  const char *tls_key_file;   /* PEM private key */
+  const char *tls_ca_file;    /* PEM CAs: clients MUST present a certificate
+                                 signed by one of them (mutual TLS) */
+  const char *require_token;  /* CONNECT must carry auth_method_name "token"
+                                 and exactly this auth_data, else ERROR
+                                 AuthenticationError and close; also checked
+                                 in every AUTH_RESPONSE. NULL: no check */
+  uint32_t auth_challenge_ms; /* send AUTH_CHALLENGE to every connected client
+                                 this often; 0 = never */
 } pulsarc_tb_opts;
 
 pulsarc_tb_opts pulsarc_tb_opts_default(void);
@@ -115,8 +137,10 @@ typedef struct pulsarc_tb_stats {
   uint64_t partition_lookups;
   uint64_t proxied_connects; /* CONNECTs carrying proxy_to_broker_url */
   uint64_t pongs;
-  uint64_t bytes_stored;   /* payload bytes of stored entries */
-  uint64_t bytes_retained; /* of which kept in memory */
+  uint64_t bytes_stored;      /* payload bytes of stored entries */
+  uint64_t bytes_retained;    /* of which kept in memory */
+  uint64_t decompress_errors; /* compressed entries that did not decode to
+                                 uncompressed_size (stored raw, not listed) */
 } pulsarc_tb_stats;
 
 void pulsarc_tb_get_stats(pulsarc_tb *tb, pulsarc_tb_stats *out);
@@ -205,8 +229,8 @@ typedef struct pulsarc_tb_entry {
   size_t payload_len;
   uint32_t payload_crc32c; /* CRC32C of the raw payload, always valid */
   bool batch_malformed;    /* batch body did not walk cleanly */
-  /* Messages inside; empty when the payload is compressed and cannot be
-   * decoded (compression support: see TODO in tb_store.c). */
+  /* Messages inside (decompressed when the entry is compressed); empty when
+   * a compressed payload does not decode (stats.decompress_errors). */
   const pulsarc_tb_message *messages;
   size_t num_listed;
 } pulsarc_tb_entry;
@@ -280,6 +304,63 @@ void pulsarc_tb_fail_sends(pulsarc_tb *tb, uint32_t n, pulsarc_tb_server_error e
 void pulsarc_tb_fail_lookups(pulsarc_tb *tb, uint32_t n, pulsarc_tb_server_error err);
 /* The next n PRODUCER requests are answered ERROR err. n = 0 cancels. */
 void pulsarc_tb_fail_producers(pulsarc_tb *tb, uint32_t n, pulsarc_tb_server_error err);
+
+/* ------------------------------------------- connection faults (tb_faults.c) */
+
+/* Counting frames received on any connection from now, the connection that
+ * receives the n-th is closed right after that frame was handled: whatever
+ * was answered to it (a SEND's receipt: the entry IS stored) is lost, and so
+ * are frames that arrived behind it. One shot; n = 0 cancels. */
+void pulsarc_tb_drop_after_frames(pulsarc_tb *tb, uint64_t n);
+/* Every received frame closes its connection (as above) with probability
+ * per_million / 1e6, drawn from a generator seeded with seed (reproducible
+ * for a given frame order). per_million = 0 turns it off. */
+void pulsarc_tb_random_drops(pulsarc_tb *tb, uint64_t seed, uint32_t per_million);
+/* The next n frames the broker writes (any command, on any connection) are
+ * made undecodable: their command bytes are overwritten, the frame sizes
+ * stay valid. n = 0 cancels. */
+void pulsarc_tb_corrupt_next_frames(pulsarc_tb *tb, uint32_t n);
+/* While stopped, the broker reads nothing from client sockets (it still
+ * accepts and writes), so clients fill their socket buffers and meet
+ * backpressure; a peer that resets is closed unread. Turning it off resumes
+ * reading. Returns once applied. Blocking. */
+void pulsarc_tb_stop_reading(pulsarc_tb *tb, bool stop);
+/* Connections closed by injected faults since start: drop_after_frames,
+ * random drops and pulsarc_tb_drop_connections (one per connection). */
+uint64_t pulsarc_tb_drops(pulsarc_tb *tb);
+typedef struct pulsarc_tb_fault_stats {
+  uint64_t drops;            /* as pulsarc_tb_drops() */
+  uint64_t drops_after_send; /* drops right after a SEND: its receipt was lost
+                                (the client still had it pending) */
+  uint64_t frames_corrupted; /* by pulsarc_tb_corrupt_next_frames */
+} pulsarc_tb_fault_stats;
+void pulsarc_tb_get_fault_stats(pulsarc_tb *tb, pulsarc_tb_fault_stats *out);
+/* Waits until pulsarc_tb_drops() >= n; false on timeout (timeout_ms < 0:
+ * forever) or when the broker stopped. Blocking. */
+bool pulsarc_tb_wait_drops(pulsarc_tb *tb, uint64_t n, int timeout_ms);
+
+/* ------------------------------------------------- TLS and auth (tb_tls.c) */
+
+typedef struct pulsarc_tb_auth_stats {
+  uint64_t tls_handshakes;     /* completed TLS handshakes */
+  uint64_t tls_failures;       /* connections that failed during the handshake */
+  uint64_t client_certs;       /* handshakes with a verified client certificate */
+  uint64_t connects_ok;        /* CONNECTs that passed the credential check */
+  uint64_t connects_rejected;  /* CONNECTs answered AuthenticationError */
+  uint64_t challenges_sent;    /* AUTH_CHALLENGE frames written */
+  uint64_t responses_ok;       /* AUTH_RESPONSEs with valid credentials */
+  uint64_t responses_rejected; /* AUTH_RESPONSEs answered AuthenticationError */
+  char last_method[32];        /* auth_method_name of the last CONNECT */
+} pulsarc_tb_auth_stats;
+
+void pulsarc_tb_get_auth_stats(pulsarc_tb *tb, pulsarc_tb_auth_stats *out);
+/* Replaces the token CONNECT and AUTH_RESPONSE must carry (NULL: no check
+ * from now on). Connections already accepted stay until challenged. */
+void pulsarc_tb_set_required_token(pulsarc_tb *tb, const char *token);
+/* Sends AUTH_CHALLENGE to every connected client now (as a broker does when
+ * credentials expire); a wrong answer closes that connection. Returns how
+ * many were challenged once the frames are queued. Blocking (briefly). */
+int pulsarc_tb_auth_challenge(pulsarc_tb *tb);
 
 #ifdef __cplusplus
 }
