@@ -136,12 +136,15 @@ static int decode_lz4(const uint8_t *in, size_t len, uint8_t *dst, size_t size) 
 }
 
 static int decode_zlib(const uint8_t *in, size_t len, uint8_t *dst, size_t size) {
-  uLongf n = (uLongf)size;
+  /* uncompress2 given no room only checks that the stream is complete and
+   * reports success whatever it holds: give it one spare byte instead. */
+  uint8_t spare;
+  uLongf n = size ? (uLongf)size : 1;
   uLong used = (uLong)len;
   /* Z_BUF_ERROR when the stream holds more than size bytes or is cut
    * short; trailing bytes after the stream are refused too, since no
    * encoder of ours or of the official clients writes any. */
-  if (uncompress2(dst, &n, in, &used) != Z_OK)
+  if (uncompress2(size ? dst : &spare, &n, in, &used) != Z_OK)
     return -1;
   return n == size && used == len ? 0 : -1;
 }
@@ -193,8 +196,7 @@ static int plausible(int codec, const uint8_t *in, size_t len, size_t size) {
   }
 }
 
-int pc_decompress(int codec, const uint8_t *in, size_t len, size_t uncompressed_size,
-                  pc_buf *out) {
+int pc_decompress(int codec, const uint8_t *in, size_t len, size_t uncompressed_size, pc_buf *out) {
   if (codec == CODEC_NONE)
     return len == uncompressed_size ? pc_buf_append(out, in, len) : -1;
   if (!plausible(codec, in, len, uncompressed_size))
