@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/arena.h"
 #include "client/future.h"
 #include "client/producer.h"
 #include "common/clock.h"
@@ -262,11 +263,6 @@ static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg
   }
 }
 
-static void free_copy(void *data, void *ctx) {
-  (void)ctx;
-  free(data);
-}
-
 static pulsarc_err_t send_copy(pulsarc_producer_t *p, const void *data, size_t len,
                                const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb, void *ctx) {
   if (p == NULL || (data == NULL && len > 0) || len > UINT32_MAX)
@@ -276,17 +272,15 @@ static pulsarc_err_t send_copy(pulsarc_producer_t *p, const void *data, size_t l
   m.ext = pc_msg_ext_from_opts(opts, &err);
   if (err != PULSARC_OK)
     return err;
-  void *copy = malloc(len ? len : 1);
+  void *copy = pc_arena_copy(data, len, &m.free_fn, &m.free_ctx);
   if (copy == NULL) {
     free(m.ext);
     return PULSARC_ERR_NO_MEMORY;
   }
-  memcpy(copy, data, len);
   m.data = copy;
-  m.free_fn = free_copy;
   err = enqueue(p, &m, opts, (int64_t)p->conf.send_timeout_ms);
   if (err != PULSARC_OK) {
-    free(copy);
+    m.free_fn(copy, m.free_ctx);
     free(m.ext);
   }
   return err;

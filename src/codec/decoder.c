@@ -7,15 +7,56 @@
 #include "codec/crc32c.h"
 #include "codec/frame.h"
 
+#define ARENA_BYTES 16384
+
+/* protobuf-c allocator over the decoder's arena. */
+static void *arena_alloc(void *ctx, size_t size) {
+  pc_decoder *d = ctx;
+  size_t need = (size + 15) & ~(size_t)15;
+  if (d->arena != NULL && d->arena_used + need <= d->arena_cap) {
+    void *p = d->arena + d->arena_used;
+    d->arena_used += need;
+    return p;
+  }
+  /* Larger than what is left: a block of its own, freed at the next reset. */
+  void **block = malloc(sizeof(void *) * 2 + size);
+  if (block == NULL)
+    return NULL;
+  block[0] = d->overflow;
+  d->overflow = block;
+  return block + 2;
+}
+
+static void arena_free(void *ctx, void *p) {
+  (void)ctx;
+  (void)p; /* released wholesale by arena_reset */
+}
+
+static void arena_reset(pc_decoder *d) {
+  d->arena_used = 0;
+  while (d->overflow != NULL) {
+    void **block = d->overflow;
+    d->overflow = block[0];
+    free(block);
+  }
+  d->last_cmd = NULL;
+}
+
 void pc_decoder_init(pc_decoder *d, uint32_t max_frame) {
   memset(d, 0, sizeof(*d));
   d->max_frame = max_frame ? max_frame : PC_FRAME_DEFAULT_MAX;
+  d->allocator.alloc = arena_alloc;
+  d->allocator.free = arena_free;
+  d->allocator.allocator_data = d;
+  d->arena = malloc(ARENA_BYTES);
+  d->arena_cap = d->arena ? ARENA_BYTES : 0;
 }
 
 void pc_decoder_free(pc_decoder *d) {
-  if (d->last_cmd)
-    pulsarc__base_command__free_unpacked(d->last_cmd, NULL);
-  d->last_cmd = NULL;
+  arena_reset(d);
+  free(d->arena);
+  d->arena = NULL;
+  d->arena_cap = 0;
   pc_buf_free(&d->in);
   d->consumed = 0;
 }
@@ -90,10 +131,7 @@ static int parse_payload_section(const uint8_t *p, const uint8_t *end, pc_frame 
 }
 
 int pc_decoder_next(pc_decoder *d, pc_frame *f) {
-  if (d->last_cmd) {
-    pulsarc__base_command__free_unpacked(d->last_cmd, NULL);
-    d->last_cmd = NULL;
-  }
+  arena_reset(d);
   size_t have = d->in.len - d->consumed;
   if (have < 4)
     return 0;
@@ -112,7 +150,7 @@ int pc_decoder_next(pc_decoder *d, pc_frame *f) {
 
   uint32_t cmd_size = pc_get_u32be(p + 4);
   const uint8_t *end = p + 4 + total;
-  Pulsarc__BaseCommand *cmd = pulsarc__base_command__unpack(NULL, cmd_size, p + 8);
+  Pulsarc__BaseCommand *cmd = pulsarc__base_command__unpack(&d->allocator, cmd_size, p + 8);
   if (!cmd)
     return PC_DEC_MALFORMED;
 
@@ -122,7 +160,7 @@ int pc_decoder_next(pc_decoder *d, pc_frame *f) {
   if (after < end) {
     int rc = parse_payload_section(after, end, f);
     if (rc != PC_DEC_OK) {
-      pulsarc__base_command__free_unpacked(cmd, NULL);
+      arena_reset(d);
       memset(f, 0, sizeof(*f));
       return rc;
     }

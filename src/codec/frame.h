@@ -63,6 +63,13 @@ typedef struct pc_decoder {
   size_t consumed;    /* bytes of `in` already handed out as frames */
   uint32_t max_frame; /* frames larger than this are an error */
   Pulsarc__BaseCommand *last_cmd; /* freed on the next call */
+  /* Unpacked commands live in a bump arena reset on every call, so decoding
+   * a receipt allocates nothing in steady state. Rare overflow goes to
+   * malloc'ed blocks chained in `overflow`. */
+  uint8_t *arena;
+  size_t arena_cap, arena_used;
+  void *overflow;
+  ProtobufCAllocator allocator;
 } pc_decoder;
 
 /* A decoded frame. Every pointer stays valid until the next call to

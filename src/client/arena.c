@@ -1,0 +1,133 @@
+/* Per-thread slabs for payload copies; see arena.h. */
+#include "client/arena.h"
+
+#include <ck_stack.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define PC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PC_TSAN 1
+#endif
+#endif
+
+#define SLAB_BYTES (256 * 1024)
+#define MAX_INLINE (SLAB_BYTES / 8)
+#define MAX_FREE_SLABS 64
+
+typedef struct slab {
+  ck_stack_entry_t link;
+  _Atomic long refs; /* messages living in it + 1 while a thread carves from it */
+  size_t used;       /* [owning thread] */
+  uint8_t data[SLAB_BYTES];
+} slab;
+
+static _Atomic long live_slabs, free_count;
+long pc_arena_live_slabs(void) { return atomic_load(&live_slabs); }
+
+/* The free list. ck_stack's MPMC pop uses a generation counter against ABA;
+ * ThreadSanitizer cannot see ck's inline assembly, so that build uses a
+ * mutex instead (same behaviour, visible ordering). */
+#ifdef PC_TSAN
+static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
+static slab *free_head;
+static void free_push(slab *s) {
+  pthread_mutex_lock(&free_lock);
+  s->link.next = (ck_stack_entry_t *)free_head;
+  free_head = s;
+  pthread_mutex_unlock(&free_lock);
+}
+static slab *free_pop(void) {
+  pthread_mutex_lock(&free_lock);
+  slab *s = free_head;
+  if (s != NULL)
+    free_head = (slab *)s->link.next;
+  pthread_mutex_unlock(&free_lock);
+  return s;
+}
+#else
+static ck_stack_t free_stack = CK_STACK_INITIALIZER;
+static void free_push(slab *s) { ck_stack_push_mpmc(&free_stack, &s->link); }
+static slab *free_pop(void) {
+  ck_stack_entry_t *e = ck_stack_pop_mpmc(&free_stack);
+  return e ? (slab *)((char *)e - offsetof(slab, link)) : NULL;
+}
+#endif
+
+static void slab_unref(slab *s) {
+  if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  if (atomic_fetch_add(&free_count, 1) < MAX_FREE_SLABS) {
+    free_push(s);
+  } else {
+    atomic_fetch_sub(&free_count, 1);
+    atomic_fetch_sub(&live_slabs, 1);
+    free(s);
+  }
+}
+
+static void arena_free(void *data, void *ctx) {
+  (void)data;
+  slab_unref(ctx);
+}
+
+static void plain_free(void *data, void *ctx) {
+  (void)ctx;
+  free(data);
+}
+
+static __thread slab *current;
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+/* At thread exit the thread's hold on its slab ends. */
+static void on_thread_exit(void *s) { slab_unref(s); }
+static void make_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
+
+static slab *fresh_slab(void) {
+  slab *s = free_pop();
+  if (s != NULL) {
+    atomic_fetch_sub(&free_count, 1);
+  } else {
+    if ((s = malloc(sizeof *s)) == NULL)
+      return NULL;
+    atomic_fetch_add(&live_slabs, 1);
+  }
+  s->used = 0;
+  atomic_store_explicit(&s->refs, 1, memory_order_relaxed);
+  return s;
+}
+
+void *pc_arena_copy(const void *src, size_t len, pulsarc_free_fn *free_fn, void **free_ctx) {
+  if (len > MAX_INLINE) {
+    void *p = malloc(len);
+    if (p != NULL)
+      memcpy(p, src, len);
+    *free_fn = plain_free;
+    *free_ctx = NULL;
+    return p;
+  }
+  size_t need = (len + 7) & ~(size_t)7;
+  if (current == NULL || current->used + need > SLAB_BYTES) {
+    slab *s = fresh_slab();
+    if (s == NULL)
+      return NULL;
+    pthread_once(&exit_once, make_key);
+    if (current != NULL)
+      slab_unref(current);
+    current = s;
+    pthread_setspecific(exit_key, s);
+  }
+  uint8_t *p = current->data + current->used;
+  current->used += need;
+  atomic_fetch_add_explicit(&current->refs, 1, memory_order_relaxed);
+  memcpy(p, src, len);
+  *free_fn = arena_free;
+  *free_ctx = current;
+  return p;
+}
