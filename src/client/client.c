@@ -9,6 +9,7 @@
 #include "client/client.h"
 #include "client/future.h"
 #include "client/producer.h"
+#include "client/testing.h"
 
 /* ------------------------------------------------------------ credentials */
 
@@ -280,3 +281,12 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
   pc_client_conf_release(&c->conf);
   free(c);
 }
+
+uint64_t pc_test_client_wakes(pulsarc_client_t *c) {
+  uint64_t n = 0;
+  for (int i = 0; i < c->nloops; i++)
+    n += pc_loop_wake_count(c->loops[i]);
+  return n;
+}
+
+int64_t pc_test_client_memory_used(pulsarc_client_t *c) { return atomic_load(&c->memory_used); }

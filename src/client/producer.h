@@ -98,6 +98,8 @@ typedef struct pc_part {
   bool resend_kick;      /* it is out: the poller resumes the resend */
   uint64_t create_deadline_ns; /* first creation gives up after this */
   pc_buf scratch;        /* batch body before compression */
+  uint32_t *sel;         /* indexes of the next batch in unsent, reused */
+  uint32_t sel_cap;
   int64_t first_chunk_ledger, first_chunk_entry; /* receipt of chunk 0 */
 } pc_part;
 

@@ -727,6 +727,8 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
       free(e);
     }
     pc_fifo_free(&part->unsent);
+    pc_buf_free(&part->scratch);
+    free(part->sel);
     /* p->name may point at part 0's name: freed with the producer below. */
     free(part->schema_version);
   }

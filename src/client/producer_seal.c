@@ -20,7 +20,10 @@
 #define CONN_HIGH_WATER (4u << 20)
 #define HEADROOM 256
 
+/* Not static: tests may also set it directly. */
 _Atomic unsigned pc_test_flags;
+void pc_test_set_flags(unsigned flags) { atomic_store(&pc_test_flags, flags); }
+unsigned pc_test_get_flags(void) { return atomic_load(&pc_test_flags); }
 
 /* ------------------------------------------------------------ metadata */
 
@@ -295,14 +298,17 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   /* An explicit per-message id wins; the counter is untouched by it, as in
    * the Java client. */
   uint64_t seqs[n];
-  uint64_t highest = 0;
+  uint64_t highest = 0, lowest_index_seq = 0;
   for (uint32_t i = 0; i < n; i++) {
     const pc_msg_ext *x = e->msgs[i].ext;
-    seqs[i] = (x != NULL && x->has_sequence_id) ? x->sequence_id : part->next_seq++;
-    if (seqs[i] > highest)
-      highest = seqs[i];
+    uint64_t seq = (x != NULL && x->has_sequence_id) ? x->sequence_id : part->next_seq++;
+    seqs[i] = seq;
+    if (i == 0)
+      lowest_index_seq = seq;
+    if (seq > highest)
+      highest = seq;
   }
-  e->first_seq = seqs[0];
+  e->first_seq = lowest_index_seq;
   e->last_seq = highest;
 
   /* The body goes straight into the frame, or into scratch when it will be
@@ -403,10 +409,14 @@ void pc_part_seal(pc_part *part, bool force) {
       return;
     }
     part->throttled = false;
-    uint32_t sel_stack[256];
-    uint32_t *sel = cap <= 256 ? sel_stack : malloc(cap * sizeof *sel);
-    if (sel == NULL)
-      return;
+    if (part->sel_cap < cap) {
+      uint32_t *sel = realloc(part->sel, cap * sizeof *sel);
+      if (sel == NULL)
+        return; /* retried on the next pass */
+      part->sel = sel;
+      part->sel_cap = cap;
+    }
+    uint32_t *sel = part->sel;
     uint64_t bytes;
     bool complete;
     uint32_t n = select_batch(part, sel, &bytes, &complete);
@@ -417,13 +427,9 @@ void pc_part_seal(pc_part *part, bool force) {
     if (!force && !complete && now < due) {
       if (!pc_timer_armed(&part->batch_timer) || part->batch_timer.deadline_ns > due)
         pc_timer_start(p->loop, &part->batch_timer, due - now);
-      if (sel != sel_stack)
-        free(sel);
       return;
     }
     seal_one(part, sel, n);
-    if (sel != sel_stack)
-      free(sel);
   }
   if (part->unsent.n == 0) {
     part->seal_by_ns = UINT64_MAX;

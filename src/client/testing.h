@@ -1,16 +1,32 @@
-/* Test-only switches that break the library on purpose, so that tests can
- * prove they would catch the bug (the chaos test must fail with each one).
- * Never set outside tests. Any thread; read on the I/O thread at resend. */
+/* Test-only switches and probes. The switches break the library on purpose,
+ * so that tests can prove they would catch the bug (the chaos test must
+ * fail with each one). Never set outside tests. Any thread. */
 #ifndef PULSARC_CLIENT_TESTING_H
 #define PULSARC_CLIENT_TESTING_H
 
-#include <stdatomic.h>
+#include <stdint.h>
+
+#include "pulsarc/pulsarc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 enum {
   PC_TEST_NO_RESEND = 1u << 0,         /* after reconnect, do not resend pending */
   PC_TEST_RENUMBER_ON_RESEND = 1u << 1 /* resend with fresh sequence ids */
 };
 
-extern _Atomic unsigned pc_test_flags;
+/* Sets the switches above (0 = none). */
+void pc_test_set_flags(unsigned flags);
+unsigned pc_test_get_flags(void);
 
+/* eventfd writes made so far to wake the client's I/O threads. */
+uint64_t pc_test_client_wakes(pulsarc_client_t *client);
+/* Payload bytes the client currently counts against memory_limit_bytes. */
+int64_t pc_test_client_memory_used(pulsarc_client_t *client);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
