@@ -291,9 +291,10 @@ static pulsarc_err_t set_conf(pulsarc_producer_conf_t *pc, pulsarc_client_conf_t
     e = pulsarc_client_conf_set(cc, key + 7, val, why, sizeof why);
   else
     e = pulsarc_producer_conf_set(pc, key, val, why, sizeof why);
-  if (e != PULSARC_OK)
-    fprintf(stderr, "pulsarc-perf: option %s=%s: %s (%s)\n", key, val, why[0] ? why : "rejected",
-            pulsarc_err_str(e));
+  if (e != PULSARC_OK) /* a token is never echoed */
+    fprintf(stderr, "pulsarc-perf: option %s=%s: %s (%s)\n", key,
+            strstr(key, "token") && !strstr(key, "token_file") ? "(hidden)" : val,
+            why[0] ? why : "rejected", pulsarc_err_str(e));
   return e;
 }
 
@@ -350,7 +351,9 @@ int main(int argc, char **argv) {
 
   pulsarc_tb *tb = NULL;
   tidset before, broker_tids = {.n = 0};
-  perf_result r = {.broker_cpu = -1, .service_url = o.service_url};
+  perf_result r = {.broker_cpu = -1, .service_url = o.service_url, .wire_bytes = -1};
+  uint16_t wire_port = 0; /* peer port of the client's sockets; 0 = any */
+  int64_t wire0 = -1;
   if (!o.service_url) {
     /* Threads that appear across pulsarc_tb_start are the broker's: their
      * CPU is subtracted so the figure is the client's alone. */
@@ -371,6 +374,7 @@ int main(int argc, char **argv) {
       if (!old) broker_tids.t[broker_tids.n++] = after.t[i];
     }
     r.service_url = pulsarc_tb_service_url(tb);
+    wire_port = pulsarc_tb_port(tb);
     r.embedded = true;
     fprintf(stderr, "pulsarc-perf: embedded test broker at %s\n", r.service_url);
   }
@@ -413,6 +417,7 @@ int main(int argc, char **argv) {
   double cpu0 = 0, bcpu0 = 0;
   if (o.warmup <= 0) {
     measuring = true;
+    wire0 = perf_wire_bytes(wire_port);
     cpu0 = process_cpu();
     if (broker_measured) bcpu0 = tids_cpu(&broker_tids);
   }
@@ -456,6 +461,7 @@ int main(int argc, char **argv) {
     uint64_t t = now_ns();
     if (!measuring && t >= g.measure_start) {
       measuring = true;
+      wire0 = perf_wire_bytes(wire_port);
       cpu0 = process_cpu();
       if (broker_measured) bcpu0 = tids_cpu(&broker_tids);
     }
@@ -493,6 +499,8 @@ int main(int argc, char **argv) {
   }
   uint64_t t_end = now_ns();
   double cpu1 = process_cpu();
+  int64_t wire1 = perf_wire_bytes(wire_port);
+  if (measuring && wire0 >= 0 && wire1 >= wire0) r.wire_bytes = wire1 - wire0;
   double bcpu1 = broker_measured ? tids_cpu(&broker_tids) : 0;
   if (comp < sent) {
     fprintf(stderr, "pulsarc-perf: %" PRIu64 " sends never completed (counted as errors)\n",

@@ -46,6 +46,8 @@ typedef struct perf_result {
   const char *service_url;
   bool embedded;
   const char *first_error; /* pulsarc_err_str of the first failure, or NULL */
+  int64_t wire_bytes;      /* TCP bytes the client sent (and had acked) over
+                              the measured window; < 0 if unknown */
 } perf_result;
 
 /* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (message
@@ -54,5 +56,10 @@ int perf_parse_args(int argc, char **argv, perf_opts *o);
 
 /* Summary on stdout (or stderr with --json), then the JSON line. */
 void perf_report(const perf_opts *o, const perf_result *r);
+
+/* Bytes acknowledged on this process's TCP connections whose peer port is
+ * broker_port (0: every connected TCP socket), from TCP_INFO; -1 if none
+ * found. wire.c. */
+int64_t perf_wire_bytes(uint16_t broker_port);
 
 #endif /* PULSARC_TOOLS_PERF_PERF_H */

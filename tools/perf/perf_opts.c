@@ -35,6 +35,12 @@ static void usage(FILE *f) {
 "  --conf KEY=VALUE         any producer option (pulsarc_producer_conf_set), or a\n"
 "                           client option when KEY starts with \"client.\"\n"
 "                           (repeatable; applied after the flags above)\n"
+"  --tls-trust-cert FILE    PEM CA certificates to trust (pulsar+ssl:// URLs)\n"
+"  --tls-cert FILE          client certificate (PEM) for mutual TLS\n"
+"  --tls-key FILE           its private key (PEM)\n"
+"  --tls-allow-insecure     accept any broker certificate (tests only)\n"
+"  --token TOKEN            authentication token (visible in ps: prefer --token-file)\n"
+"  --token-file FILE        file holding the token, read on every connect\n"
 "  --json                   last line of stdout: one JSON object with the results\n"
 "  --quiet                  no progress lines, no human summary\n"
 "  --help                   this text\n"
@@ -94,8 +100,13 @@ static void note_conf(perf_opts *o, const char *key, const char *val) {
 int perf_parse_args(int argc, char **argv, perf_opts *o) {
   enum {
     O_URL = 256, O_TOPIC, O_MSGS, O_DUR, O_SIZE, O_PRODS, O_THREADS, O_BMM, O_BMB, O_BMD,
-    O_NOBATCH, O_PEND, O_RATE, O_WARM, O_COMP, O_IOT, O_CONF, O_JSON, O_QUIET, O_HELP
+    O_NOBATCH, O_PEND, O_RATE, O_WARM, O_COMP, O_IOT, O_CONF, O_JSON, O_QUIET, O_HELP,
+    O_TLS_TRUST, O_TLS_CERT, O_TLS_KEY, O_TLS_INSECURE, O_TOKEN, O_TOKEN_FILE
   };
+  /* TLS / auth flags become client.* conf pairs, indexed by O_x - O_TLS_TRUST. */
+  static const char *const sec_keys[] = {
+      "client.tls_trust_certs_file", "client.tls_cert_file", "client.tls_key_file",
+      "client.tls_allow_insecure",   "client.auth_token",    "client.auth_token_file"};
   static const struct option lo[] = {
       {"service-url", required_argument, NULL, O_URL},
       {"topic", required_argument, NULL, O_TOPIC},
@@ -114,6 +125,12 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       {"compression", required_argument, NULL, O_COMP},
       {"io-threads", required_argument, NULL, O_IOT},
       {"conf", required_argument, NULL, O_CONF},
+      {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
+      {"tls-cert", required_argument, NULL, O_TLS_CERT},
+      {"tls-key", required_argument, NULL, O_TLS_KEY},
+      {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
+      {"token", required_argument, NULL, O_TOKEN},
+      {"token-file", required_argument, NULL, O_TOKEN_FILE},
       {"json", no_argument, NULL, O_JSON},
       {"quiet", no_argument, NULL, O_QUIET},
       {"help", no_argument, NULL, O_HELP},
@@ -188,6 +205,17 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       o->conf[o->nconf++] = optarg;
       break;
     }
+    case O_TLS_TRUST: case O_TLS_CERT: case O_TLS_KEY: case O_TLS_INSECURE: case O_TOKEN:
+    case O_TOKEN_FILE: {
+      const char *k = sec_keys[c - O_TLS_TRUST], *v = c == O_TLS_INSECURE ? "true" : optarg;
+      if (o->nconf == PERF_MAX_CONF) return bad("option (too many --conf)", k + 7);
+      /* Lives as long as the process, like argv. */
+      char *kv = malloc(strlen(k) + strlen(v) + 2);
+      if (!kv) return bad("option (out of memory)", k + 7);
+      sprintf(kv, "%s=%s", k, v);
+      o->conf[o->nconf++] = kv;
+      break;
+    }
     case O_JSON: o->json = true; break;
     case O_QUIET: o->quiet = true; break;
     case O_HELP: case 'h': usage(stdout); return 1;
@@ -243,6 +271,10 @@ void perf_report(const perf_opts *o, const perf_result *r) {
             "mean %.3f\n",
             ms(pc_hist_percentile(h, 50)), ms(pc_hist_percentile(h, 99)),
             ms(pc_hist_percentile(h, 99.9)), ms(h->max), pc_hist_mean(h) / 1e6);
+    if (r->wire_bytes >= 0)
+      fprintf(f, "wire: %.2f MB/s sent by the client (TCP bytes acked, framing and "
+                 "compression included)\n",
+              secs > 0 ? (double)r->wire_bytes / secs / 1e6 : 0.0);
     fprintf(f, "client CPU %.2f s (%s)", r->client_cpu, r->cpu_scope);
     if (r->broker_cpu >= 0) fprintf(f, ", embedded broker CPU %.2f s", r->broker_cpu);
     fputc('\n', f);
@@ -271,6 +303,9 @@ void perf_report(const perf_opts *o, const perf_result *r) {
          (unsigned long long)iot, r->client_cpu);
   json_str(stdout, r->cpu_scope);
   if (r->broker_cpu >= 0) printf(",\"broker_cpu_seconds\":%.3f", r->broker_cpu);
+  if (r->wire_bytes >= 0)
+    printf(",\"wire_bytes\":%lld,\"wire_mb_per_sec\":%.3f", (long long)r->wire_bytes,
+           secs > 0 ? (double)r->wire_bytes / secs / 1e6 : 0.0);
   printf(",\"embedded_broker\":%s,\"service_url\":", r->embedded ? "true" : "false");
   json_str(stdout, r->service_url ? r->service_url : "");
   printf(",\"topic\":");
