@@ -10,11 +10,12 @@
  *  - The client owns N I/O threads (library threads). Every callback the
  *    library calls (send callbacks, producer-ready callbacks, the logger)
  *    runs on one of them. A callback must not block: blocking calls made
- *    from a library thread (pulsarc_producer_send, _flush, _close,
+ *    from a library thread (pulsarc_producer_send, _flush,
  *    pulsarc_producer_create, pulsarc_future_wait with a timeout other than
  *    0, pulsarc_client_close) return PULSARC_ERR_WRONG_THREAD instead of
- *    deadlocking. Their asynchronous forms work there; destroy called from
- *    a callback is deferred until the callback returns.
+ *    deadlocking. Their asynchronous forms work there. pulsarc_producer_close
+ *    called there starts an asynchronous close (PULSARC_ERR_PENDING), and
+ *    destroy is deferred until the callback returns.
  *  - Data handed to a callback (message ids, error strings) is borrowed and
  *    valid only during the callback.
  *  - Send calls are safe from any number of application threads at once and
@@ -165,6 +166,21 @@ PULSARC_API void pulsarc_client_conf_destroy(pulsarc_client_conf_t *conf);
  *   max_lookup_redirects     20
  *   log_level                warn   debug|info|warn|error|off
  *   memory_limit_bytes       67108864 (64 MiB) across all producers; 0 = none
+ * TLS (used for pulsar+ssl:// service URLs; TLS 1.2 or newer):
+ *   tls_trust_certs_file     (none) PEM file of trusted CAs; none = the system store
+ *   tls_cert_file            (none) client certificate (PEM) for mutual TLS
+ *   tls_key_file             (none) its private key (PEM); goes with tls_cert_file
+ *   tls_allow_insecure       false  accept any server certificate (tests only)
+ *   tls_validate_hostname    true   the certificate must name the host dialled
+ *                                   (DNS name or IP address SAN)
+ * Authentication (CONNECT auth_method_name "token" with the token as data;
+ * with a client certificate and no token: method "tls"):
+ *   auth_token               (none) the token itself; never logged
+ *   auth_token_file          (none) file holding the token (surrounding
+ *                                   whitespace ignored), read again on every
+ *                                   connect and every broker AUTH_CHALLENGE
+ * Precedence: token provider, then auth_token_file, then auth_token.
+ * A string option set to "" is cleared.
  * On error writes a sentence into errbuf (if not NULL) and returns
  * PULSARC_ERR_UNKNOWN_OPTION or PULSARC_ERR_INVALID_ARGUMENT. */
 PULSARC_API pulsarc_err_t pulsarc_client_conf_set(pulsarc_client_conf_t *conf, const char *key,
@@ -175,9 +191,28 @@ PULSARC_API pulsarc_err_t pulsarc_client_conf_set(pulsarc_client_conf_t *conf, c
 PULSARC_API void pulsarc_client_conf_set_logger(pulsarc_client_conf_t *conf, pulsarc_log_fn fn,
                                                 void *ctx);
 
+/* Supplies the authentication token on demand: fn writes the token into
+ * buf (buf_len bytes; no NUL needed) and returns its length, or
+ * a negative value on failure (the connection attempt then fails and is
+ * retried with backoff). If the token needs more room, return its length:
+ * fn is called once more with a buffer that large. Called on an I/O thread
+ * on every connect and every AUTH_CHALLENGE (token refresh), so it should
+ * return quickly and must not call blocking pulsarc functions. ctx must
+ * outlive every client created from this conf. Takes precedence over
+ * auth_token and auth_token_file; fn NULL removes it. */
+typedef int (*pulsarc_token_provider_fn)(char *buf, size_t buf_len, void *ctx);
+PULSARC_API void pulsarc_client_conf_set_token_provider(pulsarc_client_conf_t *conf,
+                                                        pulsarc_token_provider_fn fn, void *ctx);
+
 /* ------------------------------------------------------------------- client */
 
-/* Creates a client for service_url "pulsar://host:port[,host2:port2...]".
+/* Creates a client for service_url "pulsar://host:port[,host2:port2...]"
+ * or "pulsar+ssl://..." (TLS on every broker connection; lookups then use
+ * the brokers' TLS URLs). TLS files are loaded here: a bad file fails with
+ * PULSARC_ERR_TLS (the log says why). Handshake failures (untrusted CA,
+ * expired certificate, wrong host name) fail producer creation with
+ * PULSARC_ERR_TLS and a log line naming the reason; refused credentials
+ * with PULSARC_ERR_BROKER_AUTHENTICATION.
  * Starts the I/O threads; does not connect yet (connections are made when
  * producers need them). conf may be NULL for defaults. Not blocking. */
 PULSARC_API pulsarc_err_t pulsarc_client_new(const char *service_url,
@@ -406,9 +441,12 @@ PULSARC_API pulsarc_err_t pulsarc_producer_flush_async(pulsarc_producer_t *produ
                                                        pulsarc_done_cb cb, void *ctx);
 
 /* Graceful close: stops accepting sends, flushes pending messages for up to
- * the close timeout (those still pending then fail with PULSARC_ERR_CLOSED),
- * then unregisters from the broker. Blocking; the handle stays valid until
- * pulsarc_producer_destroy. Later sends return PULSARC_ERR_CLOSED. */
+ * close_timeout_ms (those still pending then fail with PULSARC_ERR_CLOSED;
+ * close_timeout_ms=0 fails them at once instead of flushing), then
+ * unregisters from the broker. Blocking; the handle stays valid until
+ * pulsarc_producer_destroy. Later sends return PULSARC_ERR_CLOSED.
+ * From a library thread (inside a callback) it cannot wait: it starts the
+ * same close in the background and returns PULSARC_ERR_PENDING. */
 PULSARC_API pulsarc_err_t pulsarc_producer_close(pulsarc_producer_t *producer);
 PULSARC_API pulsarc_err_t pulsarc_producer_close_async(pulsarc_producer_t *producer,
                                                        pulsarc_done_cb cb, void *ctx);

@@ -678,7 +678,9 @@ pc_msg_ext *pc_msg_ext_from_opts(const struct pulsarc_msg_opts *o, pulsarc_err_t
   }
   memset(x, 0, sizeof *x);
   const char **ptrs = (const char **)(x + 1);
-  char *s = (char *)(ptrs + 2 * o->nprops);
+  /* Pointer arrays first (properties, then replication clusters), strings
+   * after all of them. */
+  char *s = (char *)(ptrs + 2 * o->nprops + o->n_replicate_to);
   if (o->partition_key) {
     memcpy(s, o->partition_key, pk);
     x->partition_key = s;

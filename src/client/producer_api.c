@@ -411,8 +411,11 @@ pulsarc_err_t pulsarc_producer_close_async(pulsarc_producer_t *p, pulsarc_done_c
 pulsarc_err_t pulsarc_producer_close(pulsarc_producer_t *p) {
   if (p == NULL)
     return PULSARC_ERR_INVALID_ARGUMENT;
-  if (pc_on_library_thread())
-    return PULSARC_ERR_WRONG_THREAD;
+  if (pc_on_library_thread()) {
+    /* Cannot wait on our own thread: close in the background. */
+    pulsarc_err_t err = pulsarc_producer_close_async(p, NULL, NULL);
+    return err == PULSARC_OK ? PULSARC_ERR_PENDING : err;
+  }
   pc_waiter w;
   pc_waiter_init(&w);
   pulsarc_err_t err = pulsarc_producer_close_async(p, done_to_waiter, &w);

@@ -148,7 +148,7 @@ void OuterCb(pulsarc_err_t err, const pulsarc_msg_id_t *, void *ctx) {
   }
   s->send_cb = pulsarc_producer_send_cb(s->producer, "from-cb", 7, nullptr, Completions::Cb,
                                         s->inner.ctx(0));
-  // Last: a blocking close from here must refuse, not close.
+  // Last: close from here cannot block; it starts an asynchronous close.
   s->close = pulsarc_producer_close(s->producer);
   s->outer_calls++;
   // Notify under the lock: the test may free s as soon as it sees finished.
@@ -173,7 +173,7 @@ TEST_F(ProducerBasic, WrongThreadInsideSendCallback) {
   EXPECT_EQ(s.outer_err, PULSARC_OK);
   EXPECT_EQ(s.send, PULSARC_ERR_WRONG_THREAD);
   EXPECT_EQ(s.flush, PULSARC_ERR_WRONG_THREAD);
-  EXPECT_EQ(s.close, PULSARC_ERR_WRONG_THREAD);
+  EXPECT_EQ(s.close, PULSARC_ERR_PENDING);
   EXPECT_EQ(s.create, PULSARC_ERR_WRONG_THREAD);
   EXPECT_EQ(s.created, nullptr);
   EXPECT_EQ(s.client_close, PULSARC_ERR_WRONG_THREAD);
@@ -182,11 +182,12 @@ TEST_F(ProducerBasic, WrongThreadInsideSendCallback) {
   ASSERT_TRUE(s.inner.WaitTotal(1)) << "send_cb made inside a callback never completed";
   EXPECT_EQ(s.inner.at(0).calls.load(), 1);
   EXPECT_EQ(s.inner.at(0).err.load(), PULSARC_OK);
-  // The producer is still open and usable from the application thread.
+  // The close started inside the callback flushed what was pending (the
+  // send_cb made just before it) and now refuses new sends.
+  ASSERT_TRUE(pulsarc_tb_wait_messages(tb_, "wrong-thread", 3, kWaitMs));
   MsgOpts o;
   o.Timeout(5000);
-  EXPECT_EQ(pulsarc_producer_send(p, "after", 5, o.get(), nullptr), PULSARC_OK);
-  ASSERT_TRUE(pulsarc_tb_wait_messages(tb_, "wrong-thread", 4, kWaitMs));
+  EXPECT_EQ(pulsarc_producer_send(p, "after", 5, o.get(), nullptr), PULSARC_ERR_CLOSED);
   Snapshot snap(tb_, "wrong-thread");
   std::vector<std::string> payloads;
   for (auto &m : StoredMessages(snap.get()))

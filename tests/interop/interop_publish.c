@@ -47,6 +47,16 @@ struct options {
   const char *name;
   const char *send_timeout_ms;
   enum send_mode mode;
+  /* Feature flags (compression, chunking, schemas, routing). */
+  const char *chunking;
+  const char *max_message_size;
+  const char *schema_type;
+  const char *schema_definition;
+  const char *schema_name;
+  const char *routing_mode;
+  const char *hashing;
+  long payload_size; /* 0: the pattern as is; else padded with filler to this size */
+  const char *payload_file; /* one base64 payload per line (no NUL bytes) */
 };
 
 /* Outcome of one message; written by callbacks on an I/O thread, read by
@@ -78,7 +88,11 @@ static void usage(FILE *f) {
         "  [--key-pattern 'k-{i}'] [--ordering-key-pattern 'ok-{i}']\n"
         "  [--property k=v]... [--event-time MS] [--deliver-after-ms MS]\n"
         "  [--payload-pattern 'msg-{i}'] [--name NAME] [--send-timeout-ms MS]\n"
-        "  [--mode sync|async|cb|mixed]\n",
+        "  [--mode sync|async|cb|mixed]\n"
+        "  [--chunking on|off] [--max-message-size B] [--payload-size B]\n"
+        "  [--schema-type T] [--schema-definition TEXT] [--schema-name NAME]\n"
+        "  [--routing round_robin|single_partition] [--hashing java_string|murmur3_32]\n"
+        "  [--payload-file F (line i = base64 payload of message i)]\n",
         f);
 }
 
@@ -115,6 +129,79 @@ static char *expand(const char *pattern, long i) {
     }
   }
   *o = '\0';
+  return out;
+}
+
+/* Pads (or cuts) p to size bytes with letters from a generator seeded by
+ * the index: printable (JSON-safe) and poor to compress, so that a large
+ * payload still needs chunks under any codec. Frees p. */
+static char *pad_payload(char *p, size_t size, long i) {
+  char *out = malloc(size + 1);
+  if (!out) {
+    perror("malloc");
+    exit(2);
+  }
+  size_t have = strlen(p);
+  if (have > size)
+    have = size;
+  memcpy(out, p, have);
+  static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+  for (size_t k = have; k < size; k++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    out[k] = alnum[x % 62];
+  }
+  out[size] = '\0';
+  free(p);
+  return out;
+}
+
+/* Line i of path, base64-decoded (binary payloads such as Avro records; a
+ * NUL byte is refused since payloads are handled as C strings here). */
+static char *file_payload(const char *path, long i) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    perror(path);
+    exit(2);
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n = -1;
+  for (long k = 0; k <= i; k++)
+    if ((n = getline(&line, &cap, f)) < 0) {
+      fprintf(stderr, "%s: no line %ld\n", path, i);
+      exit(2);
+    }
+  fclose(f);
+  char *out = malloc((size_t)n + 1);
+  if (!out) {
+    perror("malloc");
+    exit(2);
+  }
+  size_t o = 0;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (ssize_t k = 0; k < n; k++) {
+    char c = line[k];
+    const char *b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *pos = c ? strchr(b64, c) : NULL;
+    if (!pos)
+      continue; /* '=', newline */
+    acc = (acc << 6) | (uint32_t)(pos - b64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (char)((acc >> bits) & 0xff);
+      if (out[o - 1] == '\0') {
+        fprintf(stderr, "%s line %ld: NUL byte in payload\n", path, i);
+        exit(2);
+      }
+    }
+  }
+  out[o] = '\0';
+  free(line);
   return out;
 }
 
@@ -218,6 +305,27 @@ static int parse_args(int argc, char **argv, struct options *o) {
       if (m == 4)
         goto bad;
       o->mode = (enum send_mode)m;
+    } else if (!strcmp(a, "--chunking")) {
+      if (strcmp(v, "on") && strcmp(v, "off"))
+        goto bad;
+      o->chunking = strcmp(v, "on") ? "false" : "true";
+    } else if (!strcmp(a, "--max-message-size")) {
+      o->max_message_size = v;
+    } else if (!strcmp(a, "--payload-size")) {
+      if (parse_long(v, &o->payload_size) || o->payload_size < 0)
+        goto bad;
+    } else if (!strcmp(a, "--schema-type")) {
+      o->schema_type = v;
+    } else if (!strcmp(a, "--schema-definition")) {
+      o->schema_definition = v;
+    } else if (!strcmp(a, "--schema-name")) {
+      o->schema_name = v;
+    } else if (!strcmp(a, "--routing")) {
+      o->routing_mode = v;
+    } else if (!strcmp(a, "--hashing")) {
+      o->hashing = v;
+    } else if (!strcmp(a, "--payload-file")) {
+      o->payload_file = v;
     } else {
       fprintf(stderr, "unknown option %s\n", a);
       return -1;
@@ -309,7 +417,13 @@ int main(int argc, char **argv) {
       set_conf(pc, "batch_max_messages", o.batch_max_messages) ||
       set_conf(pc, "batch_max_delay_ms", o.batch_max_delay_ms) ||
       set_conf(pc, "compression", o.compression) ||
-      set_conf(pc, "send_timeout_ms", o.send_timeout_ms)) {
+      set_conf(pc, "send_timeout_ms", o.send_timeout_ms) ||
+      set_conf(pc, "chunking", o.chunking) ||
+      set_conf(pc, "max_message_size", o.max_message_size) ||
+      set_conf(pc, "schema_type", o.schema_type) ||
+      set_conf(pc, "schema_definition", o.schema_definition) ||
+      set_conf(pc, "schema_name", o.schema_name) ||
+      set_conf(pc, "routing_mode", o.routing_mode) || set_conf(pc, "hashing", o.hashing)) {
     pulsarc_client_destroy(client);
     return 2;
   }
@@ -339,7 +453,9 @@ int main(int argc, char **argv) {
   for (long i = 0; i < o.count; i++) {
     struct result *r = &t.results[i];
     r->mode = o.mode == MODE_MIXED ? (enum send_mode)(i % 3) : o.mode;
-    payloads[i] = expand(o.payload_pattern, i);
+    payloads[i] = o.payload_file ? file_payload(o.payload_file, i) : expand(o.payload_pattern, i);
+    if (o.payload_size > 0)
+      payloads[i] = pad_payload(payloads[i], (size_t)o.payload_size, i);
     size_t len = strlen(payloads[i]);
     if (build_opts(&o, i, opts))
       return 2;
@@ -407,8 +523,11 @@ int main(int argc, char **argv) {
       char idbuf[96];
       pulsarc_msg_id_format(&r->id, idbuf, sizeof idbuf);
       printf(",\"message_id\":\"%s\",\"ledger_id\":%" PRId64 ",\"entry_id\":%" PRId64
-             ",\"partition\":%" PRId32 ",\"batch_index\":%" PRId32 ",\"error\":null}\n",
-             idbuf, r->id.ledger_id, r->id.entry_id, r->id.partition, r->id.batch_index);
+             ",\"partition\":%" PRId32 ",\"batch_index\":%" PRId32
+             ",\"first_chunk_ledger_id\":%" PRId64 ",\"first_chunk_entry_id\":%" PRId64
+             ",\"error\":null}\n",
+             idbuf, r->id.ledger_id, r->id.entry_id, r->id.partition, r->id.batch_index,
+             r->id.first_chunk_ledger_id, r->id.first_chunk_entry_id);
     } else {
       printf(",\"message_id\":null,\"error\":");
       json_string(stdout, r->completed ? pulsarc_err_str(r->err) : "not completed");

@@ -34,6 +34,7 @@ venv_ok() {
 import sys
 from importlib.metadata import version
 import pulsar  # noqa: F401  (must import: native core present)
+import fastavro  # noqa: F401  (the avro extra: Avro schemas in the interop suite)
 sys.exit(0 if version("pulsar-client") == sys.argv[1] else 1)
 PY
 }
@@ -80,7 +81,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 log "installing pulsar-client==$WANT"
 retry 5 "$VENV/bin/python" -m pip install -q --retries 5 --timeout 60 \
-  "pulsar-client==$WANT" >&2
+  "pulsar-client[avro]==$WANT" >&2
 
 if ! venv_ok; then
   log "pulsar-client $WANT installed but 'import pulsar' failed"; exit 1

@@ -169,7 +169,7 @@ static void entry_headers(pc_buf *h, const tb_topic *t, const tb_entry *e,
     put(h, "\r\n");
   }
   if (md->has_schema_version) {
-    put(h, "X-Pulsar-Base64-schema-version-b64encoded: ");
+    put(h, "X-Pulsar-Base64-schema-version: ");
     put_b64(h, md->schema_version.data, md->schema_version.len);
     put(h, "\r\n");
   }

@@ -1,0 +1,318 @@
+// Message options of the official clients (replication clusters, disable
+// replication, null value, explicit sequence ids), the client memory limit,
+// and the startup delay before the first lookup.
+//
+// The memory test reads the client's own accounting (there is no public
+// getter). src/client/client.h is C11 (_Atomic, stdatomic.h), so it is
+// included with the atomics spelled as plain volatile fields: the layout of
+// an _Atomic integer equals the plain one on the platforms we build for,
+// and the test checks the field against known values before relying on it.
+#define _STDATOMIC_H
+#define __CLANG_STDATOMIC_H
+#define _GLIBCXX_STDATOMIC_H
+#define _Atomic volatile
+extern "C" {
+#include "client/client.h"
+}
+#undef _Atomic
+
+extern "C" {
+#include "tb_internal.h"
+}
+#include "test_features_util.h"
+
+namespace pulsarc_it {
+namespace {
+
+using features::HttpGet;
+using features::HttpReply;
+using features::ReadyFlag;
+using features::SendWait;
+
+int64_t MemoryUsed(pulsarc_client_t *c) { return c->memory_used; }
+
+class MessageOptions : public BrokerTest {
+protected:
+  void SetUp() override {
+    BrokerTest::SetUp();
+    ASSERT_EQ(tb_http_start(tb_, "127.0.0.1", 0, &http_, &http_port_), 0);
+  }
+  void TearDown() override {
+    if (http_ != nullptr)
+      tb_http_stop(http_);
+    http_ = nullptr;
+    BrokerTest::TearDown();
+  }
+  HttpReply Entry(const std::string &topic, const pulsarc_tb_entry &e) {
+    return HttpGet(http_port_, "/admin/v2/persistent/public/default/" + topic + "/ledger/" +
+                                   std::to_string(e.ledger_id) + "/entry/" +
+                                   std::to_string(e.entry_id));
+  }
+  tb_http *http_ = nullptr;
+  uint16_t http_port_ = 0;
+};
+
+TEST_F(MessageOptions, ReplicationClustersAndDisableReplicationLandInMetadata) {
+  const std::string topic = "opt-repl";
+  ProducerConf c;
+  c.Set("batching", "false");
+  pulsarc_producer_t *p = Create(topic, c.get());
+  ASSERT_NE(p, nullptr);
+  MsgOpts to;
+  const char *const clusters[] = {"us-east", "eu-west"};
+  ASSERT_EQ(pulsarc_msg_opts_set_replication_clusters(to.get(), clusters, 2), PULSARC_OK);
+  ASSERT_EQ(SendWait(p, "two clusters", to.get()), PULSARC_OK);
+  MsgOpts off;
+  ASSERT_EQ(pulsarc_msg_opts_disable_replication(off.get()), PULSARC_OK);
+  ASSERT_EQ(SendWait(p, "local only", off.get()), PULSARC_OK);
+  ASSERT_EQ(SendWait(p, "default"), PULSARC_OK);
+
+  Snapshot s(tb_, topic);
+  ASSERT_EQ(s->num_entries, 3u);
+  HttpReply e0 = Entry(topic, s->entries[0]);
+  ASSERT_EQ(e0.status, 200);
+  EXPECT_EQ(e0.body, "two clusters");
+  EXPECT_EQ(e0.All("x-pulsar-replicated-to"), (std::vector<std::string>{"us-east", "eu-west"}));
+  HttpReply e1 = Entry(topic, s->entries[1]);
+  ASSERT_EQ(e1.status, 200);
+  EXPECT_EQ(e1.All("x-pulsar-replicated-to"), (std::vector<std::string>{"__local__"}));
+  HttpReply e2 = Entry(topic, s->entries[2]);
+  ASSERT_EQ(e2.status, 200);
+  EXPECT_TRUE(e2.All("x-pulsar-replicated-to").empty());
+}
+
+TEST_F(MessageOptions, NullValueWithEmptyPayload) {
+  ProducerConf single;
+  single.Set("batching", "false");
+  pulsarc_producer_t *p = Create("opt-null", single.get());
+  ASSERT_NE(p, nullptr);
+  MsgOpts o;
+  ASSERT_EQ(pulsarc_msg_opts_set_partition_key(o.get(), "gone"), PULSARC_OK);
+  ASSERT_EQ(pulsarc_msg_opts_set_null_value(o.get(), 1), PULSARC_OK);
+  ASSERT_EQ(SendWait(p, "", o.get()), PULSARC_OK);
+  EXPECT_EQ(SendWait(p, "not empty", o.get()), PULSARC_ERR_INVALID_ARGUMENT);
+  ASSERT_EQ(SendWait(p, "plain"), PULSARC_OK);
+  Snapshot s(tb_, "opt-null");
+  ASSERT_EQ(s->num_entries, 2u);
+  EXPECT_TRUE(s->entries[0].null_value);
+  EXPECT_EQ(s->entries[0].payload_len, 0u);
+  ASSERT_NE(s->entries[0].partition_key, nullptr);
+  EXPECT_EQ(std::string(s->entries[0].partition_key), "gone");
+  EXPECT_FALSE(s->entries[1].null_value);
+
+  // Inside a batch the flag is per message.
+  ProducerConf batched;
+  batched.Set("batch_max_delay_ms", "60000");
+  pulsarc_producer_t *b = Create("opt-null-batch", batched.get());
+  ASSERT_NE(b, nullptr);
+  Completions done(2);
+  ASSERT_EQ(pulsarc_producer_send_cb(b, "", 0, o.get(), Completions::Cb, done.ctx(0)),
+            PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_send_cb(b, "v", 1, nullptr, Completions::Cb, done.ctx(1)),
+            PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_flush(b, kWaitMs), PULSARC_OK);
+  Snapshot sb(tb_, "opt-null-batch");
+  ASSERT_EQ(sb->num_entries, 1u);
+  ASSERT_EQ(sb->entries[0].num_listed, 2u);
+  EXPECT_TRUE(sb->entries[0].messages[0].null_value);
+  EXPECT_EQ(sb->entries[0].messages[0].payload_len, 0u);
+  EXPECT_FALSE(sb->entries[0].messages[1].null_value);
+}
+
+TEST_F(MessageOptions, ExplicitSequenceIdsAreUsedAndLeaveTheCounterAlone) {
+  ProducerConf single;
+  single.Set("batching", "false");
+  pulsarc_producer_t *p = Create("opt-seq", single.get());
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(SendWait(p, "auto0"), PULSARC_OK);
+  MsgOpts o;
+  ASSERT_EQ(pulsarc_msg_opts_set_sequence_id(o.get(), 100), PULSARC_OK);
+  ASSERT_EQ(SendWait(p, "explicit100", o.get()), PULSARC_OK);
+  ASSERT_EQ(pulsarc_msg_opts_set_sequence_id(o.get(), 200), PULSARC_OK);
+  ASSERT_EQ(SendWait(p, "explicit200", o.get()), PULSARC_OK);
+  EXPECT_EQ(pulsarc_msg_opts_set_sequence_id(o.get(), -1), PULSARC_ERR_INVALID_ARGUMENT);
+  Snapshot s(tb_, "opt-seq");
+  ASSERT_EQ(s->num_entries, 3u);
+  const uint64_t first = s->entries[0].sequence_id;
+  EXPECT_EQ(s->entries[1].sequence_id, 100u);
+  EXPECT_EQ(s->entries[2].sequence_id, 200u);
+  EXPECT_EQ(pulsarc_tb_last_sequence_id(tb_, "opt-seq", pulsarc_producer_name(p)), 200);
+
+  // The counter did not move: with deduplication off, the next automatic
+  // id follows the first one.
+  pulsarc_tb_set_dedup(tb_, false);
+  ASSERT_EQ(SendWait(p, "auto1"), PULSARC_OK);
+  Snapshot s2(tb_, "opt-seq");
+  ASSERT_EQ(s2->num_entries, 4u);
+  EXPECT_EQ(s2->entries[3].sequence_id, first + 1);
+
+  // In a batch: each message keeps its own id; the entry's highest is the max.
+  ProducerConf batched;
+  batched.Set("batch_max_delay_ms", "60000");
+  pulsarc_producer_t *b = Create("opt-seq-batch", batched.get());
+  ASSERT_NE(b, nullptr);
+  Completions done(3);
+  for (size_t i = 0; i < 3; i++) {
+    MsgOpts oi;
+    ASSERT_EQ(pulsarc_msg_opts_set_sequence_id(oi.get(), static_cast<int64_t>(10 + i)),
+              PULSARC_OK);
+    ASSERT_EQ(pulsarc_producer_send_cb(b, "b", 1, oi.get(), Completions::Cb, done.ctx(i)),
+              PULSARC_OK);
+  }
+  ASSERT_EQ(pulsarc_producer_flush(b, kWaitMs), PULSARC_OK);
+  Snapshot sb(tb_, "opt-seq-batch");
+  ASSERT_EQ(sb->num_entries, 1u);
+  ASSERT_EQ(sb->entries[0].num_listed, 3u);
+  for (size_t i = 0; i < 3; i++) {
+    EXPECT_TRUE(sb->entries[0].messages[i].has_sequence_id);
+    EXPECT_EQ(sb->entries[0].messages[i].sequence_id, 10 + i);
+    EXPECT_EQ(done.at(i).err.load(), PULSARC_OK);
+  }
+  EXPECT_EQ(sb->entries[0].sequence_id, 10u);
+  EXPECT_TRUE(sb->entries[0].has_highest_sequence_id);
+  EXPECT_EQ(sb->entries[0].highest_sequence_id, 12u);
+}
+
+// ------------------------------------------------------------ memory limit
+
+class MemoryLimit : public BrokerTest {
+protected:
+  void TearDown() override {
+    if (tb_ != nullptr) {
+      pulsarc_tb_stop_reading(tb_, false);
+      pulsarc_tb_hold_receipts(tb_, false);
+    }
+    for (pulsarc_producer_t *p : producers_)
+      pulsarc_producer_destroy(p);
+    producers_.clear();
+    if (limited_ != nullptr)
+      pulsarc_client_destroy(limited_);
+    limited_ = nullptr;
+    BrokerTest::TearDown();
+  }
+  pulsarc_client_t *Limited(const char *limit) {
+    pulsarc_client_conf_t *cc = pulsarc_client_conf_new();
+    char err[128];
+    EXPECT_EQ(pulsarc_client_conf_set(cc, "memory_limit_bytes", limit, err, sizeof err),
+              PULSARC_OK);
+    EXPECT_EQ(pulsarc_client_new(url_.c_str(), cc, &limited_), PULSARC_OK);
+    pulsarc_client_conf_destroy(cc);
+    return limited_;
+  }
+  pulsarc_client_t *limited_ = nullptr;
+};
+
+TEST_F(MemoryLimit, NonBlockingSendGetsMemoryLimitAndAccountingStaysUnder) {
+  constexpr int64_t kLimit = 10000;
+  constexpr size_t kMsg = 1000;
+  pulsarc_client_t *c = Limited("10000");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->nloops, 1) << "client.h layout does not match the library";
+  ASSERT_EQ(MemoryUsed(c), 0);
+  ProducerConf pc;
+  pc.Set("batching", "false").Set("block_if_queue_full", "false");
+  pulsarc_producer_t *p = nullptr;
+  ASSERT_EQ(pulsarc_producer_create(c, "mem-limit", pc.get(), &p), PULSARC_OK);
+  producers_.push_back(p);
+
+  pulsarc_tb_hold_receipts(tb_, true);
+  const std::string payload(kMsg, 'm');
+  Completions done(40);
+  size_t accepted = 0;
+  int64_t peak = 0;
+  pulsarc_err_t refused = PULSARC_OK;
+  for (size_t i = 0; i < 20; i++) {
+    pulsarc_err_t e = pulsarc_producer_send_cb(p, payload.data(), payload.size(), nullptr,
+                                               Completions::Cb, done.ctx(i));
+    int64_t used = MemoryUsed(c);
+    peak = std::max(peak, used);
+    if (e == PULSARC_OK) {
+      accepted++;
+      if (accepted == 1) {
+        EXPECT_EQ(used, static_cast<int64_t>(kMsg)) << "accounting does not count the payload";
+      }
+    } else {
+      refused = e;
+    }
+  }
+  EXPECT_EQ(refused, PULSARC_ERR_MEMORY_LIMIT);
+  EXPECT_EQ(accepted, static_cast<size_t>(kLimit) / kMsg);
+  EXPECT_LE(peak, kLimit);
+
+  // The broker stops reading altogether: still refused, still under.
+  pulsarc_tb_stop_reading(tb_, true);
+  for (size_t i = 20; i < 30; i++) {
+    EXPECT_EQ(pulsarc_producer_send_cb(p, payload.data(), payload.size(), nullptr,
+                                       Completions::Cb, done.ctx(i)),
+              PULSARC_ERR_MEMORY_LIMIT);
+    EXPECT_LE(MemoryUsed(c), kLimit);
+  }
+  // A blocking sender with a deadline waits, then gets MEMORY_LIMIT.
+  ProducerConf bc;
+  bc.Set("batching", "false");
+  pulsarc_producer_t *pb = nullptr;
+  pulsarc_tb_stop_reading(tb_, false);
+  ASSERT_EQ(pulsarc_producer_create(c, "mem-limit-block", bc.get(), &pb), PULSARC_OK);
+  producers_.push_back(pb);
+  MsgOpts o;
+  o.Timeout(200);
+  EXPECT_EQ(pulsarc_producer_send_cb(pb, payload.data(), payload.size(), o.get(), Completions::Cb,
+                                     done.ctx(30)),
+            PULSARC_ERR_MEMORY_LIMIT);
+  EXPECT_LE(MemoryUsed(c), kLimit);
+
+  // Receipts released: everything completes and the accounting returns to 0.
+  pulsarc_tb_hold_receipts(tb_, false);
+  ASSERT_TRUE(done.WaitTotal(accepted));
+  for (size_t i = 0; i < accepted; i++)
+    EXPECT_EQ(done.at(i).err.load(), PULSARC_OK) << i;
+  for (int i = 0; i < 100 && MemoryUsed(c) != 0; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(MemoryUsed(c), 0);
+  EXPECT_EQ(SendWait(p, payload), PULSARC_OK);
+}
+
+// ----------------------------------------------------------- startup delay
+
+class StartupDelay : public BrokerTest {};
+
+TEST_F(StartupDelay, NoLookupBeforeTheDelay) {
+  ProducerConf c;
+  c.Set("startup_delay_ms", "300");
+  ReadyFlag ready;
+  pulsarc_producer_t *p = nullptr;
+  ASSERT_EQ(pulsarc_producer_start(client_, "startup-delay", c.get(), ReadyFlag::Cb, &ready, &p),
+            PULSARC_OK);
+  producers_.push_back(p);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  pulsarc_tb_stats early = Stats();
+  EXPECT_EQ(early.partition_lookups, 0u) << "looked up before the startup delay";
+  EXPECT_EQ(early.lookups, 0u) << "looked up before the startup delay";
+  EXPECT_EQ(early.connections, 0u);
+  EXPECT_FALSE(ready.done.load());
+  for (int i = 0; i < 400 && !ready.done.load(); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(ready.done.load());
+  EXPECT_EQ(ready.err.load(), PULSARC_OK);
+  EXPECT_GE(Stats().lookups, 1u);
+  EXPECT_EQ(SendWait(p, "after delay"), PULSARC_OK);
+
+  // Reconnects wait for the delay too (on top of the backoff).
+  const uint64_t lookups = Stats().lookups;
+  pulsarc_tb_drop_connections(tb_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(Stats().lookups, lookups) << "reconnect lookup before the startup delay";
+  EXPECT_EQ(SendWait(p, "after reconnect"), PULSARC_OK);
+  EXPECT_GT(Stats().lookups, lookups);
+}
+
+TEST_F(StartupDelay, JitterStillStarts) {
+  ProducerConf c;
+  c.Set("startup_delay_ms", "10").Set("startup_jitter_ms", "50");
+  pulsarc_producer_t *p = Create("startup-jitter", c.get());
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(SendWait(p, "x"), PULSARC_OK);
+}
+
+} // namespace
+} // namespace pulsarc_it
