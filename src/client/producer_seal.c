@@ -473,8 +473,10 @@ void pc_part_resend(pc_part *part) {
   if (broken & PC_TEST_NO_RESEND)
     return;
   if ((broken & PC_TEST_RENUMBER_ON_RESEND) && part->pending_head != NULL) {
-    /* Back to unsent: they are sealed again with fresh sequence ids. */
+    /* Back to unsent, and sealed again with ids past every one used. */
+    uint64_t next = part->next_seq;
     pc_part_unseal_from(part, part->pending_head);
+    part->next_seq = next;
     return;
   }
   pc_part_resend_resume(part);

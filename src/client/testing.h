@@ -21,6 +21,10 @@ enum {
 void pc_test_set_flags(unsigned flags);
 unsigned pc_test_get_flags(void);
 
+/* Live per-thread send rings and payload slabs, process-wide. */
+long pc_sendq_live_rings(void);
+long pc_arena_live_slabs(void);
+
 /* eventfd writes made so far to wake the client's I/O threads. */
 uint64_t pc_test_client_wakes(pulsarc_client_t *client);
 /* Payload bytes the client currently counts against memory_limit_bytes. */
