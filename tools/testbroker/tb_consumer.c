@@ -21,25 +21,6 @@
 
 /* ------------------------------------------------------------------ replies */
 
-static void reply_error(pulsarc_tb *tb, tb_conn *c, uint64_t request_id, int err, const char *msg) {
-  Pulsarc__CommandError e = PULSARC__COMMAND_ERROR__INIT;
-  e.request_id = request_id;
-  e.error = (Pulsarc__ServerError)err;
-  e.message = (char *)msg;
-  Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-  cmd.type = BC(ERROR);
-  cmd.error = &e;
-  tb_conn_send_cmd(tb, c, &cmd);
-}
-
-static void reply_success(pulsarc_tb *tb, tb_conn *c, uint64_t request_id) {
-  Pulsarc__CommandSuccess s = PULSARC__COMMAND_SUCCESS__INIT;
-  s.request_id = request_id;
-  Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-  cmd.type = BC(SUCCESS);
-  cmd.success = &s;
-  tb_conn_send_cmd(tb, c, &cmd);
-}
 
 static int64_t wall_ms(void) {
   struct timespec ts;
@@ -419,28 +400,28 @@ static int64_t start_position(const tb_topic *t, const Pulsarc__CommandSubscribe
 static void handle_subscribe(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandSubscribe *sc) {
   tb_consumer *dup = conn_consumer(c, sc->consumer_id);
   if (dup) { /* a retry of a subscribe that already succeeded */
-    reply_success(tb, c, sc->request_id);
+    tb_send_success(tb, c, sc->request_id);
     return;
   }
   if (!sc->topic || !*sc->topic || !sc->subscription || !*sc->subscription) {
-    reply_error(tb, c, sc->request_id, SE(InvalidTopicName), "empty topic or subscription name");
+    tb_send_error(tb, c, sc->request_id, SE(InvalidTopicName), "empty topic or subscription name");
     return;
   }
   char *full = pulsarc_tb_full_topic(sc->topic);
   tb_topic *t = full ? tb_topic_get(tb, full, true) : NULL;
   free(full);
   if (!t) {
-    reply_error(tb, c, sc->request_id, SE(ServiceNotReady), "test broker out of memory");
+    tb_send_error(tb, c, sc->request_id, SE(ServiceNotReady), "test broker out of memory");
     return;
   }
   tb_sub *s = topic_sub(t, sc->subscription);
   if (s && s->consumers) {
     if (s->type != (int)sc->sub_type) {
-      reply_error(tb, c, sc->request_id, SE(ConsumerBusy), "Subscription is of different type");
+      tb_send_error(tb, c, sc->request_id, SE(ConsumerBusy), "Subscription is of different type");
       return;
     }
     if (s->type == ST(Exclusive)) {
-      reply_error(tb, c, sc->request_id, SE(ConsumerBusy), "Exclusive consumer is already connected");
+      tb_send_error(tb, c, sc->request_id, SE(ConsumerBusy), "Exclusive consumer is already connected");
       return;
     }
   }
@@ -467,7 +448,7 @@ static void handle_subscribe(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandS
     if (k)
       free(k->name);
     free(k);
-    reply_error(tb, c, sc->request_id, SE(ServiceNotReady), "test broker out of memory");
+    tb_send_error(tb, c, sc->request_id, SE(ServiceNotReady), "test broker out of memory");
     return;
   }
   s->type = (int)sc->sub_type; /* a sub without consumers may change type */
@@ -482,7 +463,7 @@ static void handle_subscribe(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandS
   *pp = k;
   k->next_conn = c->consumers;
   c->consumers = k;
-  reply_success(tb, c, sc->request_id);
+  tb_send_success(tb, c, sc->request_id);
 }
 
 /* -------------------------------------------------------------------- acks */
@@ -554,7 +535,7 @@ static void handle_ack(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandAck *a)
 static void handle_last_id(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandGetLastMessageId *g) {
   tb_consumer *k = conn_consumer(c, g->consumer_id);
   if (!k) {
-    reply_error(tb, c, g->request_id, SE(ConsumerNotFound), "Consumer not found");
+    tb_send_error(tb, c, g->request_id, SE(ConsumerNotFound), "Consumer not found");
     return;
   }
   tb_topic *t = k->sub->topic;
@@ -638,7 +619,7 @@ static void handle_get_schema(pulsarc_tb *tb, tb_conn *c, const Pulsarc__Command
 static void handle_seek(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandSeek *sk) {
   tb_consumer *k = conn_consumer(c, sk->consumer_id);
   if (!k) {
-    reply_error(tb, c, sk->request_id, SE(ConsumerNotFound), "Consumer not found");
+    tb_send_error(tb, c, sk->request_id, SE(ConsumerNotFound), "Consumer not found");
     return;
   }
   tb_sub *s = k->sub;
@@ -669,7 +650,7 @@ static void handle_seek(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandSeek *
   s->cap = 0;
   s->n_ready = 0;
   s->base = s->cursor = to;
-  reply_success(tb, c, sk->request_id);
+  tb_send_success(tb, c, sk->request_id);
   while (s->consumers) {
     tb_consumer *x = s->consumers;
     Pulsarc__CommandCloseConsumer cc = PULSARC__COMMAND_CLOSE_CONSUMER__INIT;
@@ -686,20 +667,20 @@ static void handle_seek(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandSeek *
 static void handle_unsubscribe(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandUnsubscribe *u) {
   tb_consumer *k = conn_consumer(c, u->consumer_id);
   if (!k) {
-    reply_error(tb, c, u->request_id, SE(ConsumerNotFound), "Consumer not found");
+    tb_send_error(tb, c, u->request_id, SE(ConsumerNotFound), "Consumer not found");
     return;
   }
   tb_sub *s = k->sub;
   bool force = u->has_force && u->force;
   if (!force && (s->consumers != k || k->next_sub)) {
-    reply_error(tb, c, u->request_id, SE(MetadataError),
+    tb_send_error(tb, c, u->request_id, SE(MetadataError),
                 "Unconnected or shared consumer attempting to unsubscribe");
     return;
   }
   s->durable = false; /* goes away with its last consumer */
   while (s->consumers)
     consumer_remove(tb, s->consumers, false);
-  reply_success(tb, c, u->request_id);
+  tb_send_success(tb, c, u->request_id);
 }
 
 /* ----------------------------------------------------------------- routing */
@@ -752,7 +733,7 @@ bool tb_consumer_handle(pulsarc_tb *tb, tb_conn *c, const pc_frame *f) {
     tb_consumer *k = conn_consumer(c, cmd->close_consumer->consumer_id);
     if (k)
       consumer_remove(tb, k, true);
-    reply_success(tb, c, cmd->close_consumer->request_id);
+    tb_send_success(tb, c, cmd->close_consumer->request_id);
     return true;
   }
   case BC(UNSUBSCRIBE):

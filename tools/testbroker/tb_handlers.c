@@ -12,7 +12,7 @@
 
 /* ------------------------------------------------------------------ replies */
 
-static void send_error(pulsarc_tb *tb, tb_conn *c, uint64_t request_id, int err, const char *msg) {
+void tb_send_error(pulsarc_tb *tb, tb_conn *c, uint64_t request_id, int err, const char *msg) {
   Pulsarc__CommandError e = PULSARC__COMMAND_ERROR__INIT;
   e.request_id = request_id;
   e.error = (Pulsarc__ServerError)err;
@@ -23,7 +23,7 @@ static void send_error(pulsarc_tb *tb, tb_conn *c, uint64_t request_id, int err,
   tb_conn_send_cmd(tb, c, &cmd);
 }
 
-static void send_success(pulsarc_tb *tb, tb_conn *c, uint64_t request_id) {
+void tb_send_success(pulsarc_tb *tb, tb_conn *c, uint64_t request_id) {
   Pulsarc__CommandSuccess s = PULSARC__COMMAND_SUCCESS__INIT;
   s.request_id = request_id;
   Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
@@ -230,24 +230,24 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
     if (ex->ready)
       send_producer_success(tb, ex, pc->request_id);
     else
-      send_error(tb, c, pc->request_id, SE(ServiceNotReady),
+      tb_send_error(tb, c, pc->request_id, SE(ServiceNotReady),
                  "Producer is already present on the connection");
     return;
   }
   if (tb->fail_producers.n > 0) {
     tb->fail_producers.n--;
-    send_error(tb, c, pc->request_id, tb->fail_producers.err, "injected producer failure");
+    tb_send_error(tb, c, pc->request_id, tb->fail_producers.err, "injected producer failure");
     return;
   }
   if (!pc->topic || !*pc->topic) {
-    send_error(tb, c, pc->request_id, SE(InvalidTopicName), "empty topic name");
+    tb_send_error(tb, c, pc->request_id, SE(InvalidTopicName), "empty topic name");
     return;
   }
   char *full = pulsarc_tb_full_topic(pc->topic);
   tb_topic *t = full ? tb_topic_get(tb, full, true) : NULL;
   free(full);
   if (!t) {
-    send_error(tb, c, pc->request_id, SE(ServiceNotReady), "test broker out of memory");
+    tb_send_error(tb, c, pc->request_id, SE(ServiceNotReady), "test broker out of memory");
     return;
   }
   char gen[64];
@@ -260,7 +260,7 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
     name = gen;
   }
   if (is_fenced(t, name)) {
-    send_error(tb, c, pc->request_id, SE(ProducerFenced), "producer was fenced");
+    tb_send_error(tb, c, pc->request_id, SE(ProducerFenced), "producer was fenced");
     return;
   }
   uint64_t epoch = pc->has_epoch ? pc->epoch : 0;
@@ -270,7 +270,7 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
     if (same->conn == c && same->producer_id == pc->producer_id && epoch > same->epoch) {
       producer_remove(tb, same, false);
     } else {
-      send_error(tb, c, pc->request_id, SE(ProducerBusy),
+      tb_send_error(tb, c, pc->request_id, SE(ProducerBusy),
                  "Producer with the same name is already connected to the topic");
       return;
     }
@@ -281,23 +281,23 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
   switch (mode) {
   case PULSARC__PRODUCER_ACCESS_MODE__Shared:
     if (t->exclusive || t->waiting) {
-      send_error(tb, c, pc->request_id, SE(ProducerBusy), "Topic has an exclusive producer");
+      tb_send_error(tb, c, pc->request_id, SE(ProducerBusy), "Topic has an exclusive producer");
       return;
     }
     break;
   case PULSARC__PRODUCER_ACCESS_MODE__Exclusive:
     if (t->active || t->waiting) {
-      send_error(tb, c, pc->request_id, SE(ProducerBusy), "Topic has existing producers");
+      tb_send_error(tb, c, pc->request_id, SE(ProducerBusy), "Topic has existing producers");
       return;
     }
     if (pc->has_topic_epoch && pc->topic_epoch < t->topic_epoch) {
-      send_error(tb, c, pc->request_id, SE(ProducerFenced), "Topic epoch has moved on");
+      tb_send_error(tb, c, pc->request_id, SE(ProducerFenced), "Topic epoch has moved on");
       return;
     }
     break;
   case PULSARC__PRODUCER_ACCESS_MODE__WaitForExclusive:
     if (pc->has_topic_epoch && pc->topic_epoch < t->topic_epoch) {
-      send_error(tb, c, pc->request_id, SE(ProducerFenced), "Topic epoch has moved on");
+      tb_send_error(tb, c, pc->request_id, SE(ProducerFenced), "Topic epoch has moved on");
       return;
     }
     queue = t->active != NULL || t->waiting != NULL;
@@ -306,13 +306,13 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
     kick_all(tb, t, true);
     break;
   default:
-    send_error(tb, c, pc->request_id, SE(NotAllowedError), "unknown access mode");
+    tb_send_error(tb, c, pc->request_id, SE(NotAllowedError), "unknown access mode");
     return;
   }
   tb_seq *seq = tb_topic_seq(t, name, true);
   tb_producer *p = seq ? calloc(1, sizeof(*p)) : NULL;
   if (!p) {
-    send_error(tb, c, pc->request_id, SE(ServiceNotReady), "test broker out of memory");
+    tb_send_error(tb, c, pc->request_id, SE(ServiceNotReady), "test broker out of memory");
     return;
   }
   p->conn = c;
@@ -357,7 +357,7 @@ static void handle_close_producer(pulsarc_tb *tb, tb_conn *c,
     producer_remove(tb, p, true);
     grant_waiters(tb, t);
   }
-  send_success(tb, c, cp->request_id);
+  tb_send_success(tb, c, cp->request_id);
 }
 
 /* --------------------------------------------------------------------- send */

@@ -343,4 +343,8 @@ int tb_http_start(pulsarc_tb *tb, const char *host, uint16_t port, tb_http **out
 /* [any] stops and joins the thread; before pulsarc_tb_free. NULL is fine. */
 void tb_http_stop(tb_http *h);
 
+/* [broker thread] ERROR / SUCCESS replies to a request (tb_handlers.c). */
+void tb_send_error(pulsarc_tb *tb, tb_conn *c, uint64_t request_id, int err, const char *msg);
+void tb_send_success(pulsarc_tb *tb, tb_conn *c, uint64_t request_id);
+
 #endif
