@@ -1,6 +1,7 @@
 /* A broker connection (see conn.h): connecting, handshake, keepalive,
  * reading and dispatch, requests, producers, teardown. The write queue is
- * in conn_write.c. Everything here runs on the owning loop's thread.
+ * in conn_write.c, credentials in conn_auth.c, the TLS session in tls.c.
+ * Everything here runs on the owning loop's thread.
  *
  * Re-entrancy: every entry from the loop (fd events, timers, the writer
  * poller, resolver results) is bracketed by pc_conn_enter/leave. Callbacks into
@@ -69,41 +70,6 @@ static int send_simple(pc_conn *c, Pulsarc__BaseCommand__Type type) {
   if (type == PULSARC__BASE_COMMAND__TYPE__PONG)
     bc.pong = &pong;
   return pc_conn_send_command(c, &bc);
-}
-
-static int queue_connect(pc_conn *c) {
-  Pulsarc__FeatureFlags ff = PULSARC__FEATURE_FLAGS__INIT;
-  ff.has_supports_auth_refresh = 1;
-  ff.supports_auth_refresh = 1;
-  Pulsarc__CommandConnect cc = PULSARC__COMMAND_CONNECT__INIT;
-  cc.client_version = (char *)PC_CLIENT_VERSION;
-  cc.auth_method_name = c->auth_method;
-  cc.has_protocol_version = 1;
-  cc.protocol_version = PC_PROTOCOL_VERSION;
-  cc.proxy_to_broker_url = c->proxy_url;
-  cc.feature_flags = &ff;
-  Pulsarc__BaseCommand bc = PULSARC__BASE_COMMAND__INIT;
-  bc.type = PULSARC__BASE_COMMAND__TYPE__CONNECT;
-  bc.connect = &cc;
-  return pc_conn_queue_command(c, &bc, true);
-}
-
-/* Credentials are not implemented yet: answer with the same method and no
- * data so a broker that refreshes "none" auth keeps the connection. */
-static void answer_auth_challenge(pc_conn *c) {
-  Pulsarc__AuthData ad = PULSARC__AUTH_DATA__INIT;
-  ad.auth_method_name = c->auth_method;
-  ad.has_auth_data = 1;
-  Pulsarc__CommandAuthResponse ar = PULSARC__COMMAND_AUTH_RESPONSE__INIT;
-  ar.client_version = (char *)PC_CLIENT_VERSION;
-  ar.response = &ad;
-  ar.has_protocol_version = 1;
-  ar.protocol_version = PC_PROTOCOL_VERSION;
-  Pulsarc__BaseCommand bc = PULSARC__BASE_COMMAND__INIT;
-  bc.type = PULSARC__BASE_COMMAND__TYPE__AUTH_RESPONSE;
-  bc.auth_response = &ar;
-  if (pc_conn_send_command(c, &bc) != 0)
-    fail(c, PULSARC_ERR_NO_MEMORY);
 }
 
 /* --------------------------------------------------------------- requests */
@@ -300,10 +266,17 @@ static void dispatch(pc_conn *c, const pc_frame *f) {
     if (cmd->type == PULSARC__BASE_COMMAND__TYPE__CONNECTED) {
       NEED(connected);
       on_connected(c, cmd->connected);
+    } else if (cmd->type == PULSARC__BASE_COMMAND__TYPE__AUTH_CHALLENGE) {
+      pc_conn_answer_auth_challenge(c);
     } else if (cmd->type == PULSARC__BASE_COMMAND__TYPE__ERROR && cmd->error) {
-      PC_WARN(c->log, "conn %s: handshake refused: error %d: %s", c->peer, (int)cmd->error->error,
-              cmd->error->message ? cmd->error->message : "");
-      fail(c, handshake_error(cmd->error->error));
+      pulsarc_err_t e = handshake_error(cmd->error->error);
+      if (e == PULSARC_ERR_BROKER_AUTHENTICATION)
+        PC_ERROR(c->log, "conn %s: broker refused our credentials (auth method \"%s\"): %s",
+                 c->peer, c->auth_method, cmd->error->message ? cmd->error->message : "");
+      else
+        PC_WARN(c->log, "conn %s: handshake refused: error %d: %s", c->peer,
+                (int)cmd->error->error, cmd->error->message ? cmd->error->message : "");
+      fail(c, e);
     } else {
       PC_WARN(c->log, "conn %s: %s before CONNECTED, closing", c->peer, cmd_name(cmd));
       fail(c, PULSARC_ERR_PROTOCOL);
@@ -323,6 +296,14 @@ static void dispatch(pc_conn *c, const pc_frame *f) {
     break;
   case PULSARC__BASE_COMMAND__TYPE__ERROR:
     NEED(error);
+    if (cmd->error->error == PULSARC__SERVER_ERROR__AuthenticationError &&
+        pc_idmap_find(&c->reqs, cmd->error->request_id) == NULL) {
+      /* A refused AUTH_RESPONSE: the broker closes next; say why. */
+      PC_ERROR(c->log, "conn %s: broker refused our refreshed credentials: %s", c->peer,
+               cmd->error->message ? cmd->error->message : "");
+      fail(c, PULSARC_ERR_BROKER_AUTHENTICATION);
+      break;
+    }
     route_request(c, cmd->error->request_id, f);
     break;
   case PULSARC__BASE_COMMAND__TYPE__PRODUCER_SUCCESS:
@@ -358,7 +339,7 @@ static void dispatch(pc_conn *c, const pc_frame *f) {
     route_producer(c, cmd->close_producer->producer_id, f);
     break;
   case PULSARC__BASE_COMMAND__TYPE__AUTH_CHALLENGE:
-    answer_auth_challenge(c);
+    pc_conn_answer_auth_challenge(c);
     break;
   default:
     PC_WARN(c->log, "conn %s: unexpected %s (%d) ignored", c->peer, cmd_name(cmd), (int)cmd->type);
@@ -386,7 +367,55 @@ static void decode_all(pc_conn *c) {
   }
 }
 
+/* Over TLS: SSL_read until OpenSSL wants the socket again. Bytes buffered
+ * inside OpenSSL are drained past the budget: epoll cannot report them. */
+static void do_read_tls(pc_conn *c) {
+  size_t budget = PC_CONN_READ_BUDGET;
+  c->tls_read_wants_write = false;
+  while (!c->closing && (budget > 0 || pc_tls_pending(c->tls))) {
+    size_t avail = 0;
+    uint8_t *p = pc_decoder_space(&c->dec, PC_CONN_READ_CHUNK, &avail);
+    if (p == NULL) {
+      fail(c, PULSARC_ERR_NO_MEMORY);
+      return;
+    }
+    size_t n = 0;
+    char why[320];
+    pc_tls_status st = pc_tls_read(c->tls, p, avail, &n, why, sizeof why);
+    if (st == PC_TLS_OK) {
+      pc_decoder_commit(&c->dec, n);
+      c->stats.bytes_in += (uint64_t)n;
+      budget = n >= budget ? 0 : budget - n;
+      decode_all(c);
+    } else if (st == PC_TLS_WANT_READ) {
+      return;
+    } else if (st == PC_TLS_WANT_WRITE) {
+      c->tls_read_wants_write = true;
+      pc_conn_set_out_interest(c, true);
+      return;
+    } else if (st == PC_TLS_CLOSED) {
+      PC_INFO(c->log, "conn %s: closed by peer", c->peer);
+      fail(c, PULSARC_ERR_DISCONNECTED);
+      return;
+    } else if (st == PC_TLS_ERROR && c->state != ST_READY) {
+      /* TLS 1.3 lets the server judge our certificate after our side of the
+       * handshake finished: its alert arrives here. */
+      PC_ERROR(c->log, "conn %s: %s", c->peer, why);
+      fail(c, PULSARC_ERR_TLS);
+      return;
+    } else {
+      PC_WARN(c->log, "conn %s: %s", c->peer, why);
+      fail(c, PULSARC_ERR_DISCONNECTED);
+      return;
+    }
+  }
+}
+
 static void do_read(pc_conn *c) {
+  if (c->tls != NULL) {
+    do_read_tls(c);
+    return;
+  }
   size_t budget = PC_CONN_READ_BUDGET;
   while (!c->closing && budget > 0) {
     size_t avail = 0;
@@ -421,14 +450,55 @@ static void do_read(pc_conn *c) {
 
 /* ------------------------------------------------------------- connecting */
 
-static void tcp_connected(pc_conn *c) {
+static void send_connect(pc_conn *c) {
   c->state = ST_HANDSHAKE;
-  if (pc_io_mod(c->loop, &c->io, EPOLLIN) != 0 || queue_connect(c) != 0) {
+  if (pc_conn_queue_connect(c) != 0) {
     fail(c, PULSARC_ERR_CONNECT);
     return;
   }
-  PC_DEBUG(c->log, "conn %s: TCP connected, sending CONNECT", c->peer);
+  PC_DEBUG(c->log, "conn %s: %s connected, sending CONNECT", c->peer, c->tls ? "TLS" : "TCP");
   pc_conn_flush(c);
+}
+
+/* Drives the TLS handshake; EPOLLIN stays on, EPOLLOUT follows WANT_WRITE. */
+static void tls_step(pc_conn *c) {
+  char why[400];
+  pc_tls_status st = pc_tls_handshake(c->tls, why, sizeof why);
+  if (st == PC_TLS_WANT_READ || st == PC_TLS_WANT_WRITE) {
+    pc_conn_set_out_interest(c, st == PC_TLS_WANT_WRITE);
+    return;
+  }
+  if (st != PC_TLS_OK) {
+    PC_ERROR(c->log, "conn %s: %s", c->peer, why);
+    fail(c, PULSARC_ERR_TLS);
+    return;
+  }
+  pc_conn_set_out_interest(c, false);
+  if (c->closing)
+    return;
+  char desc[128];
+  pc_tls_describe(c->tls, desc, sizeof desc);
+  PC_DEBUG(c->log, "conn %s: TLS established (%s)", c->peer, desc);
+  send_connect(c);
+}
+
+static void tcp_connected(pc_conn *c) {
+  if (pc_io_mod(c->loop, &c->io, EPOLLIN) != 0) {
+    fail(c, PULSARC_ERR_CONNECT);
+    return;
+  }
+  c->out_armed = false;
+  if (c->tls_ctx == NULL) {
+    send_connect(c);
+    return;
+  }
+  c->state = ST_TLS;
+  if ((c->tls = pc_tls_new(c->tls_ctx, c->fd, c->host)) == NULL) {
+    PC_ERROR(c->log, "conn %s: cannot set up a TLS session", c->peer);
+    fail(c, PULSARC_ERR_TLS);
+    return;
+  }
+  tls_step(c);
 }
 
 static void on_io(pc_loop *loop, pc_io *io, uint32_t events) {
@@ -453,9 +523,16 @@ static void on_io(pc_loop *loop, pc_io *io, uint32_t events) {
       c->fd = -1;
       connect_next(c);
     }
+  } else if (c->state == ST_TLS) {
+    tls_step(c);
   } else if (c->state == ST_HANDSHAKE || c->state == ST_READY) {
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    bool readable = (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0;
+    if (readable || (c->tls_read_wants_write && (events & EPOLLOUT)))
       do_read(c);
+    if (!c->closing && readable && c->tls_write_wants_read) {
+      c->tls_write_wants_read = false;
+      pc_conn_flush(c);
+    }
     if (!c->closing && (events & EPOLLOUT))
       pc_conn_flush(c);
   }
@@ -558,7 +635,10 @@ pc_conn *pc_conn_open(pc_loop *loop, const pc_conn_opts *opts, const pc_conn_eve
   c->loop = loop;
   c->log = log ? log : pc_loop_logger(loop);
   c->host = strdup(opts->host ? opts->host : "");
-  c->auth_method = strdup(opts->auth_method_name ? opts->auth_method_name : "none");
+  const char *method = opts->auth.method ? opts->auth.method : opts->auth_method_name;
+  c->auth_method = strdup(method ? method : "none");
+  c->auth = opts->auth;
+  c->tls_ctx = opts->tls;
   c->proxy_url = opts->proxy_to_broker_url ? strdup(opts->proxy_to_broker_url) : NULL;
   if (!c->host || !c->auth_method || (opts->proxy_to_broker_url && !c->proxy_url)) {
     free(c->host);
@@ -616,6 +696,8 @@ void pc_conn_teardown(pc_conn *c) {
   pc_timer_cancel(loop, &c->connect_timer);
   pc_timer_cancel(loop, &c->keepalive_timer);
   pc_poller_del(loop, &c->writer);
+  pc_tls_free(c->tls); /* no close_notify: nothing waits for it */
+  c->tls = NULL;
   if (c->fd >= 0) {
     pc_io_del(loop, &c->io);
     close(c->fd);
@@ -644,7 +726,8 @@ void pc_conn_teardown(pc_conn *c) {
   pc_idmap_free(&c->reqs);
   pc_idmap_free(&c->prods);
   pc_decoder_free(&c->dec);
-  pc_buf_free(&c->scratch);
+  pc_conn_wipe(&c->scratch); /* may hold the last CONNECT / AUTH_RESPONSE */
+  pc_conn_wipe(&c->tls_out);
   free(c->addrs);
   free(c->host);
   free(c->auth_method);

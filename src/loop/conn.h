@@ -1,7 +1,8 @@
 /* A broker connection: resolve (off the I/O thread), connect (every
  * address in turn, IPv6 included), CONNECT/CONNECTED handshake, PING/PONG
  * keepalive, writes (owned command bytes plus frames borrowed from producers,
- * via sendmsg(MSG_NOSIGNAL)), incremental reads, request/response matching by request_id
+ * via sendmsg(MSG_NOSIGNAL), or SSL_write of coalesced bytes over TLS),
+ * incremental reads, authentication (CONNECT credentials, AUTH_CHALLENGE), request/response matching by request_id
  * with timeouts, and dispatch of producer-addressed commands by producer_id.
  *
  * A connection belongs to one loop; every function here is [loop] unless
@@ -13,7 +14,9 @@
 #include <stdint.h>
 
 #include "codec/frame.h"
+#include "common/buf.h"
 #include "loop/loop.h"
+#include "loop/tls.h"
 #include "pulsarc/pulsarc.h"
 
 typedef struct pc_conn pc_conn;
@@ -23,13 +26,27 @@ typedef struct pc_conn pc_conn;
 #define PC_PROTOCOL_VERSION 19
 #define PC_CLIENT_VERSION "pulsarc-0.1"
 
+/* Credentials for CONNECT, asked again for every AUTH_CHALLENGE so that a
+ * refreshed token goes out. */
+typedef struct pc_conn_auth {
+  const char *method; /* auth_method_name ("token", "tls"); NULL = "none"; copied */
+  /* [loop] Appends fresh auth data to out. 0, or -1 with a reason in why
+   * (never the secret itself). NULL: no data. */
+  int (*get_data)(void *ctx, pc_buf *out, char *why, size_t why_len);
+  void *ctx; /* must outlive the connection */
+} pc_conn_auth;
+
 typedef struct pc_conn_opts {
   const char *host;  /* copied */
   uint16_t port;
   const char *proxy_to_broker_url; /* "host:port" or NULL; copied */
   uint64_t connect_timeout_ms;     /* covers resolve + connect + handshake */
   uint64_t keepalive_interval_ms;  /* 0 = no keepalive */
-  const char *auth_method_name;    /* NULL = "none"; copied */
+  const char *auth_method_name;    /* NULL = "none"; copied (auth.method wins) */
+  pc_conn_auth auth;
+  /* TLS: handshake right after TCP connect, then everything inside TLS.
+   * NULL = plain TCP. Borrowed: must outlive the connection. */
+  pc_tls_ctx *tls;
 } pc_conn_opts;
 
 /* Events of the connection as a whole, for its owner (the pool). */
@@ -37,7 +54,7 @@ typedef struct pc_conn_events {
   /* CONNECTED arrived; max message size and protocol version now known. */
   void (*on_ready)(pc_conn *c, void *ctx);
   /* The connection is closed (err says why: CONNECT, RESOLVE, DISCONNECTED,
-   * PROTOCOL, TIMEOUT...). Every request callback and every producer's
+   * PROTOCOL, TIMEOUT, TLS, BROKER_AUTHENTICATION...). Every request callback and every producer's
    * on_closed has already run. The conn is freed right after this returns. */
   void (*on_closed)(pc_conn *c, pulsarc_err_t err, void *ctx);
   void *ctx;

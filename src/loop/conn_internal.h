@@ -11,7 +11,8 @@ typedef enum conn_state {
   ST_STARTING,
   ST_RESOLVING,
   ST_CONNECTING,
-  ST_HANDSHAKE,
+  ST_TLS,       /* TCP up, TLS handshake in progress */
+  ST_HANDSHAKE, /* CONNECT sent, waiting for CONNECTED */
   ST_READY,
   ST_CLOSED
 } conn_state;
@@ -23,6 +24,7 @@ struct pc_conn {
   uint16_t port;
   char *proxy_url;
   char *auth_method;
+  pc_conn_auth auth;
   uint64_t connect_timeout_ms, keepalive_ms;
   pc_conn_events ev;
   char peer[280];
@@ -47,6 +49,16 @@ struct pc_conn {
   size_t out_bytes;
   bool out_armed;
   pc_buf scratch;
+
+  /* TLS (tls == NULL on plain TCP). Plaintext is copied from the queue into
+   * tls_out and handed to SSL_write from there; a retry after WANT_* passes
+   * the same bytes again. */
+  pc_tls_ctx *tls_ctx;
+  pc_tls *tls;
+  pc_buf tls_out;
+  size_t tls_off;
+  bool tls_read_wants_write; /* SSL_read needs EPOLLOUT */
+  bool tls_write_wants_read; /* SSL_write waits for input */
 
   pc_idmap reqs, prods;
   uint64_t next_request_id, next_producer_id;
@@ -75,6 +87,18 @@ bool pc_conn_flush(pc_conn *c);
 /* The writer poller's two hooks. */
 bool pc_conn_writer_has_work(pc_poller *p);
 bool pc_conn_writer_poll(pc_loop *loop, pc_poller *p);
+/* conn_auth.c: CONNECT (queued at the head) with fresh credentials; 0 or
+ * -1 (no credentials: logged). */
+int pc_conn_queue_connect(pc_conn *c);
+/* Answers an AUTH_CHALLENGE with freshly fetched credentials (closes the
+ * conn if there are none). */
+void pc_conn_answer_auth_challenge(pc_conn *c);
+/* Zeroes then frees a buffer that may have held credentials. */
+void pc_conn_wipe(pc_buf *b);
+/* Turns EPOLLOUT interest on or off (closes the conn if epoll refuses). */
+void pc_conn_set_out_interest(pc_conn *c, bool on);
+/* Bytes staged for TLS but not yet taken by SSL_write. */
+static inline size_t pc_conn_tls_staged(const pc_conn *c) { return c->tls_out.len - c->tls_off; }
 /* Drops the queue, calling done(w, false) on every entry (teardown). */
 void pc_conn_fail_writes(pc_conn *c);
 

@@ -4,7 +4,10 @@
  * poller flushes once per loop iteration, coalescing everything queued
  * during the iteration into one sendmsg(MSG_NOSIGNAL) of up to IOV_MAX
  * iovecs; EPOLLOUT is registered only after the kernel refused bytes and
- * removed once the queue is empty. [loop] throughout. */
+ * removed once the queue is empty. Over TLS the same queue is copied into
+ * one staging buffer of up to PC_CONN_TLS_STAGE bytes per SSL_write (one
+ * copy, few records, and a stable buffer for OpenSSL's retry rule).
+ * [loop] throughout. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 
 #define PC_CONN_CHUNK_MIN 4096
 #define PC_CONN_MAX_IOV (IOV_MAX < 1024 ? IOV_MAX : 1024)
+#define PC_CONN_TLS_STAGE (64u * 1024)
 
 typedef struct out_chunk {
   pc_wref w;
@@ -88,14 +92,19 @@ int pc_conn_queue_command(pc_conn *c, const Pulsarc__BaseCommand *cmd, bool at_h
 /* Before CONNECTED only the CONNECT chunk may go out: a broker must see
  * nothing else until it accepted the connection. */
 static bool may_write(const pc_conn *c) {
-  if (c->closing || c->fd < 0 || c->out_head == NULL)
+  if (c->closing || c->fd < 0)
     return false;
+  bool staged = c->tls != NULL && pc_conn_tls_staged(c) > 0;
+  if (c->out_head == NULL && !staged)
+    return false;
+  if (c->tls != NULL && c->tls_write_wants_read)
+    return false; /* on_io retries once input arrived */
   if (c->state == ST_READY)
     return true;
-  return c->state == ST_HANDSHAKE && c->out_head == c->connect_w;
+  return c->state == ST_HANDSHAKE && (staged || c->out_head == c->connect_w);
 }
 
-static void set_out_interest(pc_conn *c, bool on) {
+void pc_conn_set_out_interest(pc_conn *c, bool on) {
   if (c->out_armed == on)
     return;
   int rc = pc_io_mod(c->loop, &c->io, EPOLLIN | (on ? EPOLLOUT : 0));
@@ -107,8 +116,93 @@ static void set_out_interest(pc_conn *c, bool on) {
   c->out_armed = on;
 }
 
+/* Completions last: a done callback may queue, withdraw or close. */
+static void complete(pc_conn *c, pc_wref *done_head) {
+  while (done_head) {
+    pc_wref *w = done_head;
+    done_head = w->next;
+    w->next = NULL;
+    w->queued = false;
+    if (w == c->connect_w)
+      c->connect_w = NULL;
+    w->done(w, true);
+  }
+}
+
+/* Copies queued bytes into the empty staging buffer; fully copied entries
+ * leave the queue onto *done_tail (their bytes are ours now). Before
+ * CONNECTED only the CONNECT chunk is taken. */
+static void tls_stage(pc_conn *c, pc_wref ***done_tail) {
+  pc_buf_reset(&c->tls_out);
+  c->tls_off = 0;
+  bool handshake = c->state != ST_READY;
+  while (c->out_head && c->tls_out.len < PC_CONN_TLS_STAGE) {
+    pc_wref *w = c->out_head;
+    if (handshake && w != c->connect_w)
+      break;
+    size_t take = w->len - w->written;
+    if (take > PC_CONN_TLS_STAGE - c->tls_out.len)
+      take = PC_CONN_TLS_STAGE - c->tls_out.len;
+    if (take > 0 && pc_buf_append(&c->tls_out, w->data + w->written, take) != 0) {
+      pc_conn_close(c, PULSARC_ERR_NO_MEMORY);
+      return;
+    }
+    w->written += take;
+    c->out_bytes -= take;
+    if (w->written < w->len)
+      break;
+    c->out_head = w->next;
+    if (!c->out_head)
+      c->out_tail = NULL;
+    w->next = NULL;
+    **done_tail = w;
+    *done_tail = &w->next;
+    if (handshake)
+      break;
+  }
+}
+
+static bool flush_tls(pc_conn *c) {
+  pc_wref *done_head = NULL, **done_tail = &done_head;
+  bool wrote = false;
+  while (may_write(c)) {
+    if (pc_conn_tls_staged(c) == 0) {
+      tls_stage(c, &done_tail);
+      if (c->closing || pc_conn_tls_staged(c) == 0)
+        break;
+    }
+    size_t n = 0;
+    char why[320];
+    pc_tls_status st = pc_tls_write(c->tls, c->tls_out.data + c->tls_off, pc_conn_tls_staged(c),
+                                    &n, why, sizeof why);
+    c->stats.writev_calls++;
+    if (st == PC_TLS_OK) {
+      c->tls_off += n;
+      c->stats.bytes_out += (uint64_t)n;
+      wrote = true;
+    } else if (st == PC_TLS_WANT_WRITE) {
+      pc_conn_set_out_interest(c, true);
+      break;
+    } else if (st == PC_TLS_WANT_READ) {
+      c->tls_write_wants_read = true;
+      break;
+    } else {
+      PC_WARN(c->log, "conn %s: %s", c->peer, why);
+      pc_conn_close(c, PULSARC_ERR_DISCONNECTED);
+      break;
+    }
+  }
+  if (c->out_head == NULL && pc_conn_tls_staged(c) == 0 && c->out_armed && !c->closing &&
+      !c->tls_read_wants_write)
+    pc_conn_set_out_interest(c, false);
+  complete(c, done_head);
+  return wrote;
+}
+
 /* [loop, inside enter/leave] Writes as much as the kernel takes. */
 bool pc_conn_flush(pc_conn *c) {
+  if (c->tls != NULL)
+    return flush_tls(c);
   pc_wref *done_head = NULL, **done_tail = &done_head;
   bool wrote = false;
   while (may_write(c)) {
@@ -136,7 +230,7 @@ bool pc_conn_flush(pc_conn *c) {
         if (errno == EINTR)
           continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          set_out_interest(c, true);
+          pc_conn_set_out_interest(c, true);
           break;
         }
         PC_WARN(c->log, "conn %s: write failed: %s", c->peer, strerror(errno));
@@ -166,22 +260,13 @@ bool pc_conn_flush(pc_conn *c) {
       done_tail = &w->next;
     }
     if ((size_t)r < total) { /* short write: the socket buffer is full */
-      set_out_interest(c, true);
+      pc_conn_set_out_interest(c, true);
       break;
     }
   }
   if (c->out_head == NULL && c->out_armed && !c->closing)
-    set_out_interest(c, false);
-  /* Completions last: a done callback may queue, withdraw or close. */
-  while (done_head) {
-    pc_wref *w = done_head;
-    done_head = w->next;
-    w->next = NULL;
-    w->queued = false;
-    if (w == c->connect_w)
-      c->connect_w = NULL;
-    w->done(w, true);
-  }
+    pc_conn_set_out_interest(c, false);
+  complete(c, done_head);
   return wrote;
 }
 
@@ -239,7 +324,9 @@ bool pc_conn_withdraw(pc_conn *c, pc_wref *w) {
   return false;
 }
 
-size_t pc_conn_unwritten_bytes(const pc_conn *c) { return c->out_bytes; }
+size_t pc_conn_unwritten_bytes(const pc_conn *c) {
+  return c->out_bytes + (c->tls != NULL ? pc_conn_tls_staged(c) : 0);
+}
 
 void pc_conn_fail_writes(pc_conn *c) {
   pc_wref *w = c->out_head;

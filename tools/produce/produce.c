@@ -45,6 +45,12 @@ static void usage(FILE *f) {
 "      --compression C       none|lz4|zlib|zstd|snappy (default none)\n"
 "      --chunking            split messages larger than the max message size\n"
 "                            into chunks (needs --no-batching)\n"
+"      --tls-trust-cert FILE PEM CA certificates to trust (pulsar+ssl:// URLs)\n"
+"      --tls-cert FILE       client certificate (PEM) for mutual TLS\n"
+"      --tls-key FILE        its private key (PEM)\n"
+"      --tls-allow-insecure  accept any broker certificate (tests only)\n"
+"      --token TOKEN         authentication token (visible in ps: prefer --token-file)\n"
+"      --token-file FILE     file holding the token, read on every connect\n"
 "  -h, --help                this text\n"
 "\n"
 "-m and -f may be mixed; messages keep the command-line order.\n"
@@ -139,7 +145,8 @@ static int opt_err(const char *what, pulsarc_err_t e) {
 }
 
 int main(int argc, char **argv) {
-  enum { O_URL = 256, O_OKEY, O_EVT, O_AFTER, O_AT, O_NOBATCH, O_BMM, O_BMD, O_NAME, O_COMP, O_CHUNK };
+  enum { O_URL = 256, O_OKEY, O_EVT, O_AFTER, O_AT, O_NOBATCH, O_BMM, O_BMD, O_NAME, O_COMP, O_CHUNK,
+         O_TLS_TRUST, O_TLS_CERT, O_TLS_KEY, O_TLS_INSECURE, O_TOKEN, O_TOKEN_FILE };
   static const struct option lo[] = {
       {"service-url", required_argument, NULL, O_URL},
       {"topic", required_argument, NULL, 't'},
@@ -158,11 +165,21 @@ int main(int argc, char **argv) {
       {"name", required_argument, NULL, O_NAME},
       {"compression", required_argument, NULL, O_COMP},
       {"chunking", no_argument, NULL, O_CHUNK},
+      {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
+      {"tls-cert", required_argument, NULL, O_TLS_CERT},
+      {"tls-key", required_argument, NULL, O_TLS_KEY},
+      {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
+      {"token", required_argument, NULL, O_TOKEN},
+      {"token-file", required_argument, NULL, O_TOKEN_FILE},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *url = "pulsar://127.0.0.1:6650", *topic = NULL, *key = NULL, *okey = NULL;
   const char *bmm = NULL, *bmd = NULL, *name = NULL, *comp = NULL;
   bool chunking = false;
+  /* Client (TLS / auth) options, indexed by O_x - O_TLS_TRUST; last wins. */
+  static const char *const ckeys[6] = {"tls_trust_certs_file", "tls_cert_file", "tls_key_file",
+                                       "tls_allow_insecure",   "auth_token",    "auth_token_file"};
+  const char *cvals[6] = {NULL};
   const char **props = calloc((size_t)argc, sizeof *props);
   payload *msgs = calloc((size_t)argc, sizeof *msgs);
   size_t nprops = 0, nmsgs = 0;
@@ -205,6 +222,10 @@ int main(int argc, char **argv) {
     case 'k': key = optarg; break;
     case O_COMP: comp = optarg; break;
     case O_CHUNK: chunking = true; break;
+    case O_TLS_TRUST: case O_TLS_CERT: case O_TLS_KEY: case O_TOKEN: case O_TOKEN_FILE:
+      cvals[c - O_TLS_TRUST] = optarg;
+      break;
+    case O_TLS_INSECURE: cvals[c - O_TLS_TRUST] = "true"; break;
     case O_OKEY: okey = optarg; break;
     case 'p':
       if (!strchr(optarg, '=') || optarg[0] == '=')
@@ -281,7 +302,24 @@ int main(int argc, char **argv) {
     }
   }
 
-  if ((e = pulsarc_client_new(url, NULL, &client))) {
+  pulsarc_client_conf_t *cc = pulsarc_client_conf_new();
+  if (!cc) {
+    fprintf(stderr, "pulsarc-produce: out of memory\n");
+    goto done;
+  }
+  for (size_t i = 0; i < 6; i++) {
+    char why[256] = "";
+    if (cvals[i] && (e = pulsarc_client_conf_set(cc, ckeys[i], cvals[i], why, sizeof why))) {
+      /* No value in the message: it may be the token. */
+      fprintf(stderr, "pulsarc-produce: %s: %s\n", ckeys[i], why[0] ? why : pulsarc_err_str(e));
+      pulsarc_client_conf_destroy(cc);
+      rc = 2;
+      goto done;
+    }
+  }
+  e = pulsarc_client_new(url, cc, &client);
+  pulsarc_client_conf_destroy(cc);
+  if (e) {
     fprintf(stderr, "pulsarc-produce: cannot create a client for '%s': %s\n", url,
             pulsarc_err_str(e));
     goto done;

@@ -33,6 +33,9 @@
 #                          each replaces the generated line with the same key,
 #                          e.g. brokerDeduplicationEnabled=true
 #   PULSAR_JOURNAL_SYNC    true => bookie fsyncs the journal before acking (default false)
+#   PULSAR_ADMIN_TOKEN     bearer token for the readiness probe and REST calls, for
+#                          brokers started with authenticationEnabled=true (TLS ports,
+#                          e.g. brokerServicePortTls, also come via PULSAR_CONF_EXTRA)
 #
 # Durability / SIGKILL (verified with Pulsar 4.0.7): the standalone loads the
 # bookie's ServerConfiguration from standalone.conf and hands it to BKCluster
@@ -178,7 +181,10 @@ pid_alive() {  # our broker JVM with this pid?
 
 http_code() {  # http_code URL [curl args...]
   local url="$1"; shift
-  curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@" "$url" 2>/dev/null || true
+  # With authenticationEnabled the admin API wants a token (PULSAR_ADMIN_TOKEN).
+  local auth=()
+  [[ -n "${PULSAR_ADMIN_TOKEN:-}" ]] && auth=(-H "Authorization: Bearer $PULSAR_ADMIN_TOKEN")
+  curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${auth[@]}" "$@" "$url" 2>/dev/null || true
 }
 
 write_conf() {  # write_conf DIR BROKER_PORT WEB_PORT
