@@ -9,8 +9,11 @@
 #              into a virtualenv made by tools/interop/setup-venv.sh)
 set -euo pipefail
 
+# Sanitizer runtimes: gcc's (libasan8, libubsan1, libtsan2) come with
+# build-essential; clang's (ASan, TSan, libFuzzer) are only a Recommends of
+# clang on Debian 12, hence libclang-rt-14-dev (clang there is clang-14).
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config clang clang-format
+  build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
   libck-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
   libgtest-dev gnuplot-nox python3-venv curl

@@ -1,36 +1,158 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds pulsarc and runs its test suites.
 #
-#   tools/test.sh          unit + integration tests (in-process test broker)
-#   tools/test.sh --ci     everything CI runs: also the interop suite against a
-#                          real Apache Pulsar broker and the official client
+#   tools/test.sh               unit + integration tests (in-process test broker)
+#   tools/test.sh --sanitizers  also unit + integration under ASan+UBSan (clang)
+#                               and under ThreadSanitizer (gcc)
+#   tools/test.sh --fuzz        also every libFuzzer target in tests/fuzz for
+#                               PULSARC_FUZZ_SECONDS (60) s each, from its seeds
+#   tools/test.sh --ci          everything CI runs: all of the above plus the
+#                               interop suite against a real Apache Pulsar
+#                               broker and the official client
 #
-# Build directory: build/ (override with PULSARC_BUILD_DIR).
+# Build directories: build/ (override with PULSARC_BUILD_DIR), and next to it
+# <build>-asan, <build>-tsan and <build>-fuzz. Each stage prints its duration;
+# a summary of all of them closes the run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${PULSARC_BUILD_DIR:-$root/build}
-ci=0
+fuzz_seconds=${PULSARC_FUZZ_SECONDS:-60}
+ci=0 sanitizers=0 fuzz=0
 for a in "$@"; do
   case "$a" in
-  --ci) ci=1 ;;
-  *) echo "usage: tools/test.sh [--ci]" >&2; exit 2 ;;
+  --ci) ci=1 sanitizers=1 fuzz=1 ;;
+  --sanitizers) sanitizers=1 ;;
+  --fuzz) fuzz=1 ;;
+  *) echo "usage: tools/test.sh [--ci] [--sanitizers] [--fuzz]" >&2; exit 2 ;;
   esac
 done
 
+# ---- stage bookkeeping: "name seconds" per finished stage, in run order.
+stages=()
+stage_name="" stage_start=0 run_start=$(date +%s)
+stage() {
+  stage_name=$1 stage_start=$(date +%s)
+  echo
+  echo "==== stage $stage_name"
+}
+stage_done() {
+  local s=$(($(date +%s) - stage_start))
+  stages+=("$stage_name $s")
+  echo "==== stage $stage_name took $s s"
+  stage_name=""
+}
+summary() {
+  local rc=$?
+  echo
+  echo "==== summary"
+  local st
+  for st in ${stages[@]+"${stages[@]}"}; do
+    printf '  %-22s %5s s\n' ${st}
+  done
+  [ -n "$stage_name" ] && printf '  %-22s FAILED after %s s\n' "$stage_name" \
+    $(($(date +%s) - stage_start))
+  echo "  total                  $(($(date +%s) - run_start)) s"
+  exit $rc
+}
+trap summary EXIT
+
+stage deps
 if [ "$ci" = 1 ]; then
   "$root/tools/install-deps.sh" --interop
 else
   "$root/tools/install-deps.sh"
 fi
+stage_done
 
+# ---- the plain build: unit + integration (+ interop in CI)
+stage build
 interop=OFF
 [ "$ci" = 1 ] && interop=ON
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPULSARC_INTEROP=$interop
 cmake --build "$build"
+stage_done
 
-start=$(date +%s)
+stage tests
 ctest --test-dir "$build" --output-on-failure -j2 -LE interop
+stage_done
+
 if [ "$ci" = 1 ]; then
+  stage interop
   ctest --test-dir "$build" --output-on-failure --no-tests=error -L interop
+  stage_done
 fi
-echo "tests took $(( $(date +%s) - start )) s"
+
+# ---- sanitizer builds: every target instrumented (PULSARC_SANITIZE), unit +
+# integration only. One compiler each, so both stay -Werror clean; TSan on
+# gcc because gcc's TSan is the one that reported the ck_ring hand-offs
+# (src/client/sendq.c) before they got a TSan variant, clang's did not.
+sanitized() { # <suffix> <sanitizer> <cc> <cxx>
+  cmake -S "$root" -B "$build-$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPULSARC_SANITIZE="$2" -DCMAKE_C_COMPILER="$3" -DCMAKE_CXX_COMPILER="$4"
+  cmake --build "$build-$1"
+}
+
+if [ "$sanitizers" = 1 ]; then
+  stage asan-build
+  sanitized asan address clang clang++
+  stage_done
+  stage asan-tests
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$build-asan" --output-on-failure --no-tests=error -j2 -LE interop
+  stage_done
+
+  stage tsan-build
+  sanitized tsan thread gcc g++
+  stage_done
+  stage tsan-tests
+  # Any report fails its test (TSan exits 66). tests/tsan.supp, if present,
+  # lists the accepted ones, each named and justified there.
+  tsan_opts="second_deadlock_stack=1:history_size=4"
+  [ -f "$root/tests/tsan.supp" ] && tsan_opts="$tsan_opts:suppressions=$root/tests/tsan.supp"
+  # The chaos test at a scale TSan's ~10x slowdown affords.
+  TSAN_OPTIONS=$tsan_opts PULSARC_CHAOS_MESSAGES=100000 PULSARC_CHAOS_DROPS=50 \
+    ctest --test-dir "$build-tsan" --output-on-failure --no-tests=error -j2 -LE interop
+  stage_done
+fi
+
+# ---- fuzzers: clang, libFuzzer + ASan/UBSan (PULSARC_FUZZ turns them on).
+# Each target runs from its committed seeds (tests/fuzz/corpus/<name>, left
+# untouched: new inputs go to a scratch directory); a crash, leak or
+# timeout fails the run and leaves the input in <build>-fuzz/artifacts.
+if [ "$fuzz" = 1 ]; then
+  stage fuzz-build
+  cmake -S "$root" -B "$build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPULSARC_FUZZ=ON -DPULSARC_BUILD_TESTS=OFF -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++
+  targets=()
+  for src in "$root"/tests/fuzz/fuzz_*.c; do
+    t=$(basename "$src" .c)
+    targets+=("${t#fuzz_}")
+  done
+  cmake --build "$build-fuzz" --target "${targets[@]/#/pulsarc_fuzz_}"
+  stage_done
+
+  for t in "${targets[@]}"; do
+    stage "fuzz-$t"
+    scratch="$build-fuzz/scratch/$t"
+    rm -rf "$scratch"
+    mkdir -p "$scratch" "$build-fuzz/artifacts"
+    seeds=()
+    [ -d "$root/tests/fuzz/corpus/$t" ] && seeds=("$root/tests/fuzz/corpus/$t")
+    # Progress lines (NEW/REDUCE/pulse) are dropped; start, end, final stats
+    # and any crash report are kept.
+    set +e
+    "$build-fuzz/tests/fuzz/pulsarc_fuzz_$t" -max_total_time="$fuzz_seconds" -timeout=30 \
+      -print_final_stats=1 -artifact_prefix="$build-fuzz/artifacts/$t-" \
+      "$scratch" ${seeds[@]+"${seeds[@]}"} 2>&1 |
+      grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)'
+    rc=${PIPESTATUS[0]}
+    set -e
+    if [ "$rc" != 0 ]; then
+      echo "fuzz target $t failed (exit $rc); inputs in $build-fuzz/artifacts" >&2
+      exit 1
+    fi
+    stage_done
+  done
+fi
