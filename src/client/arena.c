@@ -30,9 +30,12 @@ typedef struct slab {
 static _Atomic long live_slabs, free_count;
 long pc_arena_live_slabs(void) { return atomic_load(&live_slabs); }
 
-/* The free list. ck_stack's MPMC pop uses a generation counter against ABA;
- * ThreadSanitizer cannot see ck's inline assembly, so that build uses a
- * mutex instead (same behaviour, visible ordering). */
+/* The free list. Pushes are ck's UPMC push; a thread needing a slab takes
+ * the whole list with one atomic exchange (batch pop: no ABA problem, and
+ * no generation counter kept in a pointer, which UBSan rightly flags in
+ * ck_stack_pop_mpmc), keeps one and pushes the rest back. Refills happen
+ * once per 256 KiB of payload, not per message. ThreadSanitizer cannot see
+ * ck's inline assembly, so that build uses a mutex instead. */
 #ifdef PC_TSAN
 static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
 static slab *free_head;
@@ -52,10 +55,16 @@ static slab *free_pop(void) {
 }
 #else
 static ck_stack_t free_stack = CK_STACK_INITIALIZER;
-static void free_push(slab *s) { ck_stack_push_mpmc(&free_stack, &s->link); }
+static void free_push(slab *s) { ck_stack_push_upmc(&free_stack, &s->link); }
 static slab *free_pop(void) {
-  ck_stack_entry_t *e = ck_stack_pop_mpmc(&free_stack);
-  return e ? (slab *)((char *)e - offsetof(slab, link)) : NULL;
+  ck_stack_entry_t *e = ck_stack_batch_pop_upmc(&free_stack);
+  if (e == NULL)
+    return NULL;
+  for (ck_stack_entry_t *rest = e->next, *next; rest != NULL; rest = next) {
+    next = rest->next;
+    ck_stack_push_upmc(&free_stack, rest);
+  }
+  return (slab *)((char *)e - offsetof(slab, link));
 }
 #endif
 

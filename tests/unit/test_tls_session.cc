@@ -41,7 +41,7 @@ protected:
         close(fd);
   }
   // Client context from o, server with kc, connected socketpair.
-  void Setup(const pc_tls_opts &o, const KeyCert &kc, const char *host) {
+  void Prepare(const pc_tls_opts &o, const KeyCert &kc, const char *host) {
     char why[512] = "";
     ctx_ = pc_tls_ctx_new(&o, why, sizeof why);
     ASSERT_NE(ctx_, nullptr) << why;
@@ -95,7 +95,7 @@ protected:
 };
 
 TEST_F(TlsSession, HandshakeAndDataBothWays) {
-  Setup(Trusting(), g_certs->server, "localhost");
+  Prepare(Trusting(), g_certs->server, "localhost");
   ASSERT_EQ(Handshake(), PC_TLS_OK);
   char why[256];
   size_t n = 0;
@@ -115,21 +115,21 @@ TEST_F(TlsSession, HandshakeAndDataBothWays) {
 }
 
 TEST_F(TlsSession, ExpiredCertificateIsNamed) {
-  Setup(Trusting(), g_certs->expired, "localhost");
+  Prepare(Trusting(), g_certs->expired, "localhost");
   std::string why;
   EXPECT_EQ(Handshake(&why), PC_TLS_ERROR);
   EXPECT_NE(why.find("certificate has expired"), std::string::npos) << why;
 }
 
 TEST_F(TlsSession, HostNameMismatchIsNamed) {
-  Setup(Trusting(), g_certs->wrong_host, "localhost");
+  Prepare(Trusting(), g_certs->wrong_host, "localhost");
   std::string why;
   EXPECT_EQ(Handshake(&why), PC_TLS_ERROR);
   EXPECT_NE(why.find("hostname mismatch"), std::string::npos) << why;
 }
 
 TEST_F(TlsSession, Tls11IsRefused) {
-  Setup(Trusting(), g_certs->server, "localhost");
+  Prepare(Trusting(), g_certs->server, "localhost");
   SSL_set_max_proto_version(srv_, TLS1_1_VERSION);
   SSL_set_min_proto_version(srv_, TLS1_VERSION);
   std::string why;
@@ -140,7 +140,7 @@ TEST_F(TlsSession, WriteToVanishedPeerFailsWithoutSigpipe) {
   struct sigaction dfl {}, old {};
   dfl.sa_handler = SIG_DFL;
   sigaction(SIGPIPE, &dfl, &old); // a SIGPIPE now would kill the test
-  Setup(Trusting(), g_certs->server, "localhost");
+  Prepare(Trusting(), g_certs->server, "localhost");
   ASSERT_EQ(Handshake(), PC_TLS_OK);
   SSL_free(srv_);
   srv_ = nullptr;
