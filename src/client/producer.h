@@ -86,6 +86,9 @@ typedef struct pc_part {
   uint64_t unsent_bytes;
   pc_entry *pending_head, *pending_tail;
   pc_entry *free_entries;
+  uint32_t entries_made;   /* entry pool size, grown geometrically */
+  size_t frame_cap_hint;   /* largest reusable frame buffer seen */
+  uint32_t msgs_cap_hint;  /* largest batch seen */
   pc_timer batch_timer;
   uint64_t seal_by_ns;   /* a queued message's deadline forces an early seal */
   bool seq_known;

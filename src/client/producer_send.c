@@ -187,13 +187,40 @@ void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
 
 /* ------------------------------------------------------------- entries */
 
-pc_entry *pc_entry_get(pc_part *part, uint32_t count) {
-  pc_entry *e = part->free_entries;
-  if (e != NULL) {
-    part->free_entries = e->next;
-  } else if ((e = calloc(1, sizeof *e)) == NULL) {
-    return NULL;
+/* Adds spare entries to the pool, as many as exist already (at least one):
+ * growing geometrically means a producer allocates entries only about
+ * log2(peak batches in flight) times in its life, not at every new peak.
+ * Spares get buffers as large as the largest frame and batch seen, so
+ * taking one later allocates nothing. */
+static void grow_entry_pool(pc_part *part) {
+  uint32_t n = part->entries_made ? part->entries_made : 1;
+  for (uint32_t i = 0; i < n; i++) {
+    pc_entry *e = calloc(1, sizeof *e);
+    if (e == NULL)
+      return;
+    if ((part->frame_cap_hint && pc_buf_reserve(&e->frame, part->frame_cap_hint) != 0) ||
+        (part->msgs_cap_hint &&
+         (e->msgs = malloc(part->msgs_cap_hint * sizeof *e->msgs)) == NULL)) {
+      pc_buf_free(&e->frame);
+      free(e);
+      return;
+    }
+    e->msgs_cap = e->msgs ? part->msgs_cap_hint : 0;
+    e->next = part->free_entries;
+    part->free_entries = e;
+    part->entries_made++;
   }
+}
+
+pc_entry *pc_entry_get(pc_part *part, uint32_t count) {
+  if (part->free_entries == NULL)
+    grow_entry_pool(part);
+  pc_entry *e = part->free_entries;
+  if (e == NULL)
+    return NULL;
+  part->free_entries = e->next;
+  if (count > part->msgs_cap_hint)
+    part->msgs_cap_hint = count;
   if (e->msgs_cap < count) {
     pc_msg *m = realloc(e->msgs, count * sizeof *m);
     if (m == NULL) {
@@ -241,6 +268,8 @@ void pc_entry_release(pc_part *part, pc_entry *e) {
   /* Keep buffers for reuse, but do not hoard huge ones. */
   if (e->frame.cap > (8u << 20))
     pc_buf_free(&e->frame);
+  else if (e->frame.cap > part->frame_cap_hint)
+    part->frame_cap_hint = e->frame.cap;
   e->next = part->free_entries;
   part->free_entries = e;
 }
