@@ -337,7 +337,9 @@ TEST_F(ConnTest, CloseWhileResolvingNeverCallsBack) {
   Open("no-such-host-2.invalid", 6650);
   OnLoop([&] { pc_conn_close(c_, PULSARC_OK); });
   ASSERT_TRUE(WaitClosed());
-  EXPECT_EQ(close_err_, PULSARC_OK);
+  // Either our close won, or the resolver (no DNS here) failed first.
+  EXPECT_TRUE(close_err_ == PULSARC_OK || close_err_ == PULSARC_ERR_RESOLVE)
+      << pulsarc_err_str(close_err_);
   // The resolver result, whenever it comes, is dropped (ASan would catch a
   // use of the freed conn); give it a moment by cycling the loop.
   for (int i = 0; i < 3; i++)
