@@ -127,6 +127,9 @@ static bool fatal_on_create(pc_part *part, pulsarc_err_t err) {
   case PULSARC_ERR_BROKER_INVALID_TOPIC_NAME:
   case PULSARC_ERR_BROKER_UNSUPPORTED_VERSION:
     return true;
+  case PULSARC_ERR_TLS:
+    /* Certificate problems are for a human to fix; but once we have been
+     * connected, a TLS session dying early can also be a broker restart. */
   case PULSARC_ERR_BROKER_PRODUCER_BUSY:
     /* Busy on a re-creation usually means the broker still holds our old
      * registration: retry. On first creation the name really is taken. */

@@ -393,11 +393,11 @@ static void do_read_tls(pc_conn *c) {
       c->tls_read_wants_write = true;
       pc_conn_set_out_interest(c, true);
       return;
-    } else if (st == PC_TLS_CLOSED) {
+    } else if (st == PC_TLS_CLOSED && c->state == ST_READY) {
       PC_INFO(c->log, "conn %s: closed by peer", c->peer);
       fail(c, PULSARC_ERR_DISCONNECTED);
       return;
-    } else if (st == PC_TLS_ERROR && c->state != ST_READY) {
+    } else if (c->state != ST_READY) {
       /* TLS 1.3 lets the server judge our certificate after our side of the
        * handshake finished: its alert arrives here. */
       PC_ERROR(c->log, "conn %s: %s", c->peer, why);

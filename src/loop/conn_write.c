@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -185,6 +186,21 @@ static bool flush_tls(pc_conn *c) {
       break;
     } else if (st == PC_TLS_WANT_READ) {
       c->tls_write_wants_read = true;
+      break;
+    } else if (c->state != ST_READY) {
+      /* Before CONNECTED, a TLS session that dies is a TLS failure: with TLS
+       * 1.3 the broker judges our certificate after our side of the
+       * handshake is done, and its refusal may arrive as a reset. Its alert
+       * may still be readable and names the reason. */
+      uint8_t scratch[256];
+      size_t got = 0;
+      char alert[320];
+      if (pc_tls_read(c->tls, scratch, sizeof scratch, &got, alert, sizeof alert) ==
+          PC_TLS_ERROR)
+        snprintf(why, sizeof why, "%s", alert);
+      PC_ERROR(c->log, "conn %s: %s (the broker ended the TLS session before the Pulsar "
+                       "handshake: was our client certificate refused?)", c->peer, why);
+      pc_conn_close(c, PULSARC_ERR_TLS);
       break;
     } else {
       PC_WARN(c->log, "conn %s: %s", c->peer, why);

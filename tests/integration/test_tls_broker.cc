@@ -240,7 +240,11 @@ TEST_F(Tls, MutualTlsWithoutClientCertificateIsRefused) {
   StartTlsBroker(g_certs->server, g_certs->ca.cert_file.c_str());
   Set("tls_trust_certs_file", g_certs->ca.cert_file);
   EXPECT_EQ(TryCreate("mtls-none"), PULSARC_ERR_TLS) << log_.All();
-  EXPECT_TRUE(log_.Contains("certificate required")) << log_.All();
+  // The alert names the reason; when a reset overtakes it, the log says what
+  // a refusal after our side of the TLS 1.3 handshake most likely means.
+  EXPECT_TRUE(log_.Contains("certificate required") ||
+              log_.Contains("was our client certificate refused?"))
+      << log_.All();
   EXPECT_EQ(TopicStats("mtls-none").messages, 0u);
 }
 
