@@ -145,7 +145,9 @@ pulsarc_err_t pulsarc_client_new(const char *service_url, const pulsarc_client_c
     *out = NULL;
   if (service_url == NULL || out == NULL)
     return PULSARC_ERR_INVALID_ARGUMENT;
-  pulsarc_client_t *c = calloc(1, sizeof *c);
+  pulsarc_client_t *c = aligned_alloc(64, sizeof *c); /* see memory_used */
+  if (c != NULL)
+    memset(c, 0, sizeof *c);
   if (c == NULL)
     return PULSARC_ERR_NO_MEMORY;
   if (conf == NULL) {

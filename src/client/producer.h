@@ -122,18 +122,19 @@ struct pulsarc_producer {
   char topic[PC_TOPIC_MAX];
   pulsarc_producer_t *next_in_client; /* client->lock */
 
-  /* [any] read by senders */
-  _Atomic int app_state;
+  /* [any] read by senders. Grouped by who writes them, a cache line per
+   * group: senders should not miss on a line the loop writes per message. */
+  _Alignas(64) _Atomic int app_state; /* read-mostly */
   _Atomic int fail_err;            /* why the producer failed */
-  _Atomic uint32_t inflight;       /* accepted, not yet completed */
-  _Atomic uint32_t space_seq;      /* futex word bumped when room appears */
-  _Atomic uint32_t space_waiters;
   _Atomic uint32_t max_message_size;
   _Atomic(const char *) name;      /* published once known */
-  pc_sendq q;
+  _Alignas(64) _Atomic uint32_t inflight; /* accepted, not yet completed */
+  _Alignas(64) _Atomic uint32_t space_seq; /* futex word bumped when room appears */
+  _Atomic uint32_t space_waiters;
+  _Alignas(64) pc_sendq q;
 
   /* [loop] */
-  pc_poller poller;
+  _Alignas(64) pc_poller poller;
   pc_timer start_timer;
   pc_timer deadline_timer;
   pc_lookup_op *meta_lookup;

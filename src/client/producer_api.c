@@ -26,7 +26,10 @@ pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic
   pulsarc_err_t err = pc_topic_complete(topic, full, sizeof full);
   if (err != PULSARC_OK)
     return err;
-  pulsarc_producer_t *p = calloc(1, sizeof *p);
+  /* Aligned: the struct keeps sender and loop fields on separate lines. */
+  pulsarc_producer_t *p = aligned_alloc(64, sizeof *p);
+  if (p != NULL)
+    memset(p, 0, sizeof *p);
   if (p == NULL)
     return PULSARC_ERR_NO_MEMORY;
   struct pulsarc_producer_conf defaults;
@@ -221,8 +224,7 @@ static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg
   if (m->ext != NULL && m->ext->null_value && m->len != 0)
     return PULSARC_ERR_INVALID_ARGUMENT;
   int64_t timeout_ms = opts != NULL && opts->has_timeout ? opts->timeout_ms : default_timeout_ms;
-  uint64_t now = pc_mono_ns();
-  m->deadline_ns = timeout_ms > 0 ? now + (uint64_t)timeout_ms * 1000000ull : 0;
+  m->deadline_ns = timeout_ms > 0 ? pc_mono_coarse_late_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
   bool on_loop = pc_on_library_thread();
   bool may_block = p->conf.block_if_queue_full && !on_loop;
   if ((err = reserve_memory(p->client, m->len, m->deadline_ns, may_block)) != PULSARC_OK)

@@ -171,6 +171,14 @@ static void take_selected(pc_part *part, const uint32_t *sel, uint32_t n, pc_msg
     dst[i] = *pc_fifo_at(f, sel[i]);
     part->unsent_bytes -= dst[i].len;
   }
+  /* Without key-based batching the selection is always the front of the
+   * ring: pop it, instead of compacting the whole queue behind it (which
+   * cost a pass over up to max_pending messages per batch). */
+  if (sel[n - 1] == n - 1) {
+    f->head = (f->head + n) & (f->cap - 1);
+    f->n -= n;
+    return;
+  }
   /* Compact: keep the unselected ones in order. */
   size_t w = 0, k = 0;
   for (size_t i = 0; i < f->n; i++) {

@@ -99,16 +99,24 @@ void pc_client_wake_memory_waiters(pulsarc_client_t *c) {
   }
 }
 
-void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
-                     const pulsarc_msg_id_t *id) {
+/* Runs a message's completion; returns whether it had not run before (the
+ * caller then owes its slot and its bytes). */
+static bool complete_once(pc_msg *m, pulsarc_err_t err, const pulsarc_msg_id_t *id) {
   if (m->flags & PC_MSG_COMPLETED)
-    return;
+    return false;
   m->flags |= PC_MSG_COMPLETED;
   pc_msg_release_payload(m);
   free(m->ext);
   m->ext = NULL;
   if (m->done != NULL)
     m->done(err, id, m->done_ctx);
+  return true;
+}
+
+void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
+                     const pulsarc_msg_id_t *id) {
+  if (!complete_once(m, err, id))
+    return;
   release_slots(p, 1);
   pc_client_release_memory(p->client, m->len);
 }
@@ -341,11 +349,20 @@ static void complete_entry(pc_part *part, pc_entry *e, pulsarc_err_t err, int64_
                          .batch_size = e->batched ? (int32_t)e->count : 0,
                          .first_chunk_ledger_id = e->num_chunks ? part->first_chunk_ledger : -1,
                          .first_chunk_entry_id = e->num_chunks ? part->first_chunk_entry : -1};
+  /* The counters senders contend on are given back once per entry, not
+   * per message: each update moves their cache line between cores. */
+  uint32_t slots = 0;
+  uint64_t bytes = 0;
   for (uint32_t i = 0; i < e->count; i++) {
     if (e->batched)
       id.batch_index = (int32_t)i;
-    pc_msg_complete(p, &e->msgs[i], err, err == PULSARC_OK ? &id : NULL);
+    if (complete_once(&e->msgs[i], err, err == PULSARC_OK ? &id : NULL)) {
+      slots++;
+      bytes += e->msgs[i].len;
+    }
   }
+  release_slots(p, slots);
+  pc_client_release_memory(p->client, bytes);
   pc_entry_release(part, e);
 }
 

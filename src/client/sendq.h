@@ -45,7 +45,7 @@ typedef struct pc_sendq {
   uint64_t uid;            /* process-unique key for the thread-local table */
   unsigned ring_size;      /* entries per ring, a power of two */
   ck_stack_t incoming;     /* rings registered by new threads */
-  pc_sq_ring *rings;       /* [loop] rings being polled */
+  _Alignas(64) pc_sq_ring *rings; /* [loop] rings being polled */
   pc_sq_ring *cursor;      /* [loop] where the next drain starts (fairness) */
 } pc_sendq;
 

@@ -92,6 +92,30 @@ TEST(CodecCrc32c, AllLengthsAndOffsetsAgree) {
   }
 }
 
+// The hardware path runs three interleaved lanes of 8192 and of 256 bytes
+// and joins them with shift tables: every length around those boundaries,
+// at every alignment, must give the table-driven answer.
+TEST(CodecCrc32c, InterleavedLaneBoundariesAgree) {
+  const auto data = random_bytes(4 * 3 * 8192 + 64, 4);
+  std::vector<size_t> lens;
+  for (size_t base : {3 * 256, 2 * 3 * 256, 3 * 8192, 3 * 8192 + 3 * 256, 2 * 3 * 8192,
+                      4 * 3 * 8192})
+    for (size_t d = 0; d <= 24; d++) {
+      lens.push_back(base + d);
+      if (base >= d)
+        lens.push_back(base - d);
+    }
+  for (const auto &impl : impls())
+    for (size_t off = 0; off < 8; off++)
+      for (size_t len : lens) {
+        if (off + len > data.size())
+          continue;
+        uint32_t seed = static_cast<uint32_t>(len * 2654435761u);
+        ASSERT_EQ(impl.fn(seed, data.data() + off, len), pc_crc32c_sw(seed, data.data() + off, len))
+            << impl.name << " off=" << off << " len=" << len;
+      }
+}
+
 TEST(CodecCrc32c, ChainedCallsEqualOneCall) {
   const auto data = random_bytes(1500, 2);
   for (const auto &impl : impls()) {
