@@ -43,8 +43,15 @@ typedef struct pc_entry {
   int32_t chunk_id;    /* chunks: 0..num_chunks-1; num_chunks 0 = not a chunk */
   int32_t num_chunks;
   pc_wref wref;
-  pc_msg *msgs;        /* the messages, payload pointers cleared */
+  pc_msg *msgs;        /* the messages, payload pointers cleared unless spliced */
   uint32_t msgs_cap;
+  /* Large payloads are not copied into the frame: the frame has holes that
+   * the messages' own copies fill, and is written as segments. */
+  pc_frame_hole *holes;
+  struct iovec *iov;   /* 2 * nholes + 1 segments */
+  uint32_t nholes, holes_cap;
+  int iovcnt;
+  size_t wire_len;     /* frame bytes including the holes */
 } pc_entry;
 
 typedef enum pc_part_state {

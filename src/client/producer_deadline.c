@@ -48,6 +48,30 @@ static void unseal_entry(pc_part *part, pc_entry *e, pc_msgfifo *out) {
       }
     return;
   }
+  if (e->nholes > 0) {
+    /* Spliced: every message still holds its own payload. */
+    for (uint32_t i = 0; i < e->count; i++) {
+      pc_msg *m = &e->msgs[i];
+      if (m->flags & PC_MSG_COMPLETED) {
+        /* Timed out earlier; the frame will never be written now. */
+        if (m->flags & PC_MSG_SPLICED) {
+          m->flags &= ~PC_MSG_SPLICED;
+          pc_msg_release_payload(m);
+        }
+        continue;
+      }
+      pc_msg back = *m;
+      back.flags &= ~PC_MSG_SPLICED;
+      if (pc_fifo_push(out, &back) != 0) {
+        m->flags &= ~PC_MSG_SPLICED;
+        pc_msg_complete(part->p, m, PULSARC_ERR_NO_MEMORY, NULL);
+        continue;
+      }
+      m->flags &= ~PC_MSG_SPLICED; /* the copy in `out` owns it now */
+      m->data = NULL;
+    }
+    return;
+  }
   if (e->codec != 0) {
     ok = pc_decompress(e->codec, body, body_len, e->uncompressed_size, &plain) == 0;
     body = plain.data;

@@ -105,7 +105,8 @@ static bool complete_once(pc_msg *m, pulsarc_err_t err, const pulsarc_msg_id_t *
   if (m->flags & PC_MSG_COMPLETED)
     return false;
   m->flags |= PC_MSG_COMPLETED;
-  pc_msg_release_payload(m);
+  if (!(m->flags & PC_MSG_SPLICED))
+    pc_msg_release_payload(m);
   free(m->ext);
   m->ext = NULL;
   if (m->done != NULL)
@@ -248,14 +249,32 @@ pc_entry *pc_entry_get(pc_part *part, uint32_t count) {
   e->uncompressed_size = 0;
   e->chunk_id = e->num_chunks = 0;
   e->payload_off = 0;
+  e->nholes = 0;
+  e->iovcnt = 0;
   e->conn = NULL;
   pc_buf_reset(&e->frame);
   return e;
 }
 
+/* The frame no longer needs the payloads it was written from. */
+static void drop_spliced(pc_entry *e) {
+  if (e->nholes == 0)
+    return;
+  for (uint32_t i = 0; i < e->count; i++)
+    if (e->msgs[i].flags & PC_MSG_SPLICED) {
+      e->msgs[i].flags &= ~PC_MSG_SPLICED;
+      pc_msg_release_payload(&e->msgs[i]);
+    }
+  e->nholes = 0;
+  e->iovcnt = 0;
+}
+
 static void entry_free_now(pc_entry *e) {
+  drop_spliced(e);
   pc_buf_free(&e->frame);
   free(e->msgs);
+  free(e->holes);
+  free(e->iov);
   free(e);
 }
 
@@ -273,6 +292,7 @@ void pc_entry_release(pc_part *part, pc_entry *e) {
     entry_free_now(e);
     return;
   }
+  drop_spliced(e);
   /* Keep buffers for reuse, but do not hoard huge ones. */
   if (e->frame.cap > (8u << 20))
     pc_buf_free(&e->frame);
@@ -309,6 +329,14 @@ void pc_entry_withdraw(pc_entry *e) {
 void pc_entry_write(pc_part *part, pc_entry *e) {
   e->wref.data = e->frame.data + e->frame_start;
   e->wref.len = e->frame.len - e->frame_start;
+  e->wref.iov = NULL;
+  e->wref.iovcnt = 0;
+  if (e->nholes > 0) {
+    e->wref.data = NULL;
+    e->wref.len = e->wire_len;
+    e->wref.iov = e->iov;
+    e->wref.iovcnt = e->iovcnt;
+  }
   e->wref.written = 0;
   e->wref.done = on_entry_written;
   e->wref.ctx = e;

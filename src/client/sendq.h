@@ -38,6 +38,8 @@ typedef struct pc_msg {
 
 #define PC_MSG_COMPLETED 0x1u /* [loop] done() already ran (timed out) */
 #define PC_MSG_CHUNKED 0x2u   /* [loop] sent as chunks: payload kept until done */
+#define PC_MSG_SPLICED 0x4u   /* [loop] its frame writes the payload from here: kept
+                               * until the entry is released, not when done */
 
 typedef struct pc_sq_ring pc_sq_ring;
 

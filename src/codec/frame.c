@@ -22,9 +22,20 @@ int pc_frame_append_command(pc_buf *out, const Pulsarc__BaseCommand *cmd) {
 
 int pc_frame_seal_payload(pc_buf *frame, size_t headroom, const Pulsarc__BaseCommand *cmd,
                           const Pulsarc__MessageMetadata *md, size_t *frame_start) {
+  return pc_frame_seal_gather(frame, headroom, cmd, md, NULL, 0, frame_start);
+}
+
+int pc_frame_seal_gather(pc_buf *frame, size_t headroom, const Pulsarc__BaseCommand *cmd,
+                         const Pulsarc__MessageMetadata *md, const pc_frame_hole *holes,
+                         size_t nholes, size_t *frame_start) {
   if (frame->len < headroom)
     return -1;
-  size_t payload_len = frame->len - headroom;
+  size_t inline_len = frame->len - headroom, payload_len = inline_len;
+  for (size_t i = 0; i < nholes; i++) {
+    if (holes[i].off > inline_len || (i > 0 && holes[i].off < holes[i - 1].off))
+      return -1;
+    payload_len += holes[i].len;
+  }
   size_t cmd_size = pulsarc__base_command__get_packed_size(cmd);
   size_t md_size = pulsarc__message_metadata__get_packed_size(md);
   size_t header = 4 + 4 + cmd_size + 2 + 4 + 4 + md_size;
@@ -39,8 +50,8 @@ int pc_frame_seal_payload(pc_buf *frame, size_t headroom, const Pulsarc__BaseCom
     size_t grow = header - headroom;
     if (pc_buf_reserve(frame, grow) != 0)
       return -1;
-    if (payload_len)
-      memmove(frame->data + header, frame->data + headroom, payload_len);
+    if (inline_len)
+      memmove(frame->data + header, frame->data + headroom, inline_len);
     frame->len += grow;
     start = 0;
   }
@@ -57,7 +68,14 @@ int pc_frame_seal_payload(pc_buf *frame, size_t headroom, const Pulsarc__BaseCom
   pc_put_u32be(md_at, (uint32_t)md_size);
   pulsarc__message_metadata__pack(md, md_at + 4);
   uint32_t crc = pc_crc32c(0, md_at, 4 + md_size);
-  crc = pc_crc32c(crc, md_at + 4 + md_size, payload_len);
+  const uint8_t *body = md_at + 4 + md_size;
+  size_t pos = 0;
+  for (size_t i = 0; i < nholes; i++) {
+    crc = pc_crc32c(crc, body + pos, holes[i].off - pos);
+    crc = pc_crc32c(crc, holes[i].data, holes[i].len);
+    pos = holes[i].off;
+  }
+  crc = pc_crc32c(crc, body + pos, inline_len - pos);
   pc_put_u32be(crc_at, crc);
   *frame_start = start;
   return 0;
@@ -79,6 +97,10 @@ int pc_batch_append(pc_buf *body, const Pulsarc__SingleMessageMetadata *smd, con
   uint8_t *p = body->data + body->len;
   pc_put_u32be(p, (uint32_t)sz);
   pulsarc__single_message_metadata__pack(&m, p + 4);
+  if (payload == NULL) {
+    body->len += 4 + sz;
+    return 0;
+  }
   if (len)
     memcpy(p + 4 + sz, payload, len);
   body->len += 4 + sz + len;
@@ -111,6 +133,10 @@ int pc_batch_append_plain(pc_buf *body, uint64_t sequence_id, const void *payloa
   m[n++] = (8 << 3) | 0;
   n += put_varint(m + n, sequence_id);
   pc_put_u32be(p, (uint32_t)n);
+  if (payload == NULL) {
+    body->len += 4 + n;
+    return 0;
+  }
   if (len)
     memcpy(m + n, payload, len);
   body->len += 4 + n + len;

@@ -41,14 +41,33 @@ int pc_frame_append_command(pc_buf *out, const Pulsarc__BaseCommand *cmd);
 int pc_frame_seal_payload(pc_buf *frame, size_t headroom, const Pulsarc__BaseCommand *cmd,
                           const Pulsarc__MessageMetadata *md, size_t *frame_start);
 
+/* Bytes that belong in a payload but live outside the frame buffer (large
+ * message payloads are written straight from the caller's copy instead of
+ * being copied into the frame). off is where they go, counted from the
+ * start of the in-buffer payload; holes are in order of off. */
+typedef struct pc_frame_hole {
+  size_t off;
+  const uint8_t *data;
+  size_t len;
+} pc_frame_hole;
+
+/* pc_frame_seal_payload for a payload with holes: the frame's size and CRC
+ * cover the in-buffer bytes with every hole spliced in at its offset. The
+ * caller writes the frame as segments (buffer, hole, buffer, ...). */
+int pc_frame_seal_gather(pc_buf *frame, size_t headroom, const Pulsarc__BaseCommand *cmd,
+                         const Pulsarc__MessageMetadata *md, const pc_frame_hole *holes,
+                         size_t nholes, size_t *frame_start);
+
 /* Appends one batch entry [u32 size][SingleMessageMetadata][payload] to a
- * batch body. 0 or -1. */
+ * batch body; with payload == NULL only the size and metadata (describing
+ * len payload bytes that the caller splices in as a hole). 0 or -1. */
 int pc_batch_append(pc_buf *body, const Pulsarc__SingleMessageMetadata *smd, const void *payload,
                     size_t len);
 
 /* Hot-path form of pc_batch_append for a message with no options: writes
  * SingleMessageMetadata{payload_size = len, sequence_id = seq} by hand
- * (byte-identical to protobuf-c's output; tested against it). 0 or -1. */
+ * (byte-identical to protobuf-c's output; tested against it). payload ==
+ * NULL: header only, as for pc_batch_append. 0 or -1. */
 int pc_batch_append_plain(pc_buf *body, uint64_t sequence_id, const void *payload, size_t len);
 
 /* Walks a batch body: on each call returns 1 and fills the entry's raw

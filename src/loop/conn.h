@@ -11,6 +11,7 @@
 #define PULSARC_LOOP_CONN_H
 
 #include <stdbool.h>
+#include <sys/uio.h>
 #include <stdint.h>
 
 #include "codec/frame.h"
@@ -88,8 +89,10 @@ int pc_conn_send_command(pc_conn *c, const Pulsarc__BaseCommand *cmd);
  * withdrawn before its first byte was written. */
 typedef struct pc_wref pc_wref;
 struct pc_wref {
-  const uint8_t *data;
-  size_t len;
+  const uint8_t *data;       /* the bytes, when iov is NULL */
+  size_t len;                /* total bytes */
+  const struct iovec *iov;   /* else the bytes as segments summing to len */
+  int iovcnt;
   size_t written;                           /* managed by the conn */
   void (*done)(pc_wref *w, bool written);
   void *ctx;

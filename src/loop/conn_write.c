@@ -35,6 +35,54 @@ static void chunk_done(pc_wref *w, bool written) {
   free(PC_CONTAINER_OF(w, out_chunk, w));
 }
 
+/* Appends the unwritten bytes of w to iov (at most room entries); returns
+ * how many entries were added. */
+static int wref_iov(const pc_wref *w, struct iovec *iov, int room, size_t *total) {
+  if (w->iov == NULL) {
+    if (room < 1 || w->len == w->written)
+      return 0;
+    iov[0].iov_base = (void *)(w->data + w->written);
+    iov[0].iov_len = w->len - w->written;
+    *total += iov[0].iov_len;
+    return 1;
+  }
+  size_t skip = w->written;
+  int n = 0;
+  for (int i = 0; i < w->iovcnt && n < room; i++) {
+    size_t seg = w->iov[i].iov_len;
+    if (skip >= seg) {
+      skip -= seg;
+      continue;
+    }
+    iov[n].iov_base = (uint8_t *)w->iov[i].iov_base + skip;
+    iov[n].iov_len = seg - skip;
+    *total += iov[n].iov_len;
+    skip = 0;
+    n++;
+  }
+  return n;
+}
+
+/* Copies up to max unwritten bytes of w (from w->written on) to out. */
+static int wref_copy(const pc_wref *w, pc_buf *out, size_t max) {
+  struct iovec iov[64];
+  size_t left = max, total = 0, done = 0;
+  pc_wref probe = *w;
+  while (left > 0 && probe.written < probe.len) {
+    total = 0;
+    int n = wref_iov(&probe, iov, 64, &total);
+    for (int i = 0; i < n && left > 0; i++) {
+      size_t take = iov[i].iov_len < left ? iov[i].iov_len : left;
+      if (pc_buf_append(out, iov[i].iov_base, take) != 0)
+        return -1;
+      left -= take;
+      done += take;
+    }
+    probe.written = w->written + done;
+  }
+  return 0;
+}
+
 static void queue_link(pc_conn *c, pc_wref *w, bool at_head) {
   w->queued = true;
   w->written = 0;
@@ -80,6 +128,8 @@ int pc_conn_queue_command(pc_conn *c, const Pulsarc__BaseCommand *cmd, bool at_h
   ch->cap = cap;
   ch->sealed = at_head;
   ch->w.data = ch->data;
+  ch->w.iov = NULL;
+  ch->w.iovcnt = 0;
   ch->w.len = n;
   ch->w.done = chunk_done;
   ch->w.ctx = NULL;
@@ -144,7 +194,7 @@ static void tls_stage(pc_conn *c, pc_wref ***done_tail) {
     size_t take = w->len - w->written;
     if (take > PC_CONN_TLS_STAGE - c->tls_out.len)
       take = PC_CONN_TLS_STAGE - c->tls_out.len;
-    if (take > 0 && pc_buf_append(&c->tls_out, w->data + w->written, take) != 0) {
+    if (take > 0 && wref_copy(w, &c->tls_out, take) != 0) {
       pc_conn_close(c, PULSARC_ERR_NO_MEMORY);
       return;
     }
@@ -226,14 +276,8 @@ bool pc_conn_flush(pc_conn *c) {
     int n = 0;
     size_t total = 0;
     int limit = c->state == ST_READY ? PC_CONN_MAX_IOV : 1;
-    for (pc_wref *w = c->out_head; w && n < limit; w = w->next) {
-      if (w->len == w->written)
-        continue;
-      iov[n].iov_base = (void *)(w->data + w->written);
-      iov[n].iov_len = w->len - w->written;
-      total += iov[n].iov_len;
-      n++;
-    }
+    for (pc_wref *w = c->out_head; w && n < limit; w = w->next)
+      n += wref_iov(w, iov + n, limit - n, &total);
     ssize_t r = 0;
     if (n > 0) {
       struct msghdr mh;

@@ -143,11 +143,27 @@ protected:
   }
   int WatchdogSeconds() override { return 900; }
 
-  Outcome RunChaos(uint64_t messages, uint64_t drops_target, int settle_seconds);
+  // pad: payload size (0: short payloads); batching off sends one message
+  // per frame.
+  Outcome RunChaos(uint64_t messages, uint64_t drops_target, int settle_seconds, size_t pad = 0,
+                   bool batching = true);
 };
 
 // Walks the stored messages: per thread the counters must read 0..per-1.
-void CheckStored(pulsarc_tb *tb, const std::string &topic, uint64_t per, Outcome *out) {
+// Payload of message c of thread t: "c<t>-<c>|" then filler up to pad
+// bytes, the filler a function of (c, position) so a byte out of place in a
+// spliced (not copied) payload is caught.
+std::string Payload(int t, uint64_t c, size_t pad) {
+  char head[48];
+  int n = std::snprintf(head, sizeof head, "c%d-%" PRIu64 "|", t, c);
+  std::string p(head, static_cast<size_t>(n));
+  for (size_t k = p.size(); k < pad; k++)
+    p.push_back(static_cast<char>('a' + (c + k) % 26));
+  return p;
+}
+
+void CheckStored(pulsarc_tb *tb, const std::string &topic, uint64_t per, size_t pad,
+                 Outcome *out) {
   Snapshot snap(tb, topic);
   if (snap.get() == nullptr) {
     out->notes.push_back("snapshot: out of memory");
@@ -188,9 +204,11 @@ void CheckStored(pulsarc_tb *tb, const std::string &topic, uint64_t per, Outcome
       std::string p = m.payload
                           ? std::string(reinterpret_cast<const char *>(m.payload), m.payload_len)
                           : std::string();
-      if (std::sscanf(p.c_str(), "c%d-%llu", &t, &c) != 2 || t < 0 || t >= kThreads) {
+      if (std::sscanf(p.c_str(), "c%d-%llu", &t, &c) != 2 || t < 0 || t >= kThreads ||
+          p != Payload(t, c, pad)) {
         out->unreadable++;
-        note("unexpected payload '" + p + "' in entry " + std::to_string(e.entry_id));
+        note("unexpected payload '" + p.substr(0, 40) + "' (" + std::to_string(p.size()) +
+             " bytes) in entry " + std::to_string(e.entry_id));
         continue;
       }
       if (c == next[t]) {
@@ -224,13 +242,14 @@ void CheckStored(pulsarc_tb *tb, const std::string &topic, uint64_t per, Outcome
     }
 }
 
-Outcome Chaos::RunChaos(uint64_t messages, uint64_t drops_target, int settle_seconds) {
+Outcome Chaos::RunChaos(uint64_t messages, uint64_t drops_target, int settle_seconds, size_t pad,
+                        bool batching) {
   Outcome out;
   const uint64_t per = messages / kThreads;
   messages = per * kThreads;
   out.messages = messages;
   out.drops_target = drops_target;
-  const std::string topic = "chaos";
+  const std::string topic = "chaos-" + std::to_string(pad) + (batching ? "-batched" : "-single");
   auto t0 = std::chrono::steady_clock::now();
 
   // Quiet client: hundreds of reconnects would each log a warning.
@@ -251,6 +270,8 @@ Outcome Chaos::RunChaos(uint64_t messages, uint64_t drops_target, int settle_sec
   // Smaller batches: a chunk of messages (below) then makes dozens of SEND
   // frames, so an armed drop always meets one.
   pc.Set("batch_max_messages", "100");
+  if (!batching)
+    pc.Set("batching", "false");
   for (const char *k : {"backoff_initial_ms", "backoff_max_ms"}) {
     char err[128] = "";
     pulsarc_err_t e = pulsarc_producer_conf_set(
@@ -283,14 +304,23 @@ Outcome Chaos::RunChaos(uint64_t messages, uint64_t drops_target, int settle_sec
   for (int t = 0; t < kThreads; t++) {
     senders.emplace_back([&, t] {
       char payload[48];
+      std::string big;
       for (uint64_t i = 0; i < per && !stop.load(); i++) {
         while (i * chunks / per >= events.load(std::memory_order_acquire) && !stop.load())
           std::this_thread::sleep_for(std::chrono::microseconds(200));
-        int n = std::snprintf(payload, sizeof payload, "c%d-%" PRIu64, t, i);
+        const char *data = payload;
+        size_t n;
+        if (pad == 0) {
+          n = static_cast<size_t>(std::snprintf(payload, sizeof payload, "c%d-%" PRIu64, t, i));
+        } else {
+          big = Payload(t, i, pad);
+          data = big.data();
+          n = big.size();
+        }
         uintptr_t idx = static_cast<uintptr_t>(t) * per + i;
         run.accepted.fetch_add(1);
-        pulsarc_err_t e = pulsarc_producer_send_cb(p, payload, static_cast<size_t>(n), nullptr,
-                                                   OnSent, reinterpret_cast<void *>(idx));
+        pulsarc_err_t e = pulsarc_producer_send_cb(p, data, n, nullptr, OnSent,
+                                                   reinterpret_cast<void *>(idx));
         if (e != PULSARC_OK) {
           run.accepted.fetch_sub(1);
           if (accept_errors.fetch_add(1) < 3)
@@ -394,7 +424,7 @@ Outcome Chaos::RunChaos(uint64_t messages, uint64_t drops_target, int settle_sec
   }
   g_run = nullptr;
 
-  CheckStored(tb_, topic, per, &out);
+  CheckStored(tb_, topic, per, pad, &out);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
@@ -407,6 +437,19 @@ TEST_F(Chaos, EverySendExactlyOnceThroughDropsAndProducerCloses) {
   std::string why;
   EXPECT_TRUE(o.Clean(&why)) << why << o.Summary();
   EXPECT_GT(o.producer_closes, 0u);
+}
+
+// Payloads of 5,000 bytes are written from the senders' copies, not copied
+// into the frame (src/client/producer_seal.c, SPLICE_MIN): the resend of a
+// spliced frame must be as exact as that of a copied one, batched or not.
+TEST_F(Chaos, LargeSplicedPayloadsExactlyOnceThroughDrops) {
+  for (bool batching : {true, false}) {
+    Outcome o = RunChaos(16000, 40, 30, 5000, batching);
+    std::fprintf(stderr, "chaos (5000 B, batching %d): %s\n", batching ? 1 : 0,
+                 o.Summary().c_str());
+    std::string why;
+    EXPECT_TRUE(o.Clean(&why)) << "batching " << batching << "\n" << why << o.Summary();
+  }
 }
 
 // Scale for the deliberately broken runs: they must fail, fast.

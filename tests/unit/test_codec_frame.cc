@@ -122,6 +122,70 @@ Bytes seal_hello(size_t headroom, size_t *start_out, bool *moved) {
   return out;
 }
 
+// A frame sealed with holes, written out as segments, must be the frame
+// sealed with the same bytes in the buffer: same size, same CRC. Holes at
+// the start, in the middle, adjacent and at the end; with and without the
+// header fitting the headroom.
+TEST(CodecFrame, GatherFrameEqualsContiguousFrame) {
+  const std::string whole = "AAAAbbbbbCCdddddddEEEEEEEEEE";
+  struct Cut { size_t from, len; };
+  const std::vector<std::vector<Cut>> layouts = {
+      {{0, 4}}, {{4, 5}}, {{4, 5}, {9, 2}}, {{18, 10}}, {{0, 4}, {11, 7}, {18, 10}}, {{0, 28}}};
+  for (size_t headroom : {size_t{0}, size_t{64}}) {
+    for (const auto &cuts : layouts) {
+      SendExample ex;
+      pc_buf ref = {}, g = {};
+      ASSERT_EQ(pc_buf_reserve(&ref, headroom), 0);
+      ref.len = headroom;
+      ASSERT_EQ(pc_buf_append(&ref, whole.data(), whole.size()), 0);
+      size_t ref_start = 0;
+      ASSERT_EQ(pc_frame_seal_payload(&ref, headroom, &ex.cmd, &ex.md, &ref_start), 0);
+      // The same payload with the cut ranges left out of the buffer.
+      ASSERT_EQ(pc_buf_reserve(&g, headroom), 0);
+      g.len = headroom;
+      std::vector<pc_frame_hole> holes;
+      size_t pos = 0;
+      for (const auto &c : cuts) {
+        ASSERT_EQ(pc_buf_append(&g, whole.data() + pos, c.from - pos), 0);
+        holes.push_back({g.len - headroom,
+                         reinterpret_cast<const uint8_t *>(whole.data()) + c.from, c.len});
+        pos = c.from + c.len;
+      }
+      ASSERT_EQ(pc_buf_append(&g, whole.data() + pos, whole.size() - pos), 0);
+      size_t inline_len = g.len - headroom, g_start = 0;
+      ASSERT_EQ(pc_frame_seal_gather(&g, headroom, &ex.cmd, &ex.md, holes.data(), holes.size(),
+                                     &g_start), 0);
+      // Reassemble the segments as the connection would write them.
+      size_t body = g.len - inline_len;
+      Bytes out(g.data + g_start, g.data + body);
+      size_t at = 0;
+      for (const auto &h : holes) {
+        out.insert(out.end(), g.data + body + at, g.data + body + h.off);
+        out.insert(out.end(), h.data, h.data + h.len);
+        at = h.off;
+      }
+      out.insert(out.end(), g.data + body + at, g.data + g.len);
+      EXPECT_EQ(out, buf_bytes(ref, ref_start)) << "headroom " << headroom << ", holes "
+                                                 << holes.size();
+      pc_buf_free(&ref);
+      pc_buf_free(&g);
+    }
+  }
+}
+
+TEST(CodecFrame, GatherRejectsHolesOutOfOrderOrPastTheEnd) {
+  SendExample ex;
+  pc_buf g = {};
+  ASSERT_EQ(pc_buf_append(&g, "abc", 3), 0);
+  const uint8_t x[2] = {1, 2};
+  pc_frame_hole late[1] = {{4, x, 2}};
+  size_t start;
+  EXPECT_EQ(pc_frame_seal_gather(&g, 0, &ex.cmd, &ex.md, late, 1, &start), -1);
+  pc_frame_hole backwards[2] = {{2, x, 1}, {1, x, 1}};
+  EXPECT_EQ(pc_frame_seal_gather(&g, 0, &ex.cmd, &ex.md, backwards, 2, &start), -1);
+  pc_buf_free(&g);
+}
+
 TEST(CodecFrame, SendExampleExactHeadroom) {
   size_t start;
   bool moved;

@@ -504,6 +504,57 @@ TEST_F(ConnRequestTest, BorrowedFramesArriveIntactAndInQueueOrder) {
   ASSERT_TRUE(WaitClosed());
 }
 
+// Frames lent as segments (producers splice large payloads in without
+// copying): uneven pieces, empty pieces, and frames large enough that the
+// kernel takes them in several writes, so `written` lands inside a segment.
+TEST_F(ConnRequestTest, SegmentedFramesArriveIntact) {
+  const size_t sizes[] = {3u << 20, 70000, 5};
+  std::atomic<int> good{0};
+  Peer peer;
+  peer.Run([&](Peer &p) {
+    ASSERT_TRUE(p.Handshake());
+    pc_frame f;
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+      ASSERT_TRUE(p.Read(&f));
+      ASSERT_EQ(f.cmd->type, PULSARC__BASE_COMMAND__TYPE__SEND);
+      EXPECT_EQ(f.cmd->send->sequence_id, seq);
+      EXPECT_TRUE(payload_ok(f, seq, sizes[seq - 1]));
+      good++;
+    }
+    Notify();
+    p.WaitEof();
+  });
+  Open("127.0.0.1", peer.port());
+  ASSERT_TRUE(WaitReady());
+  std::vector<std::unique_ptr<Ref>> refs;
+  std::vector<std::vector<struct iovec>> segs(3);
+  for (uint64_t seq = 1; seq <= 3; seq++) {
+    refs.push_back(std::make_unique<Ref>(this, "r" + std::to_string(seq),
+                                         send_frame(seq, sizes[seq - 1])));
+    Ref &r = *refs.back();
+    size_t at = 0, step = 1;
+    while (at < r.bytes.size()) {
+      size_t n = std::min(step, r.bytes.size() - at);
+      segs[seq - 1].push_back({r.bytes.data() + at, n});
+      segs[seq - 1].push_back({r.bytes.data() + at + n, 0});
+      at += n;
+      step = step * 7 % 65521 + 1;
+    }
+    r.w.data = nullptr;
+    r.w.iov = segs[seq - 1].data();
+    r.w.iovcnt = static_cast<int>(segs[seq - 1].size());
+  }
+  OnLoop([&] {
+    for (auto &r : refs)
+      ASSERT_EQ(pc_conn_write_ref(c_, &r->w), 0);
+  });
+  ASSERT_TRUE(WaitFor([&] { return good.load() == 3; }));
+  for (auto &r : refs)
+    EXPECT_EQ(r->done, std::vector<bool>{true});
+  OnLoop([&] { pc_conn_close(c_, PULSARC_OK); });
+  ASSERT_TRUE(WaitClosed());
+}
+
 TEST_F(ConnRequestTest, WithdrawBeforeTheFirstByteCallsDoneFalse) {
   std::promise<void> go;
   auto gof = go.get_future();
