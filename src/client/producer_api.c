@@ -8,6 +8,7 @@
 #include "client/arena.h"
 #include "client/future.h"
 #include "client/producer.h"
+#include "codec/crc32c.h"
 #include "common/clock.h"
 #include "common/futex.h"
 
@@ -280,6 +281,12 @@ static pulsarc_err_t send_copy(pulsarc_producer_t *p, const void *data, size_t l
     return PULSARC_ERR_NO_MEMORY;
   }
   m.data = copy;
+  if (len >= PC_SPLICE_MIN && p->conf.compression == PULSARC_COMPRESSION_NONE) {
+    /* Checksummed here, from this core's cache, so that the I/O thread,
+     * which writes the payload without copying it, only combines CRCs. */
+    m.crc = pc_crc32c(0, copy, len);
+    m.flags |= PC_MSG_HAS_CRC;
+  }
   err = enqueue(p, &m, opts, (int64_t)p->conf.send_timeout_ms);
   if (err != PULSARC_OK) {
     m.free_fn(copy, m.free_ctx);

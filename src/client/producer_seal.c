@@ -69,11 +69,9 @@ static int append_single(pc_buf *body, const pc_msg *m, uint64_t seq, bool splic
   return pc_batch_append(body, &smd, payload, m->len);
 }
 
-/* Payloads from this size up are written from the message's own copy
- * instead of being copied into the frame: at 16 KiB the copy was a quarter
- * of the I/O thread's time. Smaller ones are copied: a segment per message
+/* PC_SPLICE_MIN: at 16 KiB the copy into the frame was a quarter of the
+ * I/O thread's time. Smaller payloads are copied: a segment per message
  * would cost more in sendmsg than the copy. */
-#define SPLICE_MIN 4096
 
 /* Whether every payload of the batch may be spliced: large enough, not
  * compressed, and owned by the library (a borrowed payload, from a blocking
@@ -82,7 +80,7 @@ static bool may_splice(const pc_msg *msgs, uint32_t n, int codec) {
   if (codec != 0)
     return false;
   for (uint32_t i = 0; i < n; i++)
-    if (msgs[i].len < SPLICE_MIN || msgs[i].free_fn == NULL || (msgs[i].flags & PC_MSG_CHUNKED))
+    if (msgs[i].len < PC_SPLICE_MIN || msgs[i].free_fn == NULL || (msgs[i].flags & PC_MSG_CHUNKED))
       return false;
   return true;
 }
@@ -402,7 +400,8 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     else if (!splice)
       rc = pc_buf_append(body, m->data, m->len);
     if (splice && rc == 0) {
-      e->holes[e->nholes++] = (pc_frame_hole){e->frame.len - HEADROOM, m->data, m->len};
+      e->holes[e->nholes++] = (pc_frame_hole){e->frame.len - HEADROOM, m->data, m->len,
+                                              (m->flags & PC_MSG_HAS_CRC) != 0, m->crc};
       spliced_bytes += m->len;
     }
   }

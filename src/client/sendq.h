@@ -26,6 +26,7 @@ typedef struct pc_msg {
   const uint8_t *data;
   uint32_t len;
   uint32_t flags;           /* PC_MSG_* */
+  uint32_t crc;             /* pc_crc32c of the payload, if PC_MSG_HAS_CRC */
   pulsarc_free_fn free_fn;  /* releases data once copied; NULL if borrowed */
   void *free_ctx;
   pc_msg_ext *ext;          /* options, or NULL */
@@ -38,8 +39,14 @@ typedef struct pc_msg {
 
 #define PC_MSG_COMPLETED 0x1u /* [loop] done() already ran (timed out) */
 #define PC_MSG_CHUNKED 0x2u   /* [loop] sent as chunks: payload kept until done */
+#define PC_MSG_HAS_CRC 0x8u   /* crc was computed by the sender, data hot in its cache */
 #define PC_MSG_SPLICED 0x4u   /* [loop] its frame writes the payload from here: kept
                                * until the entry is released, not when done */
+
+/* Payloads from this size up are written from the message's own copy
+ * instead of being copied into the frame (see producer_seal.c), and the
+ * copying send checksums them while they are hot in its cache. */
+#define PC_SPLICE_MIN 4096
 
 typedef struct pc_sq_ring pc_sq_ring;
 

@@ -33,6 +33,47 @@ static void crc32c_init_tables(void) {
   }
 }
 
+/* ------------------------------------------------------------ combine */
+
+/* Polynomials over GF(2) modulo the CRC polynomial, in the reflected bit
+ * order the CRC uses: bit 31 is x^0. */
+static uint32_t mul_mod_poly(uint32_t a, uint32_t b) {
+  uint32_t m = 1u << 31, prod = 0;
+  for (;;) {
+    if (a & m) {
+      prod ^= b;
+      if ((a & (m - 1)) == 0)
+        break;
+    }
+    m >>= 1;
+    b = (b & 1) ? (b >> 1) ^ PC_CRC_POLY : b >> 1;
+  }
+  return prod;
+}
+
+static uint32_t x_pow2k[32]; /* x^(2^k) mod P */
+
+static void init_powers(void) {
+  uint32_t p = 1u << 30; /* x^1 */
+  x_pow2k[0] = p;
+  for (int k = 1; k < 32; k++)
+    x_pow2k[k] = p = mul_mod_poly(p, p);
+}
+
+/* x^(8 * len) mod P: appending len zero bytes multiplies the CRC by it. */
+static uint32_t x_pow_bytes(uint64_t len) {
+  uint32_t p = 1u << 31; /* x^0 */
+  unsigned k = 3;        /* 8 = 2^3 bits per byte */
+  for (; len != 0; len >>= 1, k++)
+    if (len & 1)
+      p = mul_mod_poly(x_pow2k[k & 31], p);
+  return p;
+}
+
+uint32_t pc_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b) {
+  return mul_mod_poly(x_pow_bytes(len_b), crc_a) ^ crc_b;
+}
+
 static inline uint64_t load_le64(const uint8_t *p) {
   uint64_t v;
   memcpy(&v, p, 8); /* unaligned-safe; x86 and common ARM are little-endian */
@@ -155,6 +196,7 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
 
 __attribute__((constructor)) static void crc32c_setup(void) {
   crc32c_init_tables();
+  init_powers();
 #ifdef PC_CRC_X86
   __builtin_cpu_init();
   hw_available = __builtin_cpu_supports("sse4.2") ? 1 : 0;

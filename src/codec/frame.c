@@ -72,7 +72,8 @@ int pc_frame_seal_gather(pc_buf *frame, size_t headroom, const Pulsarc__BaseComm
   size_t pos = 0;
   for (size_t i = 0; i < nholes; i++) {
     crc = pc_crc32c(crc, body + pos, holes[i].off - pos);
-    crc = pc_crc32c(crc, holes[i].data, holes[i].len);
+    crc = holes[i].has_crc ? pc_crc32c_combine(crc, holes[i].crc, holes[i].len)
+                           : pc_crc32c(crc, holes[i].data, holes[i].len);
     pos = holes[i].off;
   }
   crc = pc_crc32c(crc, body + pos, inline_len - pos);

@@ -49,6 +49,8 @@ typedef struct pc_frame_hole {
   size_t off;
   const uint8_t *data;
   size_t len;
+  bool has_crc; /* crc is pc_crc32c(0, data, len), computed elsewhere */
+  uint32_t crc;
 } pc_frame_hole;
 
 /* pc_frame_seal_payload for a payload with holes: the frame's size and CRC

@@ -150,12 +150,12 @@ protected:
 };
 
 // Walks the stored messages: per thread the counters must read 0..per-1.
-// Payload of message c of thread t: "c<t>-<c>|" then filler up to pad
-// bytes, the filler a function of (c, position) so a byte out of place in a
-// spliced (not copied) payload is caught.
+// Payload of message c of thread t: "c<t>-<c>"; with pad, then "|" and
+// filler up to pad bytes, the filler a function of (c, position) so a byte
+// out of place in a spliced (not copied) payload is caught.
 std::string Payload(int t, uint64_t c, size_t pad) {
   char head[48];
-  int n = std::snprintf(head, sizeof head, "c%d-%" PRIu64 "|", t, c);
+  int n = std::snprintf(head, sizeof head, pad ? "c%d-%" PRIu64 "|" : "c%d-%" PRIu64, t, c);
   std::string p(head, static_cast<size_t>(n));
   for (size_t k = p.size(); k < pad; k++)
     p.push_back(static_cast<char>('a' + (c + k) % 26));
@@ -303,20 +303,15 @@ Outcome Chaos::RunChaos(uint64_t messages, uint64_t drops_target, int settle_sec
   std::vector<std::thread> senders;
   for (int t = 0; t < kThreads; t++) {
     senders.emplace_back([&, t] {
-      char payload[48];
       std::string big;
       for (uint64_t i = 0; i < per && !stop.load(); i++) {
         while (i * chunks / per >= events.load(std::memory_order_acquire) && !stop.load())
           std::this_thread::sleep_for(std::chrono::microseconds(200));
-        const char *data = payload;
+        const char *data;
         size_t n;
-        if (pad == 0) {
-          n = static_cast<size_t>(std::snprintf(payload, sizeof payload, "c%d-%" PRIu64, t, i));
-        } else {
-          big = Payload(t, i, pad);
-          data = big.data();
-          n = big.size();
-        }
+        big = Payload(t, i, pad);
+        data = big.data();
+        n = big.size();
         uintptr_t idx = static_cast<uintptr_t>(t) * per + i;
         run.accepted.fetch_add(1);
         pulsarc_err_t e = pulsarc_producer_send_cb(p, data, n, nullptr, OnSent,

@@ -116,6 +116,24 @@ TEST(CodecCrc32c, InterleavedLaneBoundariesAgree) {
       }
 }
 
+TEST(CodecCrc32c, CombineEqualsTheCrcOfTheConcatenation) {
+  const auto data = random_bytes(70000, 5);
+  std::mt19937 rng(6);
+  std::vector<std::pair<size_t, size_t>> cuts = {{0, 0}, {0, 9}, {9, 0}, {1, 1}, {5000, 16384},
+                                                 {0, 70000}, {70000, 0}, {3, 65536}};
+  for (int i = 0; i < 200; i++) {
+    size_t a = rng() % 70001;
+    cuts.push_back({a, rng() % (70001 - a)});
+  }
+  for (auto [la, lb] : cuts) {
+    uint32_t ca = pc_crc32c_sw(0, data.data(), la);
+    uint32_t cb = pc_crc32c_sw(0, data.data() + la, lb);
+    ASSERT_EQ(pc_crc32c_combine(ca, cb, lb), pc_crc32c_sw(0, data.data(), la + lb))
+        << "len_a=" << la << " len_b=" << lb;
+  }
+  EXPECT_EQ(pc_crc32c_combine(pc_crc32c(0, "1234", 4), pc_crc32c(0, "56789", 5), 5), 0xE3069283u);
+}
+
 TEST(CodecCrc32c, ChainedCallsEqualOneCall) {
   const auto data = random_bytes(1500, 2);
   for (const auto &impl : impls()) {

@@ -130,7 +130,8 @@ TEST(CodecFrame, GatherFrameEqualsContiguousFrame) {
   const std::string whole = "AAAAbbbbbCCdddddddEEEEEEEEEE";
   struct Cut { size_t from, len; };
   const std::vector<std::vector<Cut>> layouts = {
-      {{0, 4}}, {{4, 5}}, {{4, 5}, {9, 2}}, {{18, 10}}, {{0, 4}, {11, 7}, {18, 10}}, {{0, 28}}};
+      {{0, 4}},           {{4, 5}},  {{4, 5}, {9, 2}}, {{18, 10}}, {{0, 4}, {11, 7}, {18, 10}},
+      {{0, 4}, {4, 24}}, {{0, 28}}};
   for (size_t headroom : {size_t{0}, size_t{64}}) {
     for (const auto &cuts : layouts) {
       SendExample ex;
@@ -147,8 +148,10 @@ TEST(CodecFrame, GatherFrameEqualsContiguousFrame) {
       size_t pos = 0;
       for (const auto &c : cuts) {
         ASSERT_EQ(pc_buf_append(&g, whole.data() + pos, c.from - pos), 0);
-        holes.push_back({g.len - headroom,
-                         reinterpret_cast<const uint8_t *>(whole.data()) + c.from, c.len});
+        // Every other hole comes with its CRC computed elsewhere.
+        const uint8_t *d = reinterpret_cast<const uint8_t *>(whole.data()) + c.from;
+        bool pre = holes.size() % 2 == 1;
+        holes.push_back({g.len - headroom, d, c.len, pre, pre ? pc_crc32c(0, d, c.len) : 0});
         pos = c.from + c.len;
       }
       ASSERT_EQ(pc_buf_append(&g, whole.data() + pos, whole.size() - pos), 0);
@@ -178,10 +181,10 @@ TEST(CodecFrame, GatherRejectsHolesOutOfOrderOrPastTheEnd) {
   pc_buf g = {};
   ASSERT_EQ(pc_buf_append(&g, "abc", 3), 0);
   const uint8_t x[2] = {1, 2};
-  pc_frame_hole late[1] = {{4, x, 2}};
+  pc_frame_hole late[1] = {{4, x, 2, false, 0}};
   size_t start;
   EXPECT_EQ(pc_frame_seal_gather(&g, 0, &ex.cmd, &ex.md, late, 1, &start), -1);
-  pc_frame_hole backwards[2] = {{2, x, 1}, {1, x, 1}};
+  pc_frame_hole backwards[2] = {{2, x, 1, false, 0}, {1, x, 1, false, 0}};
   EXPECT_EQ(pc_frame_seal_gather(&g, 0, &ex.cmd, &ex.md, backwards, 2, &start), -1);
   pc_buf_free(&g);
 }
