@@ -159,6 +159,9 @@ PULSARC_API void pulsarc_client_conf_destroy(pulsarc_client_conf_t *conf);
 /* Generic setter, so CLIs can pass options through and new options never
  * change the ABI. Keys and defaults (see README for the full table):
  *   io_threads               1      I/O threads; producers are spread over them
+ *   io_busy_poll_us          0      an I/O thread polls this long after its
+ *                                   last work before sleeping: CPU for the
+ *                                   wake-up latency of the next send/receipt
  *   connect_timeout_ms       10000  TCP connect + CONNECT/CONNECTED handshake
  *   operation_timeout_ms     30000  PARTITIONED_METADATA, LOOKUP, PRODUCER
  *   keepalive_interval_ms    30000  PING when idle; no PONG by the next tick

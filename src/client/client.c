@@ -175,6 +175,7 @@ pulsarc_err_t pulsarc_client_new(const char *service_url, const pulsarc_client_c
   for (int i = 0; i < c->nloops; i++) {
     if ((c->loops[i] = pc_loop_new(i, &c->conf.logger)) == NULL)
       goto nomem;
+    pc_loop_set_busy_poll(c->loops[i], c->conf.io_busy_poll_us * 1000);
     if ((c->pools[i] = pc_pool_new(c, c->loops[i])) == NULL)
       goto nomem;
   }

@@ -151,6 +151,10 @@ pulsarc_err_t pulsarc_client_conf_set(pulsarc_client_conf_t *c, const char *key,
     if (parse_u64(value, 64, &v) || v == 0)
       goto bad;
     c->io_threads = (int)v;
+  } else if (!strcmp(key, "io_busy_poll_us")) {
+    if (parse_u64(value, 1000000, &v))
+      goto bad;
+    c->io_busy_poll_us = v;
   } else if (!strcmp(key, "connect_timeout_ms")) {
     if (parse_u64(value, UINT32_MAX, &v) || v == 0)
       goto bad;

@@ -91,6 +91,8 @@ struct pc_loop {
   _Alignas(64) atomic_uint_fast64_t wake_writes;
 
   _Alignas(64) uint64_t now;
+  uint64_t busy_poll_ns; /* see pc_loop_set_busy_poll */
+  uint64_t last_work_ns;
 
   pc_timer **heap;
   size_t heap_len, heap_cap;
@@ -352,6 +354,7 @@ static void evfd_readable(pc_loop *loop, pc_io *io, uint32_t events) {
 
 uint64_t pc_loop_now(const pc_loop *loop) { return loop->now; }
 pc_loop *pc_loop_current(void) { return tl_current; }
+void pc_loop_set_busy_poll(pc_loop *loop, uint64_t ns) { loop->busy_poll_ns = ns; }
 int pc_loop_index(const pc_loop *loop) { return loop->index; }
 const pc_logger *pc_loop_logger(const pc_loop *loop) { return loop->log; }
 
@@ -420,6 +423,10 @@ static void *loop_main(void *arg) {
       break;
 
     int timeout = 0;
+    if (busy)
+      l->last_work_ns = l->now;
+    else if (l->busy_poll_ns != 0 && l->now - l->last_work_ns < l->busy_poll_ns)
+      busy = true; /* keep polling: epoll_wait below returns at once */
     if (!busy) {
       atomic_store(&l->sleeping, 1);
       atomic_thread_fence(memory_order_seq_cst);

@@ -67,6 +67,11 @@ void pc_poller_del(pc_loop *loop, pc_poller *p);
 /* [any] Creates the epoll set and eventfd; does not start the thread.
  * index names the thread in logs ("pulsarc-io-N"). NULL on failure. */
 pc_loop *pc_loop_new(int index, const pc_logger *log);
+/* [any, before pc_loop_start] After its last piece of work the loop keeps
+ * polling, without sleeping, for this long (0, the default: sleep at
+ * once). Trades a core's worth of CPU during that time for the wake-up
+ * latency of the next message or receipt. */
+void pc_loop_set_busy_poll(pc_loop *loop, uint64_t ns);
 /* [any] Starts the thread. 0 or -errno. */
 int pc_loop_start(pc_loop *loop);
 /* [any, not the loop] Runs every task already posted, stops the thread and

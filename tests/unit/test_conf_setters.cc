@@ -36,6 +36,8 @@ const OptCase kClientCases[] = {
     {"io_threads", "4", "abc"},
     {"io_threads", "1", "-1"},
     {"io_threads", "3", ""},
+    {"io_busy_poll_us", "50", "-1"},
+    {"io_busy_poll_us", "0", "2000000"},
     {"connect_timeout_ms", "5000", "soon"},
     {"connect_timeout_ms", "1", "-5"},
     {"operation_timeout_ms", "1000", "1s"},
@@ -77,6 +79,7 @@ TEST(ClientConf, DefaultsAsDocumented) {
   pulsarc_client_conf_t *c = pulsarc_client_conf_new();
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->io_threads, 1);
+  EXPECT_EQ(c->io_busy_poll_us, 0u);
   EXPECT_EQ(c->connect_timeout_ms, 10000u);
   EXPECT_EQ(c->operation_timeout_ms, 30000u);
   EXPECT_EQ(c->keepalive_interval_ms, 30000u);
@@ -89,6 +92,7 @@ TEST(ClientConf, ValidValuesTakeEffect) {
   pulsarc_client_conf_t *c = pulsarc_client_conf_new();
   ASSERT_NE(c, nullptr);
   ASSERT_EQ(pulsarc_client_conf_set(c, "io_threads", "3", nullptr, 0), PULSARC_OK);
+  ASSERT_EQ(pulsarc_client_conf_set(c, "io_busy_poll_us", "75", nullptr, 0), PULSARC_OK);
   ASSERT_EQ(pulsarc_client_conf_set(c, "connect_timeout_ms", "1234", nullptr, 0), PULSARC_OK);
   ASSERT_EQ(pulsarc_client_conf_set(c, "operation_timeout_ms", "2345", nullptr, 0), PULSARC_OK);
   ASSERT_EQ(pulsarc_client_conf_set(c, "keepalive_interval_ms", "3456", nullptr, 0), PULSARC_OK);
@@ -96,6 +100,7 @@ TEST(ClientConf, ValidValuesTakeEffect) {
   ASSERT_EQ(pulsarc_client_conf_set(c, "memory_limit_bytes", "0", nullptr, 0), PULSARC_OK);
   ASSERT_EQ(pulsarc_client_conf_set(c, "log_level", "info", nullptr, 0), PULSARC_OK);
   EXPECT_EQ(c->io_threads, 3);
+  EXPECT_EQ(c->io_busy_poll_us, 75u);
   EXPECT_EQ(c->connect_timeout_ms, 1234u);
   EXPECT_EQ(c->operation_timeout_ms, 2345u);
   EXPECT_EQ(c->keepalive_interval_ms, 3456u);

@@ -383,6 +383,33 @@ TEST_F(LoopTest, NoLostWakeups) {
   on_loop(loop_, [&] { pc_poller_del(loop_, &f.p); });
 }
 
+// With busy polling the loop does not sleep for the window after its last
+// work: items that appear with no wake-up at all are still taken, and no
+// eventfd write is made.
+TEST(LoopBusyPoll, WorkWithinTheWindowIsFoundWithoutAWake) {
+  pc_logger log;
+  pc_logger_init(&log);
+  pc_loop *loop = pc_loop_new(3, &log);
+  ASSERT_NE(loop, nullptr);
+  pc_loop_set_busy_poll(loop, 30ull * 1000 * 1000 * 1000); // 30 s: longer than the test
+  ASSERT_EQ(pc_loop_start(loop), 0);
+  Feed f;
+  init_feed(f);
+  on_loop(loop, [&] { pc_poller_add(loop, &f.p); });
+  uint64_t before = pc_loop_wake_count(loop);
+  for (uint64_t i = 1; i <= 200; i++) {
+    f.produced++; // and no pc_loop_wake
+    auto until = std::chrono::steady_clock::now() + kDeadline;
+    while (f.consumed_pub.load() != i && std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
+    ASSERT_EQ(f.consumed_pub.load(), i) << "item " << i << " not taken without a wake";
+  }
+  EXPECT_EQ(pc_loop_wake_count(loop), before);
+  on_loop(loop, [&] { pc_poller_del(loop, &f.p); });
+  pc_loop_stop(loop);
+  pc_loop_free(loop);
+}
+
 TEST_F(LoopTest, ForcedWakeAlwaysWrites) {
   uint64_t before = pc_loop_wake_count(loop_);
   for (int i = 0; i < 10; i++)
