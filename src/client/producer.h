@@ -202,6 +202,9 @@ void pc_part_fail_all(pc_part *part, pulsarc_err_t err);
 void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
                      const pulsarc_msg_id_t *id);
 void pc_entry_release(pc_part *part, pc_entry *e);
+/* [loop] Frees an entry that no connection references, with what it holds
+ * (spliced payloads included). */
+void pc_entry_free(pc_entry *e);
 /* [loop] Deadline sweep timer callback. */
 void pc_producer_deadline_sweep(pc_loop *loop, pc_timer *t);
 /* [loop] Flush/close bookkeeping after completions. */

@@ -725,9 +725,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
     while (part->free_entries != NULL) {
       pc_entry *e = part->free_entries;
       part->free_entries = e->next;
-      pc_buf_free(&e->frame);
-      free(e->msgs);
-      free(e);
+      pc_entry_free(e);
     }
     pc_fifo_free(&part->unsent);
     pc_buf_free(&part->scratch);

@@ -269,7 +269,7 @@ static void drop_spliced(pc_entry *e) {
   e->iovcnt = 0;
 }
 
-static void entry_free_now(pc_entry *e) {
+void pc_entry_free(pc_entry *e) {
   drop_spliced(e);
   pc_buf_free(&e->frame);
   free(e->msgs);
@@ -289,7 +289,7 @@ void pc_entry_release(pc_part *part, pc_entry *e) {
     return;
   }
   if (part->p->destroyed) {
-    entry_free_now(e);
+    pc_entry_free(e);
     return;
   }
   drop_spliced(e);
@@ -309,7 +309,7 @@ static void on_entry_written(pc_wref *w, bool written) {
   if (written)
     e->ever_written = true;
   if (e->dead) {
-    entry_free_now(e);
+    pc_entry_free(e);
     return;
   }
   if (e->part->resend_blocker == e) {
