@@ -8,13 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define PC_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PC_TSAN 1
-#endif
-#endif
+#include "common/tsan.h"
 
 #define SLAB_BYTES (256 * 1024)
 #define MAX_INLINE (SLAB_BYTES / 8)

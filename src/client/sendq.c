@@ -9,13 +9,7 @@
  * reports every message handed through a ring as a race. Under TSan (the
  * same switch as src/loop/loop.c) the ring and the registration stack use
  * compiler atomics with the same orderings; ck elsewhere. */
-#if defined(__SANITIZE_THREAD__)
-#define PC_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PC_TSAN 1
-#endif
-#endif
+#include "common/tsan.h"
 
 #ifdef PC_TSAN
 /* One slot stays empty, as in ck_ring: capacity is size - 1. tail is

@@ -43,13 +43,7 @@
 /* ck's atomics are inline assembly that ThreadSanitizer cannot see. Under
  * TSan the same two operations (push, batch pop) use compiler atomics on
  * the ck_stack head, so TSan sees the push-happens-before-pop edge. */
-#if defined(__SANITIZE_THREAD__)
-#define PC_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PC_TSAN 1
-#endif
-#endif
+#include "common/tsan.h"
 #ifdef PC_TSAN
 static void stack_push(ck_stack_t *s, ck_stack_entry_t *e) {
   ck_stack_entry_t *old = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
