@@ -26,7 +26,7 @@ struct pulsarc_client {
   _Atomic uint64_t next_producer_id;
   /* Updated by every sender and loop: alone on its cache line, so the
    * read-mostly fields around it do not miss with it. */
-  _Alignas(64) _Atomic int64_t memory_used; /* bytes of queued payload, all producers */
+  _Alignas(64) _Atomic int64_t memory_used; /* bytes granted to producers (memory.c) */
   _Alignas(64) _Atomic uint32_t mem_seq; /* futex word bumped when memory is released */
   _Atomic uint32_t mem_waiters;
   pthread_mutex_t lock;        /* guards producers and closed */
@@ -77,7 +77,6 @@ void pc_lookup_cancel(pc_lookup_op *op);
 int pc_client_auth_data(void *client, pc_buf *out, char *why, size_t why_len);
 
 /* [any] Gives back payload bytes counted against memory_limit_bytes. */
-void pc_client_release_memory(pulsarc_client_t *c, uint64_t bytes);
 /* [any] Wakes senders blocked on the memory limit (once per loop pass). */
 void pc_client_wake_memory_waiters(pulsarc_client_t *c);
 

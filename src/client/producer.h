@@ -136,6 +136,7 @@ struct pulsarc_producer {
   _Atomic uint32_t max_message_size;
   _Atomic(const char *) name;      /* published once known */
   _Alignas(64) _Atomic uint32_t inflight; /* accepted, not yet completed */
+  _Atomic int64_t mem_credit;      /* client memory granted, not in use (memory.c) */
   _Alignas(64) _Atomic uint32_t space_seq; /* futex word bumped when room appears */
   _Atomic uint32_t space_waiters;
   _Alignas(64) pc_sendq q;
@@ -179,6 +180,14 @@ void pc_producer_close_task(pc_loop *loop, void *req);
 void pc_producer_destroy_task(pc_loop *loop, void *p);
 /* [loop] The partition whose connection state changed. */
 void pc_part_reconnect(pc_part *part, pulsarc_err_t why);
+
+/* ---- memory.c: the client memory limit through per-producer credit [any] ---- */
+/* Takes len bytes (blocking up to deadline_ns if may_block). OK or
+ * PULSARC_ERR_MEMORY_LIMIT. */
+pulsarc_err_t pc_producer_take_memory(pulsarc_producer_t *p, uint32_t len, uint64_t deadline_ns,
+                                      bool may_block);
+/* Gives bytes back (a completion, or a send that failed after taking). */
+void pc_producer_release_memory(pulsarc_producer_t *p, uint64_t bytes);
 
 /* ---- producer_send.c: batching, pending queue, receipts, timeouts ---- */
 bool pc_producer_poll(pc_loop *loop, pc_poller *poller);

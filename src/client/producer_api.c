@@ -170,43 +170,9 @@ static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, b
   }
 }
 
-/* Counts len payload bytes against the client's memory limit, blocking if
- * configured. A message larger than the whole limit is let through alone
- * when nothing else is queued, so it cannot wait forever. */
-static pulsarc_err_t reserve_memory(pulsarc_client_t *c, uint32_t len, uint64_t deadline_ns,
-                                    bool may_block) {
-  int64_t limit = (int64_t)c->conf.memory_limit_bytes;
-  if (limit == 0 || len == 0)
-    return PULSARC_OK;
-  for (;;) {
-    uint32_t seen = atomic_load_explicit(&c->mem_seq, memory_order_acquire);
-    int64_t before = atomic_fetch_add_explicit(&c->memory_used, len, memory_order_acq_rel);
-    if (before + (int64_t)len <= limit || before == 0)
-      return PULSARC_OK;
-    atomic_fetch_sub_explicit(&c->memory_used, len, memory_order_acq_rel);
-    if (!may_block)
-      return PULSARC_ERR_MEMORY_LIMIT;
-    atomic_fetch_add(&c->mem_waiters, 1);
-    bool ok = true;
-    if (atomic_load(&c->memory_used) + (int64_t)len > limit) {
-      int64_t left = -1;
-      if (deadline_ns != 0) {
-        uint64_t now = pc_mono_ns();
-        ok = now < deadline_ns;
-        left = ok ? (int64_t)(deadline_ns - now) : 0;
-      }
-      if (ok)
-        pc_futex_wait(&c->mem_seq, seen, left);
-    }
-    atomic_fetch_sub(&c->mem_waiters, 1);
-    if (!ok)
-      return PULSARC_ERR_MEMORY_LIMIT;
-  }
-}
-
 static void release_slot(pulsarc_producer_t *p, uint32_t len) {
   atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
-  pc_client_release_memory(p->client, len);
+  pc_producer_release_memory(p, len);
 }
 
 /* Common path of every send: validate, reserve, enqueue, wake. On error the
@@ -228,10 +194,10 @@ static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg
   m->deadline_ns = timeout_ms > 0 ? pc_mono_coarse_late_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
   bool on_loop = pc_on_library_thread();
   bool may_block = p->conf.block_if_queue_full && !on_loop;
-  if ((err = reserve_memory(p->client, m->len, m->deadline_ns, may_block)) != PULSARC_OK)
+  if ((err = pc_producer_take_memory(p, m->len, m->deadline_ns, may_block)) != PULSARC_OK)
     return err;
   if ((err = reserve_slot(p, m->deadline_ns, may_block)) != PULSARC_OK) {
-    pc_client_release_memory(p->client, m->len);
+    pc_producer_release_memory(p, m->len);
     return err;
   }
   for (;;) {

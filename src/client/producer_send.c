@@ -86,12 +86,6 @@ void pc_msg_release_payload(pc_msg *m) {
   m->data = NULL;
 }
 
-void pc_client_release_memory(pulsarc_client_t *c, uint64_t bytes) {
-  if (c->conf.memory_limit_bytes == 0 || bytes == 0)
-    return;
-  atomic_fetch_sub_explicit(&c->memory_used, (int64_t)bytes, memory_order_acq_rel);
-}
-
 void pc_client_wake_memory_waiters(pulsarc_client_t *c) {
   if (atomic_load_explicit(&c->mem_waiters, memory_order_acquire) > 0) {
     atomic_fetch_add(&c->mem_seq, 1);
@@ -119,7 +113,7 @@ void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
   if (!complete_once(m, err, id))
     return;
   release_slots(p, 1);
-  pc_client_release_memory(p->client, m->len);
+  pc_producer_release_memory(p, m->len);
 }
 
 /* ------------------------------------------------------------- routing */
@@ -390,7 +384,7 @@ static void complete_entry(pc_part *part, pc_entry *e, pulsarc_err_t err, int64_
     }
   }
   release_slots(p, slots);
-  pc_client_release_memory(p->client, bytes);
+  pc_producer_release_memory(p, bytes);
   pc_entry_release(part, e);
 }
 

@@ -263,6 +263,67 @@ TEST_F(MemoryLimit, NonBlockingSendGetsMemoryLimitAndAccountingStaysUnder) {
   EXPECT_EQ(SendWait(p, payload), PULSARC_OK);
 }
 
+// Limits of 16 MiB and more are granted to producers in chunks of limit/256
+// (src/client/memory.c): the accounting still never exceeds the limit, at
+// most two chunks per busy producer are held back from other producers, a
+// sender of one producer waiting for memory wakes when another producer's
+// messages complete, and everything returns to 0 when producers go idle.
+TEST_F(MemoryLimit, ChunkedGrantsStayUnderTheLimitAndComeBack) {
+  constexpr int64_t kLimit = 16 << 20, kChunk = kLimit / 256;
+  constexpr size_t kMsg = 16 << 10;
+  pulsarc_client_t *c = Limited("16777216");
+  ASSERT_NE(c, nullptr);
+  ProducerConf pc;
+  pc.Set("batching", "false").Set("block_if_queue_full", "false");
+  pc.Set("max_pending_messages", "100000");
+  pulsarc_producer_t *a = nullptr, *b = nullptr;
+  ASSERT_EQ(pulsarc_producer_create(c, "mem-chunks-a", pc.get(), &a), PULSARC_OK);
+  producers_.push_back(a);
+  ProducerConf bc;
+  bc.Set("batching", "false");
+  ASSERT_EQ(pulsarc_producer_create(c, "mem-chunks-b", bc.get(), &b), PULSARC_OK);
+  producers_.push_back(b);
+  EXPECT_EQ(SendWait(b, std::string(kMsg, 'b')), PULSARC_OK); // b is idle again
+
+  pulsarc_tb_hold_receipts(tb_, true);
+  const std::string payload(kMsg, 'a');
+  Completions done(2000);
+  size_t accepted = 0;
+  int64_t peak = 0;
+  for (size_t i = 0; i < 1100; i++) {
+    pulsarc_err_t e = pulsarc_producer_send_cb(a, payload.data(), payload.size(), nullptr,
+                                               Completions::Cb, done.ctx(i));
+    peak = std::max(peak, MemoryUsed(c));
+    if (e == PULSARC_OK)
+      accepted++;
+    else
+      ASSERT_EQ(e, PULSARC_ERR_MEMORY_LIMIT) << i;
+  }
+  EXPECT_LE(peak, kLimit);
+  EXPECT_LE(accepted * kMsg, static_cast<size_t>(kLimit));
+  EXPECT_GE(accepted * kMsg, static_cast<size_t>(kLimit - 2 * kChunk - kMsg)) << accepted;
+
+  // b waits for memory (blocking, 10 s deadline) and gets it when a's
+  // messages complete.
+  std::atomic<int> b_result{-1};
+  std::thread waiter([&] {
+    MsgOpts o;
+    o.Timeout(10000);
+    std::string pb(kMsg, 'b');
+    b_result = pulsarc_producer_send_cb(b, pb.data(), pb.size(), o.get(), Completions::Cb,
+                                        done.ctx(1500));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(b_result.load(), -1) << "b should be waiting for memory";
+  pulsarc_tb_hold_receipts(tb_, false);
+  waiter.join();
+  EXPECT_EQ(b_result.load(), PULSARC_OK);
+  ASSERT_TRUE(done.WaitTotal(accepted + 1));
+  for (int i = 0; i < 200 && MemoryUsed(c) != 0; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(MemoryUsed(c), 0) << "idle producers keep no grant";
+}
+
 // ----------------------------------------------------------- startup delay
 
 class StartupDelay : public BrokerTest {};
