@@ -52,16 +52,11 @@ import uuid
 
 import pulsar
 
+from case_runner import check, run_cases  # noqa: E402
+
 DELAY_TOLERANCE_MS = 1000
 
 
-class CaseFailure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise CaseFailure(msg)
 
 
 class Suite:
@@ -526,41 +521,7 @@ def main():
     if unknown:
         ap.error(f"unknown case(s): {sorted(unknown)}")
 
-    # ctest's timeout sends SIGTERM: turn it into an exception so the
-    # finally block still stops the broker.
-    def on_term(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_term)
-
-    t0 = time.monotonic()
-    s = Suite(a)
-    passed = failed = 0
-    try:
-        s.start_broker()
-        for name, fn in CASES:
-            if only and name not in only:
-                continue
-            c0 = time.monotonic()
-            try:
-                fn(s)
-            except CaseFailure as e:
-                failed += 1
-                print(f"FAIL {name}: {e} ({time.monotonic() - c0:.1f}s)", flush=True)
-            except Exception as e:  # a harness error fails the case, not the suite
-                failed += 1
-                print(f"FAIL {name}: {type(e).__name__}: {e} ({time.monotonic() - c0:.1f}s)",
-                      flush=True)
-            else:
-                passed += 1
-                print(f"PASS {name} ({time.monotonic() - c0:.1f}s)", flush=True)
-    except BaseException as e:  # broker start failed or interrupted
-        failed += 1
-        print(f"FAIL suite: {type(e).__name__}: {e}", flush=True)
-    finally:
-        s.stop_broker(keep=a.keep or failed > 0)
-    print(f"total {time.monotonic() - t0:.1f}s", flush=True)
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 0 if failed == 0 and passed > 0 else 1
+    return run_cases(Suite(a), CASES, only, a.keep)
 
 
 if __name__ == "__main__":
