@@ -226,6 +226,56 @@ TEST_F(Lifecycle, TimeoutAfterWriteIsUnconfirmed) {
   EXPECT_EQ(done.at(0).calls.load(), 1);
 }
 
+// Large payloads are spliced into their frames (written from the sender's
+// copy). Their deadlines pass in every state: sealed but never written
+// (taken back from the connection: TIMEOUT), partly written, and written
+// without a receipt (TIMEOUT_UNCONFIRMED, the payload kept for a resend);
+// then the connection drops, pending frames are resent, and the producer
+// goes on. Under ASan this is the use-after-free and leak check of those
+// paths; everywhere it checks each callback runs once.
+TEST_F(Lifecycle, SplicedPayloadsTimeOutInEveryStateAndTheProducerGoesOn) {
+  ProducerConf c;
+  c.Set("batching", "false").Set("max_pending_messages", "5000");
+  pulsarc_producer_t *p = Create("spliced-timeouts", c.get());
+  ASSERT_NE(p, nullptr);
+  pulsarc_tb_stop_reading(tb_, true);
+  constexpr int kN = 1500;
+  const std::string big(8192, 's');
+  MsgOpts o;
+  o.Timeout(300);
+  Completions done(kN + 1);
+  for (int i = 0; i < kN; i++)
+    ASSERT_EQ(pulsarc_producer_send_cb(p, big.data(), big.size(), o.get(), Completions::Cb,
+                                       done.ctx(i)),
+              PULSARC_OK)
+        << i;
+  ASSERT_TRUE(done.WaitTotal(kN));
+  int never = 0, unconfirmed = 0;
+  for (int i = 0; i < kN; i++) {
+    EXPECT_EQ(done.at(i).calls.load(), 1) << i;
+    auto e = static_cast<pulsarc_err_t>(done.at(i).err.load());
+    if (e == PULSARC_ERR_TIMEOUT)
+      never++;
+    else if (e == PULSARC_ERR_TIMEOUT_UNCONFIRMED)
+      unconfirmed++;
+    else
+      ADD_FAILURE() << i << ": " << pulsarc_err_str(e);
+  }
+  EXPECT_GT(never, 0) << "no frame was taken back unwritten";
+  EXPECT_GT(unconfirmed, 0) << "no frame was written before its deadline";
+  // Reconnect while written frames are still pending: they are resent from
+  // the spliced payloads, which must still be there.
+  pulsarc_tb_drop_connections(tb_);
+  pulsarc_tb_stop_reading(tb_, false);
+  MsgOpts o2;
+  o2.Timeout(10000);
+  std::string last(8192, 'z');
+  EXPECT_EQ(pulsarc_producer_send(p, last.data(), last.size(), o2.get(), nullptr), PULSARC_OK);
+  EXPECT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
+  for (int i = 0; i < kN; i++)
+    EXPECT_EQ(done.at(i).calls.load(), 1) << i;
+}
+
 // The producer's send_timeout_ms applies when the message has no timeout.
 TEST_F(Lifecycle, ProducerSendTimeoutApplies) {
   ProducerConf c;
