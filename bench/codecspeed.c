@@ -8,6 +8,7 @@
  * level 6, zstd level 3, snappy), the formats Pulsar stores (LZ4 raw block,
  * zlib stream, zstd frame, snappy raw block). Single-threaded. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <lz4.h>
 #include <snappy-c.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <zstd.h>
 
 #include "codec/frame.h"
+#include "payload.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -52,6 +54,7 @@ int main(int argc, char **argv) {
   double min_secs = 0.3;
   const char *codecs[8] = {0};
   int nc = 0;
+  bool text = false;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--size") && i + 1 < argc) size = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--batch-max-messages") && i + 1 < argc)
@@ -60,10 +63,14 @@ int main(int argc, char **argv) {
       bmb = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) min_secs = strtod(argv[++i], NULL);
     else if (!strcmp(argv[i], "--codec") && i + 1 < argc && nc < 8) codecs[nc++] = argv[++i];
+    else if (!strcmp(argv[i], "--payload") && i + 1 < argc &&
+             (!strcmp(argv[i + 1], "pattern") || !strcmp(argv[i + 1], "text")))
+      text = !strcmp(argv[++i], "text");
     else {
       fprintf(stderr,
               "usage: pulsarc-codecspeed [--size B] [--batch-max-messages N] "
               "[--batch-max-bytes N] [--seconds S] [--codec lz4|zlib|zstd|snappy]...\n"
+              "       [--payload pattern|text]   (pulsarc-perf's payloads, tools/perf/payload.h)\n"
               "One JSON line per codec on stdout.\n");
       return 2;
     }
@@ -79,13 +86,19 @@ int main(int argc, char **argv) {
   uint8_t *msg = malloc(size ? size : 1);
   pc_buf body = {0};
   if (!msg) return 1;
-  for (size_t i = 0; i < size; i++) msg[i] = (uint8_t)('a' + i % 26);
+  uint8_t *pool = NULL;
+  if (text) {
+    if ((pool = malloc(PERF_TEXT_POOL_BYTES)) == NULL) return 1;
+    perf_text_pool(pool, PERF_TEXT_POOL_BYTES, 1); /* pulsarc-perf's seed */
+  }
+  perf_pattern_fill(msg, size);
   for (uint64_t i = 0; i < n; i++) {
-    uint8_t hdr[16] = {0};
-    for (int k = 0; k < 8; k++) hdr[8 + k] = (uint8_t)(i >> (8 * k));
-    memcpy(msg, hdr, size < 16 ? size : 16);
+    if (text)
+      perf_text_body(msg, size, pool, PERF_TEXT_POOL_BYTES, 0, i);
+    perf_payload_header(msg, size, 0, i);
     if (pc_batch_append_plain(&body, i, msg, size)) return 1;
   }
+  free(pool);
   size_t cap = body.len * 2 + 65536;
   uint8_t *out = malloc(cap);
   if (!out) return 1;
@@ -105,9 +118,9 @@ int main(int argc, char **argv) {
     double secs = t - t0, in_mb = (double)body.len * (double)iters / 1e6;
     printf("{\"tool\":\"codecspeed\",\"codec\":\"%s\",\"size\":%" PRIu64 ",\"msgs_per_batch\":%" PRIu64
            ",\"batch_bytes\":%zu,\"compressed_bytes\":%zu,\"ratio\":%.3f,\"mb_per_sec\":%.1f,"
-           "\"msgs_per_sec\":%.0f}\n",
+           "\"msgs_per_sec\":%.0f,\"payload\":\"%s\"}\n",
            codecs[c], size, n, body.len, clen, (double)body.len / (double)clen, in_mb / secs,
-           (double)(n * iters) / secs);
+           (double)(n * iters) / secs, text ? "text" : "pattern");
   }
   free(out);
   free(msg);

@@ -39,12 +39,12 @@ BENCH = os.path.join(ROOT, "bench")
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pulsarc", "bench")
 
 DEFAULTS = dict(size=100, batching=True, bmm=1000, bmb=131072, delay=10, compression="none",
-                threads=1, producers=1, max_pending=10000, conf="")
+                threads=1, producers=1, max_pending=10000, conf="", payload="pattern")
 CODECS = ["none", "lz4", "zstd", "snappy", "zlib"]
 BATCH_MSGS = [10, 100, 1000, 10000]
 
 COLUMNS = ["group", "knob", "value", "size", "batching", "batch_max_messages", "batch_max_bytes",
-           "batch_max_delay_ms", "compression", "threads", "producers", "max_pending", "runs",
+           "batch_max_delay_ms", "compression", "payload", "threads", "producers", "max_pending", "runs",
            "status", "msgs_per_sec", "mb_per_sec", "wire_mb_per_sec", "compression_ratio",
            "cpu_s_per_million", "p50_us", "p99_us", "p999_us", "errors", "vs_raw_writer",
            "vs_codec_raw", "baseline"]
@@ -77,6 +77,13 @@ def plan(mode):
         pts.append(point("compression", "compression", c, compression=c))
     # Where compression, not the pipeline, is the larger cost per message.
     pts.append(point("compression", "compression, 16 KiB", "lz4", compression="lz4", size=16384))
+    # The default payload compresses far beyond real data; the same codecs on
+    # text that compresses about like logs or JSON (tools/perf/payload.h).
+    for c in CODECS:
+        pts.append(point("compression", "compression, text payload", c, compression=c,
+                         payload="text"))
+    pts.append(point("compression", "compression, text payload, 16 KiB", "lz4",
+                     compression="lz4", size=16384, payload="text"))
     pts.append(point("threads", "threads", 1, runs=r3, threads=1))
     pts.append(point("threads", "threads", 4, threads=4))
     pts.append(point("threads", "threads", 16, runs=r3, threads=16))
@@ -152,6 +159,8 @@ def perf_args(cfg, url, dur, warm):
         a += ["--compression", cfg["compression"]]
     if cfg.get("conf"):
         a += ["--conf", cfg["conf"]]
+    if cfg.get("payload", "pattern") != "pattern":
+        a += ["--payload", cfg["payload"]]
     if url:
         a += ["--service-url", url]
     return a
@@ -208,9 +217,10 @@ def run_raw(bins, cfg, url, dur, warm, rtt=False):
     return j
 
 
-def run_codec(bins, size, bmm, bmb, secs):
+def run_codec(bins, size, bmm, bmb, secs, payload="pattern"):
     p = subprocess.run([bins["codec"], "--size", str(size), "--batch-max-messages", str(bmm),
-                        "--batch-max-bytes", str(bmb), "--seconds", str(secs)],
+                        "--batch-max-bytes", str(bmb), "--seconds", str(secs),
+                        "--payload", payload],
                        capture_output=True, text=True, timeout=120)
     return [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
 
@@ -274,10 +284,11 @@ def main():
 
     # Baselines first: codec speed and raw writer.
     base = {"codec": [], "raw": {}, "rtt": None, "peers": []}
-    codec_cfgs = sorted({(p["cfg"]["size"], p["cfg"]["bmm"], p["cfg"]["bmb"]) for p in pts
+    codec_cfgs = sorted({(p["cfg"]["size"], p["cfg"]["bmm"], p["cfg"]["bmb"], p["cfg"]["payload"])
+                         for p in pts
                          if p["cfg"]["compression"] != "none" or p["group"] == "cross"})
-    for size, bmm, bmb in codec_cfgs:
-        base["codec"] += run_codec(bins, size, bmm, bmb, 0.5 if mode == "full" else 0.15)
+    for size, bmm, bmb, payload in codec_cfgs:
+        base["codec"] += run_codec(bins, size, bmm, bmb, 0.5 if mode == "full" else 0.15, payload)
     log("codec speed: %d figures" % len(base["codec"]))
     for k, c in raw_cfgs.items():
         r = run_raw(bins, c, a.service_url, dur, warm)
@@ -301,7 +312,8 @@ def main():
                    batching=c["batching"], batch_max_messages=c["bmm"] if c["batching"] else "",
                    batch_max_bytes=c["bmb"] if c["batching"] else "",
                    batch_max_delay_ms=c["delay"] if c["batching"] else "",
-                   compression=c["compression"], threads=c["threads"], producers=c["producers"],
+                   compression=c["compression"], payload=c["payload"], threads=c["threads"],
+                   producers=c["producers"],
                    max_pending=c["max_pending"], runs=len(got), status=status)
         if got:
             row.update(median_metrics(got))
@@ -310,6 +322,7 @@ def main():
                 row["vs_raw_writer"] = row["msgs_per_sec"] / raw["msgs_per_sec"]
             cs = [x for x in base["codec"] if x["codec"] == c["compression"] and
                   x["size"] == c["size"] and c["batching"] and
+                  x.get("payload", "pattern") == c["payload"] and
                   x["msgs_per_batch"] == max(1, min(c["bmm"], c["bmb"] // (c["size"] + 16)))]
             if cs:
                 row["vs_codec_raw"] = row["msgs_per_sec"] / cs[0]["msgs_per_sec"]
@@ -416,7 +429,9 @@ def ratios(rows, base):
         out.append(("16 KiB: pulsarc MB/s / raw writer MB/s (target >= 0.85)",
                     "%.2f (%.0f / %.0f MB/s)" % (t16["vs_raw_writer"], t16["mb_per_sec"],
                                                 t16["mb_per_sec"] / t16["vs_raw_writer"])))
-    for knob, label in (("compression", "100 B"), ("compression, 16 KiB", "16 KiB")):
+    for knob, label in (("compression", "100 B"), ("compression, 16 KiB", "16 KiB"),
+                        ("compression, text payload", "100 B text"),
+                        ("compression, text payload, 16 KiB", "16 KiB text")):
         lz = find("compression", knob, "lz4")
         out.append(("lz4, %s: pulsarc msg/s / raw lz4 msg/s (target >= 0.70)" % label,
                     "%.2f" % lz["vs_codec_raw"] if lz and lz.get("vs_codec_raw") else "n/a"))
@@ -491,11 +506,12 @@ def summary_md(meta, rows, base):
                  "p99 %.1f us, p99.9 %.1f us." % (rtt["latency_us"]["p50"],
                                                   rtt["latency_us"]["p99"],
                                                   rtt["latency_us"]["p999"]))
-    L += ["", "| codec | size | msgs/batch | ratio | MB/s in | msg/s |", "|---|---:|---:|---:|---:|---:|"]
+    L += ["", "| codec | payload | size | msgs/batch | ratio | MB/s in | msg/s |",
+          "|---|---|---:|---:|---:|---:|---:|"]
     for c in base["codec"]:
-        L.append("| %s | %d | %d | %.1f | %.0f | %.0f |" % (
-            c["codec"], c["size"], c["msgs_per_batch"], c["ratio"], c["mb_per_sec"],
-            c["msgs_per_sec"]))
+        L.append("| %s | %s | %d | %d | %.1f | %.0f | %.0f |" % (
+            c["codec"], c.get("payload", "pattern"), c["size"], c["msgs_per_batch"], c["ratio"],
+            c["mb_per_sec"], c["msgs_per_sec"]))
     if base["peers"]:
         L += ["", "## Peer clients (same broker, same settings)", "",
               "| client | point | msg/s | p50 us | p99 us | pulsarc / peer | status |",

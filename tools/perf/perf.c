@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "payload.h"
 #include "perf.h"
 #include "pulsarc/pulsarc.h"
 #include "testbroker.h"
@@ -91,6 +92,7 @@ static struct {
   pthread_mutex_t reg_mu;
   cb_state *_Atomic cbs;
   _Atomic int first_err;
+  uint8_t *text_pool; /* --payload text: read-only once the senders start */
 } g = {.reg_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static _Thread_local cb_state *tls_cb;
@@ -169,7 +171,7 @@ static void *sender_main(void *arg) {
     atomic_fetch_sub(&g.running, 1);
     return NULL;
   }
-  for (size_t i = 0; i < size; i++) buf[i] = (uint8_t)('a' + i % 26);
+  perf_pattern_fill(buf, size);
   double per_ns = o->rate > 0 ? o->rate / (o->producers * o->threads) / 1e9 : 0;
   uint64_t counter = 0, measured = 0;
   for (;;) {
@@ -189,13 +191,10 @@ static void *sender_main(void *arg) {
         continue;
       }
     }
-    /* Unique payloads: (thread, counter) little-endian, then the pattern. */
-    uint8_t hdr[16];
-    for (int i = 0; i < 8; i++) {
-      hdr[i] = (uint8_t)((uint64_t)sd->idx >> (8 * i));
-      hdr[8 + i] = (uint8_t)(counter >> (8 * i));
-    }
-    memcpy(buf, hdr, size < 16 ? size : 16);
+    /* Unique payloads (tools/perf/payload.h). */
+    if (o->text_payload)
+      perf_text_body(buf, size, g.text_pool, PERF_TEXT_POOL_BYTES, (uint64_t)sd->idx, counter);
+    perf_payload_header(buf, size, (uint64_t)sd->idx, counter);
     pulsarc_err_t e = pulsarc_producer_send_cb(sd->prod, buf, size, NULL, on_sent,
                                                (void *)(uintptr_t)t);
     if (e != PULSARC_OK) {
@@ -340,6 +339,13 @@ int main(int argc, char **argv) {
   int rc = perf_parse_args(argc, argv, &o);
   if (rc) return rc == 1 ? 0 : 2;
   g.o = &o;
+  if (o.text_payload) {
+    if ((g.text_pool = malloc(PERF_TEXT_POOL_BYTES)) == NULL) {
+      fprintf(stderr, "pulsarc-perf: out of memory\n");
+      return 1;
+    }
+    perf_text_pool(g.text_pool, PERF_TEXT_POOL_BYTES, 1);
+  }
 
   /* SIGINT/SIGTERM are taken synchronously by the main thread (every thread
    * started later inherits the mask), so library threads never see them. */

@@ -27,6 +27,7 @@ typedef struct perf_opts {
   double rate;             /* msgs/s over all threads, 0 = unlimited */
   double warmup;
   const char *compression;
+  bool text_payload;       /* --payload text (tools/perf/payload.h) */
   const char *io_threads;
   const char *conf[PERF_MAX_CONF]; /* "key=value" as given */
   unsigned nconf;

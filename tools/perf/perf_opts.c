@@ -31,6 +31,10 @@ static void usage(FILE *f) {
 "  --rate R                 total messages/s over all threads (default 0 = unlimited)\n"
 "  --warmup S               first S seconds not counted in the figures (default 0)\n"
 "  --compression C          none|lz4|zlib|zstd|snappy (default none)\n"
+"  --payload P              pattern (default: after the 16 unique bytes, a fixed\n"
+"                           pattern that compresses far beyond real data) or text\n"
+"                           (words, numbers and punctuation at a moving offset of a\n"
+"                           4 MiB pool: compresses about like logs or JSON)\n"
 "  --io-threads N           client io_threads (library default 1)\n"
 "  --conf KEY=VALUE         any producer option (pulsarc_producer_conf_set), or a\n"
 "                           client option when KEY starts with \"client.\"\n"
@@ -100,7 +104,7 @@ static void note_conf(perf_opts *o, const char *key, const char *val) {
 int perf_parse_args(int argc, char **argv, perf_opts *o) {
   enum {
     O_URL = 256, O_TOPIC, O_MSGS, O_DUR, O_SIZE, O_PRODS, O_THREADS, O_BMM, O_BMB, O_BMD,
-    O_NOBATCH, O_PEND, O_RATE, O_WARM, O_COMP, O_IOT, O_CONF, O_JSON, O_QUIET, O_HELP,
+    O_NOBATCH, O_PEND, O_RATE, O_WARM, O_COMP, O_PAYLOAD, O_IOT, O_CONF, O_JSON, O_QUIET, O_HELP,
     O_TLS_TRUST, O_TLS_CERT, O_TLS_KEY, O_TLS_INSECURE, O_TOKEN, O_TOKEN_FILE
   };
   /* TLS / auth flags become client.* conf pairs, indexed by O_x - O_TLS_TRUST. */
@@ -123,6 +127,7 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       {"rate", required_argument, NULL, O_RATE},
       {"warmup", required_argument, NULL, O_WARM},
       {"compression", required_argument, NULL, O_COMP},
+      {"payload", required_argument, NULL, O_PAYLOAD},
       {"io-threads", required_argument, NULL, O_IOT},
       {"conf", required_argument, NULL, O_CONF},
       {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
@@ -197,6 +202,10 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       if (parse_secs(optarg, &o->warmup)) return bad("--warmup", optarg);
       break;
     case O_COMP: o->compression = optarg; break;
+    case O_PAYLOAD:
+      if (strcmp(optarg, "pattern") && strcmp(optarg, "text")) return bad("--payload", optarg);
+      o->text_payload = !strcmp(optarg, "text");
+      break;
     case O_IOT: o->io_threads = optarg; break;
     case O_CONF: {
       const char *eq = strchr(optarg, '=');
@@ -297,6 +306,7 @@ void perf_report(const perf_opts *o, const perf_result *r) {
          (unsigned long long)o->batch_max_bytes, (unsigned long long)o->batch_max_delay_ms,
          (unsigned long long)o->max_pending, o->rate, o->warmup);
   json_str(stdout, o->compression);
+  printf(",\"payload\":\"%s\"", o->text_payload ? "text" : "pattern");
   uint64_t iot = 1;
   if (o->io_threads) parse_u64(o->io_threads, &iot);
   printf(",\"io_threads\":%llu,\"client_cpu_seconds\":%.3f,\"cpu_scope\":",
