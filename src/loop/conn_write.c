@@ -71,6 +71,8 @@ static int wref_copy(const pc_wref *w, pc_buf *out, size_t max) {
   while (left > 0 && probe.written < probe.len) {
     total = 0;
     int n = wref_iov(&probe, iov, 64, &total);
+    if (n == 0)
+      return -1; /* segments shorter than len: the owner's bug */
     for (int i = 0; i < n && left > 0; i++) {
       size_t take = iov[i].iov_len < left ? iov[i].iov_len : left;
       if (pc_buf_append(out, iov[i].iov_base, take) != 0)
