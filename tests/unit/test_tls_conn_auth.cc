@@ -131,7 +131,10 @@ TEST_F(ConnAuth, RefusedRefreshClosesWithAuthenticationError) {
     p.WaitEof();
   });
   OpenWith(peer.port(), &creds);
-  ASSERT_TRUE(WaitReady());
+  // The peer refuses right after the handshake: by the time this thread
+  // looks, the connection may already be closed again (seen under TSan), so
+  // wait for "was ready", not "is ready and open".
+  ASSERT_TRUE(WaitFor([&] { return ready_; }));
   ASSERT_TRUE(WaitClosed());
   EXPECT_EQ(close_err_, PULSARC_ERR_BROKER_AUTHENTICATION);
   EXPECT_TRUE(LogHas("refused our refreshed credentials"));
