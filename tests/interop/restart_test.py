@@ -140,7 +140,7 @@ def finish_publisher(proc, out, err, count, timeout):
         raise Failure(f"publisher still running after {timeout}s")
     out.seek(0)
     err.seek(0)
-    rows = [json.loads(line) for line in out if line.strip()]
+    rows = [json.loads(line) for line in out if line.lstrip().startswith("{")]
     errtext = err.read().strip()
     bad = [r for r in rows if r.get("error") is not None]
     check(rc == 0 and not bad and len(rows) == count,
@@ -158,7 +158,9 @@ def consume_and_check(py, root, broker, topic, count, timeout=240):
            str(timeout), "--extra-wait-ms", "3000"]
     t = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
-    got = [json.loads(line)["payload"] for line in p.stdout.splitlines() if line.strip()]
+    # Records only: a client log line on stdout is not a message.
+    got = [json.loads(line)["payload"] for line in p.stdout.splitlines()
+           if line.lstrip().startswith("{")]
     log(f"official consumer: {len(got)} messages in {time.monotonic() - t:.1f}s "
         f"({p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''})")
     want = [f"msg-{i}" for i in range(count)]

@@ -109,7 +109,8 @@ def main():
     topic = full_topic(a.topic)
     sub = a.subscription or f"consume-check-{uuid.uuid4().hex[:8]}"
     client = pulsar.Client(a.service_url, operation_timeout_seconds=30,
-                           logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
+                           # stdout carries the records: the client logs to stderr
+                           logger=pulsar.FileLogger(pulsar.LoggerLevel.Warn, "/dev/stderr"))
     got = 0
     extra = 0
     try:
