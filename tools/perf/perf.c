@@ -195,6 +195,22 @@ static void *sender_main(void *arg) {
     if (o->text_payload)
       perf_text_body(buf, size, g.text_pool, PERF_TEXT_POOL_BYTES, (uint64_t)sd->idx, counter);
     perf_payload_header(buf, size, (uint64_t)sd->idx, counter);
+    if (o->blocking) {
+      /* The whole call is the latency. It is recorded as a callback would
+       * be, so that sent == completed as in the callback mode; a failure
+       * is a failed message, counted by on_sent. */
+      pulsarc_err_t e = pulsarc_producer_send(sd->prod, buf, size, NULL, NULL);
+      on_sent(e, NULL, (void *)(uintptr_t)t);
+      counter++;
+      if (in_meas) measured++;
+      bump(&sd->sent, 1);
+      if (e != PULSARC_OK && e != PULSARC_ERR_TIMEOUT && e != PULSARC_ERR_QUEUE_FULL &&
+          e != PULSARC_ERR_MEMORY_LIMIT) {
+        atomic_store(&g.stop, true);
+        break;
+      }
+      continue;
+    }
     pulsarc_err_t e = pulsarc_producer_send_cb(sd->prod, buf, size, NULL, on_sent,
                                                (void *)(uintptr_t)t);
     if (e != PULSARC_OK) {

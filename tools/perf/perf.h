@@ -28,6 +28,7 @@ typedef struct perf_opts {
   double warmup;
   const char *compression;
   bool text_payload;       /* --payload text (tools/perf/payload.h) */
+  bool blocking;           /* --blocking: pulsarc_producer_send */
   const char *io_threads;
   const char *conf[PERF_MAX_CONF]; /* "key=value" as given */
   unsigned nconf;
