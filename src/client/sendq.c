@@ -9,6 +9,7 @@
  * reports every message handed through a ring as a race. Under TSan (the
  * same switch as src/loop/loop.c) the ring and the registration stack use
  * compiler atomics with the same orderings; ck elsewhere. */
+#include "client/testing.h"
 #include "common/tsan.h"
 
 #ifdef PC_TSAN
@@ -173,6 +174,20 @@ static pc_sq_ring *ring_new(unsigned size) {
   return r;
 }
 
+static unsigned pow2_floor(unsigned v) {
+  unsigned p = 1;
+  while (p <= v / 2)
+    p <<= 1;
+  return p;
+}
+
+/* The k-th ring's size. */
+static unsigned ring_size_for(const pc_sendq *q, unsigned k) {
+  unsigned floor = k == 1 ? q->ring_min : PC_SENDQ_RING_FLOOR;
+  unsigned s = pow2_floor(q->ring_budget / k > 0 ? q->ring_budget / k : 1);
+  return s < floor ? floor : s > q->ring_max ? q->ring_max : s;
+}
+
 static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
   tls_table *t = tls_get();
   if (t == NULL)
@@ -190,7 +205,7 @@ static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
     t->slots = s;
     t->cap = cap;
   }
-  pc_sq_ring *r = ring_new(q->ring_size);
+  pc_sq_ring *r = ring_new(ring_size_for(q, atomic_fetch_add(&q->rings_made, 1) + 1));
   if (r == NULL)
     return NULL;
   t->slots[t->n].uid = q->uid;
@@ -203,12 +218,11 @@ static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
 
 static _Atomic uint64_t next_uid = 1;
 
-void pc_sendq_init(pc_sendq *q, unsigned ring_size) {
+void pc_sendq_init(pc_sendq *q, unsigned ring_min, unsigned ring_max, unsigned budget) {
   memset(q, 0, sizeof *q);
-  unsigned s = 4;
-  while (s < ring_size)
-    s <<= 1;
-  q->ring_size = s;
+  q->ring_min = pow2_floor(ring_min < 4 ? 4 : ring_min);
+  q->ring_max = pow2_floor(ring_max < q->ring_min ? q->ring_min : ring_max);
+  q->ring_budget = budget;
   q->uid = atomic_fetch_add(&next_uid, 1);
   ck_stack_init(&q->incoming);
 }
@@ -288,4 +302,44 @@ void pc_sendq_destroy(pc_sendq *q, void (*fn)(void *ctx, pc_msg *m), void *ctx) 
     r = next;
   }
   q->rings = NULL;
+}
+
+/* ---- test probe (client/testing.h) ---- */
+
+typedef struct fill_arg {
+  pc_sendq *q;
+  size_t n;
+} fill_arg;
+
+static void *fill_ring(void *p) {
+  fill_arg *a = p;
+  pc_msg m = {0};
+  bool new_ring;
+  while (a->n < (1u << 20) && pc_sendq_push(a->q, &m, &new_ring) == 0)
+    a->n++;
+  return NULL;
+}
+
+static void drop_msg(void *ctx, pc_msg *m) {
+  (void)ctx;
+  (void)m;
+}
+
+int pc_test_sendq_fill(unsigned ring_min, unsigned ring_max, unsigned budget, unsigned threads,
+                       size_t *caps) {
+  pc_sendq q;
+  pc_sendq_init(&q, ring_min, ring_max, budget);
+  int rc = 0;
+  for (unsigned k = 0; k < threads && rc == 0; k++) {
+    fill_arg a = {&q, 0};
+    pthread_t t;
+    if (pthread_create(&t, NULL, fill_ring, &a) != 0) {
+      rc = -1;
+      break;
+    }
+    pthread_join(t, NULL);
+    caps[k] = a.n;
+  }
+  pc_sendq_destroy(&q, drop_msg, NULL);
+  return rc;
 }

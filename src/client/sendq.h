@@ -48,18 +48,25 @@ typedef struct pc_msg {
  * copying send checksums them while they are hot in its cache. */
 #define PC_SPLICE_MIN 4096
 
+/* The smallest ring of a second or later sending thread. */
+#define PC_SENDQ_RING_FLOOR 64
+
 typedef struct pc_sq_ring pc_sq_ring;
 
 typedef struct pc_sendq {
   uint64_t uid;            /* process-unique key for the thread-local table */
-  unsigned ring_size;      /* entries per ring, a power of two */
+  unsigned ring_min, ring_max; /* entries per ring: powers of two */
+  unsigned ring_budget;    /* entries the rings should hold together */
+  _Atomic unsigned rings_made;
   ck_stack_t incoming;     /* rings registered by new threads */
   _Alignas(64) pc_sq_ring *rings; /* [loop] rings being polled */
   pc_sq_ring *cursor;      /* [loop] where the next drain starts (fairness) */
 } pc_sendq;
 
-/* [any] ring_size is rounded up to a power of two. */
-void pc_sendq_init(pc_sendq *q, unsigned ring_size);
+/* [any] The k-th thread to send gets a ring of budget / k entries, rounded
+ * down to a power of two and kept within [min, max] for the first thread
+ * and [PC_SENDQ_RING_FLOOR, max] for the others (powers of two). */
+void pc_sendq_init(pc_sendq *q, unsigned ring_min, unsigned ring_max, unsigned budget);
 
 /* [app thread] Enqueues a copy of *m into this thread's ring (created on the
  * first push). 0; 1 if the ring is full (nothing enqueued); -1 on allocation
