@@ -232,7 +232,11 @@ int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring) {
   pc_sq_ring *r = ring_for_thread(q, new_ring);
   if (r == NULL)
     return -1;
-  if (sq_ring_push(&r->ring, r->slots, m))
+  /* Only small messages may use a ring beyond PC_SENDQ_LARGE_CAP: larger
+   * ones queued that deep leave the cache before the I/O thread reads them
+   * (1 KiB messages ran 20% slower in a ring of 1024 than of 512). */
+  bool room = m->len < PC_SENDQ_LARGE_MSG || sq_ring_count(&r->ring) < PC_SENDQ_LARGE_CAP;
+  if (room && sq_ring_push(&r->ring, r->slots, m))
     return 0;
   atomic_store_explicit(&r->was_full, true, memory_order_relaxed);
   return 1;
@@ -308,12 +312,13 @@ void pc_sendq_destroy(pc_sendq *q, void (*fn)(void *ctx, pc_msg *m), void *ctx) 
 
 typedef struct fill_arg {
   pc_sendq *q;
+  uint32_t len;
   size_t n;
 } fill_arg;
 
 static void *fill_ring(void *p) {
   fill_arg *a = p;
-  pc_msg m = {0};
+  pc_msg m = {.len = a->len};
   bool new_ring;
   while (a->n < (1u << 20) && pc_sendq_push(a->q, &m, &new_ring) == 0)
     a->n++;
@@ -326,12 +331,12 @@ static void drop_msg(void *ctx, pc_msg *m) {
 }
 
 int pc_test_sendq_fill(unsigned ring_min, unsigned ring_max, unsigned budget, unsigned threads,
-                       size_t *caps) {
+                       uint32_t msg_len, size_t *caps) {
   pc_sendq q;
   pc_sendq_init(&q, ring_min, ring_max, budget);
   int rc = 0;
   for (unsigned k = 0; k < threads && rc == 0; k++) {
-    fill_arg a = {&q, 0};
+    fill_arg a = {&q, msg_len, 0};
     pthread_t t;
     if (pthread_create(&t, NULL, fill_ring, &a) != 0) {
       rc = -1;

@@ -50,6 +50,10 @@ typedef struct pc_msg {
 
 /* The smallest ring of a second or later sending thread. */
 #define PC_SENDQ_RING_FLOOR 64
+/* Messages of PC_SENDQ_LARGE_MSG bytes or more find a ring full once it
+ * holds PC_SENDQ_LARGE_CAP messages, whatever its size. */
+#define PC_SENDQ_LARGE_MSG 512
+#define PC_SENDQ_LARGE_CAP 511
 
 typedef struct pc_sq_ring pc_sq_ring;
 

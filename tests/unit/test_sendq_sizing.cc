@@ -11,9 +11,10 @@
 
 namespace {
 
-std::vector<size_t> fill(unsigned min, unsigned max, unsigned budget, unsigned threads) {
+std::vector<size_t> fill(unsigned min, unsigned max, unsigned budget, unsigned threads,
+                         uint32_t len = 100) {
   std::vector<size_t> caps(threads);
-  EXPECT_EQ(pc_test_sendq_fill(min, max, budget, threads, caps.data()), 0);
+  EXPECT_EQ(pc_test_sendq_fill(min, max, budget, threads, len, caps.data()), 0);
   return caps;
 }
 
@@ -31,6 +32,15 @@ TEST(SendqSizing, LargeBudgetIsCappedAndSmallBudgetKeepsTheFloors) {
   EXPECT_EQ(fill(512, 2048, 1000000, 2), (std::vector<size_t>{2047, 2047}));
   // Default max_pending 1000: the first ring keeps 512, later ones 64.
   EXPECT_EQ(fill(512, 2048, 1000 / 8, 2), (std::vector<size_t>{511, 63}));
+}
+
+// Messages of 512 bytes and more stop at 511 in a bigger ring; smaller
+// rings are unaffected.
+TEST(SendqSizing, LargeMessagesUseAtMost511Entries) {
+  EXPECT_EQ(fill(512, 2048, 1000000, 1, 511), (std::vector<size_t>{2047}));
+  EXPECT_EQ(fill(512, 2048, 1000000, 1, 512), (std::vector<size_t>{511}));
+  EXPECT_EQ(fill(512, 2048, 1000000, 1, 16384), (std::vector<size_t>{511}));
+  EXPECT_EQ(fill(512, 2048, 10000 / 8, 3, 1024), (std::vector<size_t>{511, 511, 255}));
 }
 
 } // namespace
