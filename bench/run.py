@@ -66,6 +66,7 @@ def point(group, knob, value, runs=1, **over):
 def plan(mode):
     """The matrix: one knob at a time, then the batch x codec cross for plots."""
     r3 = 3  # medians of 3 where the issue asks for them (16 vs 1 thread)
+    rt = r3 if mode == "full" else 1  # target points: medians of 3 in full mode
     pts = [point("default", "default", "defaults")]
     for s in (16, 1024, 16384):
         pts.append(point("size", "size", s, size=s))
@@ -90,19 +91,19 @@ def plan(mode):
     pts.append(point("threads", "threads", 16, runs=r3, threads=16))
     pts.append(point("producers", "producers", 4, producers=4))
     # The issue's headline configuration: 100 B, batching on, 1 producer, 4 threads.
-    pts.append(point("target", "100B batched 4 threads", "target", runs=r3 if mode == "full" else 1,
+    pts.append(point("target", "100B batched 4 threads", "target", runs=rt,
                      threads=4))
-    pts.append(point("target", "16KiB batched 4 threads", "target", runs=r3 if mode == "full" else 1,
+    pts.append(point("target", "16KiB batched 4 threads", "target", runs=rt,
                      threads=4, size=16384))
     # The same with a 4 MiB client memory limit: fewer queued copies, which
     # then are still in cache when the I/O thread writes them.
     pts.append(point("target", "16KiB batched 4 threads", "memory_limit_bytes=4194304",
-                     runs=r3 if mode == "full" else 1, threads=4, size=16384,
+                     runs=rt, threads=4, size=16384,
                      conf="client.memory_limit_bytes=4194304"))
     # Blocking unbatched send (pulsarc_producer_send, one thread): the whole
     # call, against the raw round trip. Max-pending 1 does not change it.
     pts.append(point("latency", "unbatched blocking send", "defaults",
-                     runs=r3 if mode == "full" else 1, batching=False, blocking=True,
+                     runs=rt, batching=False, blocking=True,
                      max_pending=1))
     # The same with the I/O thread polling 100 us before it sleeps.
     pts.append(point("latency", "unbatched blocking send", "io_busy_poll_us=100",

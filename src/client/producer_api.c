@@ -12,16 +12,6 @@
 #include "common/clock.h"
 #include "common/futex.h"
 
-/* Ring entries per sending thread. A lone sender whose ring fills while
- * the I/O thread seals (and compresses) a batch sleeps until the drain: a
- * ring of 1024 kept one thread 18% faster at 100 B and 43% with lz4 than
- * 512 did (bench, max_pending 10000). But messages in rings count against
- * max_pending, and rings that hold most of it starve the batches in flight
- * (2048 each cost 4 threads 17%), so the threads share max_pending / 8:
- * the k-th thread gets that / k, at most 2048, at least 512 for the first
- * thread and PC_SENDQ_RING_FLOOR for the others. */
-#define PC_RING_MIN 512
-#define PC_RING_MAX 2048
 #define PC_BLOCKING_SEND_TIMEOUT_MS 5000
 
 pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic,
@@ -62,7 +52,7 @@ pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic
   p->ready_cb = ready_cb;
   p->ready_ctx = ctx;
   atomic_init(&p->max_message_size, (uint32_t)p->conf.max_message_size);
-  pc_sendq_init(&p->q, PC_RING_MIN, PC_RING_MAX, p->conf.max_pending_messages / 8);
+  pc_sendq_init(&p->q, p->conf.max_pending_messages / 8); /* see PC_SENDQ_RING_MAX */
   p->poller.poll = pc_producer_poll;
   p->poller.has_work = pc_producer_has_work;
   p->poller.ctx = p;

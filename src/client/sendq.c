@@ -90,6 +90,7 @@ struct pc_sq_ring {
   _Atomic bool thread_gone;    /* the sending thread exited */
   _Atomic bool queue_gone;     /* the producer was destroyed */
   _Atomic bool was_full;       /* a push failed since the last drain */
+  unsigned large_cap;          /* PC_SENDQ_LARGE_CAP if the ring holds more, else 0 */
   pc_msg *slots;
 };
 
@@ -169,6 +170,7 @@ static pc_sq_ring *ring_new(unsigned size) {
     return NULL;
   }
   sq_ring_init(&r->ring, size);
+  r->large_cap = size - 1 > PC_SENDQ_LARGE_CAP ? PC_SENDQ_LARGE_CAP : 0;
   atomic_init(&r->refs, 2);
   atomic_fetch_add(&live_rings, 1);
   return r;
@@ -181,11 +183,11 @@ static unsigned pow2_floor(unsigned v) {
   return p;
 }
 
-/* The k-th ring's size. */
+/* The k-th ring's size (sendq.h). */
 static unsigned ring_size_for(const pc_sendq *q, unsigned k) {
-  unsigned floor = k == 1 ? q->ring_min : PC_SENDQ_RING_FLOOR;
-  unsigned s = pow2_floor(q->ring_budget / k > 0 ? q->ring_budget / k : 1);
-  return s < floor ? floor : s > q->ring_max ? q->ring_max : s;
+  unsigned floor = k == 1 ? PC_SENDQ_RING_FIRST_MIN : PC_SENDQ_RING_FLOOR;
+  unsigned s = pow2_floor(q->ring_budget / k);
+  return s < floor ? floor : s > PC_SENDQ_RING_MAX ? PC_SENDQ_RING_MAX : s;
 }
 
 static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
@@ -218,10 +220,8 @@ static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
 
 static _Atomic uint64_t next_uid = 1;
 
-void pc_sendq_init(pc_sendq *q, unsigned ring_min, unsigned ring_max, unsigned budget) {
+void pc_sendq_init(pc_sendq *q, unsigned budget) {
   memset(q, 0, sizeof *q);
-  q->ring_min = pow2_floor(ring_min < 4 ? 4 : ring_min);
-  q->ring_max = pow2_floor(ring_max < q->ring_min ? q->ring_min : ring_max);
   q->ring_budget = budget;
   q->uid = atomic_fetch_add(&next_uid, 1);
   ck_stack_init(&q->incoming);
@@ -232,10 +232,9 @@ int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring) {
   pc_sq_ring *r = ring_for_thread(q, new_ring);
   if (r == NULL)
     return -1;
-  /* Only small messages may use a ring beyond PC_SENDQ_LARGE_CAP: larger
-   * ones queued that deep leave the cache before the I/O thread reads them
-   * (1 KiB messages ran 20% slower in a ring of 1024 than of 512). */
-  bool room = m->len < PC_SENDQ_LARGE_MSG || sq_ring_count(&r->ring) < PC_SENDQ_LARGE_CAP;
+  /* Large messages stop at PC_SENDQ_LARGE_CAP (sendq.h). */
+  bool room = m->len < PC_SENDQ_LARGE_MSG || r->large_cap == 0 ||
+              sq_ring_count(&r->ring) < r->large_cap;
   if (room && sq_ring_push(&r->ring, r->slots, m))
     return 0;
   atomic_store_explicit(&r->was_full, true, memory_order_relaxed);
@@ -330,10 +329,9 @@ static void drop_msg(void *ctx, pc_msg *m) {
   (void)m;
 }
 
-int pc_test_sendq_fill(unsigned ring_min, unsigned ring_max, unsigned budget, unsigned threads,
-                       uint32_t msg_len, size_t *caps) {
+int pc_test_sendq_fill(unsigned budget, unsigned threads, uint32_t msg_len, size_t *caps) {
   pc_sendq q;
-  pc_sendq_init(&q, ring_min, ring_max, budget);
+  pc_sendq_init(&q, budget);
   int rc = 0;
   for (unsigned k = 0; k < threads && rc == 0; k++) {
     fill_arg a = {&q, msg_len, 0};

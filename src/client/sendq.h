@@ -48,10 +48,23 @@ typedef struct pc_msg {
  * copying send checksums them while they are hot in its cache. */
 #define PC_SPLICE_MIN 4096
 
-/* The smallest ring of a second or later sending thread. */
+/* Ring entries per sending thread. A lone sender whose ring fills while
+ * the I/O thread seals (and compresses) a batch sleeps until the drain: a
+ * ring of 1024 kept one thread 18% faster at 100 B and 43% with lz4 than
+ * 512 did (bench, max_pending 10000). But messages in rings count against
+ * max_pending, and rings that hold most of it starve the batches in flight
+ * (2048 each cost 4 threads 17%). So the rings share a budget (the producer
+ * gives max_pending / 8): the k-th thread to send gets budget / k entries,
+ * rounded down to a power of two, at most PC_SENDQ_RING_MAX, at least
+ * PC_SENDQ_RING_FIRST_MIN for the first thread and PC_SENDQ_RING_FLOOR for
+ * the others. */
+#define PC_SENDQ_RING_FIRST_MIN 512
 #define PC_SENDQ_RING_FLOOR 64
+#define PC_SENDQ_RING_MAX 2048
 /* Messages of PC_SENDQ_LARGE_MSG bytes or more find a ring full once it
- * holds PC_SENDQ_LARGE_CAP messages, whatever its size. */
+ * holds PC_SENDQ_LARGE_CAP messages, whatever its size: queued that deep
+ * their copies leave the cache before the I/O thread reads them (1 KiB
+ * messages ran 20% slower in a ring of 1024 than of 512). */
 #define PC_SENDQ_LARGE_MSG 512
 #define PC_SENDQ_LARGE_CAP 511
 
@@ -59,18 +72,16 @@ typedef struct pc_sq_ring pc_sq_ring;
 
 typedef struct pc_sendq {
   uint64_t uid;            /* process-unique key for the thread-local table */
-  unsigned ring_min, ring_max; /* entries per ring: powers of two */
   unsigned ring_budget;    /* entries the rings should hold together */
-  _Atomic unsigned rings_made;
+  _Atomic unsigned rings_made; /* [app threads] rings created, for sizing */
   ck_stack_t incoming;     /* rings registered by new threads */
   _Alignas(64) pc_sq_ring *rings; /* [loop] rings being polled */
   pc_sq_ring *cursor;      /* [loop] where the next drain starts (fairness) */
 } pc_sendq;
 
-/* [any] The k-th thread to send gets a ring of budget / k entries, rounded
- * down to a power of two and kept within [min, max] for the first thread
- * and [PC_SENDQ_RING_FLOOR, max] for the others (powers of two). */
-void pc_sendq_init(pc_sendq *q, unsigned ring_min, unsigned ring_max, unsigned budget);
+/* [any] budget: entries the rings should hold together (see
+ * PC_SENDQ_RING_MAX for how it is split). */
+void pc_sendq_init(pc_sendq *q, unsigned budget);
 
 /* [app thread] Enqueues a copy of *m into this thread's ring (created on the
  * first push). 0; 1 if the ring is full (nothing enqueued); -1 on allocation

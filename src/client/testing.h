@@ -26,12 +26,11 @@ unsigned pc_test_get_flags(void);
 long pc_sendq_live_rings(void);
 long pc_arena_live_slabs(void);
 
-/* Makes a send queue with these ring bounds and budget, then has `threads`
- * new threads, one after the other, fill their rings with messages of
- * msg_len bytes (no payload is read): caps[k] is how many the (k+1)-th
- * thread's ring took. 0, or -1 on failure. */
-int pc_test_sendq_fill(unsigned ring_min, unsigned ring_max, unsigned budget, unsigned threads,
-                       uint32_t msg_len, size_t *caps);
+/* Makes a send queue with this ring budget, then has `threads` new
+ * threads, one after the other, fill their rings with messages of msg_len
+ * bytes (no payload is read): caps[k] is how many the (k+1)-th thread's
+ * ring took. 0, or -1 on failure. */
+int pc_test_sendq_fill(unsigned budget, unsigned threads, uint32_t msg_len, size_t *caps);
 
 /* eventfd writes made so far to wake the client's I/O threads. */
 uint64_t pc_test_client_wakes(pulsarc_client_t *client);

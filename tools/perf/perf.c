@@ -160,6 +160,12 @@ static void cb_totals(uint64_t *completed, uint64_t *errors, uint64_t *meas_ok, 
   }
 }
 
+/* Only queue-full, memory-limit and timeout failures are worth another
+ * send; anything else would fail the same way for every message. */
+static bool worth_retrying(pulsarc_err_t e) {
+  return e == PULSARC_ERR_QUEUE_FULL || e == PULSARC_ERR_TIMEOUT || e == PULSARC_ERR_MEMORY_LIMIT;
+}
+
 static void *sender_main(void *arg) {
   sender *sd = arg;
   const perf_opts *o = g.o;
@@ -204,8 +210,7 @@ static void *sender_main(void *arg) {
       counter++;
       if (in_meas) measured++;
       bump(&sd->sent, 1);
-      if (e != PULSARC_OK && e != PULSARC_ERR_TIMEOUT && e != PULSARC_ERR_QUEUE_FULL &&
-          e != PULSARC_ERR_MEMORY_LIMIT) {
+      if (e != PULSARC_OK && !worth_retrying(e)) {
         atomic_store(&g.stop, true);
         break;
       }
@@ -216,10 +221,7 @@ static void *sender_main(void *arg) {
     if (e != PULSARC_OK) {
       note_error(e);
       bump(&sd->send_errors, 1);
-      /* Only queue-full / timeout are worth another try; anything else
-       * would fail the same way for every message. */
-      if (e != PULSARC_ERR_QUEUE_FULL && e != PULSARC_ERR_TIMEOUT &&
-          e != PULSARC_ERR_MEMORY_LIMIT) {
+      if (!worth_retrying(e)) {
         atomic_store(&g.stop, true);
         break;
       }
