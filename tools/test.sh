@@ -64,6 +64,12 @@ else
 fi
 stage_done
 
+# clang-format is part of the contract (CONTRIBUTING.md): a file that
+# differs fails the run before anything is built.
+stage format
+"$root/tools/check-format.sh"
+stage_done
+
 # ---- the plain build: unit + integration (+ interop in CI)
 stage build
 interop=OFF

@@ -50,30 +50,30 @@ extern "C" {
  * the OS detail). pulsarc_err_str() gives a stable English sentence. */
 typedef enum pulsarc_err {
   PULSARC_OK = 0,
-  PULSARC_ERR_INVALID_ARGUMENT,  /* NULL handle, bad option value, misuse */
-  PULSARC_ERR_INVALID_TOPIC,     /* topic name rejected before any traffic */
-  PULSARC_ERR_INVALID_URL,       /* service URL not pulsar[+ssl]://host:port[,..] */
-  PULSARC_ERR_UNKNOWN_OPTION,    /* conf_set() with a key nobody knows */
+  PULSARC_ERR_INVALID_ARGUMENT, /* NULL handle, bad option value, misuse */
+  PULSARC_ERR_INVALID_TOPIC,    /* topic name rejected before any traffic */
+  PULSARC_ERR_INVALID_URL,      /* service URL not pulsar[+ssl]://host:port[,..] */
+  PULSARC_ERR_UNKNOWN_OPTION,   /* conf_set() with a key nobody knows */
   PULSARC_ERR_NO_MEMORY,
-  PULSARC_ERR_TIMEOUT,           /* deadline passed before the message was
-                                    written: it was never sent */
+  PULSARC_ERR_TIMEOUT,             /* deadline passed before the message was
+                                      written: it was never sent */
   PULSARC_ERR_TIMEOUT_UNCONFIRMED, /* deadline passed after the message was
                                       written: the broker may have stored it */
-  PULSARC_ERR_PENDING,           /* future not complete yet (poll/wait) */
-  PULSARC_ERR_CLOSED,            /* producer or client closed */
-  PULSARC_ERR_WRONG_THREAD,      /* blocking call from a library thread */
-  PULSARC_ERR_MESSAGE_TOO_BIG,   /* over min(max_message_size, broker's) */
-  PULSARC_ERR_QUEUE_FULL,        /* max pending messages reached, not blocking */
-  PULSARC_ERR_MEMORY_LIMIT,      /* client memory limit reached, not blocking */
-  PULSARC_ERR_RESOLVE,           /* host name did not resolve */
-  PULSARC_ERR_CONNECT,           /* TCP connect or handshake failed */
-  PULSARC_ERR_DISCONNECTED,      /* connection lost during a request */
-  PULSARC_ERR_PROTOCOL,          /* malformed or unexpected frame from peer */
-  PULSARC_ERR_TOO_MANY_REDIRECTS,/* lookup redirected more than 20 times */
-  PULSARC_ERR_LOOKUP,            /* lookup answered Failed without a code */
-  PULSARC_ERR_NOT_SUPPORTED,     /* option or feature not implemented yet */
-  PULSARC_ERR_CONFLICT,          /* options that cannot go together */
-  PULSARC_ERR_TLS,               /* TLS set-up or handshake failed */
+  PULSARC_ERR_PENDING,             /* future not complete yet (poll/wait) */
+  PULSARC_ERR_CLOSED,              /* producer or client closed */
+  PULSARC_ERR_WRONG_THREAD,        /* blocking call from a library thread */
+  PULSARC_ERR_MESSAGE_TOO_BIG,     /* over min(max_message_size, broker's) */
+  PULSARC_ERR_QUEUE_FULL,          /* max pending messages reached, not blocking */
+  PULSARC_ERR_MEMORY_LIMIT,        /* client memory limit reached, not blocking */
+  PULSARC_ERR_RESOLVE,             /* host name did not resolve */
+  PULSARC_ERR_CONNECT,             /* TCP connect or handshake failed */
+  PULSARC_ERR_DISCONNECTED,        /* connection lost during a request */
+  PULSARC_ERR_PROTOCOL,            /* malformed or unexpected frame from peer */
+  PULSARC_ERR_TOO_MANY_REDIRECTS,  /* lookup redirected more than 20 times */
+  PULSARC_ERR_LOOKUP,              /* lookup answered Failed without a code */
+  PULSARC_ERR_NOT_SUPPORTED,       /* option or feature not implemented yet */
+  PULSARC_ERR_CONFLICT,            /* options that cannot go together */
+  PULSARC_ERR_TLS,                 /* TLS set-up or handshake failed */
   /* Broker errors (ServerError in the protocol). */
   PULSARC_ERR_BROKER_UNKNOWN,
   PULSARC_ERR_BROKER_METADATA,

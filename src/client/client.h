@@ -19,17 +19,17 @@ struct pulsarc_client {
   pc_service_url service;
   int nloops;
   pc_loop **loops;
-  pc_pool **pools; /* pools[i] belongs to loops[i] */
-  pc_tls_ctx *tls;  /* pulsar+ssl:// only; freed after the loops stopped */
+  pc_pool **pools;         /* pools[i] belongs to loops[i] */
+  pc_tls_ctx *tls;         /* pulsar+ssl:// only; freed after the loops stopped */
   const char *auth_method; /* "token", "tls" or NULL (none) */
   _Atomic uint32_t next_loop;
   _Atomic uint64_t next_producer_id;
   /* Updated by every sender and loop: alone on its cache line, so the
    * read-mostly fields around it do not miss with it. */
   _Alignas(64) _Atomic int64_t memory_used; /* bytes granted to producers (memory.c) */
-  _Alignas(64) _Atomic uint32_t mem_seq; /* futex word bumped when memory is released */
+  _Alignas(64) _Atomic uint32_t mem_seq;    /* futex word bumped when memory is released */
   _Atomic uint32_t mem_waiters;
-  pthread_mutex_t lock;        /* guards producers and closed */
+  pthread_mutex_t lock; /* guards producers and closed */
   pulsarc_producer_t *producers;
   bool closed;
 };
@@ -53,10 +53,10 @@ void pc_pool_free(pc_pool *pool);
 /* ---- service discovery: [loop] ---- */
 
 typedef struct pc_lookup_result {
-  int partitions;         /* PARTITIONED_METADATA: 0 = not partitioned */
-  pc_host_port broker;    /* LOOKUP: the owning broker */
-  bool proxy;             /* connect through the service host */
-  pc_host_port via;       /* the service host to proxy through */
+  int partitions;      /* PARTITIONED_METADATA: 0 = not partitioned */
+  pc_host_port broker; /* LOOKUP: the owning broker */
+  bool proxy;          /* connect through the service host */
+  pc_host_port via;    /* the service host to proxy through */
 } pc_lookup_result;
 
 typedef void (*pc_lookup_cb)(pulsarc_err_t err, const pc_lookup_result *res, void *ctx);

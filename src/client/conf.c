@@ -330,12 +330,28 @@ static const struct {
   const char *name;
   int type;
 } schema_types[] = {
-    {"bytes", -1},          {"none", -1},          {"string", 1},          {"json", 2},
-    {"protobuf", 3},        {"avro", 4},           {"boolean", 5},         {"int8", 6},
-    {"int16", 7},           {"int32", 8},          {"int64", 9},           {"float", 10},
-    {"double", 11},         {"date", 12},          {"time", 13},           {"timestamp", 14},
-    {"key_value", 15},      {"instant", 16},       {"local_date", 17},     {"local_time", 18},
-    {"local_date_time", 19}, {"protobuf_native", 20},
+    {"bytes", -1},
+    {"none", -1},
+    {"string", 1},
+    {"json", 2},
+    {"protobuf", 3},
+    {"avro", 4},
+    {"boolean", 5},
+    {"int8", 6},
+    {"int16", 7},
+    {"int32", 8},
+    {"int64", 9},
+    {"float", 10},
+    {"double", 11},
+    {"date", 12},
+    {"time", 13},
+    {"timestamp", 14},
+    {"key_value", 15},
+    {"instant", 16},
+    {"local_date", 17},
+    {"local_time", 18},
+    {"local_date_time", 19},
+    {"protobuf_native", 20},
 };
 
 static int parse_enum(const char *s, const char *const *names, int n, int *out) {
@@ -478,8 +494,8 @@ pulsarc_err_t pulsarc_producer_conf_set(pulsarc_producer_conf_t *c, const char *
       goto bad;
     c->close_timeout_ms = v;
   } else {
-    return fail(errbuf, errlen, PULSARC_ERR_UNKNOWN_OPTION, "unknown producer option \"%s\"%s",
-                key, "");
+    return fail(errbuf, errlen, PULSARC_ERR_UNKNOWN_OPTION, "unknown producer option \"%s\"%s", key,
+                "");
   }
   return PULSARC_OK;
 bad:
@@ -487,8 +503,7 @@ bad:
               key);
 }
 
-pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why,
-                                     size_t len) {
+pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why, size_t len) {
   if (c->backoff_initial_ms > c->backoff_max_ms) {
     snprintf(why, len, "backoff_initial_ms is larger than backoff_max_ms");
     return PULSARC_ERR_CONFLICT;
@@ -501,8 +516,8 @@ pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char
     snprintf(why, len, "routing_mode=custom needs pulsarc_producer_conf_set_router");
     return PULSARC_ERR_CONFLICT;
   }
-  if (c->schema_type != -1 && c->schema_type != 15 && c->schema_type >= 2 &&
-      c->schema_type <= 4 && c->schema_definition == NULL) {
+  if (c->schema_type != -1 && c->schema_type != 15 && c->schema_type >= 2 && c->schema_type <= 4 &&
+      c->schema_definition == NULL) {
     snprintf(why, len, "schema types json, avro and protobuf need schema_definition");
     return PULSARC_ERR_CONFLICT;
   }

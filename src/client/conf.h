@@ -69,10 +69,10 @@ struct pulsarc_producer_conf {
   size_t schema_definition_len;
   pc_kv_list schema_properties;
   bool key_based_batching;
-  int routing_mode;          /* PC_ROUTE_* */
+  int routing_mode; /* PC_ROUTE_* */
   pulsarc_router_fn router;
   void *router_ctx;
-  int hashing;               /* PC_HASH_* */
+  int hashing; /* PC_HASH_* */
   bool lazy_start_partitions;
   uint64_t partitions_update_interval_ms; /* 0 = never */
 };
@@ -87,11 +87,11 @@ int pc_client_conf_copy(struct pulsarc_client_conf *dst, const struct pulsarc_cl
 void pc_client_conf_release(struct pulsarc_client_conf *c);
 void pc_producer_conf_defaults(struct pulsarc_producer_conf *c);
 /* Deep copy (name duplicated). 0 or -1. */
-int pc_producer_conf_copy(struct pulsarc_producer_conf *dst, const struct pulsarc_producer_conf *src);
+int pc_producer_conf_copy(struct pulsarc_producer_conf *dst,
+                          const struct pulsarc_producer_conf *src);
 void pc_producer_conf_release(struct pulsarc_producer_conf *c);
 /* Checks option combinations at producer creation. */
 pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why, size_t len);
-
 
 struct pulsarc_msg_opts {
   char *partition_key;

@@ -83,14 +83,13 @@ void pc_producer_release_memory(pulsarc_producer_t *p, uint64_t bytes) {
   pulsarc_client_t *c = p->client;
   if (c->conf.memory_limit_bytes == 0)
     return;
-  int64_t credit =
-      atomic_fetch_add_explicit(&p->mem_credit, (int64_t)bytes, memory_order_acq_rel) +
-      (int64_t)bytes;
-  int64_t keep = atomic_load_explicit(&p->inflight, memory_order_acquire) == 0 ? 0
-                                                                             : 2 * chunk_of(c);
+  int64_t credit = atomic_fetch_add_explicit(&p->mem_credit, (int64_t)bytes, memory_order_acq_rel) +
+                   (int64_t)bytes;
+  int64_t keep =
+      atomic_load_explicit(&p->inflight, memory_order_acquire) == 0 ? 0 : 2 * chunk_of(c);
   while (credit > keep &&
-         !atomic_compare_exchange_weak_explicit(&p->mem_credit, &credit, keep,
-                                                memory_order_acq_rel, memory_order_acquire)) {
+         !atomic_compare_exchange_weak_explicit(&p->mem_credit, &credit, keep, memory_order_acq_rel,
+                                                memory_order_acquire)) {
   }
   if (credit > keep)
     atomic_fetch_sub_explicit(&c->memory_used, credit - keep, memory_order_acq_rel);

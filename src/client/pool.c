@@ -103,19 +103,19 @@ int pc_pool_get(pc_pool *p, const pc_host_port *hp, const char *proxy_to, pc_poo
     }
     snprintf(e->key, sizeof e->key, "%s", key);
     const struct pulsarc_client_conf *cf = &p->client->conf;
-    pc_conn_opts o = {.host = hp->host,
-                      .port = hp->port,
-                      .proxy_to_broker_url = proxy_to,
-                      .connect_timeout_ms = cf->connect_timeout_ms,
-                      .keepalive_interval_ms = cf->keepalive_interval_ms,
-                      .auth = {.method = p->client->auth_method,
-                               /* "tls" sends no data: the certificate is the credential */
-                               .get_data = p->client->auth_method &&
-                                                   strcmp(p->client->auth_method, "token") == 0
-                                               ? pc_client_auth_data
-                                               : NULL,
-                               .ctx = p->client},
-                      .tls = p->client->tls};
+    pc_conn_opts o = {
+        .host = hp->host,
+        .port = hp->port,
+        .proxy_to_broker_url = proxy_to,
+        .connect_timeout_ms = cf->connect_timeout_ms,
+        .keepalive_interval_ms = cf->keepalive_interval_ms,
+        .auth = {.method = p->client->auth_method,
+                 /* "tls" sends no data: the certificate is the credential */
+                 .get_data = p->client->auth_method && strcmp(p->client->auth_method, "token") == 0
+                                 ? pc_client_auth_data
+                                 : NULL,
+                 .ctx = p->client},
+        .tls = p->client->tls};
     pc_conn_events ev = {.on_ready = on_ready, .on_closed = on_closed, .ctx = p};
     e->next = p->entries;
     p->entries = e;

@@ -37,21 +37,21 @@ typedef struct pc_entry {
   pc_conn *conn;       /* where wref is queued, while in_conn */
   pc_buf frame;        /* frame bytes start at frame_start */
   size_t frame_start;
-  size_t payload_off;  /* where the (compressed) payload starts in frame.data */
-  int codec;           /* compression of the payload */
+  size_t payload_off; /* where the (compressed) payload starts in frame.data */
+  int codec;          /* compression of the payload */
   uint32_t uncompressed_size;
-  int32_t chunk_id;    /* chunks: 0..num_chunks-1; num_chunks 0 = not a chunk */
+  int32_t chunk_id; /* chunks: 0..num_chunks-1; num_chunks 0 = not a chunk */
   int32_t num_chunks;
   pc_wref wref;
-  pc_msg *msgs;        /* the messages, payload pointers cleared unless spliced */
+  pc_msg *msgs; /* the messages, payload pointers cleared unless spliced */
   uint32_t msgs_cap;
   /* Large payloads are not copied into the frame: the frame has holes that
    * the messages' own copies fill, and is written as segments. */
   pc_frame_hole *holes;
-  struct iovec *iov;   /* 2 * nholes + 1 segments */
+  struct iovec *iov; /* 2 * nholes + 1 segments */
   uint32_t nholes, holes_cap;
   int iovcnt;
-  size_t wire_len;     /* frame bytes including the holes */
+  size_t wire_len; /* frame bytes including the holes */
 } pc_entry;
 
 typedef enum pc_part_state {
@@ -61,8 +61,8 @@ typedef enum pc_part_state {
   PS_REGISTERING, /* PRODUCER sent */
   PS_WAITING,     /* WaitForExclusive: queued by the broker */
   PS_READY,
-  PS_BACKOFF,     /* waiting to reconnect */
-  PS_CLOSING,     /* CLOSE_PRODUCER sent */
+  PS_BACKOFF, /* waiting to reconnect */
+  PS_CLOSING, /* CLOSE_PRODUCER sent */
   PS_CLOSED,
   PS_FAILED
 } pc_part_state;
@@ -74,41 +74,41 @@ typedef struct pc_part {
   pc_part_state state;
   pc_lookup_op *lookup;
   pc_pool_req *pool_req;
-  pc_conn *conn;         /* attached while registering/ready/closing */
-  uint64_t producer_id;  /* kept across reconnects */
-  uint64_t request_id;   /* outstanding PRODUCER or CLOSE_PRODUCER */
+  pc_conn *conn;        /* attached while registering/ready/closing */
+  uint64_t producer_id; /* kept across reconnects */
+  uint64_t request_id;  /* outstanding PRODUCER or CLOSE_PRODUCER */
   uint64_t epoch;
   bool created_once;
   bool has_topic_epoch;
   uint64_t topic_epoch;
-  char *name;            /* producer name (user's or the broker's) */
+  char *name; /* producer name (user's or the broker's) */
   bool user_named;
   uint8_t *schema_version;
   size_t schema_version_len;
-  pc_timer timer;        /* backoff */
+  pc_timer timer; /* backoff */
   uint64_t backoff_ms;
-  bool has_assigned;     /* broker named the new owner in CLOSE_PRODUCER */
+  bool has_assigned; /* broker named the new owner in CLOSE_PRODUCER */
   pc_host_port assigned;
   pc_msgfifo unsent;
   uint64_t unsent_bytes;
   pc_entry *pending_head, *pending_tail;
   pc_entry *free_entries;
-  uint32_t entries_made;   /* entry pool size, grown geometrically */
-  size_t frame_cap_hint;   /* largest reusable frame buffer seen */
-  uint32_t msgs_cap_hint;  /* largest batch seen */
+  uint32_t entries_made;  /* entry pool size, grown geometrically */
+  size_t frame_cap_hint;  /* largest reusable frame buffer seen */
+  uint32_t msgs_cap_hint; /* largest batch seen */
   pc_timer batch_timer;
-  uint64_t seal_by_ns;   /* a queued message's deadline forces an early seal */
+  uint64_t seal_by_ns; /* a queued message's deadline forces an early seal */
   bool seq_known;
   uint64_t next_seq;
-  uint32_t max_message_size; /* min(conf, broker) */
-  bool throttled;        /* connection has too much unwritten data */
-  uint32_t resend_round; /* bumped at every re-registration */
-  bool resend_blocked;   /* resend waits for a frame still in a connection */
-  pc_entry *resend_blocker; /* that frame */
-  bool resend_kick;      /* it is out: the poller resumes the resend */
+  uint32_t max_message_size;   /* min(conf, broker) */
+  bool throttled;              /* connection has too much unwritten data */
+  uint32_t resend_round;       /* bumped at every re-registration */
+  bool resend_blocked;         /* resend waits for a frame still in a connection */
+  pc_entry *resend_blocker;    /* that frame */
+  bool resend_kick;            /* it is out: the poller resumes the resend */
   uint64_t create_deadline_ns; /* first creation gives up after this */
-  pc_buf scratch;        /* batch body before compression */
-  uint32_t *sel;         /* indexes of the next batch in unsent, reused */
+  pc_buf scratch;              /* batch body before compression */
+  uint32_t *sel;               /* indexes of the next batch in unsent, reused */
   uint32_t sel_cap;
   int64_t first_chunk_ledger, first_chunk_entry; /* receipt of chunk 0 */
 } pc_part;
@@ -132,11 +132,11 @@ struct pulsarc_producer {
   /* [any] read by senders. Grouped by who writes them, a cache line per
    * group: senders should not miss on a line the loop writes per message. */
   _Alignas(64) _Atomic int app_state; /* read-mostly */
-  _Atomic int fail_err;            /* why the producer failed */
+  _Atomic int fail_err;               /* why the producer failed */
   _Atomic uint32_t max_message_size;
-  _Atomic(const char *) name;      /* published once known */
-  _Alignas(64) _Atomic uint32_t inflight; /* accepted, not yet completed */
-  _Atomic int64_t mem_credit;      /* client memory granted, not in use (memory.c) */
+  _Atomic(const char *) name;              /* published once known */
+  _Alignas(64) _Atomic uint32_t inflight;  /* accepted, not yet completed */
+  _Atomic int64_t mem_credit;              /* client memory granted, not in use (memory.c) */
   _Alignas(64) _Atomic uint32_t space_seq; /* futex word bumped when room appears */
   _Atomic uint32_t space_waiters;
   _Alignas(64) pc_sendq q;
@@ -149,8 +149,8 @@ struct pulsarc_producer {
   uint64_t meta_backoff_ms;
   int nparts; /* 0 until the partition count is known */
   pc_part **parts;
-  pc_msgfifo unrouted; /* drained before the partition count was known */
-  uint64_t drained;    /* arrival counter for pc_msg.idx */
+  pc_msgfifo unrouted;       /* drained before the partition count was known */
+  uint64_t drained;          /* arrival counter for pc_msg.idx */
   uint32_t rr_part, rr_left; /* round robin: partition and messages left */
   uint32_t single_part;      /* routing_mode=single_partition: chosen at random */
   uint32_t ready_parts;
@@ -165,7 +165,7 @@ struct pulsarc_producer {
   pc_flush_req *close_waiters;
   uint32_t parts_closing;
   bool destroyed;
-  bool wake_senders; /* slots were released since the last wake */
+  bool wake_senders;    /* slots were released since the last wake */
   void *destroy_waiter; /* pc_waiter of a blocking destroy, or NULL */
 };
 

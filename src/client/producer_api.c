@@ -190,7 +190,8 @@ static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg
   if (m->ext != NULL && m->ext->null_value && m->len != 0)
     return PULSARC_ERR_INVALID_ARGUMENT;
   int64_t timeout_ms = opts != NULL && opts->has_timeout ? opts->timeout_ms : default_timeout_ms;
-  m->deadline_ns = timeout_ms > 0 ? pc_mono_coarse_late_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+  m->deadline_ns =
+      timeout_ms > 0 ? pc_mono_coarse_late_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
   bool on_loop = pc_on_library_thread();
   bool may_block = p->conf.block_if_queue_full && !on_loop;
   if ((err = pc_producer_take_memory(p, m->len, m->deadline_ns, may_block)) != PULSARC_OK)
@@ -271,8 +272,12 @@ pulsarc_err_t pulsarc_producer_send_nocopy(pulsarc_producer_t *p, void *data, si
                                            const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb,
                                            void *ctx) {
   pulsarc_err_t err = PULSARC_ERR_INVALID_ARGUMENT;
-  pc_msg m = {.data = data, .len = (uint32_t)len, .free_fn = free_fn, .free_ctx = free_ctx,
-              .done = cb, .done_ctx = ctx};
+  pc_msg m = {.data = data,
+              .len = (uint32_t)len,
+              .free_fn = free_fn,
+              .free_ctx = free_ctx,
+              .done = cb,
+              .done_ctx = ctx};
   if (p != NULL && (data != NULL || len == 0) && len <= UINT32_MAX) {
     m.ext = pc_msg_ext_from_opts(opts, &err);
     if (err == PULSARC_OK)

@@ -248,4 +248,3 @@ void pc_producer_check_flushes(pulsarc_producer_t *p) {
   if (p->closing && !p->destroyed && lo == p->drained)
     pc_producer_close_flushed(p);
 }
-

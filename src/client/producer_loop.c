@@ -179,8 +179,8 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
   part->created_once = true;
   part->backoff_ms = 0;
   part->has_assigned = false;
-  PC_INFO(logger(p), "producer %s ready on %s (%s), next sequence id %llu", part->name,
-          part->topic, pc_conn_peer(part->conn), (unsigned long long)part->next_seq);
+  PC_INFO(logger(p), "producer %s ready on %s (%s), next sequence id %llu", part->name, part->topic,
+          pc_conn_peer(part->conn), (unsigned long long)part->next_seq);
   /* Resend what was pending, in order, before anything new. */
   pc_part_resend(part);
   part->state = PS_READY;
@@ -345,7 +345,8 @@ static void on_topic_lookup(pulsarc_err_t err, const pc_lookup_result *res, void
 
 static void part_lookup(pc_part *part) {
   part->state = PS_LOOKUP;
-  part->lookup = pc_lookup_topic(part->p->client, part->p->loop, part->topic, on_topic_lookup, part);
+  part->lookup =
+      pc_lookup_topic(part->p->client, part->p->loop, part->topic, on_topic_lookup, part);
   if (part->lookup == NULL)
     pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
 }
@@ -421,8 +422,7 @@ static pc_part *part_new(pulsarc_producer_t *p, int index) {
   }
   part->max_message_size = (uint32_t)p->conf.max_message_size;
   part->seal_by_ns = UINT64_MAX;
-  part->create_deadline_ns =
-      pc_loop_now(p->loop) + p->client->conf.operation_timeout_ms * MS;
+  part->create_deadline_ns = pc_loop_now(p->loop) + p->client->conf.operation_timeout_ms * MS;
   pc_timer_init(&part->timer, on_backoff_done, part);
   extern void pc_part_batch_timer(pc_loop *, pc_timer *);
   pc_timer_init(&part->batch_timer, pc_part_batch_timer, part);
@@ -524,8 +524,8 @@ void pc_producer_begin(pc_loop *loop, void *arg) {
   pc_timer_init(&p->update_timer, on_update_timer, p);
   /* First creation is bounded by the operation timeout (as the official
    * clients do); close_deadline_ns doubles as that bound until close. */
-  p->close_deadline_ns = pc_loop_now(loop) +
-                         (start_delay_ms(p) + p->client->conf.operation_timeout_ms) * MS;
+  p->close_deadline_ns =
+      pc_loop_now(loop) + (start_delay_ms(p) + p->client->conf.operation_timeout_ms) * MS;
   pc_timer_start(loop, &p->start_timer, start_delay_ms(p) * MS);
 }
 
@@ -598,8 +598,8 @@ static void close_parts(pulsarc_producer_t *p) {
       pc_pool_cancel(p->client->pools[pc_loop_index(p->loop)], part->pool_req);
       part->pool_req = NULL;
     }
-    if (part->conn != NULL && (part->state == PS_READY || part->state == PS_WAITING ||
-                               part->state == PS_REGISTERING)) {
+    if (part->conn != NULL &&
+        (part->state == PS_READY || part->state == PS_WAITING || part->state == PS_REGISTERING)) {
       pc_conn_request_cancel(part->conn, part->request_id);
       Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
       Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
@@ -610,8 +610,8 @@ static void close_parts(pulsarc_producer_t *p) {
       cmd.close_producer = &cp;
       part->state = PS_CLOSING;
       p->parts_closing++;
-      if (pc_conn_request(part->conn, &cmd, part->request_id,
-                          p->client->conf.operation_timeout_ms, on_close_response, part) != 0) {
+      if (pc_conn_request(part->conn, &cmd, part->request_id, p->client->conf.operation_timeout_ms,
+                          on_close_response, part) != 0) {
         p->parts_closing--;
         pc_conn_detach_producer(part->conn, part->producer_id);
         part->conn = NULL;
@@ -677,9 +677,7 @@ void pc_producer_close_task(pc_loop *loop, void *arg) {
 
 /* --------------------------------------------------------------- destroy */
 
-static void drop_msg(void *ctx, pc_msg *m) {
-  pc_msg_complete(ctx, m, PULSARC_ERR_CLOSED, NULL);
-}
+static void drop_msg(void *ctx, pc_msg *m) { pc_msg_complete(ctx, m, PULSARC_ERR_CLOSED, NULL); }
 
 void pc_producer_destroy_task(pc_loop *loop, void *arg) {
   pulsarc_producer_t *p = arg;
@@ -736,7 +734,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
   if (p->meta_lookup != NULL)
     pc_lookup_cancel(p->meta_lookup);
   pc_poller_del(loop, &p->poller);
-  pc_producer_wake_senders(p); /* nobody polls for it any more */
+  pc_producer_wake_senders(p);  /* nobody polls for it any more */
   pc_producer_check_flushes(p); /* completes flush waiters: nothing is left */
   pc_flush_req *w = p->close_waiters;
   while (w != NULL) {

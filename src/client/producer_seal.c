@@ -167,9 +167,7 @@ static void fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, con
 
 /* ------------------------------------------------------- batch selection */
 
-static bool travels_alone(const pc_msg *m) {
-  return m->ext != NULL && m->ext->has_deliver_at;
-}
+static bool travels_alone(const pc_msg *m) { return m->ext != NULL && m->ext->has_deliver_at; }
 
 static bool same_key(const pc_msg *a, const pc_msg *b) {
   const char *ka = a->ext ? a->ext->partition_key : NULL;
@@ -260,8 +258,7 @@ static void fail_msgs(pc_part *part, pc_msg *msgs, uint32_t n, pulsarc_err_t err
  * e->holes spliced in. */
 static int seal_frame(pc_entry *e, Pulsarc__BaseCommand *cmd, Pulsarc__MessageMetadata *md) {
   size_t inline_len = e->frame.len - HEADROOM;
-  if (pc_frame_seal_gather(&e->frame, HEADROOM, cmd, md, e->holes, e->nholes, &e->frame_start) !=
-      0)
+  if (pc_frame_seal_gather(&e->frame, HEADROOM, cmd, md, e->holes, e->nholes, &e->frame_start) != 0)
     return -1;
   e->payload_off = e->frame.len - inline_len;
   if (e->nholes > 0)
@@ -458,8 +455,8 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
       e->nholes = 0;
       /* The frame buffer (or, spliced, the message) holds the payload to
        * split; seal_chunks copies slices out, so release e only afterwards. */
-      seal_chunks(part, &m, e->first_seq, splice ? m.data : e->frame.data + HEADROOM,
-                  payload_len, codec, (uint32_t)raw_len, md_size + 64);
+      seal_chunks(part, &m, e->first_seq, splice ? m.data : e->frame.data + HEADROOM, payload_len,
+                  codec, (uint32_t)raw_len, md_size + 64);
       pc_entry_release(part, e);
       return;
     }

@@ -134,8 +134,9 @@ void pc_producer_accept(void *arg, pc_msg *m) {
   m->arrival_ns = pc_loop_now(p->loop);
   int s = atomic_load_explicit(&p->app_state, memory_order_relaxed);
   if (p->destroyed || s == PC_APP_FAILED || (s == PC_APP_CLOSED && !p->closing)) {
-    pc_msg_complete(p, m, s == PC_APP_FAILED ? (pulsarc_err_t)atomic_load(&p->fail_err)
-                                             : PULSARC_ERR_CLOSED, NULL);
+    pc_msg_complete(
+        p, m, s == PC_APP_FAILED ? (pulsarc_err_t)atomic_load(&p->fail_err) : PULSARC_ERR_CLOSED,
+        NULL);
     return;
   }
   if (m->deadline_ns != 0 &&
@@ -158,8 +159,7 @@ void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
     if (p->conf.routing_mode == PC_ROUTE_CUSTOM) {
       int r = p->conf.router(key, key_len, p->nparts, p->conf.router_ctx);
       if (r < 0 || r >= p->nparts) {
-        PC_WARN(&p->client->conf.logger, "custom router returned partition %d of %d", r,
-                p->nparts);
+        PC_WARN(&p->client->conf.logger, "custom router returned partition %d of %d", r, p->nparts);
         pc_msg_complete(p, m, PULSARC_ERR_INVALID_ARGUMENT, NULL);
         return;
       }
@@ -400,8 +400,7 @@ void pc_part_on_receipt(pc_part *part, const Pulsarc__CommandSendReceipt *r) {
     /* Out of step with the broker: reconnect and resend everything. */
     PC_WARN(&part->p->client->conf.logger,
             "receipt %llu on %s does not match the oldest pending %llu; reconnecting",
-            (unsigned long long)r->sequence_id, part->topic,
-            (unsigned long long)head->first_seq);
+            (unsigned long long)r->sequence_id, part->topic, (unsigned long long)head->first_seq);
     if (part->conn != NULL)
       pc_conn_close(part->conn, PULSARC_ERR_PROTOCOL);
     return;

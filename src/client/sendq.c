@@ -84,13 +84,13 @@ typedef ck_ring_t sq_ring;
 
 struct pc_sq_ring {
   sq_ring ring;
-  ck_stack_entry_t link;       /* in pc_sendq.incoming until adopted */
-  pc_sq_ring *next;            /* [loop] in pc_sendq.rings */
-  _Atomic int refs;            /* the thread's reference + the queue's */
-  _Atomic bool thread_gone;    /* the sending thread exited */
-  _Atomic bool queue_gone;     /* the producer was destroyed */
-  _Atomic bool was_full;       /* a push failed since the last drain */
-  unsigned large_cap;          /* PC_SENDQ_LARGE_CAP if the ring holds more, else 0 */
+  ck_stack_entry_t link;    /* in pc_sendq.incoming until adopted */
+  pc_sq_ring *next;         /* [loop] in pc_sendq.rings */
+  _Atomic int refs;         /* the thread's reference + the queue's */
+  _Atomic bool thread_gone; /* the sending thread exited */
+  _Atomic bool queue_gone;  /* the producer was destroyed */
+  _Atomic bool was_full;    /* a push failed since the last drain */
+  unsigned large_cap;       /* PC_SENDQ_LARGE_CAP if the ring holds more, else 0 */
   pc_msg *slots;
 };
 
@@ -233,8 +233,8 @@ int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring) {
   if (r == NULL)
     return -1;
   /* Large messages stop at PC_SENDQ_LARGE_CAP (sendq.h). */
-  bool room = m->len < PC_SENDQ_LARGE_MSG || r->large_cap == 0 ||
-              sq_ring_count(&r->ring) < r->large_cap;
+  bool room =
+      m->len < PC_SENDQ_LARGE_MSG || r->large_cap == 0 || sq_ring_count(&r->ring) < r->large_cap;
   if (room && sq_ring_push(&r->ring, r->slots, m))
     return 0;
   atomic_store_explicit(&r->was_full, true, memory_order_relaxed);

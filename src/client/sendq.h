@@ -25,23 +25,24 @@
 typedef struct pc_msg {
   const uint8_t *data;
   uint32_t len;
-  uint32_t flags;           /* PC_MSG_* */
-  uint32_t crc;             /* pc_crc32c of the payload, if PC_MSG_HAS_CRC */
-  pulsarc_free_fn free_fn;  /* releases data once copied; NULL if borrowed */
+  uint32_t flags;          /* PC_MSG_* */
+  uint32_t crc;            /* pc_crc32c of the payload, if PC_MSG_HAS_CRC */
+  pulsarc_free_fn free_fn; /* releases data once copied; NULL if borrowed */
   void *free_ctx;
-  pc_msg_ext *ext;          /* options, or NULL */
-  pulsarc_send_cb done;     /* completion; NULL = nobody listens */
+  pc_msg_ext *ext;      /* options, or NULL */
+  pulsarc_send_cb done; /* completion; NULL = nobody listens */
   void *done_ctx;
-  uint64_t deadline_ns;     /* monotonic; 0 = none */
-  uint64_t idx;             /* [loop] order of arrival, for flush */
-  uint64_t arrival_ns;      /* [loop] when drained, for the batch delay */
+  uint64_t deadline_ns; /* monotonic; 0 = none */
+  uint64_t idx;         /* [loop] order of arrival, for flush */
+  uint64_t arrival_ns;  /* [loop] when drained, for the batch delay */
 } pc_msg;
 
 #define PC_MSG_COMPLETED 0x1u /* [loop] done() already ran (timed out) */
 #define PC_MSG_CHUNKED 0x2u   /* [loop] sent as chunks: payload kept until done */
 #define PC_MSG_HAS_CRC 0x8u   /* crc was computed by the sender, data hot in its cache */
-#define PC_MSG_SPLICED 0x4u   /* [loop] its frame writes the payload from here: kept
-                               * until the entry is released, not when done */
+#define PC_MSG_SPLICED                                                                             \
+  0x4u /* [loop] its frame writes the payload from here: kept                                      \
+        * until the entry is released, not when done */
 
 /* Payloads from this size up are written from the message's own copy
  * instead of being copied into the frame (see producer_seal.c), and the
@@ -71,12 +72,12 @@ typedef struct pc_msg {
 typedef struct pc_sq_ring pc_sq_ring;
 
 typedef struct pc_sendq {
-  uint64_t uid;            /* process-unique key for the thread-local table */
-  unsigned ring_budget;    /* entries the rings should hold together */
-  _Atomic unsigned rings_made; /* [app threads] rings created, for sizing */
-  ck_stack_t incoming;     /* rings registered by new threads */
+  uint64_t uid;                   /* process-unique key for the thread-local table */
+  unsigned ring_budget;           /* entries the rings should hold together */
+  _Atomic unsigned rings_made;    /* [app threads] rings created, for sizing */
+  ck_stack_t incoming;            /* rings registered by new threads */
   _Alignas(64) pc_sq_ring *rings; /* [loop] rings being polled */
-  pc_sq_ring *cursor;      /* [loop] where the next drain starts (fairness) */
+  pc_sq_ring *cursor;             /* [loop] where the next drain starts (fairness) */
 } pc_sendq;
 
 /* [any] budget: entries the rings should hold together (see

@@ -250,8 +250,10 @@ int32_t pc_murmur3_32_hash(const char *key, size_t len) {
   const uint8_t *tail = d + nblocks * 4;
   uint32_t k = 0;
   switch (len & 3) {
-  case 3: k ^= (uint32_t)tail[2] << 16; /* fall through */
-  case 2: k ^= (uint32_t)tail[1] << 8;  /* fall through */
+  case 3:
+    k ^= (uint32_t)tail[2] << 16; /* fall through */
+  case 2:
+    k ^= (uint32_t)tail[1] << 8; /* fall through */
   case 1:
     k ^= tail[0];
     k *= c1;

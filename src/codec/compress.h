@@ -21,8 +21,7 @@ int pc_compress(int codec, const uint8_t *in, size_t len, pc_buf *out);
 /* Appends exactly uncompressed_size bytes decoded from in[0..len) to out.
  * 0, or -1 if the input is corrupt or does not decode to that size. Never
  * writes more than uncompressed_size bytes (safe on hostile input). */
-int pc_decompress(int codec, const uint8_t *in, size_t len, size_t uncompressed_size,
-                  pc_buf *out);
+int pc_decompress(int codec, const uint8_t *in, size_t len, size_t uncompressed_size, pc_buf *out);
 
 /* "none", "lz4", "zlib", "zstd", "snappy"; NULL for an unknown codec. */
 const char *pc_compress_name(int codec);

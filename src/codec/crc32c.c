@@ -139,9 +139,8 @@ static inline uint32_t shift(uint32_t table[4][256], uint32_t reg) {
 }
 
 /* Runs whole lanes of `lane` bytes three at a time; returns the register. */
-__attribute__((target("sse4.2"))) static uint64_t lanes3(uint64_t c, const uint8_t **pp,
-                                                         size_t *lenp, size_t lane,
-                                                         uint32_t table[4][256]) {
+__attribute__((target("sse4.2"))) static uint64_t
+lanes3(uint64_t c, const uint8_t **pp, size_t *lenp, size_t lane, uint32_t table[4][256]) {
   const uint8_t *p = *pp;
   size_t len = *lenp;
   while (len >= 3 * lane) {

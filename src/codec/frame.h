@@ -80,9 +80,9 @@ int pc_batch_next(const uint8_t *body, size_t len, size_t *offset, const uint8_t
 
 /* Incremental decoder: bytes may arrive split anywhere. */
 typedef struct pc_decoder {
-  pc_buf in;          /* unconsumed input */
-  size_t consumed;    /* bytes of `in` already handed out as frames */
-  uint32_t max_frame; /* frames larger than this are an error */
+  pc_buf in;                      /* unconsumed input */
+  size_t consumed;                /* bytes of `in` already handed out as frames */
+  uint32_t max_frame;             /* frames larger than this are an error */
   Pulsarc__BaseCommand *last_cmd; /* freed on the next call */
   /* Unpacked commands live in a bump arena reset on every call, so decoding
    * a receipt allocates nothing in steady state. Rare overflow goes to
@@ -96,15 +96,15 @@ typedef struct pc_decoder {
 /* A decoded frame. Every pointer stays valid until the next call to
  * pc_decoder_next / pc_decoder_space on the same decoder. */
 typedef struct pc_frame {
-  Pulsarc__BaseCommand *cmd;  /* unpacked command, owned by the decoder */
-  bool has_payload;           /* payload section present (SEND, MESSAGE) */
-  bool checksum_ok;           /* CRC32C matched (true if no checksum) */
+  Pulsarc__BaseCommand *cmd; /* unpacked command, owned by the decoder */
+  bool has_payload;          /* payload section present (SEND, MESSAGE) */
+  bool checksum_ok;          /* CRC32C matched (true if no checksum) */
   bool has_checksum;
-  const uint8_t *metadata;    /* raw MessageMetadata bytes */
+  const uint8_t *metadata; /* raw MessageMetadata bytes */
   size_t metadata_len;
-  const uint8_t *payload;     /* bytes after the metadata */
+  const uint8_t *payload; /* bytes after the metadata */
   size_t payload_len;
-  const uint8_t *raw;         /* the whole frame, from the total size field */
+  const uint8_t *raw; /* the whole frame, from the total size field */
   size_t raw_len;
 } pc_frame;
 

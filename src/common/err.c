@@ -44,7 +44,8 @@ static const char *const messages[PULSARC_ERR__COUNT] = {
     [PULSARC_ERR_BROKER_CONSUMER_NOT_FOUND] = "broker: consumer not found",
     [PULSARC_ERR_BROKER_TOO_MANY_REQUESTS] = "broker: too many requests",
     [PULSARC_ERR_BROKER_TOPIC_TERMINATED] = "broker: topic terminated",
-    [PULSARC_ERR_BROKER_PRODUCER_BUSY] = "broker: producer busy (name in use or exclusive access taken)",
+    [PULSARC_ERR_BROKER_PRODUCER_BUSY] =
+        "broker: producer busy (name in use or exclusive access taken)",
     [PULSARC_ERR_BROKER_INVALID_TOPIC_NAME] = "broker: invalid topic name",
     [PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA] = "broker: incompatible schema",
     [PULSARC_ERR_BROKER_NOT_ALLOWED] = "broker: operation not allowed",

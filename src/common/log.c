@@ -10,11 +10,16 @@
 
 static const char *level_name(pulsarc_log_level_t l) {
   switch (l) {
-  case PULSARC_LOG_DEBUG: return "DEBUG";
-  case PULSARC_LOG_INFO: return "INFO";
-  case PULSARC_LOG_WARN: return "WARN";
-  case PULSARC_LOG_ERROR: return "ERROR";
-  default: return "?";
+  case PULSARC_LOG_DEBUG:
+    return "DEBUG";
+  case PULSARC_LOG_INFO:
+    return "INFO";
+  case PULSARC_LOG_WARN:
+    return "WARN";
+  case PULSARC_LOG_ERROR:
+    return "ERROR";
+  default:
+    return "?";
   }
 }
 

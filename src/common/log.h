@@ -18,9 +18,25 @@ void pc_log(const pc_logger *lg, pulsarc_log_level_t level, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 
 #define PC_LOG_ENABLED(lg, lvl) ((lg) != NULL && (lvl) >= (lg)->level)
-#define PC_DEBUG(lg, ...) do { if (PC_LOG_ENABLED(lg, PULSARC_LOG_DEBUG)) pc_log(lg, PULSARC_LOG_DEBUG, __VA_ARGS__); } while (0)
-#define PC_INFO(lg, ...) do { if (PC_LOG_ENABLED(lg, PULSARC_LOG_INFO)) pc_log(lg, PULSARC_LOG_INFO, __VA_ARGS__); } while (0)
-#define PC_WARN(lg, ...) do { if (PC_LOG_ENABLED(lg, PULSARC_LOG_WARN)) pc_log(lg, PULSARC_LOG_WARN, __VA_ARGS__); } while (0)
-#define PC_ERROR(lg, ...) do { if (PC_LOG_ENABLED(lg, PULSARC_LOG_ERROR)) pc_log(lg, PULSARC_LOG_ERROR, __VA_ARGS__); } while (0)
+#define PC_DEBUG(lg, ...)                                                                          \
+  do {                                                                                             \
+    if (PC_LOG_ENABLED(lg, PULSARC_LOG_DEBUG))                                                     \
+      pc_log(lg, PULSARC_LOG_DEBUG, __VA_ARGS__);                                                  \
+  } while (0)
+#define PC_INFO(lg, ...)                                                                           \
+  do {                                                                                             \
+    if (PC_LOG_ENABLED(lg, PULSARC_LOG_INFO))                                                      \
+      pc_log(lg, PULSARC_LOG_INFO, __VA_ARGS__);                                                   \
+  } while (0)
+#define PC_WARN(lg, ...)                                                                           \
+  do {                                                                                             \
+    if (PC_LOG_ENABLED(lg, PULSARC_LOG_WARN))                                                      \
+      pc_log(lg, PULSARC_LOG_WARN, __VA_ARGS__);                                                   \
+  } while (0)
+#define PC_ERROR(lg, ...)                                                                          \
+  do {                                                                                             \
+    if (PC_LOG_ENABLED(lg, PULSARC_LOG_ERROR))                                                     \
+      pc_log(lg, PULSARC_LOG_ERROR, __VA_ARGS__);                                                  \
+  } while (0)
 
 #endif

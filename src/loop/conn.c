@@ -274,8 +274,8 @@ static void dispatch(pc_conn *c, const pc_frame *f) {
         PC_ERROR(c->log, "conn %s: broker refused our credentials (auth method \"%s\"): %s",
                  c->peer, c->auth_method, cmd->error->message ? cmd->error->message : "");
       else
-        PC_WARN(c->log, "conn %s: handshake refused: error %d: %s", c->peer,
-                (int)cmd->error->error, cmd->error->message ? cmd->error->message : "");
+        PC_WARN(c->log, "conn %s: handshake refused: error %d: %s", c->peer, (int)cmd->error->error,
+                cmd->error->message ? cmd->error->message : "");
       fail(c, e);
     } else {
       PC_WARN(c->log, "conn %s: %s before CONNECTED, closing", c->peer, cmd_name(cmd));

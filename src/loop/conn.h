@@ -2,8 +2,8 @@
  * address in turn, IPv6 included), CONNECT/CONNECTED handshake, PING/PONG
  * keepalive, writes (owned command bytes plus frames borrowed from producers,
  * via sendmsg(MSG_NOSIGNAL), or SSL_write of coalesced bytes over TLS),
- * incremental reads, authentication (CONNECT credentials, AUTH_CHALLENGE), request/response matching by request_id
- * with timeouts, and dispatch of producer-addressed commands by producer_id.
+ * incremental reads, authentication (CONNECT credentials, AUTH_CHALLENGE), request/response
+ * matching by request_id with timeouts, and dispatch of producer-addressed commands by producer_id.
  *
  * A connection belongs to one loop; every function here is [loop] unless
  * marked otherwise. Callbacks run on the loop thread. */
@@ -11,8 +11,8 @@
 #define PULSARC_LOOP_CONN_H
 
 #include <stdbool.h>
-#include <sys/uio.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "codec/frame.h"
 #include "common/buf.h"
@@ -38,7 +38,7 @@ typedef struct pc_conn_auth {
 } pc_conn_auth;
 
 typedef struct pc_conn_opts {
-  const char *host;  /* copied */
+  const char *host; /* copied */
   uint16_t port;
   const char *proxy_to_broker_url; /* "host:port" or NULL; copied */
   uint64_t connect_timeout_ms;     /* covers resolve + connect + handshake */
@@ -89,15 +89,15 @@ int pc_conn_send_command(pc_conn *c, const Pulsarc__BaseCommand *cmd);
  * withdrawn before its first byte was written. */
 typedef struct pc_wref pc_wref;
 struct pc_wref {
-  const uint8_t *data;       /* the bytes, when iov is NULL */
-  size_t len;                /* total bytes */
-  const struct iovec *iov;   /* else the bytes as segments summing to len */
+  const uint8_t *data;     /* the bytes, when iov is NULL */
+  size_t len;              /* total bytes */
+  const struct iovec *iov; /* else the bytes as segments summing to len */
   int iovcnt;
-  size_t written;                           /* managed by the conn */
+  size_t written; /* managed by the conn */
   void (*done)(pc_wref *w, bool written);
   void *ctx;
-  pc_wref *next;                            /* managed by the conn */
-  bool queued;                              /* managed by the conn */
+  pc_wref *next; /* managed by the conn */
+  bool queued;   /* managed by the conn */
 };
 /* Queues w behind everything queued so far. 0 or -1 (closing: done is not
  * called, w is not queued). */

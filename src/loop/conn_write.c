@@ -10,9 +10,9 @@
  * [loop] throughout. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -226,8 +226,8 @@ static bool flush_tls(pc_conn *c) {
     }
     size_t n = 0;
     char why[320];
-    pc_tls_status st = pc_tls_write(c->tls, c->tls_out.data + c->tls_off, pc_conn_tls_staged(c),
-                                    &n, why, sizeof why);
+    pc_tls_status st = pc_tls_write(c->tls, c->tls_out.data + c->tls_off, pc_conn_tls_staged(c), &n,
+                                    why, sizeof why);
     c->stats.writev_calls++;
     if (st == PC_TLS_OK) {
       c->tls_off += n;
@@ -247,11 +247,12 @@ static bool flush_tls(pc_conn *c) {
       uint8_t scratch[256];
       size_t got = 0;
       char alert[320];
-      if (pc_tls_read(c->tls, scratch, sizeof scratch, &got, alert, sizeof alert) ==
-          PC_TLS_ERROR)
+      if (pc_tls_read(c->tls, scratch, sizeof scratch, &got, alert, sizeof alert) == PC_TLS_ERROR)
         snprintf(why, sizeof why, "%s", alert);
-      PC_ERROR(c->log, "conn %s: %s (the broker ended the TLS session before the Pulsar "
-                       "handshake: was our client certificate refused?)", c->peer, why);
+      PC_ERROR(c->log,
+               "conn %s: %s (the broker ended the TLS session before the Pulsar "
+               "handshake: was our client certificate refused?)",
+               c->peer, why);
       pc_conn_close(c, PULSARC_ERR_TLS);
       break;
     } else {

@@ -19,8 +19,8 @@
 
 struct pc_tls_ctx {
   SSL_CTX *ssl_ctx;
-  bool verify;        /* !allow_insecure */
-  bool check_host;    /* verify && validate_hostname */
+  bool verify;     /* !allow_insecure */
+  bool check_host; /* verify && validate_hostname */
   bool has_cert;
 };
 
@@ -67,7 +67,9 @@ static int bio_sock_read(BIO *b, char *buf, int len) {
   }
 }
 
-static int bio_sock_puts(BIO *b, const char *str) { return bio_sock_write(b, str, (int)strlen(str)); }
+static int bio_sock_puts(BIO *b, const char *str) {
+  return bio_sock_write(b, str, (int)strlen(str));
+}
 
 static long bio_sock_ctrl(BIO *b, int cmd, long num, void *ptr) {
   (void)ptr;
@@ -229,7 +231,8 @@ pc_tls *pc_tls_new(pc_tls_ctx *ctx, int fd, const char *host) {
   if (ctx->check_host) {
     X509_VERIFY_PARAM *vp = SSL_get0_param(s->ssl);
     X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host) : X509_VERIFY_PARAM_set1_host(vp, host, 0);
+    int ok =
+        ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host) : X509_VERIFY_PARAM_set1_host(vp, host, 0);
     if (!ok)
       goto fail;
   }

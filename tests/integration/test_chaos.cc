@@ -162,8 +162,7 @@ std::string Payload(int t, uint64_t c, size_t pad) {
   return p;
 }
 
-void CheckStored(pulsarc_tb *tb, const std::string &topic, uint64_t per, size_t pad,
-                 Outcome *out) {
+void CheckStored(pulsarc_tb *tb, const std::string &topic, uint64_t per, size_t pad, Outcome *out) {
   Snapshot snap(tb, topic);
   if (snap.get() == nullptr) {
     out->notes.push_back("snapshot: out of memory");
@@ -314,8 +313,8 @@ Outcome Chaos::RunChaos(uint64_t messages, uint64_t drops_target, int settle_sec
         n = big.size();
         uintptr_t idx = static_cast<uintptr_t>(t) * per + i;
         run.accepted.fetch_add(1);
-        pulsarc_err_t e = pulsarc_producer_send_cb(p, data, n, nullptr, OnSent,
-                                                   reinterpret_cast<void *>(idx));
+        pulsarc_err_t e =
+            pulsarc_producer_send_cb(p, data, n, nullptr, OnSent, reinterpret_cast<void *>(idx));
         if (e != PULSARC_OK) {
           run.accepted.fetch_sub(1);
           if (accept_errors.fetch_add(1) < 3)

@@ -70,15 +70,16 @@ class Chunking : public BrokerTest {};
 
 TEST_F(Chunking, ThreeTimesTheLimitArrivesAsChunksAndCompletesOnce) {
   ProducerConf conf;
-  conf.Set("chunking", "true").Set("batching", "false").Set("max_message_size",
-                                                            std::to_string(kMax));
+  conf.Set("chunking", "true")
+      .Set("batching", "false")
+      .Set("max_message_size", std::to_string(kMax));
   pulsarc_producer_t *p = Create("chunk-3x", conf.get());
   ASSERT_NE(p, nullptr);
   const std::string big = RandomBytes(3 * kMax, 11);
   Completions done(2);
-  ASSERT_EQ(pulsarc_producer_send_cb(p, big.data(), big.size(), nullptr, Completions::Cb,
-                                     done.ctx(0)),
-            PULSARC_OK);
+  ASSERT_EQ(
+      pulsarc_producer_send_cb(p, big.data(), big.size(), nullptr, Completions::Cb, done.ctx(0)),
+      PULSARC_OK);
   ASSERT_EQ(pulsarc_producer_send_cb(p, "after", 5, nullptr, Completions::Cb, done.ctx(1)),
             PULSARC_OK);
   ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
@@ -130,8 +131,9 @@ TEST_F(Chunking, WithoutChunkingTheSameMessageFailsBeforeAnythingIsSent) {
   const std::string big = RandomBytes(3 * kMax, 12);
   EXPECT_EQ(SendWait(p, big), PULSARC_ERR_MESSAGE_TOO_BIG);
   ProducerConf zconf;
-  zconf.Set("batching", "false").Set("max_message_size", std::to_string(kMax)).Set(
-      "compression", "lz4");
+  zconf.Set("batching", "false")
+      .Set("max_message_size", std::to_string(kMax))
+      .Set("compression", "lz4");
   pulsarc_producer_t *pz = Create("chunk-off-lz4", zconf.get());
   ASSERT_NE(pz, nullptr);
   EXPECT_EQ(SendWait(pz, big), PULSARC_ERR_MESSAGE_TOO_BIG);
@@ -156,8 +158,8 @@ TEST_F(Chunking, ChunkingWithBatchingIsAConflict) {
 // compressed form still needs chunks): each message completes once and
 // reassembles, after decompression, to what was sent.
 TEST_F(Chunking, EveryCodecFromEmptyToThreeTimesTheLimit) {
-  const std::vector<size_t> sizes = {0, 1, kMax / 2, kMax - 200, kMax, kMax + 1, 2 * kMax,
-                                     3 * kMax};
+  const std::vector<size_t> sizes = {0,    1,        kMax / 2, kMax - 200,
+                                     kMax, kMax + 1, 2 * kMax, 3 * kMax};
   for (int codec = 0; codec <= 4; codec++) {
     const std::string topic = std::string("chunk-sweep-") + CodecName(codec);
     ProducerConf conf;
@@ -227,8 +229,8 @@ TEST_F(ChunkingSmallBroker, BrokerLimitCapsTheChunkSize) {
   Snapshot s(tb_, "chunk-broker-cap");
   ASSERT_GE(s->num_entries, 3u);
   bool ok = false;
-  std::string back = Reassemble(EntriesOf(s.get(), s->entries[0].sequence_id),
-                                pulsarc_producer_name(p), 0, &ok);
+  std::string back =
+      Reassemble(EntriesOf(s.get(), s->entries[0].sequence_id), pulsarc_producer_name(p), 0, &ok);
   EXPECT_TRUE(ok);
   EXPECT_TRUE(back == big);
   EXPECT_EQ(Stats().protocol_errors, 0u);

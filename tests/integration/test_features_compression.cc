@@ -7,8 +7,8 @@
 namespace pulsarc_it {
 namespace {
 
-using features::Compressible;
 using features::CodecName;
+using features::Compressible;
 using features::Decompress;
 using features::EntryPayload;
 using features::RandomBytes;
@@ -23,8 +23,7 @@ std::string CaseName(const ::testing::TestParamInfo<CodecCase> &i) {
   return std::string(CodecName(i.param.codec)) + (i.param.batched ? "_batched" : "_single");
 }
 
-class CompressionRoundTrip : public BrokerTest, public ::testing::WithParamInterface<CodecCase> {
-};
+class CompressionRoundTrip : public BrokerTest, public ::testing::WithParamInterface<CodecCase> {};
 
 TEST_P(CompressionRoundTrip, PayloadsSurviveAndMetadataNamesTheCodec) {
   const CodecCase c = GetParam();
@@ -37,9 +36,13 @@ TEST_P(CompressionRoundTrip, PayloadsSurviveAndMetadataNamesTheCodec) {
   pulsarc_producer_t *p = Create(topic, conf.get());
   ASSERT_NE(p, nullptr);
 
-  const std::vector<std::string> payloads = {
-      "", "x", Compressible(1 << 20), RandomBytes(256 << 10, 7), "tail", RandomBytes(1, 8),
-      RandomBytes(1 << 20, 9)};
+  const std::vector<std::string> payloads = {"",
+                                             "x",
+                                             Compressible(1 << 20),
+                                             RandomBytes(256 << 10, 7),
+                                             "tail",
+                                             RandomBytes(1, 8),
+                                             RandomBytes(1 << 20, 9)};
   Completions done(payloads.size());
   for (size_t i = 0; i < payloads.size(); i++)
     ASSERT_EQ(pulsarc_producer_send_cb(p, payloads[i].data(), payloads[i].size(), nullptr,
@@ -171,8 +174,8 @@ TEST_F(CompressionSize, BatchedMessageOptionsSurviveCompression) {
     ASSERT_EQ(pulsarc_msg_opts_set_partition_key(o.get(), key.c_str()), PULSARC_OK);
     ASSERT_EQ(pulsarc_msg_opts_add_property(o.get(), "n", std::to_string(i).c_str()), PULSARC_OK);
     std::string payload = Compressible(1000 + static_cast<size_t>(i));
-    ASSERT_EQ(pulsarc_producer_send_cb(p, payload.data(), payload.size(), o.get(),
-                                       Completions::Cb, done.ctx(static_cast<size_t>(i))),
+    ASSERT_EQ(pulsarc_producer_send_cb(p, payload.data(), payload.size(), o.get(), Completions::Cb,
+                                       done.ctx(static_cast<size_t>(i))),
               PULSARC_OK);
   }
   ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);

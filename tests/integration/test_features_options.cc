@@ -98,10 +98,8 @@ TEST_F(MessageOptions, NullValueWithEmptyPayload) {
   pulsarc_producer_t *b = Create("opt-null-batch", batched.get());
   ASSERT_NE(b, nullptr);
   Completions done(2);
-  ASSERT_EQ(pulsarc_producer_send_cb(b, "", 0, o.get(), Completions::Cb, done.ctx(0)),
-            PULSARC_OK);
-  ASSERT_EQ(pulsarc_producer_send_cb(b, "v", 1, nullptr, Completions::Cb, done.ctx(1)),
-            PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_send_cb(b, "", 0, o.get(), Completions::Cb, done.ctx(0)), PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_send_cb(b, "v", 1, nullptr, Completions::Cb, done.ctx(1)), PULSARC_OK);
   ASSERT_EQ(pulsarc_producer_flush(b, kWaitMs), PULSARC_OK);
   Snapshot sb(tb_, "opt-null-batch");
   ASSERT_EQ(sb->num_entries, 1u);
@@ -146,8 +144,7 @@ TEST_F(MessageOptions, ExplicitSequenceIdsAreUsedAndLeaveTheCounterAlone) {
   Completions done(3);
   for (size_t i = 0; i < 3; i++) {
     MsgOpts oi;
-    ASSERT_EQ(pulsarc_msg_opts_set_sequence_id(oi.get(), static_cast<int64_t>(10 + i)),
-              PULSARC_OK);
+    ASSERT_EQ(pulsarc_msg_opts_set_sequence_id(oi.get(), static_cast<int64_t>(10 + i)), PULSARC_OK);
     ASSERT_EQ(pulsarc_producer_send_cb(b, "b", 1, oi.get(), Completions::Cb, done.ctx(i)),
               PULSARC_OK);
   }
@@ -233,8 +230,8 @@ TEST_F(MemoryLimit, NonBlockingSendGetsMemoryLimitAndAccountingStaysUnder) {
   // The broker stops reading altogether: still refused, still under.
   pulsarc_tb_stop_reading(tb_, true);
   for (size_t i = 20; i < 30; i++) {
-    EXPECT_EQ(pulsarc_producer_send_cb(p, payload.data(), payload.size(), nullptr,
-                                       Completions::Cb, done.ctx(i)),
+    EXPECT_EQ(pulsarc_producer_send_cb(p, payload.data(), payload.size(), nullptr, Completions::Cb,
+                                       done.ctx(i)),
               PULSARC_ERR_MEMORY_LIMIT);
     EXPECT_LE(MemoryUsed(c), kLimit);
   }
@@ -314,8 +311,8 @@ TEST_F(MemoryLimit, ChunkedGrantsStayUnderTheLimitAndComeBack) {
     MsgOpts o;
     o.Timeout(10000);
     std::string pb(kMsg, 'b');
-    b_result = pulsarc_producer_send_cb(b, pb.data(), pb.size(), o.get(), Completions::Cb,
-                                        done.ctx(900));
+    b_result =
+        pulsarc_producer_send_cb(b, pb.data(), pb.size(), o.get(), Completions::Cb, done.ctx(900));
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(b_result.load(), -1) << "b should be waiting for memory";

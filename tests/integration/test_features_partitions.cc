@@ -158,8 +158,7 @@ TEST_F(Partitions, CustomRouterIsHonoured) {
   ProducerConf nofn;
   nofn.Set("routing_mode", "custom");
   pulsarc_producer_t *q = nullptr;
-  EXPECT_EQ(pulsarc_producer_create(client_, "route-custom", nofn.get(), &q),
-            PULSARC_ERR_CONFLICT);
+  EXPECT_EQ(pulsarc_producer_create(client_, "route-custom", nofn.get(), &q), PULSARC_ERR_CONFLICT);
 }
 
 // Issue #3: keyless messages spread evenly, switching partition per batch

@@ -209,16 +209,15 @@ TEST_F(AccessModes, WaitForExclusiveQueuesUntilTheFirstCloses) {
   wc.Set("access_mode", "wait_for_exclusive").Set("batching", "false");
   ReadyRecorder ready;
   pulsarc_producer_t *b = nullptr;
-  ASSERT_EQ(pulsarc_producer_start(client_, topic.c_str(), wc.get(), ReadyRecorder::Cb, &ready,
-                                   &b),
+  ASSERT_EQ(pulsarc_producer_start(client_, topic.c_str(), wc.get(), ReadyRecorder::Cb, &ready, &b),
             PULSARC_OK);
   producers_.push_back(b);
   Completions done(3);
   for (size_t i = 0; i < 3; i++) {
     std::string m = "from b " + std::to_string(i);
-    ASSERT_EQ(pulsarc_producer_send_cb(b, m.data(), m.size(), nullptr, Completions::Cb,
-                                       done.ctx(i)),
-              PULSARC_OK);
+    ASSERT_EQ(
+        pulsarc_producer_send_cb(b, m.data(), m.size(), nullptr, Completions::Cb, done.ctx(i)),
+        PULSARC_OK);
   }
   // b is queued by the broker; nothing of it is ready or sent.
   bool queued = false;

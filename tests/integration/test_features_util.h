@@ -51,9 +51,8 @@ inline pulsarc_err_t SendWait(pulsarc_producer_t *p, const std::string &payload,
                               const pulsarc_msg_opts_t *opts = nullptr,
                               pulsarc_msg_id_t *id = nullptr, int *callbacks = nullptr) {
   Completions done(1);
-  pulsarc_err_t e =
-      pulsarc_producer_send_cb(p, payload.data(), payload.size(), opts, Completions::Cb,
-                               done.ctx(0));
+  pulsarc_err_t e = pulsarc_producer_send_cb(p, payload.data(), payload.size(), opts,
+                                             Completions::Cb, done.ctx(0));
   if (e != PULSARC_OK)
     return e;
   if (!done.WaitTotal(1))

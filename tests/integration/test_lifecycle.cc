@@ -245,9 +245,9 @@ TEST_F(Lifecycle, SplicedPayloadsTimeOutInEveryStateAndTheProducerGoesOn) {
   o.Timeout(300);
   Completions done(kN + 1);
   for (int i = 0; i < kN; i++)
-    ASSERT_EQ(pulsarc_producer_send_cb(p, big.data(), big.size(), o.get(), Completions::Cb,
-                                       done.ctx(i)),
-              PULSARC_OK)
+    ASSERT_EQ(
+        pulsarc_producer_send_cb(p, big.data(), big.size(), o.get(), Completions::Cb, done.ctx(i)),
+        PULSARC_OK)
         << i;
   ASSERT_TRUE(done.WaitTotal(kN));
   int never = 0, unconfirmed = 0;

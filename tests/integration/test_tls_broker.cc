@@ -385,8 +385,8 @@ TEST_F(Tls, ChallengeMidStreamRefreshesTokenWithoutLoss) {
       EXPECT_EQ(pulsarc_tb_auth_challenge(tb_), 1);
     }
     std::string m = "r-" + std::to_string(i);
-    ASSERT_EQ(pulsarc_producer_send_cb(producers_[0], m.data(), m.size(), nullptr,
-                                       Completions::Cb, done.ctx(i)),
+    ASSERT_EQ(pulsarc_producer_send_cb(producers_[0], m.data(), m.size(), nullptr, Completions::Cb,
+                                       done.ctx(i)),
               PULSARC_OK);
   }
   ASSERT_EQ(pulsarc_producer_flush(producers_[0], kWaitMs), PULSARC_OK);

@@ -52,8 +52,8 @@ inline KeyCert MakeCert(const std::string &dir, const std::string &name, const c
   X509_gmtime_adj(X509_getm_notAfter(x), to_s);
   X509_set_pubkey(x, kc.key);
   X509_NAME *n = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char *>(cn),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char *>(cn), -1,
+                             -1, 0);
   X509 *iss = issuer ? issuer->cert : x;
   X509_set_issuer_name(x, X509_get_subject_name(iss));
   bool ca = std::string(kind) == "ca";
@@ -64,8 +64,7 @@ inline KeyCert MakeCert(const std::string &dir, const std::string &name, const c
   if (issuer)
     AddExt(x, iss, NID_authority_key_identifier, "keyid");
   if (!ca)
-    AddExt(x, iss, NID_ext_key_usage,
-           std::string(kind) == "server" ? "serverAuth" : "clientAuth");
+    AddExt(x, iss, NID_ext_key_usage, std::string(kind) == "server" ? "serverAuth" : "clientAuth");
   if (san)
     AddExt(x, iss, NID_subject_alt_name, san);
   X509_sign(x, issuer ? issuer->key : kc.key, EVP_sha256());
@@ -99,12 +98,12 @@ struct Certs {
                           "DNS:broker.example.com", &ca, -day, 30 * day);
     foreign = MakeCert(dir, "foreign", "server", "localhost", san, &other_ca, -day, 30 * day);
     client = MakeCert(dir, "client", "client", "pulsarc-client", nullptr, &ca, -day, 30 * day);
-    foreign_client = MakeCert(dir, "foreign-client", "client", "intruder", nullptr, &other_ca,
-                              -day, 30 * day);
+    foreign_client =
+        MakeCert(dir, "foreign-client", "client", "intruder", nullptr, &other_ca, -day, 30 * day);
   }
   ~Certs() {
-    for (KeyCert *k : {&ca, &other_ca, &server, &expired, &wrong_host, &foreign, &client,
-                       &foreign_client}) {
+    for (KeyCert *k :
+         {&ca, &other_ca, &server, &expired, &wrong_host, &foreign, &client, &foreign_client}) {
       unlink(k->key_file.c_str());
       unlink(k->cert_file.c_str());
       EVP_PKEY_free(k->key);

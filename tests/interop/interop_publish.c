@@ -55,7 +55,7 @@ struct options {
   const char *schema_name;
   const char *routing_mode;
   const char *hashing;
-  long payload_size; /* 0: the pattern as is; else padded with filler to this size */
+  long payload_size;        /* 0: the pattern as is; else padded with filler to this size */
   const char *payload_file; /* one base64 payload per line (no NUL bytes) */
 };
 
@@ -417,13 +417,12 @@ int main(int argc, char **argv) {
       set_conf(pc, "batch_max_messages", o.batch_max_messages) ||
       set_conf(pc, "batch_max_delay_ms", o.batch_max_delay_ms) ||
       set_conf(pc, "compression", o.compression) ||
-      set_conf(pc, "send_timeout_ms", o.send_timeout_ms) ||
-      set_conf(pc, "chunking", o.chunking) ||
+      set_conf(pc, "send_timeout_ms", o.send_timeout_ms) || set_conf(pc, "chunking", o.chunking) ||
       set_conf(pc, "max_message_size", o.max_message_size) ||
       set_conf(pc, "schema_type", o.schema_type) ||
       set_conf(pc, "schema_definition", o.schema_definition) ||
-      set_conf(pc, "schema_name", o.schema_name) ||
-      set_conf(pc, "routing_mode", o.routing_mode) || set_conf(pc, "hashing", o.hashing)) {
+      set_conf(pc, "schema_name", o.schema_name) || set_conf(pc, "routing_mode", o.routing_mode) ||
+      set_conf(pc, "hashing", o.hashing)) {
     pulsarc_client_destroy(client);
     return 2;
   }

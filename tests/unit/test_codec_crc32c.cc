@@ -98,8 +98,8 @@ TEST(CodecCrc32c, AllLengthsAndOffsetsAgree) {
 TEST(CodecCrc32c, InterleavedLaneBoundariesAgree) {
   const auto data = random_bytes(4 * 3 * 8192 + 64, 4);
   std::vector<size_t> lens;
-  for (size_t base : {3 * 256, 2 * 3 * 256, 3 * 8192, 3 * 8192 + 3 * 256, 2 * 3 * 8192,
-                      4 * 3 * 8192})
+  for (size_t base :
+       {3 * 256, 2 * 3 * 256, 3 * 8192, 3 * 8192 + 3 * 256, 2 * 3 * 8192, 4 * 3 * 8192})
     for (size_t d = 0; d <= 24; d++) {
       lens.push_back(base + d);
       if (base >= d)
@@ -119,8 +119,8 @@ TEST(CodecCrc32c, InterleavedLaneBoundariesAgree) {
 TEST(CodecCrc32c, CombineEqualsTheCrcOfTheConcatenation) {
   const auto data = random_bytes(70000, 5);
   std::mt19937 rng(6);
-  std::vector<std::pair<size_t, size_t>> cuts = {{0, 0}, {0, 9}, {9, 0}, {1, 1}, {5000, 16384},
-                                                 {0, 70000}, {70000, 0}, {3, 65536}};
+  std::vector<std::pair<size_t, size_t>> cuts = {{0, 0},        {0, 9},     {9, 0},     {1, 1},
+                                                 {5000, 16384}, {0, 70000}, {70000, 0}, {3, 65536}};
   for (int i = 0; i < 200; i++) {
     size_t a = rng() % 70001;
     cuts.push_back({a, rng() % (70001 - a)});

@@ -128,9 +128,11 @@ Bytes seal_hello(size_t headroom, size_t *start_out, bool *moved) {
 // header fitting the headroom.
 TEST(CodecFrame, GatherFrameEqualsContiguousFrame) {
   const std::string whole = "AAAAbbbbbCCdddddddEEEEEEEEEE";
-  struct Cut { size_t from, len; };
+  struct Cut {
+    size_t from, len;
+  };
   const std::vector<std::vector<Cut>> layouts = {
-      {{0, 4}},           {{4, 5}},  {{4, 5}, {9, 2}}, {{18, 10}}, {{0, 4}, {11, 7}, {18, 10}},
+      {{0, 4}},          {{4, 5}}, {{4, 5}, {9, 2}}, {{18, 10}}, {{0, 4}, {11, 7}, {18, 10}},
       {{0, 4}, {4, 24}}, {{0, 28}}};
   for (size_t headroom : {size_t{0}, size_t{64}}) {
     for (const auto &cuts : layouts) {
@@ -156,8 +158,9 @@ TEST(CodecFrame, GatherFrameEqualsContiguousFrame) {
       }
       ASSERT_EQ(pc_buf_append(&g, whole.data() + pos, whole.size() - pos), 0);
       size_t inline_len = g.len - headroom, g_start = 0;
-      ASSERT_EQ(pc_frame_seal_gather(&g, headroom, &ex.cmd, &ex.md, holes.data(), holes.size(),
-                                     &g_start), 0);
+      ASSERT_EQ(
+          pc_frame_seal_gather(&g, headroom, &ex.cmd, &ex.md, holes.data(), holes.size(), &g_start),
+          0);
       // Reassemble the segments as the connection would write them.
       size_t body = g.len - inline_len;
       Bytes out(g.data + g_start, g.data + body);
@@ -168,8 +171,8 @@ TEST(CodecFrame, GatherFrameEqualsContiguousFrame) {
         at = h.off;
       }
       out.insert(out.end(), g.data + body + at, g.data + g.len);
-      EXPECT_EQ(out, buf_bytes(ref, ref_start)) << "headroom " << headroom << ", holes "
-                                                 << holes.size();
+      EXPECT_EQ(out, buf_bytes(ref, ref_start))
+          << "headroom " << headroom << ", holes " << holes.size();
       pc_buf_free(&ref);
       pc_buf_free(&g);
     }

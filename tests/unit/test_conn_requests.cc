@@ -529,8 +529,8 @@ TEST_F(ConnRequestTest, SegmentedFramesArriveIntact) {
   std::vector<std::unique_ptr<Ref>> refs;
   std::vector<std::vector<struct iovec>> segs(3);
   for (uint64_t seq = 1; seq <= 3; seq++) {
-    refs.push_back(std::make_unique<Ref>(this, "r" + std::to_string(seq),
-                                         send_frame(seq, sizes[seq - 1])));
+    refs.push_back(
+        std::make_unique<Ref>(this, "r" + std::to_string(seq), send_frame(seq, sizes[seq - 1])));
     Ref &r = *refs.back();
     size_t at = 0, step = 1;
     while (at < r.bytes.size()) {

@@ -197,7 +197,6 @@ private:
   int fd_ = -1;
 };
 
-
 #define SUB(t) PULSARC__COMMAND_SUBSCRIBE__SUB_TYPE__##t
 
 // Entry ids of the MESSAGE frames among gs, in arrival order.
@@ -265,8 +264,8 @@ TEST_F(TbConsumer, EarliestDispatchesStoredEntriesAsStoredWithValidChecksum) {
     EXPECT_TRUE(g.checksum_ok);
     EXPECT_EQ(g.payload, std::string(reinterpret_cast<const char *>(snap->entries[i].payload),
                                      snap->entries[i].payload_len));
-    Pulsarc__MessageMetadata *md = pc_metadata_unpack(
-        reinterpret_cast<const uint8_t *>(g.metadata.data()), g.metadata.size());
+    Pulsarc__MessageMetadata *md =
+        pc_metadata_unpack(reinterpret_cast<const uint8_t *>(g.metadata.data()), g.metadata.size());
     ASSERT_NE(md, nullptr);
     EXPECT_EQ(name_, md->producer_name);
     EXPECT_EQ(md->has_num_messages_in_batch != 0, i == 1);

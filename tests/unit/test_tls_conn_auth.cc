@@ -69,7 +69,8 @@ TEST_F(ConnAuth, ChallengeBeforeAndAfterConnectedGetsFreshData) {
     EXPECT_STREQ(f.cmd->connect->auth_method_name, "token");
     ASSERT_TRUE(f.cmd->connect->has_auth_data);
     connect_data = Data(f.cmd->connect->auth_data);
-    ASSERT_TRUE(f.cmd->connect->feature_flags && f.cmd->connect->feature_flags->supports_auth_refresh);
+    ASSERT_TRUE(f.cmd->connect->feature_flags &&
+                f.cmd->connect->feature_flags->supports_auth_refresh);
     SendChallenge(p); // before CONNECTED: must be answered, not refused
     ASSERT_TRUE(p.Expect(PULSARC__BASE_COMMAND__TYPE__AUTH_RESPONSE, &f));
     ASSERT_NE(f.cmd->auth_response->response, nullptr);

@@ -137,7 +137,8 @@ TEST_F(TlsSession, Tls11IsRefused) {
 }
 
 TEST_F(TlsSession, WriteToVanishedPeerFailsWithoutSigpipe) {
-  struct sigaction dfl {}, old {};
+  struct sigaction dfl {
+  }, old{};
   dfl.sa_handler = SIG_DFL;
   sigaction(SIGPIPE, &dfl, &old); // a SIGPIPE now would kill the test
   Prepare(Trusting(), g_certs->server, "localhost");

@@ -44,7 +44,7 @@ TEST(ToolsHist, BucketsAreContiguousAndNarrow) {
     ASSERT_EQ(pc_hist_index(pc_hist_high(i)), i);
     // Relative width stays within 1/128 of the bucket's lowest value.
     uint64_t width = pc_hist_high(i) - pc_hist_low(i) + 1;
-    if (i >= PC_HIST_LINEAR) {  // below that, width 1: exact
+    if (i >= PC_HIST_LINEAR) { // below that, width 1: exact
       EXPECT_LE(width * 128, pc_hist_low(i)) << "bucket " << i;
     }
   }
@@ -63,7 +63,8 @@ TEST(ToolsHist, EmptyHistogramReportsZero) {
 
 TEST(ToolsHist, PercentilesOfUniformValuesAreWithinPrecision) {
   auto h = fresh();
-  for (uint64_t v = 1; v <= 1000000; v++) pc_hist_record(h.get(), v * 1000);  // 1 us .. 1 s
+  for (uint64_t v = 1; v <= 1000000; v++)
+    pc_hist_record(h.get(), v * 1000); // 1 us .. 1 s
   EXPECT_EQ(h->count, 1000000u);
   EXPECT_EQ(h->min, 1000u);
   EXPECT_EQ(h->max, 1000000000u);
@@ -73,7 +74,7 @@ TEST(ToolsHist, PercentilesOfUniformValuesAreWithinPrecision) {
   } cases[] = {{50, 500e6}, {90, 900e6}, {99, 990e6}, {99.9, 999e6}, {100, 1000e6}};
   for (auto &c : cases) {
     double got = (double)pc_hist_percentile(h.get(), c.p);
-    EXPECT_GE(got, c.expect) << "p" << c.p;           // highest equivalent value
+    EXPECT_GE(got, c.expect) << "p" << c.p; // highest equivalent value
     EXPECT_LE(got, c.expect * (1 + 1.0 / 128)) << "p" << c.p;
   }
   EXPECT_NEAR(pc_hist_mean(h.get()), 500000500.0, 1.0);
@@ -81,7 +82,7 @@ TEST(ToolsHist, PercentilesOfUniformValuesAreWithinPrecision) {
 
 TEST(ToolsHist, PercentileMatchesSortedSamples) {
   std::mt19937_64 rng(7);
-  std::lognormal_distribution<double> dist(13.0, 1.5);  // ~0.4 ms median, long tail
+  std::lognormal_distribution<double> dist(13.0, 1.5); // ~0.4 ms median, long tail
   auto h = fresh();
   std::vector<uint64_t> v;
   for (int i = 0; i < 100000; i++) {
@@ -104,7 +105,7 @@ TEST(ToolsHist, PercentileMatchesSortedSamples) {
 TEST(ToolsHist, SingleValueIsReportedExactly) {
   auto h = fresh();
   pc_hist_record(h.get(), 123456789);
-  EXPECT_EQ(pc_hist_percentile(h.get(), 50), 123456789u);  // capped by min/max
+  EXPECT_EQ(pc_hist_percentile(h.get(), 50), 123456789u); // capped by min/max
   EXPECT_EQ(pc_hist_percentile(h.get(), 99.9), 123456789u);
 }
 
@@ -121,18 +122,21 @@ TEST(ToolsHist, MergeEqualsRecordingEverythingInOne) {
   EXPECT_EQ(a->sum, all->sum);
   EXPECT_EQ(a->min, all->min);
   EXPECT_EQ(a->max, all->max);
-  for (unsigned i = 0; i < PC_HIST_BUCKETS; i++) ASSERT_EQ(a->b[i], all->b[i]) << i;
+  for (unsigned i = 0; i < PC_HIST_BUCKETS; i++)
+    ASSERT_EQ(a->b[i], all->b[i]) << i;
   auto empty = fresh();
-  pc_hist_merge(a.get(), empty.get());  // merging an empty one changes nothing
+  pc_hist_merge(a.get(), empty.get()); // merging an empty one changes nothing
   EXPECT_EQ(a->min, all->min);
   EXPECT_EQ(a->count, all->count);
 }
 
 TEST(ToolsHist, DiffGivesTheLastInterval) {
   auto before = fresh(), after = fresh(), iv = fresh();
-  for (int i = 0; i < 1000; i++) pc_hist_record(before.get(), 1000);  // 1 us
+  for (int i = 0; i < 1000; i++)
+    pc_hist_record(before.get(), 1000); // 1 us
   *after = *before;
-  for (int i = 0; i < 100; i++) pc_hist_record(after.get(), 5000000);  // 5 ms
+  for (int i = 0; i < 100; i++)
+    pc_hist_record(after.get(), 5000000); // 5 ms
   pc_hist_diff(iv.get(), after.get(), before.get());
   EXPECT_EQ(iv->count, 100u);
   EXPECT_EQ(iv->sum, 100u * 5000000u);
@@ -145,4 +149,4 @@ TEST(ToolsHist, DiffGivesTheLastInterval) {
   EXPECT_EQ(pc_hist_percentile(iv.get(), 99), 0u);
 }
 
-}  // namespace
+} // namespace

@@ -18,10 +18,9 @@
 
 #define PC_HIST_SUB_BITS 8
 #define PC_HIST_MAX_BITS 40
-#define PC_HIST_LINEAR (1u << PC_HIST_SUB_BITS)       /* exact values 0..255 */
-#define PC_HIST_HALF (1u << (PC_HIST_SUB_BITS - 1))   /* buckets per octave */
-#define PC_HIST_BUCKETS \
-  (PC_HIST_LINEAR + (PC_HIST_MAX_BITS - PC_HIST_SUB_BITS) * PC_HIST_HALF)
+#define PC_HIST_LINEAR (1u << PC_HIST_SUB_BITS)     /* exact values 0..255 */
+#define PC_HIST_HALF (1u << (PC_HIST_SUB_BITS - 1)) /* buckets per octave */
+#define PC_HIST_BUCKETS (PC_HIST_LINEAR + (PC_HIST_MAX_BITS - PC_HIST_SUB_BITS) * PC_HIST_HALF)
 
 typedef struct pc_hist {
   uint64_t count;
@@ -32,9 +31,11 @@ typedef struct pc_hist {
 } pc_hist;
 
 static inline unsigned pc_hist_index(uint64_t v) {
-  if (v < PC_HIST_LINEAR) return (unsigned)v;
+  if (v < PC_HIST_LINEAR)
+    return (unsigned)v;
   unsigned k = 63u - (unsigned)__builtin_clzll(v); /* octave: 2^k <= v */
-  if (k >= PC_HIST_MAX_BITS) return PC_HIST_BUCKETS - 1;
+  if (k >= PC_HIST_MAX_BITS)
+    return PC_HIST_BUCKETS - 1;
   /* The top PC_HIST_SUB_BITS bits of v, minus the leading 1. */
   unsigned sub = (unsigned)(v >> (k - (PC_HIST_SUB_BITS - 1))) - PC_HIST_HALF;
   return PC_HIST_LINEAR + (k - PC_HIST_SUB_BITS) * PC_HIST_HALF + sub;
@@ -42,7 +43,8 @@ static inline unsigned pc_hist_index(uint64_t v) {
 
 /* Smallest value that maps to bucket i. */
 static inline uint64_t pc_hist_low(unsigned i) {
-  if (i < PC_HIST_LINEAR) return i;
+  if (i < PC_HIST_LINEAR)
+    return i;
   unsigned k = (i - PC_HIST_LINEAR) / PC_HIST_HALF + PC_HIST_SUB_BITS;
   uint64_t sub = (i - PC_HIST_LINEAR) % PC_HIST_HALF + PC_HIST_HALF;
   return sub << (k - (PC_HIST_SUB_BITS - 1));
@@ -50,7 +52,8 @@ static inline uint64_t pc_hist_low(unsigned i) {
 
 /* Largest value that maps to bucket i (the last bucket is open-ended). */
 static inline uint64_t pc_hist_high(unsigned i) {
-  if (i + 1 >= PC_HIST_BUCKETS) return UINT64_MAX;
+  if (i + 1 >= PC_HIST_BUCKETS)
+    return UINT64_MAX;
   return pc_hist_low(i + 1) - 1;
 }
 
@@ -63,16 +66,21 @@ static inline void pc_hist_record(pc_hist *h, uint64_t v) {
   h->b[pc_hist_index(v)]++;
   h->count++;
   h->sum += v;
-  if (v < h->min) h->min = v;
-  if (v > h->max) h->max = v;
+  if (v < h->min)
+    h->min = v;
+  if (v > h->max)
+    h->max = v;
 }
 
 static inline void pc_hist_merge(pc_hist *dst, const pc_hist *src) {
-  for (unsigned i = 0; i < PC_HIST_BUCKETS; i++) dst->b[i] += src->b[i];
+  for (unsigned i = 0; i < PC_HIST_BUCKETS; i++)
+    dst->b[i] += src->b[i];
   dst->count += src->count;
   dst->sum += src->sum;
-  if (src->min < dst->min) dst->min = src->min;
-  if (src->max > dst->max) dst->max = src->max;
+  if (src->min < dst->min)
+    dst->min = src->min;
+  if (src->max > dst->max)
+    dst->max = src->max;
 }
 
 /* dst = a - b, bucket by bucket, where b is an earlier snapshot of the same
@@ -84,34 +92,45 @@ static inline void pc_hist_diff(pc_hist *dst, const pc_hist *a, const pc_hist *b
   for (unsigned i = 0; i < PC_HIST_BUCKETS; i++) {
     uint64_t n = a->b[i] >= b->b[i] ? a->b[i] - b->b[i] : 0;
     dst->b[i] = n;
-    if (n == 0) continue;
+    if (n == 0)
+      continue;
     dst->count += n;
-    if (dst->min == UINT64_MAX) dst->min = pc_hist_low(i);
+    if (dst->min == UINT64_MAX)
+      dst->min = pc_hist_low(i);
     dst->max = pc_hist_high(i) == UINT64_MAX ? a->max : pc_hist_high(i);
   }
   dst->sum = a->sum >= b->sum ? a->sum - b->sum : 0;
-  if (dst->max > a->max) dst->max = a->max;
-  if (dst->count && dst->min < a->min) dst->min = a->min;
+  if (dst->max > a->max)
+    dst->max = a->max;
+  if (dst->count && dst->min < a->min)
+    dst->min = a->min;
 }
 
 /* Value at percentile p (0..100]: the highest value equivalent to the
  * bucket holding the ceil(p% * count)-th smallest sample, capped by the
  * exact max, as HdrHistogram reports it. 0 when empty. */
 static inline uint64_t pc_hist_percentile(const pc_hist *h, double p) {
-  if (h->count == 0) return 0;
-  if (p <= 0) return h->min;
+  if (h->count == 0)
+    return 0;
+  if (p <= 0)
+    return h->min;
   double r = p / 100.0 * (double)h->count;
   uint64_t rank = (uint64_t)r;
-  if ((double)rank < r) rank++;
-  if (rank < 1) rank = 1;
-  if (rank > h->count) rank = h->count;
+  if ((double)rank < r)
+    rank++;
+  if (rank < 1)
+    rank = 1;
+  if (rank > h->count)
+    rank = h->count;
   uint64_t seen = 0;
   for (unsigned i = 0; i < PC_HIST_BUCKETS; i++) {
     seen += h->b[i];
     if (seen >= rank) {
       uint64_t v = pc_hist_high(i);
-      if (v > h->max) v = h->max;
-      if (v < h->min) v = h->min;
+      if (v > h->max)
+        v = h->max;
+      if (v < h->min)
+        v = h->min;
       return v;
     }
   }

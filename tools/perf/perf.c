@@ -33,8 +33,7 @@ typedef _Atomic uint64_t au64;
  * on x86) rather than locked read-modify-writes; readers use relaxed loads,
  * which keeps the concurrent progress reads free of data races. */
 static inline void bump(au64 *a, uint64_t d) {
-  atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + d,
-                        memory_order_relaxed);
+  atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + d, memory_order_relaxed);
 }
 static inline uint64_t rd(au64 *a) { return atomic_load_explicit(a, memory_order_relaxed); }
 
@@ -46,7 +45,8 @@ typedef struct ahist {
 static void ahist_record(ahist *h, uint64_t v) {
   bump(&h->b[pc_hist_index(v)], 1);
   bump(&h->sum, v);
-  if (v > rd(&h->max)) atomic_store_explicit(&h->max, v, memory_order_relaxed);
+  if (v > rd(&h->max))
+    atomic_store_explicit(&h->max, v, memory_order_relaxed);
   bump(&h->count, 1);
 }
 
@@ -55,22 +55,24 @@ static void ahist_snap(ahist *h, pc_hist *out) {
   uint64_t n = 0;
   for (unsigned i = 0; i < PC_HIST_BUCKETS; i++) {
     uint64_t c = rd(&h->b[i]);
-    if (c && out->min > pc_hist_low(i)) out->min = pc_hist_low(i);
+    if (c && out->min > pc_hist_low(i))
+      out->min = pc_hist_low(i);
     out->b[i] += c;
     n += c;
   }
   out->count += n;
   out->sum += rd(&h->sum);
   uint64_t mx = rd(&h->max);
-  if (mx > out->max) out->max = mx;
+  if (mx > out->max)
+    out->max = mx;
 }
 
 /* State of one thread that runs send callbacks. */
 typedef struct cb_state {
-  au64 completed;      /* callbacks run (release: readers then see the hists) */
+  au64 completed; /* callbacks run (release: readers then see the hists) */
   au64 errors, meas_ok;
-  ahist live;          /* every success, for progress lines */
-  ahist meas;          /* successes sent after the warmup */
+  ahist live; /* every success, for progress lines */
+  ahist meas; /* successes sent after the warmup */
   struct cb_state *next;
 } cb_state;
 
@@ -78,9 +80,9 @@ typedef struct sender {
   pthread_t th;
   unsigned idx;
   pulsarc_producer_t *prod;
-  uint64_t quota;      /* measured messages to send; 0 = until the deadline */
-  au64 sent;           /* accepted by the library */
-  au64 send_errors;    /* refused by the send call itself */
+  uint64_t quota;   /* measured messages to send; 0 = until the deadline */
+  au64 sent;        /* accepted by the library */
+  au64 send_errors; /* refused by the send call itself */
   char pad[64];
 } sender;
 
@@ -155,8 +157,10 @@ static void cb_totals(uint64_t *completed, uint64_t *errors, uint64_t *meas_ok, 
     *completed += atomic_load_explicit(&s->completed, memory_order_acquire);
     *errors += rd(&s->errors);
     *meas_ok += rd(&s->meas_ok);
-    if (live) ahist_snap(&s->live, live);
-    if (meas) ahist_snap(&s->meas, meas);
+    if (live)
+      ahist_snap(&s->live, live);
+    if (meas)
+      ahist_snap(&s->meas, meas);
   }
 }
 
@@ -181,18 +185,23 @@ static void *sender_main(void *arg) {
   double per_ns = o->rate > 0 ? o->rate / (o->producers * o->threads) / 1e9 : 0;
   uint64_t counter = 0, measured = 0;
   for (;;) {
-    if (atomic_load_explicit(&g.stop, memory_order_relaxed)) break;
+    if (atomic_load_explicit(&g.stop, memory_order_relaxed))
+      break;
     uint64_t t = now_ns();
-    if (g.end && t >= g.end) break;
+    if (g.end && t >= g.end)
+      break;
     bool in_meas = t >= g.measure_start;
-    if (in_meas && sd->quota && measured >= sd->quota) break;
+    if (in_meas && sd->quota && measured >= sd->quota)
+      break;
     if (per_ns > 0) {
       /* Pace against the start so a slow moment is caught up, not lost. */
       uint64_t due = g.t0 + (uint64_t)((double)counter / per_ns);
       if (due > t) {
         uint64_t wake = due;
-        if (g.end && wake > g.end) wake = g.end;
-        if (wake - t > 100000000u) wake = t + 100000000u; /* still see stop */
+        if (g.end && wake > g.end)
+          wake = g.end;
+        if (wake - t > 100000000u)
+          wake = t + 100000000u; /* still see stop */
         sleep_until(wake);
         continue;
       }
@@ -208,7 +217,8 @@ static void *sender_main(void *arg) {
       pulsarc_err_t e = pulsarc_producer_send(sd->prod, buf, size, NULL, NULL);
       on_sent(e, NULL, (void *)(uintptr_t)t);
       counter++;
-      if (in_meas) measured++;
+      if (in_meas)
+        measured++;
       bump(&sd->sent, 1);
       if (e != PULSARC_OK && !worth_retrying(e)) {
         atomic_store(&g.stop, true);
@@ -216,8 +226,8 @@ static void *sender_main(void *arg) {
       }
       continue;
     }
-    pulsarc_err_t e = pulsarc_producer_send_cb(sd->prod, buf, size, NULL, on_sent,
-                                               (void *)(uintptr_t)t);
+    pulsarc_err_t e =
+        pulsarc_producer_send_cb(sd->prod, buf, size, NULL, on_sent, (void *)(uintptr_t)t);
     if (e != PULSARC_OK) {
       note_error(e);
       bump(&sd->send_errors, 1);
@@ -228,7 +238,8 @@ static void *sender_main(void *arg) {
       continue;
     }
     counter++;
-    if (in_meas) measured++;
+    if (in_meas)
+      measured++;
     bump(&sd->sent, 1);
   }
   free(buf);
@@ -254,10 +265,12 @@ typedef struct tidset {
 static void list_tasks(tidset *s) {
   s->n = 0;
   DIR *d = opendir("/proc/self/task");
-  if (!d) return;
+  if (!d)
+    return;
   struct dirent *e;
   while ((e = readdir(d)) && s->n < MAX_TIDS)
-    if (e->d_name[0] != '.') s->t[s->n++] = atol(e->d_name);
+    if (e->d_name[0] != '.')
+      s->t[s->n++] = atol(e->d_name);
   closedir(d);
 }
 
@@ -271,17 +284,18 @@ static double thread_cpu(long tid) {
   if (f) {
     int ok = fscanf(f, "%llu", &ns) == 1;
     fclose(f);
-    if (ok) return (double)ns / 1e9;
+    if (ok)
+      return (double)ns / 1e9;
   }
   snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
-  if (!(f = fopen(path, "r"))) return -1;
+  if (!(f = fopen(path, "r")))
+    return -1;
   char line[1024];
   double r = -1;
   if (fgets(line, sizeof line, f)) {
     char *p = strrchr(line, ')'); /* the command name may hold spaces */
     unsigned long long ut, st;
-    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                    &st) == 2)
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
       r = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
   }
   fclose(f);
@@ -292,7 +306,8 @@ static double tids_cpu(const tidset *s) {
   double sum = 0;
   for (int i = 0; i < s->n; i++) {
     double c = thread_cpu(s->t[i]);
-    if (c < 0) return -1;
+    if (c < 0)
+      return -1;
     sum += c;
   }
   return sum;
@@ -321,7 +336,8 @@ static int configure(const perf_opts *o, pulsarc_producer_conf_t *pc, pulsarc_cl
   snprintf(num, sizeof num, "%" PRIu64, o->max_pending);
   bad |= set_conf(pc, cc, "max_pending_messages", num) != PULSARC_OK;
   bad |= set_conf(pc, cc, "block_if_queue_full", "true") != PULSARC_OK;
-  if (!o->batching) bad |= set_conf(pc, cc, "batching", "false") != PULSARC_OK;
+  if (!o->batching)
+    bad |= set_conf(pc, cc, "batching", "false") != PULSARC_OK;
   if (o->batch_max_messages_s)
     bad |= set_conf(pc, cc, "batch_max_messages", o->batch_max_messages_s) != PULSARC_OK;
   if (o->batch_max_bytes_s)
@@ -330,7 +346,8 @@ static int configure(const perf_opts *o, pulsarc_producer_conf_t *pc, pulsarc_cl
     bad |= set_conf(pc, cc, "batch_max_delay_ms", o->batch_max_delay_ms_s) != PULSARC_OK;
   if (strcmp(o->compression, "none"))
     bad |= set_conf(pc, cc, "compression", o->compression) != PULSARC_OK;
-  if (o->io_threads) bad |= set_conf(pc, cc, "client.io_threads", o->io_threads) != PULSARC_OK;
+  if (o->io_threads)
+    bad |= set_conf(pc, cc, "client.io_threads", o->io_threads) != PULSARC_OK;
   for (unsigned i = 0; i < o->nconf && !bad; i++) {
     char key[128];
     const char *eq = strchr(o->conf[i], '=');
@@ -340,8 +357,8 @@ static int configure(const perf_opts *o, pulsarc_producer_conf_t *pc, pulsarc_cl
   return bad ? -1 : 0;
 }
 
-static void progress(double elapsed, uint64_t dmsgs, double dt, uint64_t pending,
-                     const pc_hist *iv, uint64_t errors, bool warm) {
+static void progress(double elapsed, uint64_t dmsgs, double dt, uint64_t pending, const pc_hist *iv,
+                     uint64_t errors, bool warm) {
   const perf_opts *o = g.o;
   double rate = dt > 0 ? (double)dmsgs / dt : 0;
   fprintf(stderr,
@@ -355,7 +372,8 @@ static void progress(double elapsed, uint64_t dmsgs, double dt, uint64_t pending
 int main(int argc, char **argv) {
   static perf_opts o;
   int rc = perf_parse_args(argc, argv, &o);
-  if (rc) return rc == 1 ? 0 : 2;
+  if (rc)
+    return rc == 1 ? 0 : 2;
   g.o = &o;
   if (o.text_payload) {
     if ((g.text_pool = malloc(PERF_TEXT_POOL_BYTES)) == NULL) {
@@ -383,7 +401,7 @@ int main(int argc, char **argv) {
      * CPU is subtracted so the figure is the client's alone. */
     list_tasks(&before);
     pulsarc_tb_opts to = pulsarc_tb_opts_default();
-    to.retain_bytes = 0;      /* a perf run must not grow memory */
+    to.retain_bytes = 0; /* a perf run must not grow memory */
     to.max_entry_records = 0;
     int e = pulsarc_tb_start(&to, &tb);
     if (e) {
@@ -394,8 +412,10 @@ int main(int argc, char **argv) {
     list_tasks(&after);
     for (int i = 0; i < after.n; i++) {
       bool old = false;
-      for (int j = 0; j < before.n; j++) old |= after.t[i] == before.t[j];
-      if (!old) broker_tids.t[broker_tids.n++] = after.t[i];
+      for (int j = 0; j < before.n; j++)
+        old |= after.t[i] == before.t[j];
+      if (!old)
+        broker_tids.t[broker_tids.n++] = after.t[i];
     }
     r.service_url = pulsarc_tb_service_url(tb);
     wire_port = pulsarc_tb_port(tb);
@@ -403,7 +423,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pulsarc-perf: embedded test broker at %s\n", r.service_url);
   }
   bool broker_measured = tb && broker_tids.n > 0 && tids_cpu(&broker_tids) >= 0;
-  r.cpu_scope = !tb ? "process (client only: the broker is external)"
+  r.cpu_scope = !tb               ? "process (client only: the broker is external)"
                 : broker_measured ? "process minus embedded broker thread"
                                   : "process (includes the embedded broker)";
 
@@ -418,7 +438,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pulsarc-perf: out of memory\n");
     goto out;
   }
-  if (configure(&o, pc, cc)) goto out;
+  if (configure(&o, pc, cc))
+    goto out;
   pulsarc_err_t e = pulsarc_client_new(r.service_url, cc, &client);
   if (e) {
     fprintf(stderr, "pulsarc-perf: cannot create a client for %s: %s\n", r.service_url,
@@ -443,13 +464,15 @@ int main(int argc, char **argv) {
     measuring = true;
     wire0 = perf_wire_bytes(wire_port);
     cpu0 = process_cpu();
-    if (broker_measured) bcpu0 = tids_cpu(&broker_tids);
+    if (broker_measured)
+      bcpu0 = tids_cpu(&broker_tids);
   }
   atomic_store(&g.running, nsend);
   for (unsigned i = 0; i < nsend; i++) {
     sd[i].idx = i;
     sd[i].prod = prods[i / o.threads];
-    if (o.messages) sd[i].quota = o.messages / nsend + (i < o.messages % nsend);
+    if (o.messages)
+      sd[i].quota = o.messages / nsend + (i < o.messages % nsend);
     if (o.messages && sd[i].quota == 0) {
       atomic_fetch_sub(&g.running, 1);
       continue;
@@ -487,14 +510,17 @@ int main(int argc, char **argv) {
       measuring = true;
       wire0 = perf_wire_bytes(wire_port);
       cpu0 = process_cpu();
-      if (broker_measured) bcpu0 = tids_cpu(&broker_tids);
+      if (broker_measured)
+        bcpu0 = tids_cpu(&broker_tids);
     }
-    if (t < next_tick || o.quiet) continue;
+    if (t < next_tick || o.quiet)
+      continue;
     next_tick += 1000000000u;
     uint64_t comp, errs, mok, sent = 0;
     pc_hist_reset(cur);
     cb_totals(&comp, &errs, &mok, cur, NULL);
-    for (unsigned i = 0; i < nsend; i++) sent += rd(&sd[i].sent), errs += rd(&sd[i].send_errors);
+    for (unsigned i = 0; i < nsend; i++)
+      sent += rd(&sd[i].sent), errs += rd(&sd[i].send_errors);
     pc_hist_diff(iv, cur, prev);
     progress((double)(t - g.t0) / 1e9, cur->count - last_ok, (double)(t - last_t) / 1e9,
              sent > comp ? sent - comp : 0, iv, errs, t < g.measure_start);
@@ -505,26 +531,31 @@ int main(int argc, char **argv) {
     last_t = t;
   }
   for (unsigned i = 0; i < nsend; i++)
-    if (sd[i].th) pthread_join(sd[i].th, NULL);
+    if (sd[i].th)
+      pthread_join(sd[i].th, NULL);
 
   /* Everything accepted must complete before the clock stops. */
   for (unsigned i = 0; i < o.producers; i++) {
     e = pulsarc_producer_flush(prods[i], 120000);
-    if (e) fprintf(stderr, "pulsarc-perf: flush of producer %u: %s\n", i + 1, pulsarc_err_str(e));
+    if (e)
+      fprintf(stderr, "pulsarc-perf: flush of producer %u: %s\n", i + 1, pulsarc_err_str(e));
   }
   uint64_t sent = 0, send_errs = 0, comp, errs, mok;
-  for (unsigned i = 0; i < nsend; i++) sent += rd(&sd[i].sent), send_errs += rd(&sd[i].send_errors);
+  for (unsigned i = 0; i < nsend; i++)
+    sent += rd(&sd[i].sent), send_errs += rd(&sd[i].send_errors);
   uint64_t wait_until = now_ns() + 10000000000u;
   for (;;) {
     cb_totals(&comp, &errs, &mok, NULL, NULL);
-    if (comp >= sent || now_ns() > wait_until) break;
+    if (comp >= sent || now_ns() > wait_until)
+      break;
     struct timespec ms1 = {0, 1000000};
     nanosleep(&ms1, NULL);
   }
   uint64_t t_end = now_ns();
   double cpu1 = process_cpu();
   int64_t wire1 = perf_wire_bytes(wire_port);
-  if (measuring && wire0 >= 0 && wire1 >= wire0) r.wire_bytes = wire1 - wire0;
+  if (measuring && wire0 >= 0 && wire1 >= wire0)
+    r.wire_bytes = wire1 - wire0;
   double bcpu1 = broker_measured ? tids_cpu(&broker_tids) : 0;
   if (comp < sent) {
     fprintf(stderr, "pulsarc-perf: %" PRIu64 " sends never completed (counted as errors)\n",
@@ -538,7 +569,8 @@ int main(int argc, char **argv) {
   r.sent_total = sent;
   r.seconds = measuring ? (double)(t_end - g.measure_start) / 1e9 : 0;
   r.client_cpu = measuring ? (cpu1 - cpu0) - (broker_measured ? bcpu1 - bcpu0 : 0) : 0;
-  if (broker_measured && measuring) r.broker_cpu = bcpu1 - bcpu0;
+  if (broker_measured && measuring)
+    r.broker_cpu = bcpu1 - bcpu0;
   int fe = atomic_load(&g.first_err);
   r.first_error = fe ? pulsarc_err_str((pulsarc_err_t)fe) : NULL;
   free(prev);
@@ -547,14 +579,16 @@ int main(int argc, char **argv) {
 
   for (unsigned i = 0; i < o.producers; i++) {
     e = pulsarc_producer_close(prods[i]);
-    if (e) fprintf(stderr, "pulsarc-perf: close of producer %u: %s\n", i + 1, pulsarc_err_str(e));
+    if (e)
+      fprintf(stderr, "pulsarc-perf: close of producer %u: %s\n", i + 1, pulsarc_err_str(e));
   }
   perf_report(&o, &r);
   exit_code = r.errors == 0 ? 0 : 1;
 
 out:
   for (unsigned i = 0; prods && i < o.producers; i++)
-    if (prods[i]) pulsarc_producer_destroy(prods[i]);
+    if (prods[i])
+      pulsarc_producer_destroy(prods[i]);
   if (client) {
     pulsarc_client_close(client);
     pulsarc_client_destroy(client);

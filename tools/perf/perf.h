@@ -14,8 +14,8 @@
 typedef struct perf_opts {
   const char *service_url; /* NULL: embedded test broker */
   char topic[512];
-  uint64_t messages;       /* measured messages; 0 = by duration */
-  double duration;         /* seconds of measurement; 0 = by messages */
+  uint64_t messages; /* measured messages; 0 = by duration */
+  double duration;   /* seconds of measurement; 0 = by messages */
   uint64_t size;
   unsigned producers, threads;
   /* Values as given (validated by the library) and as numbers for the
@@ -24,11 +24,11 @@ typedef struct perf_opts {
   uint64_t batch_max_messages, batch_max_bytes, batch_max_delay_ms;
   bool batching;
   uint64_t max_pending;
-  double rate;             /* msgs/s over all threads, 0 = unlimited */
+  double rate; /* msgs/s over all threads, 0 = unlimited */
   double warmup;
   const char *compression;
-  bool text_payload;       /* --payload text (tools/perf/payload.h) */
-  bool blocking;           /* --blocking: pulsarc_producer_send */
+  bool text_payload; /* --payload text (tools/perf/payload.h) */
+  bool blocking;     /* --blocking: pulsarc_producer_send */
   const char *io_threads;
   const char *conf[PERF_MAX_CONF]; /* "key=value" as given */
   unsigned nconf;
@@ -37,13 +37,13 @@ typedef struct perf_opts {
 
 /* Figures of one run, filled by perf.c, printed by perf_report(). */
 typedef struct perf_result {
-  uint64_t messages;       /* successful sends made after the warmup */
-  uint64_t errors;         /* failed sends, whole run (warmup included) */
-  uint64_t sent_total;     /* accepted by the library, whole run */
-  double seconds;          /* first measured send -> last completion */
-  pc_hist lat;             /* ns, measured successes */
-  double client_cpu;       /* seconds over the measured window */
-  double broker_cpu;       /* embedded broker thread(s), < 0 if unknown */
+  uint64_t messages;   /* successful sends made after the warmup */
+  uint64_t errors;     /* failed sends, whole run (warmup included) */
+  uint64_t sent_total; /* accepted by the library, whole run */
+  double seconds;      /* first measured send -> last completion */
+  pc_hist lat;         /* ns, measured successes */
+  double client_cpu;   /* seconds over the measured window */
+  double broker_cpu;   /* embedded broker thread(s), < 0 if unknown */
   const char *cpu_scope;
   const char *service_url;
   bool embedded;

@@ -4,9 +4,9 @@
  * each has sent and had acknowledged. Framing, batch headers and
  * compression are all included, which is the point of the figure. */
 #include <dirent.h>
-#include <stddef.h>
-#include <netinet/in.h>
 #include <linux/tcp.h> /* glibc's struct tcp_info lacks tcpi_bytes_acked */
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,30 +17,38 @@
 static int peer_port(int fd) {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
-  if (getpeername(fd, (struct sockaddr *)&ss, &sl)) return -1;
-  if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  if (getpeername(fd, (struct sockaddr *)&ss, &sl))
+    return -1;
+  if (ss.ss_family == AF_INET)
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  if (ss.ss_family == AF_INET6)
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
   return -1;
 }
 
 int64_t perf_wire_bytes(uint16_t broker_port) {
   DIR *d = opendir("/proc/self/fd");
-  if (!d) return -1;
+  if (!d)
+    return -1;
   int64_t sum = 0;
   bool any = false;
   struct dirent *e;
   while ((e = readdir(d))) {
-    if (e->d_name[0] == '.') continue;
+    if (e->d_name[0] == '.')
+      continue;
     int fd = atoi(e->d_name);
     struct stat st;
-    if (fd == dirfd(d) || fstat(fd, &st) || !S_ISSOCK(st.st_mode)) continue;
+    if (fd == dirfd(d) || fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+      continue;
     int type = 0;
     socklen_t tl = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM) continue;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM)
+      continue;
     int port = peer_port(fd);
     /* The embedded broker's accepted sockets live in this process too: only
      * the ones whose PEER is the broker are the client's. */
-    if (port < 0 || (broker_port && port != broker_port)) continue;
+    if (port < 0 || (broker_port && port != broker_port))
+      continue;
     struct tcp_info ti;
     socklen_t il = sizeof ti;
     memset(&ti, 0, sizeof ti);

@@ -23,38 +23,38 @@ typedef struct payload {
 
 static void usage(FILE *f) {
   fprintf(f,
-"usage: pulsarc-produce --topic TOPIC (-m TEXT | -f FILE)... [options]\n"
-"Publishes messages to a Pulsar topic and prints one message id per line\n"
-"(ledger:entry:partition:batch_index), in the order the messages were given.\n"
-"\n"
-"  --service-url URL         broker service URL (default pulsar://127.0.0.1:6650)\n"
-"  -t, --topic TOPIC         topic to publish to (required)\n"
-"  -m, --message TEXT        a message (repeatable)\n"
-"  -f, --file PATH           a message made of the whole file, '-' = stdin (repeatable)\n"
-"  -n, --num-produce N       send the given messages N times (default 1)\n"
-"  -k, --key KEY             partition key of every message\n"
-"      --ordering-key KEY    ordering key of every message\n"
-"  -p, --property K=V        message property (repeatable)\n"
-"      --event-time MS       event time, ms since the epoch\n"
-"      --deliver-after MS    delayed delivery: MS after sending\n"
-"      --deliver-at MS       delayed delivery: at MS since the epoch\n"
-"      --no-batching         send every message in its own entry\n"
-"      --batch-max-messages N\n"
-"      --batch-max-delay-ms N\n"
-"      --name NAME           producer name (default: assigned by the broker)\n"
-"      --compression C       none|lz4|zlib|zstd|snappy (default none)\n"
-"      --chunking            split messages larger than the max message size\n"
-"                            into chunks (needs --no-batching)\n"
-"      --tls-trust-cert FILE PEM CA certificates to trust (pulsar+ssl:// URLs)\n"
-"      --tls-cert FILE       client certificate (PEM) for mutual TLS\n"
-"      --tls-key FILE        its private key (PEM)\n"
-"      --tls-allow-insecure  accept any broker certificate (tests only)\n"
-"      --token TOKEN         authentication token (visible in ps: prefer --token-file)\n"
-"      --token-file FILE     file holding the token, read on every connect\n"
-"  -h, --help                this text\n"
-"\n"
-"-m and -f may be mixed; messages keep the command-line order.\n"
-"Exit status: 0 all sent, 1 a send or the set-up failed, 2 usage error.\n");
+          "usage: pulsarc-produce --topic TOPIC (-m TEXT | -f FILE)... [options]\n"
+          "Publishes messages to a Pulsar topic and prints one message id per line\n"
+          "(ledger:entry:partition:batch_index), in the order the messages were given.\n"
+          "\n"
+          "  --service-url URL         broker service URL (default pulsar://127.0.0.1:6650)\n"
+          "  -t, --topic TOPIC         topic to publish to (required)\n"
+          "  -m, --message TEXT        a message (repeatable)\n"
+          "  -f, --file PATH           a message made of the whole file, '-' = stdin (repeatable)\n"
+          "  -n, --num-produce N       send the given messages N times (default 1)\n"
+          "  -k, --key KEY             partition key of every message\n"
+          "      --ordering-key KEY    ordering key of every message\n"
+          "  -p, --property K=V        message property (repeatable)\n"
+          "      --event-time MS       event time, ms since the epoch\n"
+          "      --deliver-after MS    delayed delivery: MS after sending\n"
+          "      --deliver-at MS       delayed delivery: at MS since the epoch\n"
+          "      --no-batching         send every message in its own entry\n"
+          "      --batch-max-messages N\n"
+          "      --batch-max-delay-ms N\n"
+          "      --name NAME           producer name (default: assigned by the broker)\n"
+          "      --compression C       none|lz4|zlib|zstd|snappy (default none)\n"
+          "      --chunking            split messages larger than the max message size\n"
+          "                            into chunks (needs --no-batching)\n"
+          "      --tls-trust-cert FILE PEM CA certificates to trust (pulsar+ssl:// URLs)\n"
+          "      --tls-cert FILE       client certificate (PEM) for mutual TLS\n"
+          "      --tls-key FILE        its private key (PEM)\n"
+          "      --tls-allow-insecure  accept any broker certificate (tests only)\n"
+          "      --token TOKEN         authentication token (visible in ps: prefer --token-file)\n"
+          "      --token-file FILE     file holding the token, read on every connect\n"
+          "  -h, --help                this text\n"
+          "\n"
+          "-m and -f may be mixed; messages keep the command-line order.\n"
+          "Exit status: 0 all sent, 1 a send or the set-up failed, 2 usage error.\n");
 }
 
 static int usage_err(const char *fmt, const char *arg) {
@@ -65,29 +65,33 @@ static int usage_err(const char *fmt, const char *arg) {
 }
 
 /* Usage errors still free what was read, so leak checkers stay quiet. */
-#define USAGE(...)         \
-  do {                     \
-    usage_err(__VA_ARGS__); \
-    rc = 2;                \
-    goto out;              \
+#define USAGE(...)                                                                                 \
+  do {                                                                                             \
+    usage_err(__VA_ARGS__);                                                                        \
+    rc = 2;                                                                                        \
+    goto out;                                                                                      \
   } while (0)
 
 static int parse_u64(const char *s, uint64_t *out) {
   char *end;
-  if (!s || !*s || *s == '-') return -1;
+  if (!s || !*s || *s == '-')
+    return -1;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end) return -1;
+  if (errno || *end)
+    return -1;
   *out = v;
   return 0;
 }
 
 static int parse_i64(const char *s, int64_t *out) {
   char *end;
-  if (!s || !*s) return -1;
+  if (!s || !*s)
+    return -1;
   errno = 0;
   long long v = strtoll(s, &end, 10);
-  if (errno || *end) return -1;
+  if (errno || *end)
+    return -1;
   *out = v;
   return 0;
 }
@@ -113,10 +117,12 @@ static int read_file(const char *path, payload *p) {
     }
     size_t n = fread(buf + len, 1, cap - len, f);
     len += n;
-    if (n == 0) break;
+    if (n == 0)
+      break;
   }
   int err = ferror(f);
-  if (f != stdin) fclose(f);
+  if (f != stdin)
+    fclose(f);
   if (!buf || err) {
     fprintf(stderr, "pulsarc-produce: cannot read %s: %s\n", path,
             buf ? strerror(errno) : "out of memory");
@@ -133,7 +139,8 @@ static int read_file(const char *path, payload *p) {
 static int set_conf(pulsarc_producer_conf_t *pc, const char *key, const char *val) {
   char why[256] = "";
   pulsarc_err_t e = pulsarc_producer_conf_set(pc, key, val, why, sizeof why);
-  if (e == PULSARC_OK) return 0;
+  if (e == PULSARC_OK)
+    return 0;
   fprintf(stderr, "pulsarc-produce: invalid %s '%s': %s\n", key, val,
           why[0] ? why : pulsarc_err_str(e));
   return -1;
@@ -145,34 +152,50 @@ static int opt_err(const char *what, pulsarc_err_t e) {
 }
 
 int main(int argc, char **argv) {
-  enum { O_URL = 256, O_OKEY, O_EVT, O_AFTER, O_AT, O_NOBATCH, O_BMM, O_BMD, O_NAME, O_COMP, O_CHUNK,
-         O_TLS_TRUST, O_TLS_CERT, O_TLS_KEY, O_TLS_INSECURE, O_TOKEN, O_TOKEN_FILE };
-  static const struct option lo[] = {
-      {"service-url", required_argument, NULL, O_URL},
-      {"topic", required_argument, NULL, 't'},
-      {"message", required_argument, NULL, 'm'},
-      {"file", required_argument, NULL, 'f'},
-      {"num-produce", required_argument, NULL, 'n'},
-      {"key", required_argument, NULL, 'k'},
-      {"ordering-key", required_argument, NULL, O_OKEY},
-      {"property", required_argument, NULL, 'p'},
-      {"event-time", required_argument, NULL, O_EVT},
-      {"deliver-after", required_argument, NULL, O_AFTER},
-      {"deliver-at", required_argument, NULL, O_AT},
-      {"no-batching", no_argument, NULL, O_NOBATCH},
-      {"batch-max-messages", required_argument, NULL, O_BMM},
-      {"batch-max-delay-ms", required_argument, NULL, O_BMD},
-      {"name", required_argument, NULL, O_NAME},
-      {"compression", required_argument, NULL, O_COMP},
-      {"chunking", no_argument, NULL, O_CHUNK},
-      {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
-      {"tls-cert", required_argument, NULL, O_TLS_CERT},
-      {"tls-key", required_argument, NULL, O_TLS_KEY},
-      {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
-      {"token", required_argument, NULL, O_TOKEN},
-      {"token-file", required_argument, NULL, O_TOKEN_FILE},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  enum {
+    O_URL = 256,
+    O_OKEY,
+    O_EVT,
+    O_AFTER,
+    O_AT,
+    O_NOBATCH,
+    O_BMM,
+    O_BMD,
+    O_NAME,
+    O_COMP,
+    O_CHUNK,
+    O_TLS_TRUST,
+    O_TLS_CERT,
+    O_TLS_KEY,
+    O_TLS_INSECURE,
+    O_TOKEN,
+    O_TOKEN_FILE
+  };
+  static const struct option lo[] = {{"service-url", required_argument, NULL, O_URL},
+                                     {"topic", required_argument, NULL, 't'},
+                                     {"message", required_argument, NULL, 'm'},
+                                     {"file", required_argument, NULL, 'f'},
+                                     {"num-produce", required_argument, NULL, 'n'},
+                                     {"key", required_argument, NULL, 'k'},
+                                     {"ordering-key", required_argument, NULL, O_OKEY},
+                                     {"property", required_argument, NULL, 'p'},
+                                     {"event-time", required_argument, NULL, O_EVT},
+                                     {"deliver-after", required_argument, NULL, O_AFTER},
+                                     {"deliver-at", required_argument, NULL, O_AT},
+                                     {"no-batching", no_argument, NULL, O_NOBATCH},
+                                     {"batch-max-messages", required_argument, NULL, O_BMM},
+                                     {"batch-max-delay-ms", required_argument, NULL, O_BMD},
+                                     {"name", required_argument, NULL, O_NAME},
+                                     {"compression", required_argument, NULL, O_COMP},
+                                     {"chunking", no_argument, NULL, O_CHUNK},
+                                     {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
+                                     {"tls-cert", required_argument, NULL, O_TLS_CERT},
+                                     {"tls-key", required_argument, NULL, O_TLS_KEY},
+                                     {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
+                                     {"token", required_argument, NULL, O_TOKEN},
+                                     {"token-file", required_argument, NULL, O_TOKEN_FILE},
+                                     {"help", no_argument, NULL, 'h'},
+                                     {NULL, 0, NULL, 0}};
   const char *url = "pulsar://127.0.0.1:6650", *topic = NULL, *key = NULL, *okey = NULL;
   const char *bmm = NULL, *bmd = NULL, *name = NULL, *comp = NULL;
   bool chunking = false;
@@ -195,8 +218,12 @@ int main(int argc, char **argv) {
    * so usage errors never cost a connection attempt. */
   while ((c = getopt_long(argc, argv, "t:m:f:n:k:p:h", lo, NULL)) != -1) {
     switch (c) {
-    case O_URL: url = optarg; break;
-    case 't': topic = optarg; break;
+    case O_URL:
+      url = optarg;
+      break;
+    case 't':
+      topic = optarg;
+      break;
     case 'm':
       msgs[nmsgs].data = strdup(optarg);
       msgs[nmsgs].len = strlen(optarg);
@@ -219,21 +246,36 @@ int main(int argc, char **argv) {
       if (parse_u64(optarg, &repeat) || repeat == 0 || repeat > 100000000)
         USAGE("invalid --num-produce '%s'", optarg);
       break;
-    case 'k': key = optarg; break;
-    case O_COMP: comp = optarg; break;
-    case O_CHUNK: chunking = true; break;
-    case O_TLS_TRUST: case O_TLS_CERT: case O_TLS_KEY: case O_TOKEN: case O_TOKEN_FILE:
+    case 'k':
+      key = optarg;
+      break;
+    case O_COMP:
+      comp = optarg;
+      break;
+    case O_CHUNK:
+      chunking = true;
+      break;
+    case O_TLS_TRUST:
+    case O_TLS_CERT:
+    case O_TLS_KEY:
+    case O_TOKEN:
+    case O_TOKEN_FILE:
       cvals[c - O_TLS_TRUST] = optarg;
       break;
-    case O_TLS_INSECURE: cvals[c - O_TLS_TRUST] = "true"; break;
-    case O_OKEY: okey = optarg; break;
+    case O_TLS_INSECURE:
+      cvals[c - O_TLS_TRUST] = "true";
+      break;
+    case O_OKEY:
+      okey = optarg;
+      break;
     case 'p':
       if (!strchr(optarg, '=') || optarg[0] == '=')
         USAGE("invalid --property '%s' (want KEY=VALUE)", optarg);
       props[nprops++] = optarg;
       break;
     case O_EVT:
-      if (parse_u64(optarg, &evt) || evt == 0) USAGE("invalid --event-time '%s'", optarg);
+      if (parse_u64(optarg, &evt) || evt == 0)
+        USAGE("invalid --event-time '%s'", optarg);
       break;
     case O_AFTER:
       if (parse_i64(optarg, &after) || after < 0)
@@ -241,20 +283,37 @@ int main(int argc, char **argv) {
       has_after = true;
       break;
     case O_AT:
-      if (parse_i64(optarg, &at) || at < 0) USAGE("invalid --deliver-at '%s'", optarg);
+      if (parse_i64(optarg, &at) || at < 0)
+        USAGE("invalid --deliver-at '%s'", optarg);
       has_at = true;
       break;
-    case O_NOBATCH: batching = false; break;
-    case O_BMM: bmm = optarg; break;
-    case O_BMD: bmd = optarg; break;
-    case O_NAME: name = optarg; break;
-    case 'h': usage(stdout); rc = 0; goto out;
-    default: fprintf(stderr, "pulsarc-produce: see --help\n"); goto out;
+    case O_NOBATCH:
+      batching = false;
+      break;
+    case O_BMM:
+      bmm = optarg;
+      break;
+    case O_BMD:
+      bmd = optarg;
+      break;
+    case O_NAME:
+      name = optarg;
+      break;
+    case 'h':
+      usage(stdout);
+      rc = 0;
+      goto out;
+    default:
+      fprintf(stderr, "pulsarc-produce: see --help\n");
+      goto out;
     }
   }
-  if (optind < argc) USAGE("unexpected argument '%s'", argv[optind]);
-  if (!topic) USAGE("%s", "--topic is required");
-  if (nmsgs == 0) USAGE("%s", "give at least one -m TEXT or -f FILE");
+  if (optind < argc)
+    USAGE("unexpected argument '%s'", argv[optind]);
+  if (!topic)
+    USAGE("%s", "--topic is required");
+  if (nmsgs == 0)
+    USAGE("%s", "give at least one -m TEXT or -f FILE");
   if (has_after && has_at)
     USAGE("%s", "--deliver-after and --deliver-at cannot go together");
 
@@ -284,14 +343,14 @@ int main(int argc, char **argv) {
       (evt && (e = pulsarc_msg_opts_set_event_time(mo, evt)) && opt_err("--event-time", e) < 0) ||
       (has_after && (e = pulsarc_msg_opts_set_deliver_after(mo, after)) &&
        opt_err("--deliver-after", e) < 0) ||
-      (has_at && (e = pulsarc_msg_opts_set_deliver_at(mo, at)) &&
-       opt_err("--deliver-at", e) < 0)) {
+      (has_at && (e = pulsarc_msg_opts_set_deliver_at(mo, at)) && opt_err("--deliver-at", e) < 0)) {
     rc = 2;
     goto done;
   }
   for (size_t i = 0; i < nprops; i++) {
     char *k = strdup(props[i]);
-    if (!k) goto done;
+    if (!k)
+      goto done;
     char *eq = strchr(k, '=');
     *eq = '\0';
     e = pulsarc_msg_opts_add_property(mo, k, eq + 1);
@@ -367,9 +426,11 @@ wait:;
 
 done:
   for (size_t q = 0; futs && q < total; q++)
-    if (futs[q]) pulsarc_future_free(futs[q]);
+    if (futs[q])
+      pulsarc_future_free(futs[q]);
   free(futs);
-  if (prod) pulsarc_producer_destroy(prod);
+  if (prod)
+    pulsarc_producer_destroy(prod);
   if (client) {
     pulsarc_client_close(client);
     pulsarc_client_destroy(client);
@@ -377,7 +438,8 @@ done:
   pulsarc_msg_opts_destroy(mo);
   pulsarc_producer_conf_destroy(pc);
 out:
-  for (size_t i = 0; i < nmsgs; i++) free(msgs[i].data);
+  for (size_t i = 0; i < nmsgs; i++)
+    free(msgs[i].data);
   free(msgs);
   free(props);
   return rc;

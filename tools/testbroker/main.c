@@ -17,29 +17,30 @@
 
 static void usage(FILE *f) {
   fprintf(
-      f, "usage: pulsarc-testbroker [options]\n"
-         "  --listen HOST:PORT        address to listen on (default 127.0.0.1:0, 0 = free port)\n"
-         "  --partitions TOPIC=N      partitioned topic (repeatable); short names become\n"
-         "                            persistent://public/default/TOPIC\n"
-         "  --max-message-size BYTES  advertised max message size (default 5242880)\n"
-         "  --retain-bytes BYTES      payload bytes kept for inspection (default 268435456)\n"
-         "  --no-dedup                turn deduplication off\n"
-         "  --advertised-url URL      URL given in lookup answers\n"
-         "  --redirect-to URL         answer lookups with a redirect to URL\n"
-         "  --proxy-through           lookup answers ask clients to proxy through the service URL\n"
-         "  --ping-interval-ms MS     ping clients every MS milliseconds (default off)\n"
-         "  --http-port PORT          serve the admin entry/internalStats REST subset on\n"
-         "                            127.0.0.1:PORT (0 = free port); 'http http://HOST:PORT'\n"
-         "                            goes to stderr before the ready line\n"
-         "  --http-listen HOST:PORT   the same on another address\n"
-         "  --tls-cert FILE           serve TLS only (pulsar+ssl://) with this PEM certificate chain\n"
-         "  --tls-key FILE            its PEM private key\n"
-         "  --tls-ca FILE             require client certificates signed by these PEM CAs\n"
-         "  --require-token TOKEN     CONNECT must carry auth \"token\" with TOKEN, else\n"
-         "                            AuthenticationError and close (also on AUTH_RESPONSE)\n"
-         "  --auth-challenge-ms MS    send AUTH_CHALLENGE to every client every MS milliseconds\n"
-         "  --help                    this text\n"
-         "Prints 'ready pulsar://HOST:PORT' once accepting; SIGTERM/SIGINT exit 0.\n");
+      f,
+      "usage: pulsarc-testbroker [options]\n"
+      "  --listen HOST:PORT        address to listen on (default 127.0.0.1:0, 0 = free port)\n"
+      "  --partitions TOPIC=N      partitioned topic (repeatable); short names become\n"
+      "                            persistent://public/default/TOPIC\n"
+      "  --max-message-size BYTES  advertised max message size (default 5242880)\n"
+      "  --retain-bytes BYTES      payload bytes kept for inspection (default 268435456)\n"
+      "  --no-dedup                turn deduplication off\n"
+      "  --advertised-url URL      URL given in lookup answers\n"
+      "  --redirect-to URL         answer lookups with a redirect to URL\n"
+      "  --proxy-through           lookup answers ask clients to proxy through the service URL\n"
+      "  --ping-interval-ms MS     ping clients every MS milliseconds (default off)\n"
+      "  --http-port PORT          serve the admin entry/internalStats REST subset on\n"
+      "                            127.0.0.1:PORT (0 = free port); 'http http://HOST:PORT'\n"
+      "                            goes to stderr before the ready line\n"
+      "  --http-listen HOST:PORT   the same on another address\n"
+      "  --tls-cert FILE           serve TLS only (pulsar+ssl://) with this PEM certificate chain\n"
+      "  --tls-key FILE            its PEM private key\n"
+      "  --tls-ca FILE             require client certificates signed by these PEM CAs\n"
+      "  --require-token TOKEN     CONNECT must carry auth \"token\" with TOKEN, else\n"
+      "                            AuthenticationError and close (also on AUTH_RESPONSE)\n"
+      "  --auth-challenge-ms MS    send AUTH_CHALLENGE to every client every MS milliseconds\n"
+      "  --help                    this text\n"
+      "Prints 'ready pulsar://HOST:PORT' once accepting; SIGTERM/SIGINT exit 0.\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -72,25 +73,25 @@ int main(int argc, char **argv) {
     O_AUTH_CHALLENGE,
     O_HELP
   };
-  static const struct option longopts[] = {{"listen", required_argument, NULL, O_LISTEN},
-                                           {"partitions", required_argument, NULL, O_PART},
-                                           {"max-message-size", required_argument, NULL, O_MAXMSG},
-                                           {"retain-bytes", required_argument, NULL, O_RETAIN},
-                                           {"no-dedup", no_argument, NULL, O_NODEDUP},
-                                           {"advertised-url", required_argument, NULL, O_ADV},
-                                           {"redirect-to", required_argument, NULL, O_REDIR},
-                                           {"proxy-through", no_argument, NULL, O_PROXY},
-                                           {"ping-interval-ms", required_argument, NULL, O_PING},
-                                           {"http-port", required_argument, NULL, O_HTTP_PORT},
-                                           {"http-listen", required_argument, NULL, O_HTTP_LISTEN},
-                                           {"tls-cert", required_argument, NULL, O_TLS_CERT},
-                                           {"tls-key", required_argument, NULL, O_TLS_KEY},
-                                           {"tls-ca", required_argument, NULL, O_TLS_CA},
-                                           {"require-token", required_argument, NULL, O_REQ_TOKEN},
-                                           {"auth-challenge-ms", required_argument, NULL,
-                                            O_AUTH_CHALLENGE},
-                                           {"help", no_argument, NULL, O_HELP},
-                                           {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {
+      {"listen", required_argument, NULL, O_LISTEN},
+      {"partitions", required_argument, NULL, O_PART},
+      {"max-message-size", required_argument, NULL, O_MAXMSG},
+      {"retain-bytes", required_argument, NULL, O_RETAIN},
+      {"no-dedup", no_argument, NULL, O_NODEDUP},
+      {"advertised-url", required_argument, NULL, O_ADV},
+      {"redirect-to", required_argument, NULL, O_REDIR},
+      {"proxy-through", no_argument, NULL, O_PROXY},
+      {"ping-interval-ms", required_argument, NULL, O_PING},
+      {"http-port", required_argument, NULL, O_HTTP_PORT},
+      {"http-listen", required_argument, NULL, O_HTTP_LISTEN},
+      {"tls-cert", required_argument, NULL, O_TLS_CERT},
+      {"tls-key", required_argument, NULL, O_TLS_KEY},
+      {"tls-ca", required_argument, NULL, O_TLS_CA},
+      {"require-token", required_argument, NULL, O_REQ_TOKEN},
+      {"auth-challenge-ms", required_argument, NULL, O_AUTH_CHALLENGE},
+      {"help", no_argument, NULL, O_HELP},
+      {NULL, 0, NULL, 0}};
   pulsarc_tb_opts o = pulsarc_tb_opts_default();
   pulsarc_tb_partitions *parts = NULL;
   size_t nparts = 0;
@@ -250,8 +251,8 @@ int main(int argc, char **argv) {
     uint16_t bound = 0;
     rc = tb_http_start(tb, http_host, (uint16_t)http_port, &http, &bound);
     if (rc != 0) {
-      fprintf(stderr, "pulsarc-testbroker: cannot start HTTP on %s:%d: %s\n", http_host,
-              http_port, strerror(-rc));
+      fprintf(stderr, "pulsarc-testbroker: cannot start HTTP on %s:%d: %s\n", http_host, http_port,
+              strerror(-rc));
       pulsarc_tb_free(tb);
       return 1;
     }

@@ -21,7 +21,6 @@
 
 /* ------------------------------------------------------------------ replies */
 
-
 static int64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -133,7 +132,9 @@ static void learn_meta(tb_sub_ent *se, const tb_entry *e) {
 
 /* The real broker holds back deliver_at_time only on its multi-consumer
  * dispatchers; Exclusive and Failover deliver at once. */
-static bool sub_delays(const tb_sub *s) { return s->type == ST(Shared) || s->type == ST(Key_Shared); }
+static bool sub_delays(const tb_sub *s) {
+  return s->type == ST(Shared) || s->type == ST(Key_Shared);
+}
 
 /* Appends MESSAGE for entry e: the stored section re-framed with a fresh
  * checksum over [md size][metadata][payload], which is what the consumer
@@ -421,7 +422,8 @@ static void handle_subscribe(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandS
       return;
     }
     if (s->type == ST(Exclusive)) {
-      tb_send_error(tb, c, sc->request_id, SE(ConsumerBusy), "Exclusive consumer is already connected");
+      tb_send_error(tb, c, sc->request_id, SE(ConsumerBusy),
+                    "Exclusive consumer is already connected");
       return;
     }
   }
@@ -674,7 +676,7 @@ static void handle_unsubscribe(pulsarc_tb *tb, tb_conn *c, const Pulsarc__Comman
   bool force = u->has_force && u->force;
   if (!force && (s->consumers != k || k->next_sub)) {
     tb_send_error(tb, c, u->request_id, SE(MetadataError),
-                "Unconnected or shared consumer attempting to unsubscribe");
+                  "Unconnected or shared consumer attempting to unsubscribe");
     return;
   }
   s->durable = false; /* goes away with its last consumer */

@@ -231,7 +231,7 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
       send_producer_success(tb, ex, pc->request_id);
     else
       tb_send_error(tb, c, pc->request_id, SE(ServiceNotReady),
-                 "Producer is already present on the connection");
+                    "Producer is already present on the connection");
     return;
   }
   if (tb->fail_producers.n > 0) {
@@ -271,7 +271,7 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
       producer_remove(tb, same, false);
     } else {
       tb_send_error(tb, c, pc->request_id, SE(ProducerBusy),
-                 "Producer with the same name is already connected to the topic");
+                    "Producer with the same name is already connected to the topic");
       return;
     }
   }

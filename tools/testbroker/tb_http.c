@@ -372,8 +372,8 @@ static void *http_thread(void *arg) {
 }
 
 int tb_http_start(pulsarc_tb *tb, const char *host, uint16_t port, tb_http **out, uint16_t *bound) {
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *res = NULL;
   char portstr[8];
   snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
@@ -401,7 +401,7 @@ int tb_http_start(pulsarc_tb *tb, const char *host, uint16_t port, tb_http **out
   socklen_t sl = sizeof(ss);
   getsockname(fd, (struct sockaddr *)&ss, &sl);
   *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                           : ((struct sockaddr_in *)&ss)->sin_port);
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
   tb_http *h = calloc(1, sizeof(*h));
   if (!h) {
     close(fd);

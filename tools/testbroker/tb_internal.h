@@ -201,15 +201,15 @@ struct pulsarc_tb {
   uint64_t delay_ns;
   tb_fault fail_sends, fail_lookups, fail_producers;
   tb_req *reqs;
-  struct tb_faults {          /* tb_faults.c */
-    uint64_t drop_after;      /* frames still to receive before a drop; 0 off */
+  struct tb_faults {     /* tb_faults.c */
+    uint64_t drop_after; /* frames still to receive before a drop; 0 off */
     uint32_t drop_per_million;
-    uint64_t rng;             /* xorshift64 state for random drops */
-    uint32_t corrupt_next;    /* outgoing frames still to corrupt */
+    uint64_t rng;          /* xorshift64 state for random drops */
+    uint32_t corrupt_next; /* outgoing frames still to corrupt */
     bool stop_reading;
-    uint64_t drops;           /* connections closed by injected faults */
+    uint64_t drops;            /* connections closed by injected faults */
     uint64_t drops_after_send; /* of which right after a SEND (receipt lost) */
-    uint64_t corrupted;       /* frames corrupted */
+    uint64_t corrupted;        /* frames corrupted */
   } fx;
   struct tb_sec *sec; /* tb_tls.c: TLS context, token, challenges */
 };
@@ -285,26 +285,26 @@ enum { TB_SE_NEW = 0, TB_SE_READY, TB_SE_OUT, TB_SE_ACKED, TB_SE_SKIP };
 
 typedef struct tb_sub_ent {
   uint8_t state;
-  bool meta_known;        /* deliver_at / key_hash filled */
-  uint32_t redeliveries;  /* CommandMessage.redelivery_count */
-  uint32_t key_hash;      /* Key_Shared routing */
-  int64_t deliver_at;     /* ms since epoch, 0 = at once */
+  bool meta_known;           /* deliver_at / key_hash filled */
+  uint32_t redeliveries;     /* CommandMessage.redelivery_count */
+  uint32_t key_hash;         /* Key_Shared routing */
+  int64_t deliver_at;        /* ms since epoch, 0 = at once */
   struct tb_consumer *owner; /* TB_SE_OUT only */
 } tb_sub_ent;
 
 typedef struct tb_sub {
   char *name;
   tb_topic *topic;
-  int type;        /* Pulsarc__CommandSubscribe__SubType */
-  bool durable;    /* non-durable (readers) go away with their last consumer */
-  bool gone;       /* such a sub after that: a husk, freed with the topic */
-  int64_t base;    /* entry id of ents[0] */
+  int type;     /* Pulsarc__CommandSubscribe__SubType */
+  bool durable; /* non-durable (readers) go away with their last consumer */
+  bool gone;    /* such a sub after that: a husk, freed with the topic */
+  int64_t base; /* entry id of ents[0] */
   tb_sub_ent *ents;
   size_t cap;
-  int64_t cursor;  /* first entry id not looked at yet */
-  size_t n_ready;  /* TB_SE_READY entries (redeliveries, delayed) */
+  int64_t cursor;                /* first entry id not looked at yet */
+  size_t n_ready;                /* TB_SE_READY entries (redeliveries, delayed) */
   struct tb_consumer *consumers; /* subscribe order; head is the active one */
-  uint64_t rr;     /* Shared round robin */
+  uint64_t rr;                   /* Shared round robin */
   struct tb_sub *next;
 } tb_sub;
 

@@ -261,8 +261,9 @@ bool tb_sec_filter(pulsarc_tb *tb, tb_conn *c, const pc_frame *f) {
     if (!token_ok(s, cc->auth_method_name, cc->has_auth_data ? cc->auth_data.data : NULL,
                   cc->has_auth_data ? cc->auth_data.len : 0)) {
       s->st.connects_rejected++;
-      reject(tb, c, cc->has_auth_data ? "Unable to authenticate: invalid token"
-                                      : "Unable to authenticate: no token");
+      reject(tb, c,
+             cc->has_auth_data ? "Unable to authenticate: invalid token"
+                               : "Unable to authenticate: no token");
       return true;
     }
     s->st.connects_ok++;
