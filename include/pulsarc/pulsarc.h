@@ -30,6 +30,7 @@
 #ifndef PULSARC_PULSARC_H
 #define PULSARC_PULSARC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,63 +46,118 @@ extern "C" {
 
 /* ------------------------------------------------------------------ errors */
 
-/* One error enum for the whole library; 0 is success. Broker errors map to
- * PULSARC_ERR_BROKER_* names; OS errors are wrapped (the log line carries
- * the OS detail). pulsarc_err_str() gives a stable English sentence. */
+/* One error enum for the whole library; 0 is success. Every value is fixed
+ * and will never change meaning, so values may be stored and compared across
+ * versions. Two ranges:
+ *   1..99     local errors, raised by pulsarc itself;
+ *   100..199  errors the broker reported: PULSARC_ERR_BROKER_BASE plus the
+ *             protocol's ServerError code (PulsarApi.proto), so a code the
+ *             broker adds later still maps to a stable number.
+ * OS errors are wrapped (the detail is in pulsarc_last_error_text() and the
+ * log). pulsarc_err_str() gives a constant English sentence,
+ * pulsarc_err_name() the identifier, pulsarc_err_is_retriable() whether the
+ * same call may succeed if made again later. */
 typedef enum pulsarc_err {
   PULSARC_OK = 0,
-  PULSARC_ERR_INVALID_ARGUMENT, /* NULL handle, bad option value, misuse */
-  PULSARC_ERR_INVALID_TOPIC,    /* topic name rejected before any traffic */
-  PULSARC_ERR_INVALID_URL,      /* service URL not pulsar[+ssl]://host:port[,..] */
-  PULSARC_ERR_UNKNOWN_OPTION,   /* conf_set() with a key nobody knows */
-  PULSARC_ERR_NO_MEMORY,
-  PULSARC_ERR_TIMEOUT,             /* deadline passed before the message was
-                                      written: it was never sent */
-  PULSARC_ERR_TIMEOUT_UNCONFIRMED, /* deadline passed after the message was
-                                      written: the broker may have stored it */
-  PULSARC_ERR_PENDING,             /* future not complete yet (poll/wait) */
-  PULSARC_ERR_CLOSED,              /* producer or client closed */
-  PULSARC_ERR_WRONG_THREAD,        /* blocking call from a library thread */
-  PULSARC_ERR_MESSAGE_TOO_BIG,     /* over min(max_message_size, broker's) */
-  PULSARC_ERR_QUEUE_FULL,          /* max pending messages reached, not blocking */
-  PULSARC_ERR_MEMORY_LIMIT,        /* client memory limit reached, not blocking */
-  PULSARC_ERR_RESOLVE,             /* host name did not resolve */
-  PULSARC_ERR_CONNECT,             /* TCP connect or handshake failed */
-  PULSARC_ERR_DISCONNECTED,        /* connection lost during a request */
-  PULSARC_ERR_PROTOCOL,            /* malformed or unexpected frame from peer */
-  PULSARC_ERR_TOO_MANY_REDIRECTS,  /* lookup redirected more than 20 times */
-  PULSARC_ERR_LOOKUP,              /* lookup answered Failed without a code */
-  PULSARC_ERR_NOT_SUPPORTED,       /* option or feature not implemented yet */
-  PULSARC_ERR_CONFLICT,            /* options that cannot go together */
-  PULSARC_ERR_TLS,                 /* TLS set-up or handshake failed */
-  /* Broker errors (ServerError in the protocol). */
-  PULSARC_ERR_BROKER_UNKNOWN,
-  PULSARC_ERR_BROKER_METADATA,
-  PULSARC_ERR_BROKER_PERSISTENCE,
-  PULSARC_ERR_BROKER_AUTHENTICATION,
-  PULSARC_ERR_BROKER_AUTHORIZATION,
-  PULSARC_ERR_BROKER_CONSUMER_BUSY,
-  PULSARC_ERR_BROKER_SERVICE_NOT_READY,
-  PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA,
-  PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA_EXCEPTION,
-  PULSARC_ERR_BROKER_CHECKSUM,
-  PULSARC_ERR_BROKER_UNSUPPORTED_VERSION,
-  PULSARC_ERR_BROKER_TOPIC_NOT_FOUND,
-  PULSARC_ERR_BROKER_SUBSCRIPTION_NOT_FOUND,
-  PULSARC_ERR_BROKER_CONSUMER_NOT_FOUND,
-  PULSARC_ERR_BROKER_TOO_MANY_REQUESTS,
-  PULSARC_ERR_BROKER_TOPIC_TERMINATED,
-  PULSARC_ERR_BROKER_PRODUCER_BUSY,
-  PULSARC_ERR_BROKER_INVALID_TOPIC_NAME,
-  PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA,
-  PULSARC_ERR_BROKER_NOT_ALLOWED,
-  PULSARC_ERR_BROKER_PRODUCER_FENCED,
-  PULSARC_ERR_BROKER_TRANSACTION,
-  PULSARC_ERR__COUNT
+  PULSARC_ERR_INVALID_ARGUMENT = 1, /* NULL handle, bad option value, misuse */
+  PULSARC_ERR_INVALID_TOPIC = 2,    /* topic name rejected before any traffic */
+  PULSARC_ERR_INVALID_URL = 3,      /* service URL not pulsar[+ssl]://host:port[,..] */
+  PULSARC_ERR_UNKNOWN_OPTION = 4,   /* conf_set() with a key nobody knows */
+  PULSARC_ERR_NO_MEMORY = 5,
+  PULSARC_ERR_TIMEOUT = 6,                /* a message's deadline passed before it was
+                                             written: it was never sent */
+  PULSARC_ERR_TIMEOUT_UNCONFIRMED = 7,    /* a message's deadline passed after it was
+                                             written: the broker may have stored it */
+  PULSARC_ERR_PENDING = 8,                /* started in the background (close from a
+                                             callback); the outcome comes later */
+  PULSARC_ERR_CLOSED = 9,                 /* producer or client closed */
+  PULSARC_ERR_WRONG_THREAD = 10,          /* blocking call from a library thread */
+  PULSARC_ERR_MESSAGE_TOO_BIG = 11,       /* over min(max_message_size, broker's) */
+  PULSARC_ERR_QUEUE_FULL = 12,            /* max pending messages reached, not blocking */
+  PULSARC_ERR_MEMORY_LIMIT = 13,          /* client memory limit reached, not blocking */
+  PULSARC_ERR_RESOLVE = 14,               /* host name did not resolve */
+  PULSARC_ERR_CONNECT = 15,               /* TCP connect or handshake failed */
+  PULSARC_ERR_DISCONNECTED = 16,          /* connection lost during a request */
+  PULSARC_ERR_PROTOCOL = 17,              /* malformed or unexpected frame from peer */
+  PULSARC_ERR_TOO_MANY_REDIRECTS = 18,    /* lookup redirected more than
+                                             max_lookup_redirects times */
+  PULSARC_ERR_LOOKUP = 19,                /* lookup answered Failed without a code */
+  PULSARC_ERR_NOT_SUPPORTED = 20,         /* option or feature not implemented */
+  PULSARC_ERR_CONFLICT = 21,              /* options that cannot go together */
+  PULSARC_ERR_TLS = 22,                   /* TLS set-up or handshake failed */
+  PULSARC_ERR_WAIT_TIMEOUT = 23,          /* a wait (pulsarc_future_wait, flush) ended
+                                             before the operation completed; the
+                                             operation itself goes on */
+  PULSARC_ERR_CONNECT_TIMEOUT = 24,       /* no connection (TCP + CONNECT/CONNECTED)
+                                             within the connect or operation timeout */
+  PULSARC_ERR_TLS_HANDSHAKE_TIMEOUT = 25, /* TCP connected, TLS handshake not
+                                             done in time */
+  PULSARC_ERR_LOOKUP_TIMEOUT = 26,        /* partitioned metadata or lookup not
+                                             answered within the operation timeout */
+  PULSARC_ERR_REGISTER_TIMEOUT = 27,      /* PRODUCER (registration) not answered
+                                             within the operation timeout */
+  PULSARC_ERR_AUTH_DATA = 28,             /* credentials could not be produced
+                                             (token file unreadable or empty, token
+                                             provider failed); not retried */
+  PULSARC_ERR_INTERNAL = 29,              /* pulsarc broke one of its own invariants
+                                             (a bug: please report it) */
+
+  /* Broker errors: PULSARC_ERR_BROKER_BASE + ServerError. */
+  PULSARC_ERR_BROKER_BASE = 100,
+  PULSARC_ERR_BROKER_UNKNOWN = 100,
+  PULSARC_ERR_BROKER_METADATA = 101,
+  PULSARC_ERR_BROKER_PERSISTENCE = 102,
+  PULSARC_ERR_BROKER_AUTHENTICATION = 103,
+  PULSARC_ERR_BROKER_AUTHORIZATION = 104,
+  PULSARC_ERR_BROKER_CONSUMER_BUSY = 105,
+  PULSARC_ERR_BROKER_SERVICE_NOT_READY = 106,
+  PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA = 107,
+  PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA_EXCEPTION = 108,
+  PULSARC_ERR_BROKER_CHECKSUM = 109,
+  PULSARC_ERR_BROKER_UNSUPPORTED_VERSION = 110,
+  PULSARC_ERR_BROKER_TOPIC_NOT_FOUND = 111,
+  PULSARC_ERR_BROKER_SUBSCRIPTION_NOT_FOUND = 112,
+  PULSARC_ERR_BROKER_CONSUMER_NOT_FOUND = 113,
+  PULSARC_ERR_BROKER_TOO_MANY_REQUESTS = 114,
+  PULSARC_ERR_BROKER_TOPIC_TERMINATED = 115,
+  PULSARC_ERR_BROKER_PRODUCER_BUSY = 116,
+  PULSARC_ERR_BROKER_INVALID_TOPIC_NAME = 117,
+  PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA = 118,
+  PULSARC_ERR_BROKER_CONSUMER_ASSIGN = 119,
+  PULSARC_ERR_BROKER_TXN_COORDINATOR_NOT_FOUND = 120,
+  PULSARC_ERR_BROKER_INVALID_TXN_STATUS = 121,
+  PULSARC_ERR_BROKER_NOT_ALLOWED = 122,
+  PULSARC_ERR_BROKER_TXN_CONFLICT = 123,
+  PULSARC_ERR_BROKER_TXN_NOT_FOUND = 124,
+  PULSARC_ERR_BROKER_PRODUCER_FENCED = 125,
+  PULSARC_ERR_BROKER_LAST = 199 /* end of the broker range */
 } pulsarc_err_t;
 
-/* A constant English sentence for err; never NULL. */
+/* A constant English sentence for err; never NULL ("unknown error code" for
+ * a value this version does not know; a broker code it does not know reads
+ * "broker: error N"). */
 PULSARC_API const char *pulsarc_err_str(pulsarc_err_t err);
+
+/* The identifier of err, e.g. "PULSARC_ERR_QUEUE_FULL"; never NULL
+ * ("PULSARC_ERR_BROKER_<N>" or "PULSARC_ERR_UNKNOWN_<N>" for values this
+ * version does not know). Constant storage. */
+PULSARC_API const char *pulsarc_err_name(pulsarc_err_t err);
+
+/* true when the same call may succeed if the application makes it again
+ * later without changing anything (queue full, memory limit, timeouts,
+ * connection trouble, a broker that is not ready or overloaded); false for
+ * success, misuse, configuration errors and final broker answers (fenced,
+ * terminated, not authorized, incompatible schema, ...). */
+PULSARC_API bool pulsarc_err_is_retriable(pulsarc_err_t err);
+
+/* The detail of the last error that a pulsarc call returned on the calling
+ * thread: a sentence naming what failed and why (e.g. "operation timeout
+ * 30000 ms passed while connecting to 127.0.0.1:6650: connection refused").
+ * Inside a producer-ready or send callback it describes the error that
+ * callback reports. "" when there is none. Valid until the next pulsarc
+ * call on this thread; copy it to keep it. Never contains a token, key or
+ * password. */
+PULSARC_API const char *pulsarc_last_error_text(void);
 
 /* ------------------------------------------------------------------ logging */
 

@@ -29,56 +29,12 @@ struct pc_lookup_op {
   bool cancelled;
 };
 
+/* The broker range is PULSARC_ERR_BROKER_BASE + ServerError, so codes a later
+ * broker adds still map to a stable number of their own. */
 pulsarc_err_t pc_server_error(int code) {
-  switch (code) {
-  case PULSARC__SERVER_ERROR__MetadataError:
-    return PULSARC_ERR_BROKER_METADATA;
-  case PULSARC__SERVER_ERROR__PersistenceError:
-    return PULSARC_ERR_BROKER_PERSISTENCE;
-  case PULSARC__SERVER_ERROR__AuthenticationError:
-    return PULSARC_ERR_BROKER_AUTHENTICATION;
-  case PULSARC__SERVER_ERROR__AuthorizationError:
-    return PULSARC_ERR_BROKER_AUTHORIZATION;
-  case PULSARC__SERVER_ERROR__ConsumerBusy:
-    return PULSARC_ERR_BROKER_CONSUMER_BUSY;
-  case PULSARC__SERVER_ERROR__ServiceNotReady:
-    return PULSARC_ERR_BROKER_SERVICE_NOT_READY;
-  case PULSARC__SERVER_ERROR__ProducerBlockedQuotaExceededError:
-    return PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA;
-  case PULSARC__SERVER_ERROR__ProducerBlockedQuotaExceededException:
-    return PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA_EXCEPTION;
-  case PULSARC__SERVER_ERROR__ChecksumError:
-    return PULSARC_ERR_BROKER_CHECKSUM;
-  case PULSARC__SERVER_ERROR__UnsupportedVersionError:
-    return PULSARC_ERR_BROKER_UNSUPPORTED_VERSION;
-  case PULSARC__SERVER_ERROR__TopicNotFound:
-    return PULSARC_ERR_BROKER_TOPIC_NOT_FOUND;
-  case PULSARC__SERVER_ERROR__SubscriptionNotFound:
-    return PULSARC_ERR_BROKER_SUBSCRIPTION_NOT_FOUND;
-  case PULSARC__SERVER_ERROR__ConsumerNotFound:
-    return PULSARC_ERR_BROKER_CONSUMER_NOT_FOUND;
-  case PULSARC__SERVER_ERROR__TooManyRequests:
-    return PULSARC_ERR_BROKER_TOO_MANY_REQUESTS;
-  case PULSARC__SERVER_ERROR__TopicTerminatedError:
-    return PULSARC_ERR_BROKER_TOPIC_TERMINATED;
-  case PULSARC__SERVER_ERROR__ProducerBusy:
-    return PULSARC_ERR_BROKER_PRODUCER_BUSY;
-  case PULSARC__SERVER_ERROR__InvalidTopicName:
-    return PULSARC_ERR_BROKER_INVALID_TOPIC_NAME;
-  case PULSARC__SERVER_ERROR__IncompatibleSchema:
-    return PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA;
-  case PULSARC__SERVER_ERROR__NotAllowedError:
-    return PULSARC_ERR_BROKER_NOT_ALLOWED;
-  case PULSARC__SERVER_ERROR__ProducerFenced:
-    return PULSARC_ERR_BROKER_PRODUCER_FENCED;
-  case PULSARC__SERVER_ERROR__TransactionCoordinatorNotFound:
-  case PULSARC__SERVER_ERROR__InvalidTxnStatus:
-  case PULSARC__SERVER_ERROR__TransactionConflict:
-  case PULSARC__SERVER_ERROR__TransactionNotFound:
-    return PULSARC_ERR_BROKER_TRANSACTION;
-  default:
+  if (code < 0 || code > PULSARC_ERR_BROKER_LAST - PULSARC_ERR_BROKER_BASE)
     return PULSARC_ERR_BROKER_UNKNOWN;
-  }
+  return (pulsarc_err_t)(PULSARC_ERR_BROKER_BASE + code);
 }
 
 bool pc_err_retryable(pulsarc_err_t err) {

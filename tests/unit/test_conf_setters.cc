@@ -8,6 +8,8 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 extern "C" {
 #include "client/conf.h"
@@ -392,17 +394,69 @@ TEST(MsgOpts, CopiedIntoExtension) {
 
 // ------------------------------------------------------------------ errors
 
+// The settled numbering: values never move (stored values stay meaningful).
+TEST(ErrCodes, ExplicitValuesInTwoRanges) {
+  EXPECT_EQ(PULSARC_OK, 0);
+  EXPECT_EQ(PULSARC_ERR_INVALID_ARGUMENT, 1);
+  EXPECT_EQ(PULSARC_ERR_QUEUE_FULL, 12);
+  EXPECT_EQ(PULSARC_ERR_TLS, 22);
+  EXPECT_EQ(PULSARC_ERR_INTERNAL, 29);
+  EXPECT_EQ(PULSARC_ERR_BROKER_BASE, 100);
+  // Broker errors are the base plus the protocol's ServerError number.
+  EXPECT_EQ(PULSARC_ERR_BROKER_AUTHENTICATION, 100 + 3);
+  EXPECT_EQ(PULSARC_ERR_BROKER_TOPIC_TERMINATED, 100 + 15);
+  EXPECT_EQ(PULSARC_ERR_BROKER_NOT_ALLOWED, 100 + 22);
+  EXPECT_EQ(PULSARC_ERR_BROKER_PRODUCER_FENCED, 100 + 25);
+}
+
 TEST(ErrStr, NonNullAndDistinctForEveryCode) {
-  std::set<std::string> seen;
-  for (int i = 0; i < PULSARC_ERR__COUNT; i++) {
-    const char *s = pulsarc_err_str(static_cast<pulsarc_err_t>(i));
+  std::set<std::string> seen_text, seen_name;
+  std::vector<int> codes;
+  for (int i = 0; i <= PULSARC_ERR_INTERNAL; i++)
+    codes.push_back(i);
+  for (int i = PULSARC_ERR_BROKER_BASE; i <= PULSARC_ERR_BROKER_PRODUCER_FENCED; i++)
+    codes.push_back(i);
+  for (int i : codes) {
+    auto e = static_cast<pulsarc_err_t>(i);
+    const char *s = pulsarc_err_str(e);
+    const char *n = pulsarc_err_name(e);
     ASSERT_NE(s, nullptr) << "code " << i;
+    ASSERT_NE(n, nullptr) << "code " << i;
     EXPECT_GT(std::strlen(s), 0u) << "code " << i;
-    EXPECT_TRUE(seen.insert(s).second) << "code " << i << " repeats \"" << s << "\"";
+    EXPECT_EQ(std::string(n).rfind("PULSARC_", 0), 0u) << n;
+    EXPECT_TRUE(seen_text.insert(s).second) << "code " << i << " repeats \"" << s << "\"";
+    EXPECT_TRUE(seen_name.insert(n).second) << "code " << i << " repeats " << n;
   }
-  EXPECT_NE(pulsarc_err_str(PULSARC_ERR__COUNT), nullptr);
-  EXPECT_NE(pulsarc_err_str(static_cast<pulsarc_err_t>(-1)), nullptr);
-  EXPECT_NE(pulsarc_err_str(static_cast<pulsarc_err_t>(100000)), nullptr);
+  EXPECT_STREQ(pulsarc_err_name(PULSARC_ERR_QUEUE_FULL), "PULSARC_ERR_QUEUE_FULL");
+  EXPECT_STREQ(pulsarc_err_name(PULSARC_ERR_BROKER_PRODUCER_FENCED),
+               "PULSARC_ERR_BROKER_PRODUCER_FENCED");
+  // Codes this version does not know still get an answer that says what they are.
+  EXPECT_STREQ(pulsarc_err_name(static_cast<pulsarc_err_t>(150)), "PULSARC_ERR_BROKER_50");
+  EXPECT_STREQ(pulsarc_err_str(static_cast<pulsarc_err_t>(150)), "broker: error 50");
+  EXPECT_STREQ(pulsarc_err_name(static_cast<pulsarc_err_t>(-1)), "PULSARC_ERR_UNKNOWN_-1");
+  EXPECT_STREQ(pulsarc_err_str(static_cast<pulsarc_err_t>(100000)), "unknown error code");
+  EXPECT_STREQ(pulsarc_err_str(static_cast<pulsarc_err_t>(50)), "unknown error code");
+}
+
+TEST(ErrRetriable, TransientYesFinalNo) {
+  for (auto e :
+       {PULSARC_ERR_QUEUE_FULL, PULSARC_ERR_MEMORY_LIMIT, PULSARC_ERR_TIMEOUT, PULSARC_ERR_CONNECT,
+        PULSARC_ERR_DISCONNECTED, PULSARC_ERR_CONNECT_TIMEOUT, PULSARC_ERR_LOOKUP_TIMEOUT,
+        PULSARC_ERR_BROKER_SERVICE_NOT_READY, PULSARC_ERR_BROKER_TOO_MANY_REQUESTS})
+    EXPECT_TRUE(pulsarc_err_is_retriable(e)) << pulsarc_err_name(e);
+  for (auto e :
+       {PULSARC_OK, PULSARC_ERR_INVALID_ARGUMENT, PULSARC_ERR_INVALID_TOPIC, PULSARC_ERR_TLS,
+        PULSARC_ERR_AUTH_DATA, PULSARC_ERR_CLOSED, PULSARC_ERR_MESSAGE_TOO_BIG,
+        PULSARC_ERR_INTERNAL, PULSARC_ERR_BROKER_AUTHENTICATION, PULSARC_ERR_BROKER_PRODUCER_FENCED,
+        PULSARC_ERR_BROKER_TOPIC_TERMINATED, PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA})
+    EXPECT_FALSE(pulsarc_err_is_retriable(e)) << pulsarc_err_name(e);
+}
+
+TEST(ErrDetail, PerThreadAndEmptyByDefault) {
+  std::string other;
+  std::thread t([&] { other = pulsarc_last_error_text(); });
+  t.join();
+  EXPECT_EQ(other, "");
 }
 
 TEST(MsgIdFormat, LedgerEntryPartitionBatch) {
