@@ -1,6 +1,7 @@
 /* Producer lifecycle on its I/O thread: start delay, partition discovery,
  * lookup, registration, reconnection with backoff, close and destroy.
  * Every function here runs on the producer's loop. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -531,11 +532,23 @@ void pc_producer_begin(pc_loop *loop, void *arg) {
 
 /* ----------------------------------------------------------------- flush */
 
+/* Takes in everything the rings hold. Every message accepted before a flush
+ * or close was posted is in them by now (the push came before the post), so
+ * one drain of each ring to empty covers them all: the poller's budget
+ * would leave some behind. This ends: what senders add meanwhile is bounded
+ * by max_pending_messages. */
+static void drain_all(pulsarc_producer_t *p) {
+  bool room = false;
+  pc_sendq_drain(&p->q, SIZE_MAX, pc_producer_accept, p, &room);
+  if (room)
+    pc_producer_wake_senders(p);
+}
+
 void pc_producer_flush_task(pc_loop *loop, void *arg) {
   pc_flush_req *r = arg;
   pulsarc_producer_t *p = (pulsarc_producer_t *)(void *)r->next;
-  /* Take in whatever senders queued before they called flush. */
-  pc_producer_poll(loop, &p->poller);
+  (void)loop;
+  drain_all(p);
   r->target_idx = p->drained;
   for (int i = 0; i < p->nparts; i++)
     pc_part_seal(p->parts[i], true);
@@ -666,7 +679,7 @@ void pc_producer_close_task(pc_loop *loop, void *arg) {
   if (p->closing || p->parts_closing > 0)
     return; /* already under way: this waiter joins it */
   p->closing = true;
-  pc_producer_poll(loop, &p->poller);
+  drain_all(p);
   for (int i = 0; i < p->nparts; i++)
     pc_part_seal(p->parts[i], true);
   if (pc_producer_idle(p))
