@@ -149,6 +149,19 @@ void pc_pool_cancel(pc_pool *p, pc_pool_req *req) {
       }
 }
 
+pulsarc_err_t pc_pool_req_stage(pc_pool *p, const pc_pool_req *req, char *what, size_t len) {
+  for (pool_entry *e = p->entries; e; e = e->next)
+    for (pc_pool_req *w = e->waiters; w; w = w->next)
+      if (w == req) {
+        bool tls = pc_conn_in_tls_handshake(e->conn);
+        snprintf(what, len, "%s %s", tls ? "TLS handshake with" : "connecting to",
+                 pc_conn_peer(e->conn));
+        return tls ? PULSARC_ERR_TLS_HANDSHAKE_TIMEOUT : PULSARC_ERR_CONNECT_TIMEOUT;
+      }
+  snprintf(what, len, "connecting");
+  return PULSARC_ERR_CONNECT_TIMEOUT;
+}
+
 void pc_pool_free(pc_pool *p) {
   p->closing = true;
   if (p->entries == NULL) {
