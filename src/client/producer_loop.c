@@ -364,8 +364,11 @@ static void send_producer(pc_part *part) {
   }
   part->state = PS_REGISTERING;
   if (pc_conn_request(part->conn, &cmd, part->request_id, p->client->conf.operation_timeout_ms,
-                      on_producer_response, part) != 0)
+                      on_producer_response, part) != 0) {
+    pc_conn_detach_producer(part->conn, part->producer_id);
+    part->conn = NULL;
     pc_part_reconnect(part, PULSARC_ERR_DISCONNECTED);
+  }
 }
 
 static void got_broker_conn(pc_conn *conn, pulsarc_err_t err, void *ctx) {
