@@ -3,6 +3,7 @@
 // never registers once that connection comes up.
 #include <functional>
 
+#include "client/testing.h"
 #include "harness.h"
 
 namespace pulsarc_it {
@@ -146,6 +147,24 @@ TEST(DetachEdgeTest, FailedProducerNeverReregistersAndSaysGoodbye) {
   pulsarc_client_destroy(client);
   pulsarc_tb_free(a);
   pulsarc_tb_free(b);
+}
+
+// A failing producer cancels the pool requests of its other partitions from
+// inside the callback of one of them. When they wait for the same
+// connection, the cancelled ones are in the list being answered: they must
+// not run (their owners may be freed by then).
+TEST(DetachEdgeTest, PoolRequestCancelledDuringDeliveryDoesNotRun) {
+  Watchdog dog(30);
+  uint16_t port = ClosedPort();
+  ASSERT_NE(port, 0);
+  pulsarc_client_t *client = nullptr;
+  ASSERT_EQ(
+      pulsarc_client_new(("pulsar://127.0.0.1:" + std::to_string(port)).c_str(), nullptr, &client),
+      PULSARC_OK);
+  int runs = -1;
+  ASSERT_EQ(pc_test_pool_cancel_in_delivery(client, "127.0.0.1", port, &runs), 0);
+  EXPECT_EQ(runs, 0) << "a cancelled pool request's callback ran";
+  pulsarc_client_destroy(client);
 }
 
 } // namespace
