@@ -161,5 +161,31 @@ TEST_F(TimeoutEdgeTest, StalledTlsHandshakeFailsWithTlsHandshakeTimeout) {
   EXPECT_NE(detail.find("TLS handshake timed out"), std::string::npos) << detail;
 }
 
+// The connection is up (a first producer uses it), then the broker stops
+// reading: the next producer's partitioned-metadata request is written and
+// never answered.
+TEST_F(TimeoutEdgeTest, UnansweredLookupFailsWithLookupTimeout) {
+  pulsarc_tb_opts o = pulsarc_tb_opts_default();
+  pulsarc_tb *tb = nullptr;
+  ASSERT_EQ(pulsarc_tb_start(&o, &tb), 0);
+  NewClient(pulsarc_tb_service_url(tb));
+  pulsarc_producer_t *first = nullptr;
+  ASSERT_EQ(pulsarc_producer_create(client_, "edge-first", nullptr, &first), PULSARC_OK);
+  pulsarc_tb_stop_reading(tb, true);
+  long long ms;
+  std::string detail;
+  pulsarc_err_t e = CreateFails(&ms, &detail);
+  std::printf("time-to-fail unanswered lookup: %lld ms (operation timeout %d ms)\n", ms,
+              kOpTimeoutMs);
+  EXPECT_EQ(e, PULSARC_ERR_LOOKUP_TIMEOUT) << pulsarc_err_name(e);
+  ExpectWithinTimeout(ms);
+  EXPECT_NE(detail.find("lookup timed out"), std::string::npos) << detail;
+  pulsarc_tb_stop_reading(tb, false);
+  pulsarc_producer_destroy(first);
+  pulsarc_client_destroy(client_);
+  client_ = nullptr;
+  pulsarc_tb_free(tb);
+}
+
 } // namespace
 } // namespace pulsarc_it
