@@ -46,6 +46,10 @@ typedef struct pc_pool_req pc_pool_req;
 int pc_pool_get(pc_pool *pool, const pc_host_port *hp, const char *proxy_to, pc_pool_cb cb,
                 void *ctx, pc_pool_req **req);
 void pc_pool_cancel(pc_pool *pool, pc_pool_req *req);
+/* What a request not answered yet waits for, as the timeout it would end
+ * in (CONNECT_TIMEOUT or TLS_HANDSHAKE_TIMEOUT), with a phrase naming the
+ * peer in what. */
+pulsarc_err_t pc_pool_req_stage(pc_pool *pool, const pc_pool_req *req, char *what, size_t len);
 pc_pool *pc_pool_new(pulsarc_client_t *client, pc_loop *loop);
 /* Closes every connection (on the loop thread) and frees the pool. */
 void pc_pool_free(pc_pool *pool);
@@ -71,6 +75,9 @@ pc_lookup_op *pc_lookup_topic(pulsarc_client_t *client, pc_loop *loop, const cha
                               pc_lookup_cb cb, void *ctx);
 /* The callback will not run; the op frees itself. */
 void pc_lookup_cancel(pc_lookup_op *op);
+/* What the op waits for, as the timeout it would end in (CONNECT_TIMEOUT,
+ * TLS_HANDSHAKE_TIMEOUT or LOOKUP_TIMEOUT), with a phrase naming the peer. */
+pulsarc_err_t pc_lookup_stage(const pc_lookup_op *op, char *what, size_t len);
 
 /* [loop] pc_conn_auth.get_data for the client's connections: the token
  * from the provider, the file (read now) or the string. ctx = client. */

@@ -52,6 +52,10 @@ bool pc_err_retryable(pulsarc_err_t err) {
   case PULSARC_ERR_BROKER_TOO_MANY_REQUESTS:
   case PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA:
   case PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA_EXCEPTION:
+  case PULSARC_ERR_CONNECT_TIMEOUT:
+  case PULSARC_ERR_TLS_HANDSHAKE_TIMEOUT:
+  case PULSARC_ERR_LOOKUP_TIMEOUT:
+  case PULSARC_ERR_REGISTER_TIMEOUT:
     return true;
   default:
     return false;
@@ -82,7 +86,9 @@ static void got_conn(pc_conn *conn, pulsarc_err_t err, void *ctx) {
         finish(op, PULSARC_ERR_NO_MEMORY, NULL);
       return;
     }
-    finish(op, err == PULSARC_OK ? PULSARC_ERR_CONNECT : err, NULL);
+    /* No connection: a peer that hung up during the handshake failed it. */
+    finish(op, err == PULSARC_OK || err == PULSARC_ERR_DISCONNECTED ? PULSARC_ERR_CONNECT : err,
+           NULL);
     return;
   }
   op->conn = conn;
@@ -175,7 +181,7 @@ static bool on_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, void *
   pc_lookup_op *op = ctx;
   op->conn = NULL;
   if (err != PULSARC_OK) {
-    finish(op, err, NULL);
+    finish(op, err == PULSARC_ERR_TIMEOUT ? PULSARC_ERR_LOOKUP_TIMEOUT : err, NULL);
     return false;
   }
   return op->kind == OP_PARTITIONS ? on_partitions(op, f) : on_lookup(op, f);
@@ -266,4 +272,15 @@ void pc_lookup_cancel(pc_lookup_op *op) {
     pc_conn_request_cancel(op->conn, op->request_id);
     free(op);
   }
+}
+
+pulsarc_err_t pc_lookup_stage(const pc_lookup_op *op, char *what, size_t len) {
+  if (op->pool_req != NULL)
+    return pc_pool_req_stage(op->pool, op->pool_req, what, len);
+  const char *kind = op->kind == OP_PARTITIONS ? "partitioned metadata" : "lookup";
+  if (op->conn != NULL)
+    snprintf(what, len, "waiting for the %s answer from %s", kind, pc_conn_peer(op->conn));
+  else
+    snprintf(what, len, "%s not sent yet", kind);
+  return PULSARC_ERR_LOOKUP_TIMEOUT;
 }

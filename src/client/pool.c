@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "client/future.h"
+#include "client/testing.h"
 
 struct pc_pool_req {
   pc_pool_cb cb;
   void *ctx;
   struct pc_pool_req *next;
+  bool cancelled; /* cancelled by an earlier callback of the same delivery */
 };
 
 typedef struct pool_entry {
@@ -57,7 +60,8 @@ static void on_ready(pc_conn *c, void *ctx) {
   e->waiters = NULL;
   while (w != NULL) {
     pc_pool_req *next = w->next;
-    w->cb(c, PULSARC_OK, w->ctx);
+    if (!w->cancelled)
+      w->cb(c, PULSARC_OK, w->ctx);
     free(w);
     w = next;
   }
@@ -74,7 +78,8 @@ static void on_closed(pc_conn *c, pulsarc_err_t err, void *ctx) {
   free(e);
   while (w != NULL) {
     pc_pool_req *next = w->next;
-    w->cb(NULL, err, w->ctx);
+    if (!w->cancelled)
+      w->cb(NULL, err, w->ctx);
     free(w);
     w = next;
   }
@@ -147,6 +152,23 @@ void pc_pool_cancel(pc_pool *p, pc_pool_req *req) {
         free(req);
         return;
       }
+  /* Not waiting in any entry: a callback of the delivery that holds it is
+   * running (a request that already ran is never cancelled: its owner
+   * forgot it in the callback). The delivery skips and frees it. */
+  req->cancelled = true;
+}
+
+pulsarc_err_t pc_pool_req_stage(pc_pool *p, const pc_pool_req *req, char *what, size_t len) {
+  for (pool_entry *e = p->entries; e; e = e->next)
+    for (pc_pool_req *w = e->waiters; w; w = w->next)
+      if (w == req) {
+        bool tls = pc_conn_in_tls_handshake(e->conn);
+        snprintf(what, len, "%s %s", tls ? "TLS handshake with" : "connecting to",
+                 pc_conn_peer(e->conn));
+        return tls ? PULSARC_ERR_TLS_HANDSHAKE_TIMEOUT : PULSARC_ERR_CONNECT_TIMEOUT;
+      }
+  snprintf(what, len, "connecting");
+  return PULSARC_ERR_CONNECT_TIMEOUT;
 }
 
 void pc_pool_free(pc_pool *p) {
@@ -167,4 +189,63 @@ void pc_pool_free(pc_pool *p) {
     conns[n++] = e->conn;
   for (size_t i = 0; i < n; i++)
     pc_conn_close(conns[i], PULSARC_ERR_CLOSED);
+}
+
+/* ---- test probe (client/testing.h) ---- */
+
+typedef struct pool_probe {
+  pc_pool *pool;
+  pc_loop *loop;
+  pc_host_port hp;
+  pc_pool_req *a;
+  int a_runs, b_runs;
+  pc_waiter *w;
+} pool_probe;
+
+static void probe_done(pc_loop *loop, void *arg) {
+  (void)loop;
+  pool_probe *pr = arg;
+  pc_waiter_complete(PULSARC_OK, NULL, pr->w);
+}
+
+static void probe_a(pc_conn *c, pulsarc_err_t err, void *ctx) {
+  (void)c;
+  (void)err;
+  ((pool_probe *)ctx)->a_runs++;
+}
+
+static void probe_b(pc_conn *c, pulsarc_err_t err, void *ctx) {
+  (void)c;
+  (void)err;
+  pool_probe *pr = ctx;
+  pr->b_runs++;
+  pc_pool_cancel(pr->pool, pr->a);
+  /* A task runs after this delivery is over. */
+  if (pc_loop_post(pr->loop, probe_done, pr) != 0)
+    pc_waiter_complete(PULSARC_ERR_NO_MEMORY, NULL, pr->w);
+}
+
+static void probe_start(pc_loop *loop, void *arg) {
+  (void)loop;
+  pool_probe *pr = arg;
+  pc_pool_req *b = NULL;
+  /* Waiters are answered newest first: b, then a. */
+  if (pc_pool_get(pr->pool, &pr->hp, NULL, probe_a, pr, &pr->a) != 0 || pr->a == NULL ||
+      pc_pool_get(pr->pool, &pr->hp, NULL, probe_b, pr, &b) != 0 || b == NULL)
+    pc_waiter_complete(PULSARC_ERR_INTERNAL, NULL, pr->w);
+}
+
+int pc_test_pool_cancel_in_delivery(pulsarc_client_t *client, const char *host, uint16_t port,
+                                    int *cancelled_runs) {
+  pc_waiter w;
+  pc_waiter_init(&w);
+  pool_probe pr = {.pool = client->pools[0], .loop = client->loops[0], .w = &w};
+  snprintf(pr.hp.host, sizeof pr.hp.host, "%s", host);
+  pr.hp.port = port;
+  if (pc_loop_post(pr.loop, probe_start, &pr) != 0)
+    return -1;
+  if (pc_waiter_wait(&w, -1, NULL) != PULSARC_OK)
+    return -1;
+  *cancelled_runs = pr.a_runs;
+  return pr.b_runs == 1 ? 0 : -1;
 }

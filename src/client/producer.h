@@ -12,6 +12,7 @@
 #include "client/sendq.h"
 #include "client/topic.h"
 #include "common/buf.h"
+#include "common/err_detail.h"
 #include "loop/conn.h"
 #include "loop/loop.h"
 
@@ -107,6 +108,9 @@ typedef struct pc_part {
   pc_entry *resend_blocker;    /* that frame */
   bool resend_kick;            /* it is out: the poller resumes the resend */
   uint64_t create_deadline_ns; /* first creation gives up after this */
+  pc_timer create_timer;       /* fires at create_deadline_ns */
+  pulsarc_err_t last_err;      /* why the last creation attempt failed */
+  pulsarc_err_t last_stage;    /* the *_TIMEOUT code that attempt counts toward */
   pc_buf scratch;              /* batch body before compression */
   uint32_t *sel;               /* indexes of the next batch in unsent, reused */
   uint32_t sel_cap;
@@ -147,6 +151,12 @@ struct pulsarc_producer {
   pc_timer deadline_timer;
   pc_lookup_op *meta_lookup;
   uint64_t meta_backoff_ms;
+  pulsarc_err_t meta_last_err; /* why the last partition-count lookup failed */
+  uint64_t create_deadline_ns; /* first creation is bounded by the operation timeout */
+  pc_timer create_timer;       /* fires then, until the partition count is known */
+  /* What made creation fail, for pulsarc_last_error_text() of the creating
+   * thread: written once, before the ready callback reports the failure. */
+  char fail_detail[PC_ERR_DETAIL_MAX];
   int nparts; /* 0 until the partition count is known */
   pc_part **parts;
   pc_msgfifo unrouted;       /* drained before the partition count was known */
@@ -159,7 +169,6 @@ struct pulsarc_producer {
   void *ready_ctx;
   pc_flush_req *flushes;
   bool closing; /* graceful close in progress */
-  uint64_t close_deadline_ns;
   pc_timer close_timer;
   pc_timer update_timer; /* re-reads the partition count */
   pc_flush_req *close_waiters;
@@ -174,12 +183,31 @@ struct pulsarc_producer {
 void pc_producer_begin(pc_loop *loop, void *p);
 /* [loop] Fails every queued and pending message with err and stops. */
 void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err);
+/* [loop] Same, with the sentence pulsarc_last_error_text() gives the
+ * creating thread (NULL: a generic one). */
+void pc_producer_fail_detail(pulsarc_producer_t *p, pulsarc_err_t err, const char *detail);
 /* [loop] Task: flush (arg is a pc_flush_req *, with p in ctx slot). */
 void pc_producer_flush_task(pc_loop *loop, void *req);
 void pc_producer_close_task(pc_loop *loop, void *req);
 void pc_producer_destroy_task(pc_loop *loop, void *p);
 /* [loop] The partition whose connection state changed. */
 void pc_part_reconnect(pc_part *part, pulsarc_err_t why);
+
+/* ---- producer_create.c: the first creation's deadline [loop] ---- */
+/* Starts the partition's creation clock. */
+void pc_part_arm_create_deadline(pc_part *part, uint64_t deadline_ns);
+/* True once a partition never created has passed its deadline. */
+bool pc_part_creation_over(const pc_part *part);
+/* Records a failed creation attempt: err, in step (a *_TIMEOUT code), for
+ * the error the deadline will report. */
+void pc_part_attempt_failed(pc_part *part, pulsarc_err_t err, pulsarc_err_t step);
+/* Fails the producer: the partition's creation timed out where it is now. */
+void pc_part_creation_timed_out(pc_part *part);
+/* Same for the partition count lookup. */
+void pc_producer_meta_timed_out(pulsarc_producer_t *p);
+/* Timer callbacks: pc_part.create_timer, pulsarc_producer.create_timer. */
+void pc_part_create_deadline(pc_loop *loop, pc_timer *t);
+void pc_producer_create_deadline(pc_loop *loop, pc_timer *t);
 
 /* ---- memory.c: the client memory limit through per-producer credit [any] ---- */
 /* Takes len bytes (blocking up to deadline_ns if may_block). OK or

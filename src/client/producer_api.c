@@ -107,7 +107,11 @@ pulsarc_err_t pulsarc_producer_create(pulsarc_client_t *client, const char *topi
     return err;
   err = pc_waiter_wait(&w, -1, NULL);
   if (err != PULSARC_OK) {
+    /* Recorded on the I/O thread before the waiter was completed. */
+    char detail[sizeof p->fail_detail];
+    memcpy(detail, p->fail_detail, sizeof detail);
     pulsarc_producer_destroy(p);
+    pc_err_detail_copy(detail[0] != '\0' ? detail : NULL);
     return err;
   }
   *out = p;

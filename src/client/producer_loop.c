@@ -1,6 +1,7 @@
 /* Producer lifecycle on its I/O thread: start delay, partition discovery,
  * lookup, registration, reconnection with backoff, close and destroy.
  * Every function here runs on the producer's loop. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,32 +30,101 @@ static void report_ready(pulsarc_producer_t *p, pulsarc_err_t err) {
   if (p->ready_reported || p->destroyed)
     return;
   p->ready_reported = true;
+  if (err != PULSARC_OK) {
+    /* The callback (and the blocking create behind it) reads this. */
+    if (p->fail_detail[0] != '\0')
+      pc_err_detail_copy(p->fail_detail);
+    else
+      pc_err_detail_set("producer on %s not created: %s", p->topic, pulsarc_err_str(err));
+  }
   if (p->ready_cb != NULL)
     p->ready_cb(p, err, p->ready_ctx);
 }
 
+/* ------------------------------------------------------------- detaching */
+
+enum {
+  PD_GOODBYE = 1,   /* tell the broker first (CLOSE_PRODUCER, answer not awaited) */
+  PD_KEEP_CONN = 2, /* stay on the connection: close awaits CLOSE_PRODUCER's answer there */
+  PD_FINAL = 4      /* the partition is done: creation deadline and batch timer go too */
+};
+
+static bool registered(const pc_part *part) {
+  return part->state == PS_READY || part->state == PS_WAITING || part->state == PS_REGISTERING;
+}
+
+/* [loop] The one way a partition lets go of what it holds outside itself:
+ * its request and registration on the connection (frames queued there are
+ * taken back, for a resend elsewhere), its lookup, its pool request and its
+ * timers. Fail, reconnect, close and destroy all go through here, so none
+ * of them can leave a callback armed that would bring the partition back. */
+static void part_detach(pc_part *part, int how) {
+  pulsarc_producer_t *p = part->p;
+  if (part->conn != NULL && !(how & PD_KEEP_CONN)) {
+    pc_conn *c = part->conn;
+    pc_conn_request_cancel(c, part->request_id);
+    if ((how & PD_GOODBYE) && registered(part)) {
+      Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
+      Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
+      cmd.type = PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER;
+      cp.producer_id = part->producer_id;
+      cp.request_id = pc_conn_next_request_id(c);
+      cmd.close_producer = &cp;
+      (void)pc_conn_send_command(c, &cmd);
+    }
+    pc_conn_detach_producer(c, part->producer_id);
+    /* The connection may live on (broker-side close): take back frames it
+     * has not started, so the resend on the next connection has them. */
+    for (pc_entry *e = part->pending_head; e != NULL; e = e->next)
+      if (e->in_conn && e->conn == c)
+        pc_conn_withdraw(c, &e->wref);
+    part->conn = NULL;
+  }
+  if (part->lookup != NULL) {
+    pc_lookup_cancel(part->lookup);
+    part->lookup = NULL;
+  }
+  if (part->pool_req != NULL) {
+    pc_pool_cancel(p->client->pools[pc_loop_index(p->loop)], part->pool_req);
+    part->pool_req = NULL;
+  }
+  pc_timer_cancel(p->loop, &part->timer);
+  if (how & PD_FINAL) {
+    pc_timer_cancel(p->loop, &part->create_timer);
+    pc_timer_cancel(p->loop, &part->batch_timer);
+  }
+}
+
 void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err) {
+  pc_producer_fail_detail(p, err, NULL);
+}
+
+void pc_producer_fail_detail(pulsarc_producer_t *p, pulsarc_err_t err, const char *detail) {
   int expected = atomic_load(&p->app_state);
   if (expected == PC_APP_FAILED)
     return;
+  /* Only creation reads it: once ready was reported it stays as it is. */
+  if (!p->ready_reported) {
+    if (detail != NULL)
+      snprintf(p->fail_detail, sizeof p->fail_detail, "%s", detail);
+    else
+      snprintf(p->fail_detail, sizeof p->fail_detail, "producer on %.300s failed: %s", p->topic,
+               pulsarc_err_str(err));
+  }
   atomic_store(&p->fail_err, (int)err);
   atomic_store(&p->app_state, PC_APP_FAILED);
-  PC_ERROR(logger(p), "producer on %s failed: %s", p->topic, pulsarc_err_str(err));
+  PC_ERROR(logger(p), "producer on %.300s failed: %s", p->topic,
+           detail != NULL ? detail : pulsarc_err_str(err));
   if (p->meta_lookup != NULL) {
     pc_lookup_cancel(p->meta_lookup);
     p->meta_lookup = NULL;
   }
+  pc_timer_cancel(p->loop, &p->start_timer);
+  pc_timer_cancel(p->loop, &p->create_timer);
+  pc_timer_cancel(p->loop, &p->update_timer);
   for (int i = 0; i < p->nparts; i++) {
     pc_part *part = p->parts[i];
-    if (part->lookup != NULL) {
-      pc_lookup_cancel(part->lookup);
-      part->lookup = NULL;
-    }
-    pc_timer_cancel(p->loop, &part->timer);
-    if (part->conn != NULL) {
-      pc_conn_detach_producer(part->conn, part->producer_id);
-      part->conn = NULL;
-    }
+    part_detach(part, PD_GOODBYE | PD_FINAL);
     part->state = PS_FAILED;
     pc_part_fail_all(part, err);
   }
@@ -177,6 +247,7 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
   if (part->index <= 0 && atomic_load(&p->name) == NULL)
     atomic_store_explicit(&p->name, part->name, memory_order_release);
   part->created_once = true;
+  pc_timer_cancel(p->loop, &part->create_timer);
   part->backoff_ms = 0;
   part->has_assigned = false;
   PC_INFO(logger(p), "producer %s ready on %s (%s), next sequence id %llu", part->name, part->topic,
@@ -215,8 +286,10 @@ static bool on_producer_response(pc_conn *c, pulsarc_err_t err, const pc_frame *
     cp.request_id = pc_conn_next_request_id(c);
     cmd.close_producer = &cp;
     (void)pc_conn_send_command(c, &cmd);
+    err = PULSARC_ERR_REGISTER_TIMEOUT;
   }
   PC_WARN(logger(p), "creating producer on %s failed: %s", part->topic, pulsarc_err_str(err));
+  pc_part_attempt_failed(part, err, PULSARC_ERR_REGISTER_TIMEOUT);
   if (err == PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA_EXCEPTION) {
     /* Backlog quota with the "exception" policy: what is pending fails now,
      * creation keeps being retried (the official clients do the same; the
@@ -224,9 +297,12 @@ static bool on_producer_response(pc_conn *c, pulsarc_err_t err, const pc_frame *
     pc_part_fail_all(part, err);
     pc_producer_check_flushes(p);
   }
-  if (fatal_on_create(part, err) ||
-      (!part->created_once && pc_loop_now(p->loop) >= part->create_deadline_ns)) {
+  if (fatal_on_create(part, err)) {
     pc_producer_fail(p, err);
+    return false;
+  }
+  if (pc_part_creation_over(part)) {
+    pc_part_creation_timed_out(part);
     return false;
   }
   pc_part_reconnect(part, err);
@@ -298,11 +374,19 @@ static void send_producer(pc_part *part) {
 static void got_broker_conn(pc_conn *conn, pulsarc_err_t err, void *ctx) {
   pc_part *part = ctx;
   part->pool_req = NULL;
+  /* Detaching cancels the request; this guards what it cannot see. A failed
+   * or closed producer never registers again. */
+  if (part->state != PS_CONNECTING || part->p->destroyed ||
+      atomic_load(&part->p->app_state) == PC_APP_FAILED)
+    return;
   if (conn == NULL) {
+    if (err == PULSARC_ERR_DISCONNECTED)
+      err = PULSARC_ERR_CONNECT; /* the peer hung up during the handshake */
     PC_WARN(logger(part->p), "connecting producer on %s failed: %s", part->topic,
             pulsarc_err_str(err));
-    if (!part->created_once && pc_loop_now(part->p->loop) >= part->create_deadline_ns) {
-      pc_producer_fail(part->p, err);
+    pc_part_attempt_failed(part, err, PULSARC_ERR_CONNECT_TIMEOUT);
+    if (pc_part_creation_over(part)) {
+      pc_part_creation_timed_out(part);
       return;
     }
     pc_part_reconnect(part, err);
@@ -330,11 +414,17 @@ static void connect_to(pc_part *part, const pc_host_port *hp, const pc_host_port
 static void on_topic_lookup(pulsarc_err_t err, const pc_lookup_result *res, void *ctx) {
   pc_part *part = ctx;
   part->lookup = NULL;
+  if (part->state != PS_LOOKUP)
+    return;
   if (err != PULSARC_OK) {
     PC_WARN(logger(part->p), "lookup of %s failed: %s", part->topic, pulsarc_err_str(err));
-    if (fatal_on_create(part, err) ||
-        (!part->created_once && pc_loop_now(part->p->loop) >= part->create_deadline_ns)) {
+    pc_part_attempt_failed(part, err, PULSARC_ERR_LOOKUP_TIMEOUT);
+    if (fatal_on_create(part, err)) {
       pc_producer_fail(part->p, err);
+      return;
+    }
+    if (pc_part_creation_over(part)) {
+      pc_part_creation_timed_out(part);
       return;
     }
     pc_part_reconnect(part, err);
@@ -354,6 +444,8 @@ static void part_lookup(pc_part *part) {
 static void on_backoff_done(pc_loop *loop, pc_timer *t) {
   (void)loop;
   pc_part *part = t->ctx;
+  if (part->state != PS_BACKOFF)
+    return;
   part->epoch++;
   if (part->has_assigned)
     connect_to(part, &part->assigned, NULL);
@@ -366,24 +458,7 @@ void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
   pulsarc_producer_t *p = part->p;
   if (part->state == PS_FAILED || part->state == PS_CLOSED || p->destroyed)
     return;
-  if (part->conn != NULL) {
-    pc_conn_request_cancel(part->conn, part->request_id);
-    pc_conn_detach_producer(part->conn, part->producer_id);
-    /* The connection may live on (broker-side close): take back frames it
-     * has not started, so the resend on the next connection has them. */
-    for (pc_entry *e = part->pending_head; e != NULL; e = e->next)
-      if (e->in_conn && e->conn == part->conn)
-        pc_conn_withdraw(e->conn, &e->wref);
-    part->conn = NULL;
-  }
-  if (part->lookup != NULL) {
-    pc_lookup_cancel(part->lookup);
-    part->lookup = NULL;
-  }
-  if (part->pool_req != NULL) {
-    pc_pool_cancel(p->client->pools[pc_loop_index(p->loop)], part->pool_req);
-    part->pool_req = NULL;
-  }
+  part_detach(part, 0);
   part->state = PS_BACKOFF;
   uint64_t delay_ms;
   if (part->has_assigned) {
@@ -397,6 +472,13 @@ void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
     uint64_t jitter = part->backoff_ms / 10;
     delay_ms = part->backoff_ms - jitter + (jitter ? (uint64_t)random() % (2 * jitter + 1) : 0);
     delay_ms += start_delay_ms(p);
+  }
+  if (!part->created_once) {
+    /* First creation: no retry may start after its deadline. */
+    uint64_t now = pc_loop_now(p->loop);
+    uint64_t left_ms = part->create_deadline_ns > now ? (part->create_deadline_ns - now) / MS : 0;
+    if (delay_ms > left_ms)
+      delay_ms = left_ms;
   }
   pc_timer_start(p->loop, &part->timer, delay_ms * MS);
 }
@@ -422,8 +504,9 @@ static pc_part *part_new(pulsarc_producer_t *p, int index) {
   }
   part->max_message_size = (uint32_t)p->conf.max_message_size;
   part->seal_by_ns = UINT64_MAX;
-  part->create_deadline_ns = pc_loop_now(p->loop) + p->client->conf.operation_timeout_ms * MS;
+  part->create_deadline_ns = UINT64_MAX; /* set when it starts */
   pc_timer_init(&part->timer, on_backoff_done, part);
+  pc_timer_init(&part->create_timer, pc_part_create_deadline, part);
   extern void pc_part_batch_timer(pc_loop *, pc_timer *);
   pc_timer_init(&part->batch_timer, pc_part_batch_timer, part);
   return part;
@@ -442,15 +525,25 @@ static int grow_parts(pulsarc_producer_t *p, int n, bool partitioned) {
     if ((parts[i] = part_new(p, partitioned ? i : -1)) == NULL)
       return -1;
     p->nparts = i + 1;
-    if (!(partitioned && p->conf.lazy_start_partitions))
+    if (!(partitioned && p->conf.lazy_start_partitions)) {
+      /* Before ready was reported they share the producer's deadline;
+       * partitions added later get an operation timeout of their own. */
+      pc_part_arm_create_deadline(parts[i], p->ready_reported
+                                                ? pc_loop_now(p->loop) +
+                                                      p->client->conf.operation_timeout_ms * MS
+                                                : p->create_deadline_ns);
       part_lookup(parts[i]);
+    }
   }
   return 0;
 }
 
 void pc_part_start_lazy(pc_part *part) {
-  if (part->state == PS_INIT && part->lookup == NULL)
+  if (part->state == PS_INIT && part->lookup == NULL) {
+    pc_part_arm_create_deadline(part, pc_loop_now(part->p->loop) +
+                                          part->p->client->conf.operation_timeout_ms * MS);
     part_lookup(part);
+  }
 }
 
 static void on_partitions_update(pulsarc_err_t err, const pc_lookup_result *res, void *ctx) {
@@ -476,16 +569,27 @@ static void on_partitions(pulsarc_err_t err, const pc_lookup_result *res, void *
   p->meta_lookup = NULL;
   if (err != PULSARC_OK) {
     PC_WARN(logger(p), "partition lookup of %s failed: %s", p->topic, pulsarc_err_str(err));
-    if (!pc_err_retryable(err) || pc_loop_now(p->loop) >= p->close_deadline_ns) {
+    p->meta_last_err = err;
+    if (!pc_err_retryable(err)) {
       pc_producer_fail(p, err);
+      return;
+    }
+    uint64_t now = pc_loop_now(p->loop);
+    if (now >= p->create_deadline_ns) {
+      pc_producer_meta_timed_out(p);
       return;
     }
     p->meta_backoff_ms = p->meta_backoff_ms ? p->meta_backoff_ms * 2 : p->conf.backoff_initial_ms;
     if (p->meta_backoff_ms > p->conf.backoff_max_ms)
       p->meta_backoff_ms = p->conf.backoff_max_ms;
-    pc_timer_start(p->loop, &p->start_timer, (p->meta_backoff_ms + start_delay_ms(p)) * MS);
+    /* No retry may start after the creation deadline. */
+    uint64_t delay_ns = (p->meta_backoff_ms + start_delay_ms(p)) * MS;
+    if (delay_ns > p->create_deadline_ns - now)
+      delay_ns = p->create_deadline_ns - now;
+    pc_timer_start(p->loop, &p->start_timer, delay_ns);
     return;
   }
+  pc_timer_cancel(p->loop, &p->create_timer); /* the partitions' own deadlines take over */
   bool partitioned = res->partitions > 0;
   int n = partitioned ? res->partitions : 1;
   p->single_part = (uint32_t)random() % (uint32_t)n;
@@ -522,20 +626,35 @@ void pc_producer_begin(pc_loop *loop, void *arg) {
   /* Every timer is initialised here, before any task can cancel it. */
   pc_timer_init(&p->close_timer, on_close_timeout, p);
   pc_timer_init(&p->update_timer, on_update_timer, p);
+  pc_timer_init(&p->create_timer, pc_producer_create_deadline, p);
   /* First creation is bounded by the operation timeout (as the official
-   * clients do); close_deadline_ns doubles as that bound until close. */
-  p->close_deadline_ns =
-      pc_loop_now(loop) + (start_delay_ms(p) + p->client->conf.operation_timeout_ms) * MS;
-  pc_timer_start(loop, &p->start_timer, start_delay_ms(p) * MS);
+   * clients do), from the end of the start delay. */
+  uint64_t delay_ms = start_delay_ms(p);
+  p->create_deadline_ns =
+      pc_loop_now(loop) + (delay_ms + p->client->conf.operation_timeout_ms) * MS;
+  pc_timer_start(loop, &p->create_timer, p->create_deadline_ns - pc_loop_now(loop));
+  pc_timer_start(loop, &p->start_timer, delay_ms * MS);
 }
 
 /* ----------------------------------------------------------------- flush */
 
+/* Takes in everything the rings hold. Every message accepted before a flush
+ * or close was posted is in them by now (the push came before the post), so
+ * one drain of each ring to empty covers them all: the poller's budget
+ * would leave some behind. This ends: what senders add meanwhile is bounded
+ * by max_pending_messages. */
+static void drain_all(pulsarc_producer_t *p) {
+  bool room = false;
+  pc_sendq_drain(&p->q, SIZE_MAX, pc_producer_accept, p, &room);
+  if (room)
+    pc_producer_wake_senders(p);
+}
+
 void pc_producer_flush_task(pc_loop *loop, void *arg) {
   pc_flush_req *r = arg;
   pulsarc_producer_t *p = (pulsarc_producer_t *)(void *)r->next;
-  /* Take in whatever senders queued before they called flush. */
-  pc_producer_poll(loop, &p->poller);
+  (void)loop;
+  drain_all(p);
   r->target_idx = p->drained;
   for (int i = 0; i < p->nparts; i++)
     pc_part_seal(p->parts[i], true);
@@ -568,10 +687,7 @@ static bool on_close_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, 
   (void)err;
   (void)f;
   pc_part *part = ctx;
-  if (part->conn != NULL) {
-    pc_conn_detach_producer(part->conn, part->producer_id);
-    part->conn = NULL;
-  }
+  part_detach(part, PD_FINAL);
   part->state = PS_CLOSED;
   if (part->p->parts_closing > 0 && --part->p->parts_closing == 0)
     finish_close(part->p, PULSARC_OK);
@@ -586,20 +702,12 @@ static void close_parts(pulsarc_producer_t *p) {
     p->meta_lookup = NULL;
   }
   pc_timer_cancel(p->loop, &p->update_timer);
+  pc_timer_cancel(p->loop, &p->create_timer);
   for (int i = 0; i < p->nparts; i++) {
     pc_part *part = p->parts[i];
-    pc_timer_cancel(p->loop, &part->timer);
-    pc_timer_cancel(p->loop, &part->batch_timer);
-    if (part->lookup != NULL) {
-      pc_lookup_cancel(part->lookup);
-      part->lookup = NULL;
-    }
-    if (part->pool_req != NULL) {
-      pc_pool_cancel(p->client->pools[pc_loop_index(p->loop)], part->pool_req);
-      part->pool_req = NULL;
-    }
-    if (part->conn != NULL &&
-        (part->state == PS_READY || part->state == PS_WAITING || part->state == PS_REGISTERING)) {
+    bool unregister = part->conn != NULL && registered(part);
+    part_detach(part, PD_FINAL | (unregister ? PD_KEEP_CONN : 0));
+    if (unregister) {
       pc_conn_request_cancel(part->conn, part->request_id);
       Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
       Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
@@ -613,17 +721,11 @@ static void close_parts(pulsarc_producer_t *p) {
       if (pc_conn_request(part->conn, &cmd, part->request_id, p->client->conf.operation_timeout_ms,
                           on_close_response, part) != 0) {
         p->parts_closing--;
-        pc_conn_detach_producer(part->conn, part->producer_id);
-        part->conn = NULL;
+        part_detach(part, PD_FINAL);
         part->state = PS_CLOSED;
       }
-    } else {
-      if (part->conn != NULL) {
-        pc_conn_detach_producer(part->conn, part->producer_id);
-        part->conn = NULL;
-      }
-      if (part->state != PS_FAILED)
-        part->state = PS_CLOSED;
+    } else if (part->state != PS_FAILED) {
+      part->state = PS_CLOSED;
     }
   }
   if (--p->parts_closing == 0)
@@ -666,7 +768,7 @@ void pc_producer_close_task(pc_loop *loop, void *arg) {
   if (p->closing || p->parts_closing > 0)
     return; /* already under way: this waiter joins it */
   p->closing = true;
-  pc_producer_poll(loop, &p->poller);
+  drain_all(p);
   for (int i = 0; i < p->nparts; i++)
     pc_part_seal(p->parts[i], true);
   if (pc_producer_idle(p))
@@ -691,6 +793,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
   pc_timer_cancel(loop, &p->deadline_timer);
   pc_timer_cancel(loop, &p->close_timer);
   pc_timer_cancel(loop, &p->update_timer);
+  pc_timer_cancel(loop, &p->create_timer);
   /* Fail everything still queued, unregister, then forget the broker. */
   for (int i = 0; i < p->nparts; i++)
     pc_part_fail_all(p->parts[i], PULSARC_ERR_CLOSED);
@@ -701,25 +804,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
   p->destroyed = true;
   for (int i = 0; i < p->nparts; i++) {
     pc_part *part = p->parts[i];
-    if (part->conn != NULL) {
-      pc_conn_request_cancel(part->conn, part->request_id);
-      if (part->state == PS_READY || part->state == PS_WAITING || part->state == PS_REGISTERING) {
-        Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-        Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
-        cmd.type = PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER;
-        cp.producer_id = part->producer_id;
-        cp.request_id = pc_conn_next_request_id(part->conn);
-        cmd.close_producer = &cp;
-        (void)pc_conn_send_command(part->conn, &cmd);
-      }
-      pc_conn_detach_producer(part->conn, part->producer_id);
-    }
-    if (part->lookup != NULL)
-      pc_lookup_cancel(part->lookup);
-    if (part->pool_req != NULL)
-      pc_pool_cancel(p->client->pools[pc_loop_index(loop)], part->pool_req);
-    pc_timer_cancel(loop, &part->timer);
-    pc_timer_cancel(loop, &part->batch_timer);
+    part_detach(part, PD_GOODBYE | PD_FINAL);
     while (part->free_entries != NULL) {
       pc_entry *e = part->free_entries;
       part->free_entries = e->next;

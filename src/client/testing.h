@@ -32,6 +32,13 @@ long pc_arena_live_slabs(void);
  * ring took. 0, or -1 on failure. */
 int pc_test_sendq_fill(unsigned budget, unsigned threads, uint32_t msg_len, size_t *caps);
 
+/* On loop 0's pool, two requests wait for one connection to host:port
+ * (which must fail or succeed on its own); the callback of the one answered
+ * first cancels the other. *cancelled_runs: how often the cancelled one's
+ * callback ran anyway (0 is right). 0, or -1 if the scenario did not run. */
+int pc_test_pool_cancel_in_delivery(pulsarc_client_t *client, const char *host, uint16_t port,
+                                    int *cancelled_runs);
+
 /* eventfd writes made so far to wake the client's I/O threads. */
 uint64_t pc_test_client_wakes(pulsarc_client_t *client);
 /* Payload bytes the client currently counts against memory_limit_bytes. */

@@ -619,9 +619,12 @@ static void connect_timeout(pc_loop *loop, pc_timer *t) {
   (void)loop;
   pc_conn *c = t->ctx;
   pc_conn_enter(c);
-  PC_WARN(c->log, "conn %s: not connected within %llu ms", c->peer,
+  /* Name the step that stalled: owners report it as the reason. */
+  bool tls = c->state == ST_TLS;
+  PC_WARN(c->log, "conn %s: %s within %llu ms", c->peer,
+          tls ? "TLS handshake not finished" : "not connected",
           (unsigned long long)c->connect_timeout_ms);
-  fail(c, PULSARC_ERR_TIMEOUT);
+  fail(c, tls ? PULSARC_ERR_TLS_HANDSHAKE_TIMEOUT : PULSARC_ERR_CONNECT_TIMEOUT);
   pc_conn_leave(c);
 }
 
@@ -735,6 +738,7 @@ void pc_conn_teardown(pc_conn *c) {
   free(c);
 }
 
+bool pc_conn_in_tls_handshake(const pc_conn *c) { return c->state == ST_TLS; }
 bool pc_conn_is_ready(const pc_conn *c) { return c->state == ST_READY && !c->closing; }
 uint32_t pc_conn_max_message_size(const pc_conn *c) { return c->max_message_size; }
 int32_t pc_conn_protocol_version(const pc_conn *c) { return c->protocol_version; }

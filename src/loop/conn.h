@@ -72,6 +72,8 @@ pc_conn *pc_conn_open(pc_loop *loop, const pc_conn_opts *opts, const pc_conn_eve
 void pc_conn_close(pc_conn *c, pulsarc_err_t err);
 
 bool pc_conn_is_ready(const pc_conn *c);
+/* True while the TLS handshake runs (TCP is connected, CONNECT not sent). */
+bool pc_conn_in_tls_handshake(const pc_conn *c);
 /* From CONNECTED (default 5 MiB until then). */
 uint32_t pc_conn_max_message_size(const pc_conn *c);
 int32_t pc_conn_protocol_version(const pc_conn *c);

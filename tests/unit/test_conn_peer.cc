@@ -107,7 +107,7 @@ TEST_F(ConnTest, SilentPeerHitsConnectTimeout) {
   peer.Run([&](Peer &p) { p.WaitEof(); }); // reads CONNECT, never answers
   Open("127.0.0.1", peer.port(), 0, 100);
   ASSERT_TRUE(WaitClosed());
-  EXPECT_EQ(close_err_, PULSARC_ERR_TIMEOUT);
+  EXPECT_EQ(close_err_, PULSARC_ERR_CONNECT_TIMEOUT);
 }
 
 // --------------------------------------------------------------- keepalive

@@ -1,0 +1,138 @@
+/* The first creation's deadline on the producer's I/O thread: the
+ * operation timeout bounds it as a whole, and when it passes the producer
+ * fails with the step that did not finish (connect, TLS handshake, lookup,
+ * producer registration) and a sentence saying where. Every function here
+ * runs on the producer's loop. */
+#include <stdio.h>
+
+#include "client/producer.h"
+
+#define MS (1000000ull)
+
+/* The timeout a failed attempt counts toward: where it failed, read from
+ * its error, else the step it was in. */
+static pulsarc_err_t stage_of(pulsarc_err_t err, pulsarc_err_t step) {
+  switch (err) {
+  case PULSARC_ERR_RESOLVE:
+  case PULSARC_ERR_CONNECT:
+  case PULSARC_ERR_CONNECT_TIMEOUT:
+    return PULSARC_ERR_CONNECT_TIMEOUT;
+  case PULSARC_ERR_TLS:
+  case PULSARC_ERR_TLS_HANDSHAKE_TIMEOUT:
+    return PULSARC_ERR_TLS_HANDSHAKE_TIMEOUT;
+  default:
+    return step;
+  }
+}
+
+static const char *stage_name(pulsarc_err_t stage) {
+  switch (stage) {
+  case PULSARC_ERR_TLS_HANDSHAKE_TIMEOUT:
+    return "TLS handshake";
+  case PULSARC_ERR_LOOKUP_TIMEOUT:
+    return "lookup";
+  case PULSARC_ERR_REGISTER_TIMEOUT:
+    return "producer registration";
+  default:
+    return "connect";
+  }
+}
+
+/* [loop] First creation ran out of the operation timeout: fails the
+ * producer with the stage that did not finish, and a sentence saying where. */
+static void creation_timed_out(pulsarc_producer_t *p, const char *topic, pulsarc_err_t stage,
+                               const char *what) {
+  char detail[PC_ERR_DETAIL_MAX];
+  snprintf(detail, sizeof detail,
+           "creating the producer on %.250s: %s timed out after %llu ms (%.150s)", topic,
+           stage_name(stage), (unsigned long long)p->client->conf.operation_timeout_ms, what);
+  pc_producer_fail_detail(p, stage, detail);
+}
+
+/* [loop] What the partition's creation is waiting for now. */
+static pulsarc_err_t part_stage(pc_part *part, char *what, size_t len) {
+  pulsarc_producer_t *p = part->p;
+  switch (part->state) {
+  case PS_LOOKUP:
+    if (part->lookup != NULL)
+      return pc_lookup_stage(part->lookup, what, len);
+    break;
+  case PS_CONNECTING:
+    if (part->pool_req != NULL)
+      return pc_pool_req_stage(p->client->pools[pc_loop_index(p->loop)], part->pool_req, what, len);
+    break;
+  case PS_REGISTERING:
+    if (part->conn != NULL) {
+      snprintf(what, len, "waiting for %s to answer PRODUCER", pc_conn_peer(part->conn));
+      return PULSARC_ERR_REGISTER_TIMEOUT;
+    }
+    break;
+  default:
+    break;
+  }
+  if (part->last_err != PULSARC_OK) {
+    snprintf(what, len, "last attempt: %s", pulsarc_err_str(part->last_err));
+    return part->last_stage;
+  }
+  snprintf(what, len, "not started");
+  return PULSARC_ERR_CONNECT_TIMEOUT;
+}
+
+void pc_part_creation_timed_out(pc_part *part) {
+  char what[300];
+  pulsarc_err_t stage = part_stage(part, what, sizeof what);
+  creation_timed_out(part->p, part->topic, stage, what);
+}
+
+/* [loop] create_timer of a partition. */
+void pc_part_create_deadline(pc_loop *loop, pc_timer *t) {
+  (void)loop;
+  pc_part *part = t->ctx;
+  /* WaitForExclusive: queued by the broker, no timeout from then on. */
+  if (part->created_once || part->state == PS_WAITING || part->state == PS_READY ||
+      part->state >= PS_CLOSING)
+    return;
+  pc_part_creation_timed_out(part);
+}
+
+/* [loop] Starts the partition's creation clock (once). */
+void pc_part_arm_create_deadline(pc_part *part, uint64_t deadline_ns) {
+  pulsarc_producer_t *p = part->p;
+  uint64_t now = pc_loop_now(p->loop);
+  part->create_deadline_ns = deadline_ns;
+  pc_timer_start(p->loop, &part->create_timer, deadline_ns > now ? deadline_ns - now : 0);
+}
+
+bool pc_part_creation_over(const pc_part *part) {
+  return !part->created_once && pc_loop_now(part->p->loop) >= part->create_deadline_ns;
+}
+
+/* [loop] A creation attempt of the partition failed with err in step. */
+void pc_part_attempt_failed(pc_part *part, pulsarc_err_t err, pulsarc_err_t step) {
+  part->last_err = err;
+  part->last_stage = stage_of(err, step);
+}
+
+/* [loop] The partition count was not known by the creation deadline. */
+void pc_producer_meta_timed_out(pulsarc_producer_t *p) {
+  char what[300];
+  pulsarc_err_t stage;
+  if (p->meta_lookup != NULL) {
+    stage = pc_lookup_stage(p->meta_lookup, what, sizeof what);
+  } else if (p->meta_last_err != PULSARC_OK) {
+    stage = stage_of(p->meta_last_err, PULSARC_ERR_LOOKUP_TIMEOUT);
+    snprintf(what, sizeof what, "last attempt: %s", pulsarc_err_str(p->meta_last_err));
+  } else {
+    stage = PULSARC_ERR_LOOKUP_TIMEOUT;
+    snprintf(what, sizeof what, "partitioned metadata not sent yet");
+  }
+  creation_timed_out(p, p->topic, stage, what);
+}
+
+void pc_producer_create_deadline(pc_loop *loop, pc_timer *t) {
+  (void)loop;
+  pulsarc_producer_t *p = t->ctx;
+  if (p->nparts > 0 || p->destroyed || atomic_load(&p->app_state) != PC_APP_OPEN)
+    return;
+  pc_producer_meta_timed_out(p);
+}
