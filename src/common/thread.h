@@ -8,9 +8,10 @@
  * workers, the client destroy thread), set explicitly so behaviour does not
  * depend on `ulimit -s` (8 MiB on most Linux hosts, 128 KiB under musl).
  * The library itself needs far less: nothing of ours sizes a stack array by
- * configuration or input (src/ builds with -Wvla), and the integration suite
- * passes with 64 KiB stacks. 1 MiB is for the application: its callbacks
- * (send completions, flush and create callbacks, the logger) run on the I/O
+ * configuration or input (src/ builds with -Wvla), and the whole
+ * integration suite, TLS and the largest batch included, passes with
+ * 32 KiB stacks. 1 MiB is for the application: its callbacks (send
+ * completions, flush and create callbacks, the logger) run on the I/O
  * threads, and 1 MiB is what such code commonly gets elsewhere (the Windows
  * default, twice macOS's secondary threads). Only touched pages cost
  * memory. */
