@@ -5,6 +5,8 @@
 // as max_message_size leaves room for (batched and not), and a schema
 // definition near max_message_size with many properties. Each once crashed
 // an I/O thread through a stack array sized by that number.
+#include <pthread.h>
+
 #include "harness.h"
 
 namespace pulsarc_it {
@@ -62,6 +64,32 @@ TEST_F(StackLimitsBigFrames, LargestBatchOfOneByteMessages) {
   EXPECT_EQ(Stats().malformed_batches, 0u);
   EXPECT_EQ(pulsarc_tb_last_sequence_id(tb_, topic.c_str(), pulsarc_producer_name(p)),
             static_cast<int64_t>(kMaxBatchMessages) - 1);
+}
+
+// Callbacks run on an I/O thread: its stack is the documented 1 MiB,
+// whatever `ulimit -s` says.
+TEST_F(StackLimits, IoThreadStackIsTheDocumentedSize) {
+  pulsarc_producer_t *p = Create("stack-size");
+  ASSERT_NE(p, nullptr);
+  struct Seen {
+    std::atomic<size_t> stack{0};
+    std::atomic<bool> done{false};
+  } seen;
+  auto cb = [](pulsarc_err_t, const pulsarc_msg_id_t *, void *ctx) {
+    Seen *s = static_cast<Seen *>(ctx);
+    pthread_attr_t a;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+      pthread_attr_getstacksize(&a, &size);
+      pthread_attr_destroy(&a);
+    }
+    s->stack.store(size);
+    s->done.store(true);
+  };
+  ASSERT_EQ(pulsarc_producer_send_cb(p, "x", 1, nullptr, cb, &seen), PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
+  ASSERT_TRUE(seen.done.load());
+  EXPECT_EQ(seen.stack.load(), 1024u * 1024u);
 }
 
 // Keys "p000000".."p299999" with value "v": the send path's size estimate
