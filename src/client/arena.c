@@ -134,3 +134,28 @@ void *pc_arena_copy(const void *src, size_t len, pulsarc_free_fn *free_fn, void 
   *free_ctx = current;
   return p;
 }
+
+static __thread void *scratch;
+static __thread size_t scratch_cap;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void make_scratch_key(void) { pthread_key_create(&scratch_key, free); }
+
+void *pc_thread_scratch(size_t bytes) {
+  if (bytes <= scratch_cap)
+    return scratch;
+  size_t cap = scratch_cap ? scratch_cap : 4096;
+  while (cap < bytes)
+    cap = cap > SIZE_MAX / 2 ? bytes : cap * 2;
+  /* The old contents are dead: a fresh block beats realloc's copy. */
+  void *p = malloc(cap);
+  if (p == NULL)
+    return NULL;
+  pthread_once(&scratch_once, make_scratch_key);
+  free(scratch);
+  scratch = p;
+  scratch_cap = cap;
+  pthread_setspecific(scratch_key, p);
+  return p;
+}

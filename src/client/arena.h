@@ -14,6 +14,13 @@
  * *free_ctx, how to release it (from any thread). NULL if out of memory. */
 void *pc_arena_copy(const void *src, size_t len, pulsarc_free_fn *free_fn, void **free_ctx);
 
+/* [any] Scratch memory of the calling thread, for arrays whose length comes
+ * from configuration or input (batch sizes, property counts) and so must not
+ * live on the stack. At least bytes, aligned for any type, valid until the
+ * next call on the same thread. It grows geometrically and is kept until the
+ * thread exits, so steady state allocates nothing. NULL if out of memory. */
+void *pc_thread_scratch(size_t bytes);
+
 /* Slabs allocated and not yet freed, process-wide (for tests). */
 long pc_arena_live_slabs(void);
 

@@ -10,6 +10,7 @@
 #include "client/future.h"
 #include "client/producer.h"
 #include "client/testing.h"
+#include "common/thread.h"
 
 /* ------------------------------------------------------------ credentials */
 
@@ -250,13 +251,13 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
      * its own. */
     pthread_t t;
     pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &a, destroy_thread, c) == 0) {
+    if (pc_thread_attr_init(&a) == 0) {
+      pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+      int rc = pthread_create(&t, &a, destroy_thread, c);
       pthread_attr_destroy(&a);
-      return;
+      if (rc == 0)
+        return;
     }
-    pthread_attr_destroy(&a);
     PC_ERROR(&c->conf.logger, "client destroy from a callback could not start a thread; leaking");
     return;
   }

@@ -521,6 +521,23 @@ pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char
     snprintf(why, len, "schema types json, avro and protobuf need schema_definition");
     return PULSARC_ERR_CONFLICT;
   }
+  /* The schema travels in the PRODUCER command, and a broker closes the
+   * connection on a frame over its max message size plus 10 KiB (the room
+   * it leaves for the command around a message): refuse here what could
+   * never register. Each property counts its key, value and 8 bytes. */
+  if (c->schema_type >= 0) {
+    uint64_t bytes = c->schema_definition_len + (c->schema_name ? strlen(c->schema_name) : 0);
+    for (size_t i = 0; i < c->schema_properties.n; i++)
+      bytes += strlen(c->schema_properties.items[i].key) +
+               strlen(c->schema_properties.items[i].value) + 8;
+    if (bytes > c->max_message_size) {
+      snprintf(why, len,
+               "schema_definition, schema_name and schema_property take %llu bytes, more than "
+               "max_message_size (%llu)",
+               (unsigned long long)bytes, (unsigned long long)c->max_message_size);
+      return PULSARC_ERR_CONFLICT;
+    }
+  }
   return PULSARC_OK;
 }
 

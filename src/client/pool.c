@@ -178,17 +178,14 @@ void pc_pool_free(pc_pool *p) {
     return;
   }
   /* Each close ends in on_closed, which unlinks its entry and frees the
-   * pool after the last one (possibly later, if a close is deferred). */
-  pool_entry *e = p->entries;
-  size_t n = 0;
-  for (; e; e = e->next)
-    n++;
-  pc_conn *conns[n];
-  n = 0;
-  for (e = p->entries; e; e = e->next)
-    conns[n++] = e->conn;
-  for (size_t i = 0; i < n; i++)
-    pc_conn_close(conns[i], PULSARC_ERR_CLOSED);
+   * pool after the last one (possibly later, if a close is deferred): take
+   * the next entry before each close, and touch nothing after the last.
+   * No copy of the list: its length is the broker count, not ours to bound
+   * on the stack. */
+  for (pool_entry *e = p->entries, *next; e != NULL; e = next) {
+    next = e->next;
+    pc_conn_close(e->conn, PULSARC_ERR_CLOSED);
+  }
 }
 
 /* ---- test probe (client/testing.h) ---- */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/arena.h"
 #include "client/future.h"
 #include "client/producer.h"
 #include "common/clock.h"
@@ -344,14 +345,23 @@ static void send_producer(pc_part *part) {
   }
   /* Plain bytes send no schema, as the official clients do. */
   Pulsarc__Schema schema = PULSARC__SCHEMA__INIT;
-  size_t nprops = p->conf.schema_properties.n;
-  Pulsarc__KeyValue kvs[nprops ? nprops : 1];
-  Pulsarc__KeyValue *ptrs[nprops ? nprops : 1];
   if (p->conf.schema_type >= 0) {
     schema.name = p->conf.schema_name != NULL ? p->conf.schema_name : (char *)"";
     schema.type = (Pulsarc__Schema__Type)p->conf.schema_type;
     schema.schema_data.data = p->conf.schema_definition;
     schema.schema_data.len = p->conf.schema_definition_len;
+    /* The property count is the user's: the array lives in this thread's
+     * scratch, valid until the request below is packed. */
+    size_t nprops = p->conf.schema_properties.n;
+    Pulsarc__KeyValue **ptrs =
+        nprops ? pc_thread_scratch(nprops * (sizeof *ptrs + sizeof(Pulsarc__KeyValue))) : NULL;
+    if (nprops != 0 && ptrs == NULL) {
+      pc_conn_detach_producer(part->conn, part->producer_id);
+      part->conn = NULL;
+      pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
+      return;
+    }
+    Pulsarc__KeyValue *kvs = (Pulsarc__KeyValue *)(ptrs + nprops);
     for (size_t i = 0; i < nprops; i++) {
       pulsarc__key_value__init(&kvs[i]);
       kvs[i].key = p->conf.schema_properties.items[i].key;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/arena.h"
 #include "client/producer.h"
 #include "client/testing.h"
 #include "codec/compress.h"
@@ -27,13 +28,34 @@ unsigned pc_test_get_flags(void) { return atomic_load(&pc_test_flags); }
 
 /* ------------------------------------------------------------ metadata */
 
-static void set_kvs(Pulsarc__KeyValue **ptrs, Pulsarc__KeyValue *kvs, const pc_msg_ext *x) {
-  for (size_t i = 0; i < x->nprops; i++) {
+/* The message's properties as protobuf-c wants them, laid out in this
+ * thread's scratch: the count is the user's, unbounded but for the maximum
+ * message size, so never a stack array. Valid until the next scratch use on
+ * this thread. 0 or -1 (out of memory). */
+static int props_of(const pc_msg_ext *x, Pulsarc__KeyValue ***props) {
+  size_t n = x->nprops;
+  *props = NULL;
+  if (n == 0)
+    return 0;
+  Pulsarc__KeyValue **ptrs = pc_thread_scratch(n * (sizeof *ptrs + sizeof(Pulsarc__KeyValue)));
+  if (ptrs == NULL)
+    return -1;
+  Pulsarc__KeyValue *kvs = (Pulsarc__KeyValue *)(ptrs + n);
+  for (size_t i = 0; i < n; i++) {
     pulsarc__key_value__init(&kvs[i]);
     kvs[i].key = (char *)x->prop_keys[i];
     kvs[i].value = (char *)x->prop_values[i];
     ptrs[i] = &kvs[i];
   }
+  *props = ptrs;
+  return 0;
+}
+
+/* A message's sequence id: an explicit per-message id wins, and the
+ * counter is untouched by it, as in the Java client. */
+static uint64_t msg_seq(const pc_msg *m, uint64_t *counter) {
+  const pc_msg_ext *x = m->ext;
+  return (x != NULL && x->has_sequence_id) ? x->sequence_id : (*counter)++;
 }
 
 /* Appends one message of a batch body (without its payload when the
@@ -44,11 +66,9 @@ static int append_single(pc_buf *body, const pc_msg *m, uint64_t seq, bool splic
   if (x == NULL)
     return pc_batch_append_plain(body, seq, payload, m->len);
   Pulsarc__SingleMessageMetadata smd = PULSARC__SINGLE_MESSAGE_METADATA__INIT;
-  Pulsarc__KeyValue kvs[x->nprops ? x->nprops : 1];
-  Pulsarc__KeyValue *ptrs[x->nprops ? x->nprops : 1];
-  set_kvs(ptrs, kvs, x);
+  if (props_of(x, &smd.properties) != 0)
+    return -1;
   smd.n_properties = x->nprops;
-  smd.properties = ptrs;
   smd.partition_key = (char *)x->partition_key;
   if (x->ordering_key != NULL) {
     smd.has_ordering_key = true;
@@ -123,10 +143,11 @@ static void build_segments(pc_entry *e) {
   e->wire_len = total;
 }
 
-/* The parts of MessageMetadata every frame of an entry shares. kvs/ptrs
- * must hold x->nprops entries when the entry is not batched. */
-static void fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, const pc_msg_ext *x,
-                          bool batched, Pulsarc__KeyValue *kvs, Pulsarc__KeyValue **ptrs) {
+/* The parts of MessageMetadata every frame of an entry shares. The
+ * properties live in this thread's scratch: pack md before the next use.
+ * 0 or -1 (out of memory). */
+static int fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, const pc_msg_ext *x,
+                         bool batched) {
   md->producer_name = part->name;
   md->publish_time = (uint64_t)pc_wall_ms();
   if (part->schema_version != NULL) {
@@ -135,7 +156,7 @@ static void fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, con
     md->schema_version.len = part->schema_version_len;
   }
   if (x == NULL)
-    return;
+    return 0;
   /* A batch carries its first message's key, as the official clients do:
    * the broker dispatches Key_Shared by it. */
   md->partition_key = (char *)x->partition_key;
@@ -147,10 +168,10 @@ static void fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, con
   md->n_replicate_to = x->n_replicate_to;
   md->replicate_to = (char **)x->replicate_to;
   if (batched)
-    return;
-  set_kvs(ptrs, kvs, x);
+    return 0;
+  if (props_of(x, &md->properties) != 0)
+    return -1;
   md->n_properties = x->nprops;
-  md->properties = ptrs;
   if (x->event_time_ms != 0) {
     md->has_event_time = true;
     md->event_time = x->event_time_ms;
@@ -163,6 +184,7 @@ static void fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, con
     md->has_null_value = true;
     md->null_value = true;
   }
+  return 0;
 }
 
 /* ------------------------------------------------------- batch selection */
@@ -283,9 +305,6 @@ static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *p
   snprintf(uuid, sizeof uuid, "%s-%llu", part->name, (unsigned long long)seq);
   m->flags |= PC_MSG_CHUNKED;
   const pc_msg_ext *x = m->ext;
-  size_t nkv = x ? x->nprops : 0;
-  Pulsarc__KeyValue kvs[nkv ? nkv : 1];
-  Pulsarc__KeyValue *ptrs[nkv ? nkv : 1];
   for (int32_t k = 0; k < nchunks; k++) {
     bool last = k == nchunks - 1;
     pc_entry *e = pc_entry_get(part, last ? 1 : 0);
@@ -307,7 +326,8 @@ static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *p
     if (rc == 0)
       rc = pc_buf_append(&e->frame, payload + off, len);
     Pulsarc__MessageMetadata md = PULSARC__MESSAGE_METADATA__INIT;
-    fill_metadata(&md, part, x, false, kvs, ptrs);
+    if (rc == 0)
+      rc = fill_metadata(&md, part, x, false);
     md.sequence_id = seq;
     md.uuid = uuid;
     md.has_num_chunks_from_msg = md.has_total_chunk_msg_size = md.has_chunk_id = true;
@@ -349,9 +369,13 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   pulsarc_producer_t *p = part->p;
   pc_entry *e = pc_entry_get(part, n);
   if (e == NULL) {
-    pc_msg tmp[n];
-    take_selected(part, sel, n, tmp);
-    fail_msgs(part, tmp, n, PULSARC_ERR_NO_MEMORY);
+    /* Out of memory: fail a bounded prefix of the selection (n is up to
+     * batch_max_messages, too many for the stack); the rest stays queued
+     * and is selected again on the next pass. */
+    pc_msg tmp[64];
+    uint32_t k = n < 64 ? n : 64;
+    take_selected(part, sel, k, tmp);
+    fail_msgs(part, tmp, k, PULSARC_ERR_NO_MEMORY);
     return;
   }
   take_selected(part, sel, n, e->msgs);
@@ -360,14 +384,12 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   int codec = (int)p->conf.compression;
   e->batched = batched;
   e->codec = codec;
-  /* An explicit per-message id wins; the counter is untouched by it, as in
-   * the Java client. */
-  uint64_t seqs[n];
+  /* The ids are worked out twice, here for the range and again in the
+   * body loop below, instead of kept in an array of batch_max_messages. */
+  uint64_t seq_base = part->next_seq;
   uint64_t highest = 0, lowest_index_seq = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const pc_msg_ext *x = e->msgs[i].ext;
-    uint64_t seq = (x != NULL && x->has_sequence_id) ? x->sequence_id : part->next_seq++;
-    seqs[i] = seq;
+    uint64_t seq = msg_seq(&e->msgs[i], &part->next_seq);
     if (i == 0)
       lowest_index_seq = seq;
     if (seq > highest)
@@ -390,10 +412,12 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     rc = pc_buf_reserve(&part->scratch, guess);
   if (rc == 0 && splice)
     rc = reserve_holes(e, n);
+  uint64_t counter = seq_base;
   for (uint32_t i = 0; i < n && rc == 0; i++) {
     pc_msg *m = &e->msgs[i];
+    uint64_t seq = msg_seq(m, &counter);
     if (batched)
-      rc = append_single(body, m, seqs[i], splice);
+      rc = append_single(body, m, seq, splice);
     else if (!splice)
       rc = pc_buf_append(body, m->data, m->len);
     if (splice && rc == 0) {
@@ -408,11 +432,9 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     rc = pc_compress(codec, part->scratch.data, part->scratch.len, &e->frame);
 
   const pc_msg_ext *x = first->ext;
-  size_t nkv = (!batched && x != NULL) ? x->nprops : 0;
-  Pulsarc__KeyValue kvs[nkv ? nkv : 1];
-  Pulsarc__KeyValue *ptrs[nkv ? nkv : 1];
   Pulsarc__MessageMetadata md = PULSARC__MESSAGE_METADATA__INIT;
-  fill_metadata(&md, part, x, batched, kvs, ptrs);
+  if (rc == 0)
+    rc = fill_metadata(&md, part, x, batched);
   md.sequence_id = e->first_seq;
   if (codec != 0) {
     md.has_compression = md.has_uncompressed_size = true;

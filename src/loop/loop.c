@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/thread.h"
 #include "loop/resolver.h"
 
 #define PC_LOOP_MAX_EVENTS 64
@@ -457,7 +458,12 @@ static void *loop_main(void *arg) {
 int pc_loop_start(pc_loop *loop) {
   if (loop->started)
     return -EALREADY;
-  int rc = pthread_create(&loop->thread, NULL, loop_main, loop);
+  pthread_attr_t attr;
+  int rc = pc_thread_attr_init(&attr);
+  if (rc != 0)
+    return -rc;
+  rc = pthread_create(&loop->thread, &attr, loop_main, loop);
+  pthread_attr_destroy(&attr);
   if (rc != 0)
     return -rc;
   loop->started = true;

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/thread.h"
+
 #define PC_RESOLVER_IDLE_SEC 30
 #define PC_RESOLVER_MAX_ADDRS 32
 
@@ -233,13 +235,14 @@ pc_resolve_job *pc_resolve_start(pc_loop *loop, const char *host, uint16_t port,
   if (idle_workers == 0 && workers < PC_RESOLVER_MAX_THREADS) {
     pthread_t t;
     pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, worker_main, NULL) == 0) {
-      workers++;
-      pthread_setname_np(t, "pulsarc-dns");
+    if (pc_thread_attr_init(&attr) == 0) {
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      if (pthread_create(&t, &attr, worker_main, NULL) == 0) {
+        workers++;
+        pthread_setname_np(t, "pulsarc-dns");
+      }
+      pthread_attr_destroy(&attr);
     }
-    pthread_attr_destroy(&attr);
     if (workers == 0) {
       job_unlink(j);
       pthread_mutex_unlock(&mu);
