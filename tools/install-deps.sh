@@ -9,6 +9,7 @@
 #              into a virtualenv made by tools/interop/setup-venv.sh)
 set -euo pipefail
 
+# abigail-tools: abidw/abidiff for the ABI check (tools/abi-dump.sh).
 # Sanitizer runtimes: gcc's (libasan8, libubsan1, libtsan2) come with
 # build-essential; clang's (ASan, TSan, libFuzzer) are only a Recommends of
 # clang on Debian 12, hence libclang-rt-14-dev (clang there is clang-14).
@@ -17,6 +18,7 @@ PACKAGES=(
   libck-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
   libgtest-dev gnuplot-nox python3-venv curl
+  abigail-tools
 )
 
 for a in "$@"; do

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds pulsarc and runs its test suites.
 #
-#   tools/test.sh               unit + integration tests (in-process test broker)
+#   tools/test.sh               unit + integration tests (in-process test broker),
+#                               then the symbols stage: exports and ABI of the
+#                               installed libraries (tools/check-symbols.sh,
+#                               tools/abi-dump.sh --check)
 #   tools/test.sh --sanitizers  also unit + integration under ASan+UBSan (clang)
 #                               and under ThreadSanitizer (gcc)
 #   tools/test.sh --fuzz        also every libFuzzer target in tests/fuzz for
@@ -80,6 +83,18 @@ stage_done
 
 stage tests
 ctest --test-dir "$build" --output-on-failure -j2 -LE interop
+stage_done
+
+# What a user gets from `cmake --install`: the shared and static libraries
+# export exactly the PULSARC_API functions of the header and no test hook
+# (the script's self-test first proves it notices a difference), and the
+# ABI equals the committed abi/ dump.
+stage symbols
+rm -rf "$build/symbols-install"
+cmake --install "$build" --prefix "$build/symbols-install" >/dev/null
+"$root/tools/check-symbols.sh" --self-test "$build/symbols-install"
+"$root/tools/check-symbols.sh" "$build/symbols-install"
+"$root/tools/abi-dump.sh" --check "$build/symbols-install"
 stage_done
 
 if [ "$ci" = 1 ]; then

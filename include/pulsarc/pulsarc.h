@@ -34,6 +34,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define PULSARC_VERSION_MAJOR 1
+#define PULSARC_VERSION_MINOR 0
+#define PULSARC_VERSION_PATCH 0
+#define PULSARC_VERSION_STRING "1.0.0"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

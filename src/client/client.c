@@ -286,6 +286,7 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
   free(c);
 }
 
+#ifdef PULSARC_TEST_HOOKS
 uint64_t pc_test_client_wakes(pulsarc_client_t *c) {
   uint64_t n = 0;
   for (int i = 0; i < c->nloops; i++)
@@ -294,3 +295,4 @@ uint64_t pc_test_client_wakes(pulsarc_client_t *c) {
 }
 
 int64_t pc_test_client_memory_used(pulsarc_client_t *c) { return atomic_load(&c->memory_used); }
+#endif

@@ -21,10 +21,15 @@
 #define CONN_HIGH_WATER (4u << 20)
 #define HEADROOM 256
 
-/* Not static: tests may also set it directly. */
-_Atomic unsigned pc_test_flags;
+#ifdef PULSARC_TEST_HOOKS
+static _Atomic unsigned pc_test_flags;
 void pc_test_set_flags(unsigned flags) { atomic_store(&pc_test_flags, flags); }
 unsigned pc_test_get_flags(void) { return atomic_load(&pc_test_flags); }
+#define BROKEN(flag) (atomic_load_explicit(&pc_test_flags, memory_order_relaxed) & (flag))
+#else
+/* Shipped libraries: the broken paths are dead code, removed at compile time. */
+#define BROKEN(flag) 0
+#endif
 
 /* ------------------------------------------------------------ metadata */
 
@@ -576,10 +581,9 @@ void pc_part_resend_resume(pc_part *part) {
 void pc_part_resend(pc_part *part) {
   part->resend_round++;
   part->resend_blocker = NULL;
-  unsigned broken = atomic_load_explicit(&pc_test_flags, memory_order_relaxed);
-  if (broken & PC_TEST_NO_RESEND)
+  if (BROKEN(PC_TEST_NO_RESEND))
     return;
-  if ((broken & PC_TEST_RENUMBER_ON_RESEND) && part->pending_head != NULL) {
+  if (BROKEN(PC_TEST_RENUMBER_ON_RESEND) && part->pending_head != NULL) {
     /* Back to unsent, and sealed again with ids past every one used. */
     uint64_t next = part->next_seq;
     pc_part_unseal_from(part, part->pending_head);

@@ -308,6 +308,7 @@ void pc_sendq_destroy(pc_sendq *q, void (*fn)(void *ctx, pc_msg *m), void *ctx) 
 }
 
 /* ---- test probe (client/testing.h) ---- */
+#ifdef PULSARC_TEST_HOOKS
 
 typedef struct fill_arg {
   pc_sendq *q;
@@ -346,3 +347,4 @@ int pc_test_sendq_fill(unsigned budget, unsigned threads, uint32_t msg_len, size
   pc_sendq_destroy(&q, drop_msg, NULL);
   return rc;
 }
+#endif

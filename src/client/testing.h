@@ -1,6 +1,11 @@
 /* Test-only switches and probes. The switches break the library on purpose,
  * so that tests can prove they would catch the bug (the chaos test must
- * fail with each one). Never set outside tests. Any thread. */
+ * fail with each one). Any thread.
+ *
+ * Only the internal test library (src/CMakeLists.txt: pulsarc_internal) is
+ * compiled with PULSARC_TEST_HOOKS: the installed libraries contain none of
+ * the functions below but the two live counters, and the switches there are
+ * the constant 0. */
 #ifndef PULSARC_CLIENT_TESTING_H
 #define PULSARC_CLIENT_TESTING_H
 
@@ -13,6 +18,7 @@
 extern "C" {
 #endif
 
+#ifdef PULSARC_TEST_HOOKS
 enum {
   PC_TEST_NO_RESEND = 1u << 0,         /* after reconnect, do not resend pending */
   PC_TEST_RENUMBER_ON_RESEND = 1u << 1 /* resend with fresh sequence ids */
@@ -21,10 +27,13 @@ enum {
 /* Sets the switches above (0 = none). */
 void pc_test_set_flags(unsigned flags);
 unsigned pc_test_get_flags(void);
+#endif
 
 /* Live per-thread send rings and payload slabs, process-wide. */
 long pc_sendq_live_rings(void);
 long pc_arena_live_slabs(void);
+
+#ifdef PULSARC_TEST_HOOKS
 
 /* Makes a send queue with this ring budget, then has `threads` new
  * threads, one after the other, fill their rings with messages of msg_len
@@ -43,6 +52,7 @@ int pc_test_pool_cancel_in_delivery(pulsarc_client_t *client, const char *host, 
 uint64_t pc_test_client_wakes(pulsarc_client_t *client);
 /* Payload bytes the client currently counts against memory_limit_bytes. */
 int64_t pc_test_client_memory_used(pulsarc_client_t *client);
+#endif
 
 #ifdef __cplusplus
 }

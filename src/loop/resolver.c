@@ -45,16 +45,18 @@ struct pc_resolve_job {
   char host[];
 };
 
+#ifdef PULSARC_TEST_HOOKS
 typedef struct alias {
   struct alias *next;
   char *name, *csv;
 } alias;
+static alias *aliases;
+#endif
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static pc_resolve_job *jobs_head, *jobs_tail;
 static int workers, idle_workers;
-static alias *aliases;
 
 static void job_unlink(pc_resolve_job *j) {
   if (j->prev)
@@ -111,9 +113,13 @@ size_t pc_resolve_numeric(const char *host, uint16_t port, pc_addr *out, size_t 
 
 /* [resolver thread, mu held] */
 static const char *alias_find(const char *name) {
+#ifdef PULSARC_TEST_HOOKS
   for (alias *a = aliases; a; a = a->next)
     if (strcmp(a->name, name) == 0)
       return a->csv;
+#else
+  (void)name; /* shipped libraries: no alias table, always DNS */
+#endif
   return NULL;
 }
 
@@ -283,6 +289,7 @@ void pc_resolver_forget_loop(pc_loop *loop) {
   pthread_mutex_unlock(&mu);
 }
 
+#ifdef PULSARC_TEST_HOOKS
 void pc_resolver_set_alias(const char *name, const char *csv) {
   pthread_mutex_lock(&mu);
   for (alias **pp = &aliases; *pp; pp = &(*pp)->next) {
@@ -312,6 +319,7 @@ void pc_resolver_set_alias(const char *name, const char *csv) {
   }
   pthread_mutex_unlock(&mu);
 }
+#endif
 
 void pc_addr_format(const pc_addr *a, char *buf, size_t len) {
   char ip[INET6_ADDRSTRLEN] = "?";

@@ -41,9 +41,12 @@ size_t pc_resolve_numeric(const char *host, uint16_t port, pc_addr *out, size_t 
  * joined: results still coming are discarded, never posted. */
 void pc_resolver_forget_loop(pc_loop *loop);
 
-/* [any] Test hook: name resolves to the comma-separated numeric addresses
- * in csv, in that order, instead of asking DNS. csv NULL removes it. */
+#ifdef PULSARC_TEST_HOOKS
+/* [any] Test hook (internal test library only): name resolves to the
+ * comma-separated numeric addresses in csv, in that order, instead of
+ * asking DNS. csv NULL removes it. */
 void pc_resolver_set_alias(const char *name, const char *csv);
+#endif
 
 /* "host:port" with brackets around an IPv6 literal. */
 void pc_addr_format(const pc_addr *a, char *buf, size_t len);
