@@ -132,7 +132,8 @@ def plan(mode):
 def build(build_dir, skip):
     bins = {n: os.path.join(build_dir, p) for n, p in (
         ("perf", "tools/perf/pulsarc-perf"), ("raw", "bench/pulsarc-rawwriter"),
-        ("codec", "bench/pulsarc-codecspeed"), ("tb", "tools/testbroker/pulsarc-testbroker"))}
+        ("codec", "bench/pulsarc-codecspeed"), ("tb", "tools/testbroker/pulsarc-testbroker"),
+        ("wakes", "bench/pulsarc-wakes"))}
     if not skip:
         if not os.path.exists(os.path.join(build_dir, "build.ninja")):
             subprocess.run(["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja",
@@ -140,7 +141,7 @@ def build(build_dir, skip):
                            check=True, stdout=subprocess.DEVNULL)
         log("building (ninja -j2) in", build_dir)
         subprocess.run(["ninja", "-C", build_dir, "-j2", "pulsarc-perf", "pulsarc-rawwriter",
-                        "pulsarc-codecspeed", "pulsarc-testbroker"], check=True,
+                        "pulsarc-codecspeed", "pulsarc-testbroker", "pulsarc-wakes"], check=True,
                        stdout=subprocess.DEVNULL)
     for n, p in bins.items():
         if not os.access(p, os.X_OK):
@@ -313,6 +314,11 @@ def main():
         log("raw writer %s: %s msg/s %s MB/s" % (k, r.get("msgs_per_sec"), r.get("mb_per_sec")))
     base["rtt"] = run_raw(bins, dict(DEFAULTS, batching=False), a.service_url, dur, warm, rtt=True)
     log("raw round trip: p50 %s us" % base["rtt"].get("latency_us", {}).get("p50"))
+    # I/O-thread wake-ups per message (was a hot-path test assertion).
+    p = subprocess.run([bins["wakes"], "200000"], capture_output=True, text=True, timeout=300)
+    base["wakes"] = last_json(p.stdout) or {"status": "error: " + p.stderr.strip()[-160:]}
+    log("wake ratio: %s eventfd writes per 100 messages"
+        % base["wakes"].get("eventfd_writes_per_100_messages"))
 
     rows = []
     for i, p in enumerate(pts):
@@ -484,6 +490,7 @@ def write_outputs(out, meta, rows, base):
             w.writerow({k: fmt(r.get(k)) if isinstance(r.get(k), float) else r.get(k, "")
                         for k in COLUMNS})
     base_json = dict(codec=base["codec"], rtt=base["rtt"], peers=base["peers"],
+                     wakes=base.get("wakes"),
                      raw=[dict(v, key=list(k)) for k, v in base["raw"].items()])
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(dict(meta=meta, rows=rows, baselines=base_json, targets=ratios(rows, base)), f,

@@ -36,7 +36,11 @@ static void chunk_done(pc_wref *w, bool written) {
 }
 
 /* Appends the unwritten bytes of w to iov (at most room entries); returns
- * how many entries were added. */
+ * how many entries were added, or -1 when w breaks its invariant (see
+ * wref_broken). The check costs an addition per segment and catches every
+ * broken reference before a byte of it reaches the socket on any path: the
+ * segments are always walked to the end, unless room runs out first (then
+ * nothing behind w shares this iov array and a later call checks). */
 static int wref_iov(const pc_wref *w, struct iovec *iov, int room, size_t *total) {
   if (w->iov == NULL) {
     if (room < 1 || w->len == w->written)
@@ -46,9 +50,9 @@ static int wref_iov(const pc_wref *w, struct iovec *iov, int room, size_t *total
     *total += iov[0].iov_len;
     return 1;
   }
-  size_t skip = w->written;
-  int n = 0;
-  for (int i = 0; i < w->iovcnt && n < room; i++) {
+  size_t skip = w->written, added = 0;
+  int n = 0, i = 0;
+  for (; i < w->iovcnt && n < room; i++) {
     size_t seg = w->iov[i].iov_len;
     if (skip >= seg) {
       skip -= seg;
@@ -56,14 +60,46 @@ static int wref_iov(const pc_wref *w, struct iovec *iov, int room, size_t *total
     }
     iov[n].iov_base = (uint8_t *)w->iov[i].iov_base + skip;
     iov[n].iov_len = seg - skip;
-    *total += iov[n].iov_len;
+    added += seg - skip;
     skip = 0;
     n++;
   }
+  if (i == w->iovcnt && (w->written > w->len || added != w->len - w->written))
+    return -1;
+  *total += added;
   return n;
 }
 
-/* Copies up to max unwritten bytes of w (from w->written on) to out. */
+/* A write reference whose segments do not sum to its length is a bug of
+ * its owner (a producer's frame with holes). Left alone it would spin the
+ * plain-TCP flush forever (no bytes to send, never complete) or send the
+ * bytes of the next frame in its name; the stream may already hold part of
+ * it, so the connection cannot go on and closes with INTERNAL, naming the
+ * invariant in an ERROR line.
+ * What happens to the messages (decided here, tested by
+ * ConnWriteInvariant.*): every queued frame, the broken one included, is
+ * handed back with done(w, false) and the producers see their connection
+ * close like any other loss, so their pending messages take the normal
+ * reconnect and resend path; a reference that is broken again on the next
+ * connection fails the same way each time (one ERROR line per attempt, with
+ * backoff) until the messages' send timeout (30 s by default) fails them
+ * with TIMEOUT; with send_timeout_ms = 0 it goes on, visibly, in the log.
+ * Failing them with INTERNAL instead would need the conn to know whose
+ * messages a frame carries, which it does not; the loop never spins either
+ * way. */
+static void wref_broken(pc_conn *c, const pc_wref *w) {
+  size_t sum = 0;
+  for (int i = 0; i < w->iovcnt; i++)
+    sum += w->iov[i].iov_len;
+  PC_ERROR(c->log,
+           "conn %s: internal error: write reference breaks the invariant \"segments sum to "
+           "len\" (%d segments, %zu bytes, len %zu, written %zu): closing the connection",
+           c->peer, w->iovcnt, sum, w->len, w->written);
+  pc_conn_close(c, PULSARC_ERR_INTERNAL);
+}
+
+/* Copies up to max unwritten bytes of w (from w->written on) to out. 0, -1
+ * (out of memory) or -2 (w breaks its invariant). */
 static int wref_copy(const pc_wref *w, pc_buf *out, size_t max) {
   struct iovec iov[64];
   size_t left = max, total = 0, done = 0;
@@ -71,8 +107,8 @@ static int wref_copy(const pc_wref *w, pc_buf *out, size_t max) {
   while (left > 0 && probe.written < probe.len) {
     total = 0;
     int n = wref_iov(&probe, iov, 64, &total);
-    if (n == 0)
-      return -1; /* segments shorter than len: the owner's bug */
+    if (n <= 0)
+      return -2; /* n == 0 with bytes left also means segments shorter than len */
     for (int i = 0; i < n && left > 0; i++) {
       size_t take = iov[i].iov_len < left ? iov[i].iov_len : left;
       if (pc_buf_append(out, iov[i].iov_base, take) != 0)
@@ -196,7 +232,12 @@ static void tls_stage(pc_conn *c, pc_wref ***done_tail) {
     size_t take = w->len - w->written;
     if (take > PC_CONN_TLS_STAGE - c->tls_out.len)
       take = PC_CONN_TLS_STAGE - c->tls_out.len;
-    if (take > 0 && wref_copy(w, &c->tls_out, take) != 0) {
+    int rc = take > 0 ? wref_copy(w, &c->tls_out, take) : 0;
+    if (rc == -2) {
+      wref_broken(c, w);
+      return;
+    }
+    if (rc != 0) {
       pc_conn_close(c, PULSARC_ERR_NO_MEMORY);
       return;
     }
@@ -279,8 +320,18 @@ bool pc_conn_flush(pc_conn *c) {
     int n = 0;
     size_t total = 0;
     int limit = c->state == ST_READY ? PC_CONN_MAX_IOV : 1;
-    for (pc_wref *w = c->out_head; w && n < limit; w = w->next)
-      n += wref_iov(w, iov + n, limit - n, &total);
+    pc_wref *broken = NULL;
+    for (pc_wref *w = c->out_head; w && n < limit && !broken; w = w->next) {
+      int k = wref_iov(w, iov + n, limit - n, &total);
+      if (k < 0)
+        broken = w;
+      else
+        n += k;
+    }
+    if (broken) {
+      wref_broken(c, broken);
+      break;
+    }
     ssize_t r = 0;
     if (n > 0) {
       struct msghdr mh;

@@ -34,6 +34,19 @@ namespace pulsarc_it {
 // hangs: tests never assert that something was fast.
 constexpr int kWaitMs = 8000;
 
+// Polls pred until it holds or timeout_ms passed; returns whether it held.
+// For state that has no callback or wait call of its own; callers assert
+// on the result (or on the state itself) afterwards.
+template <class Pred> bool WaitUntil(Pred pred, int timeout_ms = kWaitMs) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= until)
+      return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 // Aborts the process (that is, the one test ctest runs in it) if a test
 // hangs, naming the test, so "never hangs" contracts fail loudly.
 class Watchdog {

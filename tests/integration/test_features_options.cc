@@ -254,8 +254,7 @@ TEST_F(MemoryLimit, NonBlockingSendGetsMemoryLimitAndAccountingStaysUnder) {
   ASSERT_TRUE(done.WaitTotal(accepted));
   for (size_t i = 0; i < accepted; i++)
     EXPECT_EQ(done.at(i).err.load(), PULSARC_OK) << i;
-  for (int i = 0; i < 100 && MemoryUsed(c) != 0; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  WaitUntil([&] { return MemoryUsed(c) == 0; });
   EXPECT_EQ(MemoryUsed(c), 0);
   EXPECT_EQ(SendWait(p, payload), PULSARC_OK);
 }
@@ -290,9 +289,13 @@ TEST_F(MemoryLimit, ChunkedGrantsStayUnderTheLimitAndComeBack) {
   for (size_t i = 0; i < 560; i++) {
     pulsarc_err_t e;
     // A full send ring (the I/O thread is behind) is QUEUE_FULL for a
-    // non-blocking send: not what this test is about, so try again.
+    // non-blocking send: not what this test is about, so try again (for a
+    // bounded time: a ring that never drains fails the test).
+    void *ctx = done.ctx(i);
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWaitMs);
     while ((e = pulsarc_producer_send_cb(a, payload.data(), payload.size(), nullptr,
-                                         Completions::Cb, done.ctx(i))) == PULSARC_ERR_QUEUE_FULL)
+                                         Completions::Cb, ctx)) == PULSARC_ERR_QUEUE_FULL &&
+           std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     peak = std::max(peak, MemoryUsed(c));
     if (e == PULSARC_OK)
@@ -320,43 +323,80 @@ TEST_F(MemoryLimit, ChunkedGrantsStayUnderTheLimitAndComeBack) {
   waiter.join();
   EXPECT_EQ(b_result.load(), PULSARC_OK);
   ASSERT_TRUE(done.WaitTotal(accepted + 1));
-  for (int i = 0; i < 200 && MemoryUsed(c) != 0; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  WaitUntil([&] { return MemoryUsed(c) == 0; });
   EXPECT_EQ(MemoryUsed(c), 0) << "idle producers keep no grant";
 }
 
 // ----------------------------------------------------------- startup delay
 
-class StartupDelay : public BrokerTest {};
+// Only lower bounds, which a loaded machine cannot break: a lookup made
+// at time a >= t0 + delay is seen, if at all, at some later time, so a
+// sample read while the clock still shows less than t0 + delay must show
+// no lookup, and the first sight of one must come after t0 + delay. How
+// much later is up to the scheduler and is never asserted. kSlack covers
+// the loop's clock, read once per turn (a turn already under way at t0
+// arms its timers from a slightly earlier "now").
+class StartupDelay : public BrokerTest {
+protected:
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kDelay = std::chrono::milliseconds(300);
+  static constexpr auto kSlack = std::chrono::milliseconds(50);
+
+  // Samples the broker until t0 + kDelay - kSlack: none of the samples may
+  // show more lookups than `before` (nor more connections, if asked).
+  // Returns how many samples fell inside the window (0 on a machine too
+  // loaded to look in time: then this part checks nothing, the lower
+  // bounds still do).
+  int ExpectQuietUntil(Clock::time_point t0, const pulsarc_tb_stats &before, bool connections) {
+    int samples = 0;
+    for (;;) {
+      pulsarc_tb_stats s = Stats();
+      if (Clock::now() >= t0 + kDelay - kSlack)
+        break; // the sample may postdate the delay: not evidence either way
+      samples++;
+      bool quiet = s.lookups == before.lookups && s.partition_lookups == before.partition_lookups &&
+                   (!connections || s.connections == before.connections);
+      if (!quiet) {
+        ADD_FAILURE() << "looked up or connected before the startup delay: lookups "
+                      << before.lookups << " -> " << s.lookups << ", partition lookups "
+                      << before.partition_lookups << " -> " << s.partition_lookups
+                      << ", connections " << before.connections << " -> " << s.connections;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return samples;
+  }
+};
 
 TEST_F(StartupDelay, NoLookupBeforeTheDelay) {
   ProducerConf c;
-  c.Set("startup_delay_ms", "300");
+  c.Set("startup_delay_ms", std::to_string(kDelay.count()));
   ReadyFlag ready;
   pulsarc_producer_t *p = nullptr;
+  const pulsarc_tb_stats before = Stats();
+  const Clock::time_point t0 = Clock::now(); // the delay starts later than this
   ASSERT_EQ(pulsarc_producer_start(client_, "startup-delay", c.get(), ReadyFlag::Cb, &ready, &p),
             PULSARC_OK);
   producers_.push_back(p);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  pulsarc_tb_stats early = Stats();
-  EXPECT_EQ(early.partition_lookups, 0u) << "looked up before the startup delay";
-  EXPECT_EQ(early.lookups, 0u) << "looked up before the startup delay";
-  EXPECT_EQ(early.connections, 0u);
-  EXPECT_FALSE(ready.done.load());
-  for (int i = 0; i < 400 && !ready.done.load(); i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_TRUE(ready.done.load());
+  EXPECT_EQ(before.connections, 0u);
+  int quiet = ExpectQuietUntil(t0, before, true);
+  ASSERT_TRUE(WaitUntil([&] { return Stats().lookups >= 1; }));
+  EXPECT_GE(Clock::now() - t0, kDelay - kSlack) << "looked up before the startup delay";
+  ASSERT_TRUE(WaitUntil([&] { return ready.done.load(); }));
   EXPECT_EQ(ready.err.load(), PULSARC_OK);
-  EXPECT_GE(Stats().lookups, 1u);
   EXPECT_EQ(SendWait(p, "after delay"), PULSARC_OK);
 
-  // Reconnects wait for the delay too (on top of the backoff).
-  const uint64_t lookups = Stats().lookups;
+  // Reconnects wait for the delay too (on top of the backoff, 100 ms by
+  // default: shorter than the delay, so this can fail).
+  const pulsarc_tb_stats connected = Stats();
+  const Clock::time_point t1 = Clock::now();
   pulsarc_tb_drop_connections(tb_);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(Stats().lookups, lookups) << "reconnect lookup before the startup delay";
+  quiet += ExpectQuietUntil(t1, connected, false);
+  ASSERT_TRUE(WaitUntil([&] { return Stats().lookups > connected.lookups; }));
+  EXPECT_GE(Clock::now() - t1, kDelay - kSlack) << "reconnect lookup before the startup delay";
   EXPECT_EQ(SendWait(p, "after reconnect"), PULSARC_OK);
-  EXPECT_GT(Stats().lookups, lookups);
+  std::printf("startup delay: %d samples inside the quiet windows\n", quiet);
 }
 
 TEST_F(StartupDelay, JitterStillStarts) {

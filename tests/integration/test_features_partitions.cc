@@ -273,8 +273,7 @@ TEST_F(Partitions, AddedPartitionsAreDiscoveredAndNeverDropped) {
   // partitions are still used.
   pulsarc_tb_set_partitions(tb_, "grow", 1);
   const uint64_t reads = Stats().partition_lookups;
-  for (int i = 0; i < 200 && Stats().partition_lookups < reads + 2; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitUntil([&] { return Stats().partition_lookups >= reads + 2; });
   ASSERT_GE(Stats().partition_lookups, reads + 2);
   std::vector<uint64_t> mid = PerPartition("grow", 4);
   for (int i = 0; i < 8; i++)

@@ -140,8 +140,7 @@ TEST_F(Schemas, IncompatibleSchemaIsNamedAndFatal) {
   } else {
     EXPECT_EQ(sent, PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA);
   }
-  for (int i = 0; i < 100 && ready.calls.load() == 0; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitUntil([&] { return ready.calls.load() != 0; });
   EXPECT_EQ(ready.calls.load(), 1);
   EXPECT_EQ(ready.err.load(), PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA);
   EXPECT_EQ(SendWait(q, "y"), PULSARC_ERR_BROKER_INCOMPATIBLE_SCHEMA);
@@ -220,12 +219,7 @@ TEST_F(AccessModes, WaitForExclusiveQueuesUntilTheFirstCloses) {
         PULSARC_OK);
   }
   // b is queued by the broker; nothing of it is ready or sent.
-  bool queued = false;
-  for (int i = 0; i < 200 && !queued; i++) {
-    queued = TopicStats(topic).producers_waiting == 1;
-    if (!queued)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  bool queued = WaitUntil([&] { return TopicStats(topic).producers_waiting == 1; });
   ASSERT_TRUE(queued) << "second producer never queued at the broker";
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(ready.Calls(), 0) << "ready reported while another producer holds the topic";

@@ -67,8 +67,7 @@ TEST_F(Lifecycle, FlushAsyncCompletesAfterPriorMessages) {
   DoneRec d;
   ASSERT_EQ(pulsarc_producer_flush_async(p, OnDone, &d), PULSARC_OK);
   ASSERT_TRUE(done->WaitTotal(20));
-  for (int i = 0; i < 200 && d.calls.load() == 0; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitUntil([&] { return d.calls.load() != 0; });
   EXPECT_EQ(d.calls.load(), 1);
   EXPECT_EQ(d.err.load(), PULSARC_OK);
 }
@@ -436,8 +435,7 @@ TEST_F(Lifecycle, NoCopyFreesPayloadExactlyOnce) {
       PULSARC_OK);
   ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
   EXPECT_EQ(done.at(0).err.load(), PULSARC_OK);
-  for (int i = 0; i < 100 && ok.calls.load() == 0; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  WaitUntil([&] { return ok.calls.load() != 0; });
   EXPECT_EQ(ok.calls.load(), 1);
   Snapshot s(tb_, "nocopy");
   std::vector<StoredMsg> msgs = StoredMessages(s.get());

@@ -220,8 +220,7 @@ TEST_F(ProducerBasic, DestroyInsideCallbackIsDeferred) {
   ASSERT_EQ(pulsarc_producer_send_cb(p, "x", 1, nullptr, DestroyCb, &d), PULSARC_OK);
   ASSERT_TRUE(pulsarc_tb_wait_messages(tb_, "destroy-in-cb", 1, kWaitMs));
   // Client close/destroy afterwards must neither hang nor run the callback twice.
-  for (int i = 0; i < 100 && d.calls.load() == 0; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitUntil([&] { return d.calls.load() != 0; });
   EXPECT_EQ(pulsarc_client_close(client_), PULSARC_OK);
   EXPECT_EQ(d.calls.load(), 1);
 }

@@ -331,6 +331,18 @@ bool feed_poll(pc_loop *, pc_poller *p) {
   return true;
 }
 
+// Yields until pred holds; false once kDeadline passed without it (the
+// caller fails the test and still cleans up: a Feed must leave the loop).
+template <class P> bool SpinUntil(P pred) {
+  auto until = std::chrono::steady_clock::now() + kDeadline;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= until)
+      return pred();
+    std::this_thread::yield();
+  }
+  return true;
+}
+
 void init_feed(Feed &f) {
   f.p.poll = feed_poll;
   f.p.has_work = feed_has_work;
@@ -348,8 +360,8 @@ TEST_F(LoopTest, WakesWhileBusyAreCoalesced) {
   uint64_t before = pc_loop_wake_count(loop_);
   f.produced++;
   pc_loop_wake(loop_);
-  while (!f.holding.load())
-    std::this_thread::yield(); // loop is now busy in poll()
+  // Then the loop is busy in poll().
+  EXPECT_TRUE(SpinUntil([&] { return f.holding.load(); })) << "the poller never ran";
   uint64_t after_first = pc_loop_wake_count(loop_);
   for (uint64_t i = 1; i < kN; i++) {
     f.produced++;
@@ -357,8 +369,8 @@ TEST_F(LoopTest, WakesWhileBusyAreCoalesced) {
   }
   uint64_t after_burst = pc_loop_wake_count(loop_);
   f.hold = false;
-  while (f.consumed_pub.load() != kN)
-    std::this_thread::yield();
+  EXPECT_TRUE(SpinUntil([&] { return f.consumed_pub.load() == kN; }))
+      << f.consumed_pub.load() << " of " << kN << " items taken";
   EXPECT_LE(after_first - before, 1u);
   EXPECT_EQ(after_burst, after_first); // not a single write while busy
   on_loop(loop_, [&] { pc_poller_del(loop_, &f.p); });
@@ -376,8 +388,10 @@ TEST_F(LoopTest, NoLostWakeups) {
   for (uint64_t i = 1; i <= kN; i++) {
     f.produced++;
     pc_loop_wake(loop_);
-    while (f.consumed_pub.load() != i)
-      std::this_thread::yield();
+    if (!SpinUntil([&] { return f.consumed_pub.load() == i; })) {
+      ADD_FAILURE() << "item " << i << " never taken: a lost wake-up";
+      break;
+    }
   }
   EXPECT_LE(pc_loop_wake_count(loop_) - before, kN);
   on_loop(loop_, [&] { pc_poller_del(loop_, &f.p); });
@@ -399,10 +413,10 @@ TEST(LoopBusyPoll, WorkWithinTheWindowIsFoundWithoutAWake) {
   uint64_t before = pc_loop_wake_count(loop);
   for (uint64_t i = 1; i <= 200; i++) {
     f.produced++; // and no pc_loop_wake
-    auto until = std::chrono::steady_clock::now() + kDeadline;
-    while (f.consumed_pub.load() != i && std::chrono::steady_clock::now() < until)
-      std::this_thread::yield();
-    ASSERT_EQ(f.consumed_pub.load(), i) << "item " << i << " not taken without a wake";
+    if (!SpinUntil([&] { return f.consumed_pub.load() == i; })) {
+      ADD_FAILURE() << "item " << i << " not taken without a wake";
+      break;
+    }
   }
   EXPECT_EQ(pc_loop_wake_count(loop), before);
   on_loop(loop, [&] { pc_poller_del(loop, &f.p); });
