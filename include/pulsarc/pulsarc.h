@@ -44,6 +44,20 @@ extern "C" {
 #define PULSARC_API
 #endif
 
+/* ------------------------------------------------------------------ version */
+
+/* The version of this header. Within one major version the API and ABI
+ * only grow: no function, type, enum value or struct layout changes. */
+#define PULSARC_VERSION_MAJOR 1
+#define PULSARC_VERSION_MINOR 0
+#define PULSARC_VERSION_PATCH 0
+#define PULSARC_VERSION_STRING "1.0.0"
+
+/* The version of the library linked at run time, "MAJOR.MINOR.PATCH"
+ * (equal to PULSARC_VERSION_STRING when header and library match).
+ * Constant storage. */
+PULSARC_API const char *pulsarc_version(void);
+
 /* ------------------------------------------------------------------ errors */
 
 /* One error enum for the whole library; 0 is success. Every value is fixed
@@ -183,7 +197,11 @@ typedef void (*pulsarc_log_fn)(pulsarc_log_level_t level, const char *line, void
  * message sent alone. A deduplicated duplicate is acknowledged by the broker
  * with ledger_id = entry_id = -1 and still counts as success. For a chunked
  * message, first_chunk_* name the first chunk's entry and ledger_id/entry_id
- * the last chunk's; otherwise first_chunk_* equal -1. */
+ * the last chunk's; otherwise first_chunk_* equal -1.
+ * The struct can grow without changing size: a future field takes bytes
+ * from reserved, and sizeof(pulsarc_msg_id_t) never changes (pinned below).
+ * Zero-initialise an id you build yourself ({0} or memset) so reserved is
+ * zero; the library zeroes it in every id it writes. */
 typedef struct pulsarc_msg_id {
   int64_t ledger_id;
   int64_t entry_id;
@@ -192,11 +210,44 @@ typedef struct pulsarc_msg_id {
   int32_t batch_size;
   int64_t first_chunk_ledger_id;
   int64_t first_chunk_entry_id;
+  uint8_t reserved[32];
 } pulsarc_msg_id_t;
 
+#if defined(__cplusplus) && __cplusplus >= 201103L
+static_assert(sizeof(pulsarc_msg_id_t) == 80, "pulsarc_msg_id_t must keep its size");
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+_Static_assert(sizeof(pulsarc_msg_id_t) == 80, "pulsarc_msg_id_t must keep its size");
+#endif
+
 /* Writes "ledger:entry:partition:batch_index" into buf (NUL-terminated,
- * truncated to len). Returns the length it needed, like snprintf. */
+ * truncated to len). Returns the length it needed, like snprintf; -1 if id
+ * is NULL. */
 PULSARC_API int pulsarc_msg_id_format(const pulsarc_msg_id_t *id, char *buf, size_t len);
+
+/* Orders ids as the broker stores messages: by ledger_id, then entry_id,
+ * then partition, then batch_index (the official Java client's order).
+ * Returns <0, 0 or >0. batch_size and first_chunk_* do not take part. NULL
+ * sorts before any id. */
+PULSARC_API int pulsarc_msg_id_compare(const pulsarc_msg_id_t *a, const pulsarc_msg_id_t *b);
+
+/* Serializes id in the official clients' format (the protocol's
+ * MessageIdData: ledger and entry ids, partition, batch index, batch size
+ * and, for a chunked id (first_chunk_* other than -1), the first chunk's
+ * id), the bytes MessageId.serialize / toByteArray of the official clients
+ * produce and read. Writes into buf only if the result fits in len bytes
+ * (buf may be NULL when len is 0). Returns the number of bytes needed, like
+ * snprintf (the result was written if it is <= len), or -1 if id is NULL.
+ * Not NUL-terminated: binary. */
+PULSARC_API int pulsarc_msg_id_serialize(const pulsarc_msg_id_t *id, void *buf, size_t len);
+
+/* Parses bytes made by pulsarc_msg_id_serialize or an official client.
+ * Fields missing from the bytes take the protocol's defaults (partition and
+ * batch_index -1, batch_size 0, first_chunk_* -1); reserved is zeroed.
+ * PULSARC_ERR_INVALID_ARGUMENT (detail in pulsarc_last_error_text()) for
+ * NULL arguments or bytes that are not a MessageIdData; *out is then
+ * unchanged. */
+PULSARC_API pulsarc_err_t pulsarc_msg_id_deserialize(const void *buf, size_t len,
+                                                     pulsarc_msg_id_t *out);
 
 /* ------------------------------------------------------------------ handles */
 

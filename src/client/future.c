@@ -1,7 +1,6 @@
 /* Futures and waiters; see future.h. */
 #include "client/future.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/clock.h"
@@ -67,11 +66,4 @@ pulsarc_err_t pulsarc_future_wait(pulsarc_future_t *f, int64_t timeout_ms, pulsa
 void pulsarc_future_free(pulsarc_future_t *f) {
   if (f != NULL)
     pc_future_unref(f);
-}
-
-int pulsarc_msg_id_format(const pulsarc_msg_id_t *id, char *buf, size_t len) {
-  if (id == NULL)
-    return -1;
-  return snprintf(buf, len, "%lld:%lld:%d:%d", (long long)id->ledger_id, (long long)id->entry_id,
-                  id->partition, id->batch_index);
 }
