@@ -219,5 +219,72 @@ TEST_F(ApiSettled, WaitsThatRunOutReturnWaitTimeout) {
   EXPECT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
 }
 
+// Blocking calls that fail say why in pulsarc_last_error_text(), on the
+// thread that made the call.
+std::string LastError() { return pulsarc_last_error_text(); }
+
+TEST(ApiSettledDetail, FailedBlockingCreateExplainsOnCallingThread) {
+  Watchdog dog(30);
+  uint16_t port = ClosedPort();
+  ASSERT_NE(port, 0);
+  std::string url = "pulsar://127.0.0.1:" + std::to_string(port);
+  pulsarc_client_conf_t *cc = pulsarc_client_conf_new();
+  ASSERT_EQ(pulsarc_client_conf_set(cc, "operation_timeout_ms", "500", nullptr, 0), PULSARC_OK);
+  ASSERT_EQ(pulsarc_client_conf_set(cc, "connect_timeout_ms", "300", nullptr, 0), PULSARC_OK);
+  pulsarc_client_t *client = nullptr;
+  ASSERT_EQ(pulsarc_client_new(url.c_str(), cc, &client), PULSARC_OK);
+  pulsarc_client_conf_destroy(cc);
+  pulsarc_producer_t *p = nullptr;
+  EXPECT_EQ(pulsarc_producer_create(client, "bad topic//x", nullptr, &p),
+            PULSARC_ERR_INVALID_TOPIC);
+  EXPECT_NE(LastError().find("bad topic//x"), std::string::npos) << LastError();
+  pulsarc_err_t e = pulsarc_producer_create(client, "unreachable", nullptr, &p);
+  EXPECT_NE(e, PULSARC_OK);
+  EXPECT_EQ(p, nullptr);
+  EXPECT_NE(LastError(), "") << "a failed blocking create left no detail";
+  pulsarc_client_destroy(client);
+}
+
+struct FromCallback {
+  pulsarc_producer_t *p = nullptr;
+  std::atomic<int> send{-1}, flush{-1};
+  std::string send_text, flush_text;
+  std::atomic<bool> ran{false};
+};
+void BlockingCallsInCallback(pulsarc_err_t, const pulsarc_msg_id_t *, void *ctx) {
+  auto *st = static_cast<FromCallback *>(ctx);
+  if (st->ran.load())
+    return;
+  st->send = pulsarc_producer_send(st->p, "x", 1, nullptr, nullptr);
+  st->send_text = pulsarc_last_error_text();
+  st->flush = pulsarc_producer_flush(st->p, 10);
+  st->flush_text = pulsarc_last_error_text();
+  st->ran = true;
+}
+
+TEST_F(ApiSettled, WrongThreadAndRefusalsExplain) {
+  ProducerConf c;
+  c.Set("block_if_queue_full", "false").Set("max_pending_messages", "2");
+  pulsarc_producer_t *p = Create("detail", c.get());
+  ASSERT_NE(p, nullptr);
+  FromCallback st;
+  st.p = p;
+  ASSERT_EQ(pulsarc_producer_send_cb(p, "a", 1, nullptr, BlockingCallsInCallback, &st), PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
+  for (int i = 0; i < 400 && !st.ran.load(); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(st.ran.load());
+  EXPECT_EQ(st.send.load(), PULSARC_ERR_WRONG_THREAD);
+  EXPECT_NE(st.send_text.find("library thread"), std::string::npos) << st.send_text;
+  EXPECT_EQ(st.flush.load(), PULSARC_ERR_WRONG_THREAD);
+  EXPECT_NE(st.flush_text.find("pulsarc_producer_flush_cb"), std::string::npos) << st.flush_text;
+
+  pulsarc_tb_hold_receipts(tb_, true);
+  ASSERT_EQ(pulsarc_producer_send_cb(p, "b", 1, nullptr, nullptr, nullptr), PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_send_cb(p, "c", 1, nullptr, nullptr, nullptr), PULSARC_OK);
+  EXPECT_EQ(pulsarc_producer_send_cb(p, "d", 1, nullptr, nullptr, nullptr), PULSARC_ERR_QUEUE_FULL);
+  EXPECT_NE(LastError().find("max_pending_messages (2)"), std::string::npos) << LastError();
+}
+
 } // namespace
 } // namespace pulsarc_it
