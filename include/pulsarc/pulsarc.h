@@ -1,9 +1,20 @@
 /*
  * pulsarc: an Apache Pulsar producer client in C.
  *
+ * Naming, once for the whole API:
+ *  - A function ending in _async returns a future (pulsarc_future_t) to
+ *    wait on or poll; one ending in _cb takes a callback that runs once on
+ *    an I/O thread. The plain form of the same operation
+ *    (pulsarc_producer_create, _send, _flush, _close) blocks until the
+ *    outcome is known.
+ *  - Objects are made by *_new or *_create* and released by *_destroy;
+ *    there is no *_free.
+ *  - "Timed out waiting" is always PULSARC_ERR_WAIT_TIMEOUT (the operation
+ *    goes on); PULSARC_ERR_TIMEOUT and _TIMEOUT_UNCONFIRMED mean a message's
+ *    own deadline passed (the message failed).
+ *
  * Threads and ownership, once for the whole API:
- *  - Every handle is opaque. Handles are created by *_new / *_create and
- *    released by the matching *_destroy / *_free.
+ *  - Every handle is opaque.
  *  - Configuration objects are read when a client or producer is created and
  *    may be destroyed or reused right after; message options likewise are
  *    read during the send call only.
@@ -13,7 +24,7 @@
  *    from a library thread (pulsarc_producer_send, _flush,
  *    pulsarc_producer_create, pulsarc_future_wait with a timeout other than
  *    0, pulsarc_client_close) return PULSARC_ERR_WRONG_THREAD instead of
- *    deadlocking. Their asynchronous forms work there. pulsarc_producer_close
+ *    deadlocking. Their _cb and _async forms work there. pulsarc_producer_close
  *    called there starts an asynchronous close (PULSARC_ERR_PENDING), and
  *    destroy is deferred until the callback returns.
  *  - Data handed to a callback (message ids, error strings) is borrowed and
@@ -34,11 +45,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PULSARC_VERSION_MAJOR 1
-#define PULSARC_VERSION_MINOR 0
-#define PULSARC_VERSION_PATCH 0
-#define PULSARC_VERSION_STRING "1.0.0"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -48,6 +54,20 @@ extern "C" {
 #else
 #define PULSARC_API
 #endif
+
+/* ------------------------------------------------------------------ version */
+
+/* The version of this header. Within one major version the API and ABI
+ * only grow: no function, type, enum value or struct layout changes. */
+#define PULSARC_VERSION_MAJOR 1
+#define PULSARC_VERSION_MINOR 0
+#define PULSARC_VERSION_PATCH 0
+#define PULSARC_VERSION_STRING "1.0.0"
+
+/* The version of the library linked at run time, "MAJOR.MINOR.PATCH"
+ * (equal to PULSARC_VERSION_STRING when header and library match).
+ * Constant storage. */
+PULSARC_API const char *pulsarc_version(void);
 
 /* ------------------------------------------------------------------ errors */
 
@@ -188,7 +208,11 @@ typedef void (*pulsarc_log_fn)(pulsarc_log_level_t level, const char *line, void
  * message sent alone. A deduplicated duplicate is acknowledged by the broker
  * with ledger_id = entry_id = -1 and still counts as success. For a chunked
  * message, first_chunk_* name the first chunk's entry and ledger_id/entry_id
- * the last chunk's; otherwise first_chunk_* equal -1. */
+ * the last chunk's; otherwise first_chunk_* equal -1.
+ * The struct can grow without changing size: a future field takes bytes
+ * from reserved, and sizeof(pulsarc_msg_id_t) never changes (pinned below).
+ * Zero-initialise an id you build yourself ({0} or memset) so reserved is
+ * zero; the library zeroes it in every id it writes. */
 typedef struct pulsarc_msg_id {
   int64_t ledger_id;
   int64_t entry_id;
@@ -197,11 +221,44 @@ typedef struct pulsarc_msg_id {
   int32_t batch_size;
   int64_t first_chunk_ledger_id;
   int64_t first_chunk_entry_id;
+  uint8_t reserved[32];
 } pulsarc_msg_id_t;
 
+#if defined(__cplusplus) && __cplusplus >= 201103L
+static_assert(sizeof(pulsarc_msg_id_t) == 80, "pulsarc_msg_id_t must keep its size");
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+_Static_assert(sizeof(pulsarc_msg_id_t) == 80, "pulsarc_msg_id_t must keep its size");
+#endif
+
 /* Writes "ledger:entry:partition:batch_index" into buf (NUL-terminated,
- * truncated to len). Returns the length it needed, like snprintf. */
+ * truncated to len). Returns the length it needed, like snprintf; -1 if id
+ * is NULL. */
 PULSARC_API int pulsarc_msg_id_format(const pulsarc_msg_id_t *id, char *buf, size_t len);
+
+/* Orders ids as the broker stores messages: by ledger_id, then entry_id,
+ * then partition, then batch_index (the official Java client's order).
+ * Returns <0, 0 or >0. batch_size and first_chunk_* do not take part. NULL
+ * sorts before any id. */
+PULSARC_API int pulsarc_msg_id_compare(const pulsarc_msg_id_t *a, const pulsarc_msg_id_t *b);
+
+/* Serializes id in the official clients' format (the protocol's
+ * MessageIdData: ledger and entry ids, partition, batch index, batch size
+ * and, for a chunked id (first_chunk_* other than -1), the first chunk's
+ * id), the bytes MessageId.serialize / toByteArray of the official clients
+ * produce and read. Writes into buf only if the result fits in len bytes
+ * (buf may be NULL when len is 0). Returns the number of bytes needed, like
+ * snprintf (the result was written if it is <= len), or -1 if id is NULL.
+ * Not NUL-terminated: binary. */
+PULSARC_API int pulsarc_msg_id_serialize(const pulsarc_msg_id_t *id, void *buf, size_t len);
+
+/* Parses bytes made by pulsarc_msg_id_serialize or an official client.
+ * Fields missing from the bytes take the protocol's defaults (partition and
+ * batch_index -1, batch_size 0, first_chunk_* -1); reserved is zeroed.
+ * PULSARC_ERR_INVALID_ARGUMENT (detail in pulsarc_last_error_text()) for
+ * NULL arguments or bytes that are not a MessageIdData; *out is then
+ * unchanged. */
+PULSARC_API pulsarc_err_t pulsarc_msg_id_deserialize(const void *buf, size_t len,
+                                                     pulsarc_msg_id_t *out);
 
 /* ------------------------------------------------------------------ handles */
 
@@ -367,18 +424,19 @@ PULSARC_API pulsarc_err_t pulsarc_producer_conf_set_router(pulsarc_producer_conf
 typedef void (*pulsarc_producer_ready_cb)(pulsarc_producer_t *producer, pulsarc_err_t err,
                                           void *ctx);
 
-/* Starts a producer and returns its handle at once without blocking:
+/* Creates a producer and returns its handle at once without blocking:
  * discovery and registration run on the producer's I/O thread, and sends
- * made meanwhile are queued. ready_cb (may be NULL) tells the outcome.
+ * made meanwhile are queued. ready_cb (may be NULL) tells the outcome; on
+ * failure the handle stays valid (sends fail) until pulsarc_producer_destroy.
  * Topic names: "t" means "persistent://public/default/t"; invalid names
  * fail here with PULSARC_ERR_INVALID_TOPIC before any traffic. conf may be
- * NULL. */
-PULSARC_API pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic,
-                                                 const pulsarc_producer_conf_t *conf,
-                                                 pulsarc_producer_ready_cb ready_cb, void *ctx,
-                                                 pulsarc_producer_t **out);
+ * NULL. Usable from callbacks. */
+PULSARC_API pulsarc_err_t pulsarc_producer_create_cb(pulsarc_client_t *client, const char *topic,
+                                                     const pulsarc_producer_conf_t *conf,
+                                                     pulsarc_producer_ready_cb ready_cb, void *ctx,
+                                                     pulsarc_producer_t **out);
 
-/* Blocking form of pulsarc_producer_start: waits until the producer is
+/* Blocking form of pulsarc_producer_create_cb: waits until the producer is
  * registered or failed (bounded by the operation timeout). On failure the
  * handle is destroyed and *out is NULL. WRONG_THREAD from a library thread. */
 PULSARC_API pulsarc_err_t pulsarc_producer_create(pulsarc_client_t *client, const char *topic,
@@ -405,11 +463,12 @@ PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_ordering_key(pulsarc_msg_opts_t *
                                                             const void *key, size_t len);
 PULSARC_API pulsarc_err_t pulsarc_msg_opts_add_property(pulsarc_msg_opts_t *opts, const char *key,
                                                         const char *value);
-/* Milliseconds since the epoch; 0 = unset. */
+/* Milliseconds since the epoch; 0 = unset; negative: INVALID_ARGUMENT. */
 PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_event_time(pulsarc_msg_opts_t *opts,
-                                                          uint64_t event_time_ms);
-/* Delayed delivery: absolute time, or relative to the send call. Such
- * messages are sent alone (never batched), as the official clients do. */
+                                                          int64_t event_time_ms);
+/* Delayed delivery: absolute time in ms since the epoch, or a delay in ms
+ * from the send call (negative: INVALID_ARGUMENT). Such messages are sent
+ * alone (never batched), as the official clients do. */
 PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_deliver_at(pulsarc_msg_opts_t *opts,
                                                           int64_t deliver_at_ms);
 PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_deliver_after(pulsarc_msg_opts_t *opts,
@@ -422,15 +481,16 @@ PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_replication_clusters(pulsarc_msg_
 PULSARC_API pulsarc_err_t pulsarc_msg_opts_disable_replication(pulsarc_msg_opts_t *opts);
 /* Marks the message as a null value (a tombstone for compacted topics); the
  * payload must be empty. */
-PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_null_value(pulsarc_msg_opts_t *opts, int null_value);
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_null_value(pulsarc_msg_opts_t *opts,
+                                                          bool null_value);
 /* Uses this sequence id instead of the producer's counter (the counter is
  * not changed). Ids at or below the broker's last stored id are dropped as
  * duplicates when deduplication is on. */
 PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_sequence_id(pulsarc_msg_opts_t *opts,
                                                            int64_t sequence_id);
 /* This message's own deadline in ms from the send call (0 = none). Without
- * it the producer's send_timeout_ms applies, and pulsarc_producer_send uses
- * 5000 ms. On expiry the message fails exactly once with
+ * it the producer's send_timeout_ms applies, to every form of send. On
+ * expiry the message fails exactly once with
  * PULSARC_ERR_TIMEOUT (never written, never sent) or
  * PULSARC_ERR_TIMEOUT_UNCONFIRMED (written; the broker may have stored it). */
 PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_timeout(pulsarc_msg_opts_t *opts,
@@ -443,13 +503,17 @@ PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_timeout(pulsarc_msg_opts_t *opts,
 typedef void (*pulsarc_send_cb)(pulsarc_err_t err, const pulsarc_msg_id_t *id, void *ctx);
 
 /* Called by the library when it no longer needs a payload handed over with
- * pulsarc_producer_send_nocopy. Runs on an I/O thread or the sending thread. */
+ * pulsarc_producer_send_nocopy_cb: once per accepted send, on an I/O thread,
+ * possibly before the send callback (a payload copied into its batch frame
+ * is released right away). */
 typedef void (*pulsarc_free_fn)(void *data, void *free_ctx);
 
 /* Blocking send: returns when the broker acknowledged the message (id filled
- * if not NULL) or it failed. Deadline: opts' timeout, else 5000 ms. The
- * payload is borrowed for the duration of the call (no copy until the batch
- * buffer). WRONG_THREAD from a library thread. */
+ * if not NULL) or it failed. Deadline: opts' timeout if set, else the
+ * producer's send_timeout_ms (0 = none: then it waits as long as the message
+ * is pending, through reconnects, until it succeeds or fails for good).
+ * The payload is borrowed for the duration of the call (no copy until the
+ * batch buffer). WRONG_THREAD from a library thread. */
 PULSARC_API pulsarc_err_t pulsarc_producer_send(pulsarc_producer_t *producer, const void *data,
                                                 size_t len, const pulsarc_msg_opts_t *opts,
                                                 pulsarc_msg_id_t *id);
@@ -465,17 +529,20 @@ PULSARC_API pulsarc_err_t pulsarc_producer_send_cb(pulsarc_producer_t *producer,
                                                    size_t len, const pulsarc_msg_opts_t *opts,
                                                    pulsarc_send_cb cb, void *ctx);
 
-/* As pulsarc_producer_send_cb, but the library takes ownership of data and
- * calls free_fn(data, free_ctx) when done with it (also when the call returns
- * an error). No copy before the batch buffer. */
-PULSARC_API pulsarc_err_t pulsarc_producer_send_nocopy(pulsarc_producer_t *producer, void *data,
-                                                       size_t len, pulsarc_free_fn free_fn,
-                                                       void *free_ctx,
-                                                       const pulsarc_msg_opts_t *opts,
-                                                       pulsarc_send_cb cb, void *ctx);
+/* As pulsarc_producer_send_cb, but without copying the payload. When the
+ * call returns PULSARC_OK the library owns data and calls
+ * free_fn(data, free_ctx) (free_fn may be NULL) exactly once when done with
+ * it. When the call returns an error, ownership stays with the caller:
+ * free_fn is not called and data may be sent again, e.g. in a retry loop
+ * on PULSARC_ERR_QUEUE_FULL. */
+PULSARC_API pulsarc_err_t pulsarc_producer_send_nocopy_cb(pulsarc_producer_t *producer, void *data,
+                                                          size_t len, pulsarc_free_fn free_fn,
+                                                          void *free_ctx,
+                                                          const pulsarc_msg_opts_t *opts,
+                                                          pulsarc_send_cb cb, void *ctx);
 
 /* Asynchronous send returning a future (payload copied). *out must be
- * released with pulsarc_future_free, before or after completion. */
+ * released with pulsarc_future_destroy, before or after completion. */
 PULSARC_API pulsarc_err_t pulsarc_producer_send_async(pulsarc_producer_t *producer,
                                                       const void *data, size_t len,
                                                       const pulsarc_msg_opts_t *opts,
@@ -484,25 +551,28 @@ PULSARC_API pulsarc_err_t pulsarc_producer_send_async(pulsarc_producer_t *produc
 /* ------------------------------------------------------------------- future */
 
 /* Waits up to timeout_ms (-1 = forever, 0 = poll) for completion. Returns
- * PULSARC_ERR_PENDING if not complete in time, else the send's result, with
- * *id filled on success (id may be NULL). A non-zero wait from a library
- * thread returns WRONG_THREAD. */
+ * PULSARC_ERR_WAIT_TIMEOUT if not complete in time (also when polling; the
+ * send goes on and the future may be waited on again), else the send's
+ * result, with *id filled on success (id may be NULL). A non-zero wait from
+ * a library thread on a future not yet complete returns WRONG_THREAD. */
 PULSARC_API pulsarc_err_t pulsarc_future_wait(pulsarc_future_t *future, int64_t timeout_ms,
                                               pulsarc_msg_id_t *id);
 /* Releases the future; safe before completion (the result is then dropped). */
-PULSARC_API void pulsarc_future_free(pulsarc_future_t *future);
+PULSARC_API void pulsarc_future_destroy(pulsarc_future_t *future);
 
 /* --------------------------------------------------------- flush and close */
 
 /* Sends every open batch now and waits until every message accepted before
  * the call has completed, or timeout_ms (-1 = forever) passes (then
- * PULSARC_ERR_TIMEOUT; the messages stay pending). Blocking. */
+ * PULSARC_ERR_WAIT_TIMEOUT; the messages stay pending). Blocking;
+ * WRONG_THREAD from a library thread. */
 PULSARC_API pulsarc_err_t pulsarc_producer_flush(pulsarc_producer_t *producer, int64_t timeout_ms);
 
-/* Callback form of flush, usable anywhere. cb runs once on an I/O thread. */
+/* Callback form of flush, usable anywhere. cb (may be NULL) runs once on an
+ * I/O thread when every message accepted before the call has completed. */
 typedef void (*pulsarc_done_cb)(pulsarc_err_t err, void *ctx);
-PULSARC_API pulsarc_err_t pulsarc_producer_flush_async(pulsarc_producer_t *producer,
-                                                       pulsarc_done_cb cb, void *ctx);
+PULSARC_API pulsarc_err_t pulsarc_producer_flush_cb(pulsarc_producer_t *producer,
+                                                    pulsarc_done_cb cb, void *ctx);
 
 /* Graceful close: stops accepting sends, flushes pending messages for up to
  * close_timeout_ms (those still pending then fail with PULSARC_ERR_CLOSED;
@@ -512,8 +582,10 @@ PULSARC_API pulsarc_err_t pulsarc_producer_flush_async(pulsarc_producer_t *produ
  * From a library thread (inside a callback) it cannot wait: it starts the
  * same close in the background and returns PULSARC_ERR_PENDING. */
 PULSARC_API pulsarc_err_t pulsarc_producer_close(pulsarc_producer_t *producer);
-PULSARC_API pulsarc_err_t pulsarc_producer_close_async(pulsarc_producer_t *producer,
-                                                       pulsarc_done_cb cb, void *ctx);
+/* Callback form of close, usable anywhere: cb (may be NULL) runs once on an
+ * I/O thread with close's result. */
+PULSARC_API pulsarc_err_t pulsarc_producer_close_cb(pulsarc_producer_t *producer,
+                                                    pulsarc_done_cb cb, void *ctx);
 
 /* Frees the handle. Closes first without flushing if still open (pending
  * sends fail with PULSARC_ERR_CLOSED). Never hangs; from a callback the

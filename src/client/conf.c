@@ -590,10 +590,10 @@ pulsarc_err_t pulsarc_msg_opts_disable_replication(pulsarc_msg_opts_t *o) {
   return pulsarc_msg_opts_set_replication_clusters(o, local, 1);
 }
 
-pulsarc_err_t pulsarc_msg_opts_set_null_value(pulsarc_msg_opts_t *o, int null_value) {
+pulsarc_err_t pulsarc_msg_opts_set_null_value(pulsarc_msg_opts_t *o, bool null_value) {
   if (o == NULL)
     return PULSARC_ERR_INVALID_ARGUMENT;
-  o->null_value = null_value != 0;
+  o->null_value = null_value;
   return PULSARC_OK;
 }
 
@@ -661,8 +661,8 @@ pulsarc_err_t pulsarc_msg_opts_add_property(pulsarc_msg_opts_t *o, const char *k
   return PULSARC_OK;
 }
 
-pulsarc_err_t pulsarc_msg_opts_set_event_time(pulsarc_msg_opts_t *o, uint64_t ms) {
-  if (o == NULL)
+pulsarc_err_t pulsarc_msg_opts_set_event_time(pulsarc_msg_opts_t *o, int64_t ms) {
+  if (o == NULL || ms < 0)
     return PULSARC_ERR_INVALID_ARGUMENT;
   o->event_time_ms = ms;
   return PULSARC_OK;
@@ -752,7 +752,7 @@ pc_msg_ext *pc_msg_ext_from_opts(const struct pulsarc_msg_opts *o, pulsarc_err_t
   x->null_value = o->null_value;
   x->has_sequence_id = o->has_sequence_id;
   x->sequence_id = (uint64_t)o->sequence_id;
-  x->event_time_ms = o->event_time_ms;
+  x->event_time_ms = (uint64_t)o->event_time_ms;
   if (o->has_deliver_at) {
     x->has_deliver_at = true;
     x->deliver_at_ms = o->deliver_at_ms;

@@ -99,7 +99,7 @@ struct pulsarc_msg_opts {
   size_t ordering_key_len;
   pc_kv *props;
   size_t nprops, props_cap;
-  uint64_t event_time_ms;
+  int64_t event_time_ms; /* 0 = unset; never negative */
   bool has_deliver_at, has_deliver_after, has_timeout;
   int64_t deliver_at_ms;
   int64_t deliver_after_ms;

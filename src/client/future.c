@@ -1,7 +1,6 @@
 /* Futures and waiters; see future.h. */
 #include "client/future.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/clock.h"
@@ -45,7 +44,7 @@ pulsarc_err_t pc_waiter_wait(pc_waiter *w, int64_t timeout_ms, pulsarc_msg_id_t 
     if (timeout_ms >= 0) {
       uint64_t now = pc_mono_ns();
       if (now >= deadline)
-        return PULSARC_ERR_PENDING;
+        return PULSARC_ERR_WAIT_TIMEOUT;
       left = (int64_t)(deadline - now);
     }
     pc_futex_wait(&w->state, 0, left);
@@ -64,14 +63,7 @@ pulsarc_err_t pulsarc_future_wait(pulsarc_future_t *f, int64_t timeout_ms, pulsa
   return pc_waiter_wait(f, timeout_ms, id);
 }
 
-void pulsarc_future_free(pulsarc_future_t *f) {
+void pulsarc_future_destroy(pulsarc_future_t *f) {
   if (f != NULL)
     pc_future_unref(f);
-}
-
-int pulsarc_msg_id_format(const pulsarc_msg_id_t *id, char *buf, size_t len) {
-  if (id == NULL)
-    return -1;
-  return snprintf(buf, len, "%lld:%lld:%d:%d", (long long)id->ledger_id, (long long)id->entry_id,
-                  id->partition, id->batch_index);
 }

@@ -33,7 +33,7 @@ static inline void pc_waiter_init(pc_waiter *w) {
 /* [loop] pulsarc_send_cb for waiters. */
 void pc_waiter_complete(pulsarc_err_t err, const pulsarc_msg_id_t *id, void *waiter);
 /* [app thread] Waits up to timeout_ms (-1 forever). Returns the result or
- * PULSARC_ERR_PENDING. */
+ * PULSARC_ERR_WAIT_TIMEOUT. */
 pulsarc_err_t pc_waiter_wait(pc_waiter *w, int64_t timeout_ms, pulsarc_msg_id_t *id);
 
 #endif

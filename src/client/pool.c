@@ -188,7 +188,8 @@ void pc_pool_free(pc_pool *p) {
   }
 }
 
-/* ---- test probe (client/testing.h) ---- */
+/* ---- test probe (client/testing.h), only in the test build ---- */
+#ifdef PULSARC_TEST_HOOKS
 
 typedef struct pool_probe {
   pc_pool *pool;
@@ -246,3 +247,4 @@ int pc_test_pool_cancel_in_delivery(pulsarc_client_t *client, const char *host, 
   *cancelled_runs = pr.a_runs;
   return pr.b_runs == 1 ? 0 : -1;
 }
+#endif /* PULSARC_TEST_HOOKS */

@@ -179,7 +179,7 @@ struct pulsarc_producer {
 };
 
 /* ---- producer_loop.c: lifecycle on the loop ---- */
-/* [loop] Task posted by pulsarc_producer_start. */
+/* [loop] Task posted by pulsarc_producer_create_cb. */
 void pc_producer_begin(pc_loop *loop, void *p);
 /* [loop] Fails every queued and pending message with err and stops. */
 void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err);

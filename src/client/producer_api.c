@@ -2,6 +2,7 @@
  * threads (or inside callbacks on an I/O thread, where blocking forms
  * refuse with WRONG_THREAD). Work that touches producer state is posted to
  * the producer's loop. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,22 +11,23 @@
 #include "client/producer.h"
 #include "codec/crc32c.h"
 #include "common/clock.h"
+#include "common/err_detail.h"
 #include "common/futex.h"
 
-#define PC_BLOCKING_SEND_TIMEOUT_MS 5000
-
-pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic,
-                                     const pulsarc_producer_conf_t *conf,
-                                     pulsarc_producer_ready_cb ready_cb, void *ctx,
-                                     pulsarc_producer_t **out) {
+pulsarc_err_t pulsarc_producer_create_cb(pulsarc_client_t *client, const char *topic,
+                                         const pulsarc_producer_conf_t *conf,
+                                         pulsarc_producer_ready_cb ready_cb, void *ctx,
+                                         pulsarc_producer_t **out) {
   if (out != NULL)
     *out = NULL;
   if (client == NULL || topic == NULL || out == NULL)
     return PULSARC_ERR_INVALID_ARGUMENT;
   char full[PC_TOPIC_MAX];
   pulsarc_err_t err = pc_topic_complete(topic, full, sizeof full);
-  if (err != PULSARC_OK)
+  if (err != PULSARC_OK) {
+    pc_err_detail_set("invalid topic name \"%.200s\"", topic);
     return err;
+  }
   /* Aligned: the struct keeps sender and loop fields on separate lines. */
   pulsarc_producer_t *p = aligned_alloc(64, sizeof *p);
   if (p != NULL)
@@ -40,6 +42,7 @@ pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic
   char why[200];
   if ((err = pc_producer_conf_check(conf, why, sizeof why)) != PULSARC_OK) {
     PC_WARN(&client->conf.logger, "producer for %s refused: %s", full, why);
+    pc_err_detail_set("producer for %s refused: %s", full, why);
     free(p);
     return err;
   }
@@ -62,6 +65,7 @@ pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic
     pthread_mutex_unlock(&client->lock);
     pc_producer_conf_release(&p->conf);
     free(p);
+    pc_err_detail_set("producer for %s not created: the client is closed", full);
     return PULSARC_ERR_CLOSED;
   }
   uint32_t k = atomic_fetch_add(&client->next_loop, 1);
@@ -87,9 +91,19 @@ pulsarc_err_t pulsarc_producer_start(pulsarc_client_t *client, const char *topic
   return PULSARC_OK;
 }
 
+/* A blocking create's wait, with the failure's detail carried over from
+ * the I/O thread that reported it to the thread that returns it. */
+typedef struct create_wait {
+  pc_waiter w;
+  char detail[PC_ERR_DETAIL_MAX];
+} create_wait;
+
 static void ready_to_waiter(pulsarc_producer_t *p, pulsarc_err_t err, void *ctx) {
   (void)p;
-  pc_waiter_complete(err, NULL, ctx);
+  create_wait *cw = ctx;
+  if (err != PULSARC_OK)
+    snprintf(cw->detail, sizeof cw->detail, "%s", pulsarc_last_error_text());
+  pc_waiter_complete(err, NULL, &cw->w);
 }
 
 pulsarc_err_t pulsarc_producer_create(pulsarc_client_t *client, const char *topic,
@@ -97,21 +111,27 @@ pulsarc_err_t pulsarc_producer_create(pulsarc_client_t *client, const char *topi
                                       pulsarc_producer_t **out) {
   if (out != NULL)
     *out = NULL;
-  if (pc_on_library_thread())
+  if (pc_on_library_thread()) {
+    pc_err_detail_set("pulsarc_producer_create called from a library thread (inside a "
+                      "callback): use pulsarc_producer_create_cb there");
     return PULSARC_ERR_WRONG_THREAD;
-  pc_waiter w;
-  pc_waiter_init(&w);
+  }
+  create_wait cw;
+  pc_waiter_init(&cw.w);
+  cw.detail[0] = '\0';
   pulsarc_producer_t *p;
-  pulsarc_err_t err = pulsarc_producer_start(client, topic, conf, ready_to_waiter, &w, &p);
+  pulsarc_err_t err = pulsarc_producer_create_cb(client, topic, conf, ready_to_waiter, &cw, &p);
   if (err != PULSARC_OK)
     return err;
-  err = pc_waiter_wait(&w, -1, NULL);
+  err = pc_waiter_wait(&cw.w, -1, NULL);
   if (err != PULSARC_OK) {
-    /* Recorded on the I/O thread before the waiter was completed. */
-    char detail[sizeof p->fail_detail];
-    memcpy(detail, p->fail_detail, sizeof detail);
+    char full[PC_TOPIC_MAX];
+    snprintf(full, sizeof full, "%s", p->topic);
     pulsarc_producer_destroy(p);
-    pc_err_detail_copy(detail[0] != '\0' ? detail : NULL);
+    if (cw.detail[0] != '\0')
+      pc_err_detail_copy(cw.detail);
+    else
+      pc_err_detail_set("producer for %s not created: %s", full, pulsarc_err_str(err));
     return err;
   }
   *out = p;
@@ -180,8 +200,8 @@ static void release_slot(pulsarc_producer_t *p, uint32_t len) {
 
 /* Common path of every send: validate, reserve, enqueue, wake. On error the
  * caller still owns (and must release) data and ext. */
-static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
-                             int64_t default_timeout_ms) {
+static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
+                                 int64_t default_timeout_ms) {
   pulsarc_err_t err = closed_error(p);
   if (err != PULSARC_OK)
     return err;
@@ -236,6 +256,51 @@ static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg
   }
 }
 
+/* Why a send was refused, for pulsarc_last_error_text(). Runs on refusals
+ * only, never for an accepted message. */
+static void explain_refusal(pulsarc_producer_t *p, const pc_msg *m, pulsarc_err_t err) {
+  switch (err) {
+  case PULSARC_ERR_CLOSED:
+    pc_err_detail_set("producer for %s is closed", p->topic);
+    break;
+  case PULSARC_ERR_MESSAGE_TOO_BIG:
+    pc_err_detail_set("message of %u bytes (plus %zu bytes of options) is over the max message "
+                      "size of %u bytes on %s",
+                      m->len, pc_msg_ext_wire_size(m->ext),
+                      atomic_load_explicit(&p->max_message_size, memory_order_relaxed), p->topic);
+    break;
+  case PULSARC_ERR_INVALID_ARGUMENT:
+    pc_err_detail_set("a null-value message must have an empty payload (got %u bytes)", m->len);
+    break;
+  case PULSARC_ERR_QUEUE_FULL:
+    pc_err_detail_set("%s: max_pending_messages (%u) or the sending thread's ring is full%s",
+                      p->topic, p->conf.max_pending_messages,
+                      pc_on_library_thread() ? " (a callback never blocks)"
+                                             : " and block_if_queue_full is false");
+    break;
+  case PULSARC_ERR_MEMORY_LIMIT:
+    pc_err_detail_set("%s: the client's memory_limit_bytes is reached", p->topic);
+    break;
+  case PULSARC_ERR_TIMEOUT:
+    pc_err_detail_set("%s: the message's deadline passed while waiting for room "
+                      "(max_pending_messages or memory_limit_bytes)",
+                      p->topic);
+    break;
+  default:
+    if (err >= PULSARC_ERR_BROKER_BASE)
+      pc_err_detail_set("producer for %s failed for good: %s", p->topic, pulsarc_err_str(err));
+    break;
+  }
+}
+
+static pulsarc_err_t enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
+                             int64_t default_timeout_ms) {
+  pulsarc_err_t err = try_enqueue(p, m, opts, default_timeout_ms);
+  if (err != PULSARC_OK)
+    explain_refusal(p, m, err);
+  return err;
+}
+
 static pulsarc_err_t send_copy(pulsarc_producer_t *p, const void *data, size_t len,
                                const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb, void *ctx) {
   if (p == NULL || (data == NULL && len > 0) || len > UINT32_MAX)
@@ -271,27 +336,26 @@ pulsarc_err_t pulsarc_producer_send_cb(pulsarc_producer_t *p, const void *data, 
   return send_copy(p, data, len, opts, cb, ctx);
 }
 
-pulsarc_err_t pulsarc_producer_send_nocopy(pulsarc_producer_t *p, void *data, size_t len,
-                                           pulsarc_free_fn free_fn, void *free_ctx,
-                                           const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb,
-                                           void *ctx) {
-  pulsarc_err_t err = PULSARC_ERR_INVALID_ARGUMENT;
+pulsarc_err_t pulsarc_producer_send_nocopy_cb(pulsarc_producer_t *p, void *data, size_t len,
+                                              pulsarc_free_fn free_fn, void *free_ctx,
+                                              const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb,
+                                              void *ctx) {
+  if (p == NULL || (data == NULL && len > 0) || len > UINT32_MAX)
+    return PULSARC_ERR_INVALID_ARGUMENT;
   pc_msg m = {.data = data,
               .len = (uint32_t)len,
               .free_fn = free_fn,
               .free_ctx = free_ctx,
               .done = cb,
               .done_ctx = ctx};
-  if (p != NULL && (data != NULL || len == 0) && len <= UINT32_MAX) {
-    m.ext = pc_msg_ext_from_opts(opts, &err);
-    if (err == PULSARC_OK)
-      err = enqueue(p, &m, opts, (int64_t)p->conf.send_timeout_ms);
-  }
-  if (err != PULSARC_OK) {
+  pulsarc_err_t err;
+  m.ext = pc_msg_ext_from_opts(opts, &err);
+  if (err != PULSARC_OK)
+    return err;
+  /* Refused: data stays the caller's (free_fn is not called), so a retry
+   * loop on QUEUE_FULL can send the same buffer again. */
+  if ((err = enqueue(p, &m, opts, (int64_t)p->conf.send_timeout_ms)) != PULSARC_OK)
     free(m.ext);
-    if (free_fn != NULL)
-      free_fn(data, free_ctx);
-  }
   return err;
 }
 
@@ -312,12 +376,37 @@ pulsarc_err_t pulsarc_producer_send_async(pulsarc_producer_t *p, const void *dat
   return PULSARC_OK;
 }
 
+/* Detail for a blocking send that was accepted and then failed. */
+static void explain_failure(pulsarc_producer_t *p, pulsarc_err_t err, int64_t timeout_ms) {
+  switch (err) {
+  case PULSARC_ERR_TIMEOUT:
+    pc_err_detail_set("%s: send timeout of %lld ms passed before the message was written; it was "
+                      "not sent",
+                      p->topic, (long long)timeout_ms);
+    break;
+  case PULSARC_ERR_TIMEOUT_UNCONFIRMED:
+    pc_err_detail_set("%s: send timeout of %lld ms passed after the message was written and "
+                      "before the broker confirmed it; the broker may have stored it",
+                      p->topic, (long long)timeout_ms);
+    break;
+  case PULSARC_ERR_CLOSED:
+    pc_err_detail_set("producer for %s was closed before the message was confirmed", p->topic);
+    break;
+  default:
+    pc_err_detail_set("send on %s failed: %s", p->topic, pulsarc_err_str(err));
+    break;
+  }
+}
+
 pulsarc_err_t pulsarc_producer_send(pulsarc_producer_t *p, const void *data, size_t len,
                                     const pulsarc_msg_opts_t *opts, pulsarc_msg_id_t *id) {
   if (p == NULL || (data == NULL && len > 0) || len > UINT32_MAX)
     return PULSARC_ERR_INVALID_ARGUMENT;
-  if (pc_on_library_thread())
+  if (pc_on_library_thread()) {
+    pc_err_detail_set("pulsarc_producer_send called from a library thread (inside a callback): "
+                      "use pulsarc_producer_send_cb or _send_async there");
     return PULSARC_ERR_WRONG_THREAD;
+  }
   pc_waiter w;
   pc_waiter_init(&w);
   /* The payload is borrowed: this call does not return before the I/O
@@ -327,12 +416,20 @@ pulsarc_err_t pulsarc_producer_send(pulsarc_producer_t *p, const void *data, siz
   m.ext = pc_msg_ext_from_opts(opts, &err);
   if (err != PULSARC_OK)
     return err;
-  err = enqueue(p, &m, opts, PC_BLOCKING_SEND_TIMEOUT_MS);
+  /* The same deadline as every other send (the official clients' rule): the
+   * per-message timeout, else send_timeout_ms. The wait below needs no
+   * bound of its own: the deadline completes the message. */
+  int64_t timeout_ms =
+      opts != NULL && opts->has_timeout ? opts->timeout_ms : (int64_t)p->conf.send_timeout_ms;
+  err = enqueue(p, &m, opts, timeout_ms);
   if (err != PULSARC_OK) {
     free(m.ext);
     return err;
   }
-  return pc_waiter_wait(&w, -1, id);
+  err = pc_waiter_wait(&w, -1, id);
+  if (err != PULSARC_OK)
+    explain_failure(p, err, timeout_ms);
+  return err;
 }
 
 /* ------------------------------------------------------- flush and close */
@@ -355,7 +452,7 @@ static pulsarc_err_t post_req(pulsarc_producer_t *p, void (*task)(pc_loop *, voi
 
 static void done_to_waiter(pulsarc_err_t err, void *ctx) { pc_waiter_complete(err, NULL, ctx); }
 
-pulsarc_err_t pulsarc_producer_flush_async(pulsarc_producer_t *p, pulsarc_done_cb cb, void *ctx) {
+pulsarc_err_t pulsarc_producer_flush_cb(pulsarc_producer_t *p, pulsarc_done_cb cb, void *ctx) {
   if (p == NULL)
     return PULSARC_ERR_INVALID_ARGUMENT;
   return post_req(p, pc_producer_flush_task, cb, ctx);
@@ -366,8 +463,11 @@ static void done_to_future(pulsarc_err_t err, void *ctx) { pc_future_complete(er
 pulsarc_err_t pulsarc_producer_flush(pulsarc_producer_t *p, int64_t timeout_ms) {
   if (p == NULL)
     return PULSARC_ERR_INVALID_ARGUMENT;
-  if (pc_on_library_thread())
+  if (pc_on_library_thread()) {
+    pc_err_detail_set("pulsarc_producer_flush called from a library thread (inside a "
+                      "callback): use pulsarc_producer_flush_cb there");
     return PULSARC_ERR_WRONG_THREAD;
+  }
   /* A heap future: on timeout we return while the flush is still
    * registered on the loop, which completes (and frees) it later. */
   pulsarc_future_t *f = pc_future_new();
@@ -380,10 +480,16 @@ pulsarc_err_t pulsarc_producer_flush(pulsarc_producer_t *p, int64_t timeout_ms) 
   }
   err = pc_waiter_wait(f, timeout_ms, NULL);
   pc_future_unref(f);
-  return err == PULSARC_ERR_PENDING ? PULSARC_ERR_TIMEOUT : err;
+  if (err == PULSARC_ERR_WAIT_TIMEOUT)
+    pc_err_detail_set("flush of %s: %lld ms passed with messages still pending (they stay "
+                      "pending)",
+                      p->topic, (long long)timeout_ms);
+  else if (err != PULSARC_OK)
+    pc_err_detail_set("flush of %s failed: %s", p->topic, pulsarc_err_str(err));
+  return err;
 }
 
-pulsarc_err_t pulsarc_producer_close_async(pulsarc_producer_t *p, pulsarc_done_cb cb, void *ctx) {
+pulsarc_err_t pulsarc_producer_close_cb(pulsarc_producer_t *p, pulsarc_done_cb cb, void *ctx) {
   if (p == NULL)
     return PULSARC_ERR_INVALID_ARGUMENT;
   int expected = PC_APP_OPEN;
@@ -396,15 +502,18 @@ pulsarc_err_t pulsarc_producer_close(pulsarc_producer_t *p) {
     return PULSARC_ERR_INVALID_ARGUMENT;
   if (pc_on_library_thread()) {
     /* Cannot wait on our own thread: close in the background. */
-    pulsarc_err_t err = pulsarc_producer_close_async(p, NULL, NULL);
+    pulsarc_err_t err = pulsarc_producer_close_cb(p, NULL, NULL);
     return err == PULSARC_OK ? PULSARC_ERR_PENDING : err;
   }
   pc_waiter w;
   pc_waiter_init(&w);
-  pulsarc_err_t err = pulsarc_producer_close_async(p, done_to_waiter, &w);
+  pulsarc_err_t err = pulsarc_producer_close_cb(p, done_to_waiter, &w);
   if (err != PULSARC_OK)
     return err;
-  return pc_waiter_wait(&w, -1, NULL);
+  err = pc_waiter_wait(&w, -1, NULL);
+  if (err != PULSARC_OK)
+    pc_err_detail_set("close of %s: %s", p->topic, pulsarc_err_str(err));
+  return err;
 }
 
 void pulsarc_producer_destroy(pulsarc_producer_t *p) {

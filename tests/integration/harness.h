@@ -318,7 +318,7 @@ protected:
   std::unique_ptr<Watchdog> dog_;
 };
 
-// Waits for a future with a bound; PENDING if it did not complete.
+// Waits for a future with a bound; WAIT_TIMEOUT if it did not complete.
 inline pulsarc_err_t WaitFuture(pulsarc_future_t *f, pulsarc_msg_id_t *id,
                                 int timeout_ms = kWaitMs) {
   return pulsarc_future_wait(f, timeout_ms, id);

@@ -213,7 +213,7 @@ void CheckOptions(pulsarc_tb *tb, pulsarc_producer_t *p, const std::string &topi
   ASSERT_EQ(pulsarc_msg_opts_set_ordering_key(o, okey.data(), okey.size()), PULSARC_OK);
   ASSERT_EQ(pulsarc_msg_opts_add_property(o, "color", "blue"), PULSARC_OK);
   ASSERT_EQ(pulsarc_msg_opts_add_property(o, "empty", ""), PULSARC_OK);
-  ASSERT_EQ(pulsarc_msg_opts_set_event_time(o, 1700000000123ull), PULSARC_OK);
+  ASSERT_EQ(pulsarc_msg_opts_set_event_time(o, INT64_C(1700000000123)), PULSARC_OK);
   Completions done(4);
   ASSERT_EQ(pulsarc_producer_send_cb(p, "with-opts", 9, o, Completions::Cb, done.ctx(0)),
             PULSARC_OK);

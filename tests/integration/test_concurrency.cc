@@ -84,7 +84,7 @@ TEST_F(Concurrency, EightThreadsMixedSendFormsExactlyOnceInOrder) {
         if (e == PULSARC_OK) {
           EXPECT_EQ(id2.entry_id, id.entry_id);
         }
-        pulsarc_future_free(fi.second);
+        pulsarc_future_destroy(fi.second);
       }
     });
   }

@@ -149,7 +149,7 @@ TEST_F(Partitioned, KeysRouteByJavaStringHash) {
   }
   for (int i = 0; i < kKeys; i++) {
     EXPECT_EQ(WaitFuture(futs[i], &ids[i]), PULSARC_OK) << i;
-    pulsarc_future_free(futs[i]);
+    pulsarc_future_destroy(futs[i]);
   }
   std::map<std::string, int> stored_in; // payload -> partition
   for (int part = 0; part < 3; part++) {

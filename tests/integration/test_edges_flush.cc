@@ -87,7 +87,7 @@ TEST_F(FlushEdgeTest, FlushCoversEverythingAcceptedWhileLoopHeld) {
 
   FlushResult fr;
   fr.completed = &completed;
-  ASSERT_EQ(pulsarc_producer_flush_async(p, FlushDone, &fr), PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_flush_cb(p, FlushDone, &fr), PULSARC_OK);
   {
     std::lock_guard<std::mutex> lk(gate.mu);
     gate.open = true;

@@ -130,7 +130,8 @@ TEST_F(TimeoutEdgeTest, SilentPeerFailsWithConnectTimeout) {
   ReadyResult r;
   pulsarc_producer_t *p = nullptr;
   auto t0 = std::chrono::steady_clock::now();
-  ASSERT_EQ(pulsarc_producer_start(client_, "edge-timeout", nullptr, OnReady, &r, &p), PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_create_cb(client_, "edge-timeout", nullptr, OnReady, &r, &p),
+            PULSARC_OK);
   {
     std::unique_lock<std::mutex> lk(r.mu);
     ASSERT_TRUE(r.cv.wait_for(lk, std::chrono::milliseconds(kOpTimeoutMs + 4 * kSlackMs),

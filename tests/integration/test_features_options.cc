@@ -80,7 +80,7 @@ TEST_F(MessageOptions, NullValueWithEmptyPayload) {
   ASSERT_NE(p, nullptr);
   MsgOpts o;
   ASSERT_EQ(pulsarc_msg_opts_set_partition_key(o.get(), "gone"), PULSARC_OK);
-  ASSERT_EQ(pulsarc_msg_opts_set_null_value(o.get(), 1), PULSARC_OK);
+  ASSERT_EQ(pulsarc_msg_opts_set_null_value(o.get(), true), PULSARC_OK);
   ASSERT_EQ(SendWait(p, "", o.get()), PULSARC_OK);
   EXPECT_EQ(SendWait(p, "not empty", o.get()), PULSARC_ERR_INVALID_ARGUMENT);
   ASSERT_EQ(SendWait(p, "plain"), PULSARC_OK);
@@ -376,8 +376,9 @@ TEST_F(StartupDelay, NoLookupBeforeTheDelay) {
   pulsarc_producer_t *p = nullptr;
   const pulsarc_tb_stats before = Stats();
   const Clock::time_point t0 = Clock::now(); // the delay starts later than this
-  ASSERT_EQ(pulsarc_producer_start(client_, "startup-delay", c.get(), ReadyFlag::Cb, &ready, &p),
-            PULSARC_OK);
+  ASSERT_EQ(
+      pulsarc_producer_create_cb(client_, "startup-delay", c.get(), ReadyFlag::Cb, &ready, &p),
+      PULSARC_OK);
   producers_.push_back(p);
   EXPECT_EQ(before.connections, 0u);
   int quiet = ExpectQuietUntil(t0, before, true);

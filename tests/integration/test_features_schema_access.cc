@@ -127,7 +127,7 @@ TEST_F(Schemas, IncompatibleSchemaIsNamedAndFatal) {
     r->calls++;
   };
   pulsarc_producer_t *q = nullptr;
-  ASSERT_EQ(pulsarc_producer_start(client_, "schema-bad-async", c.get(), cb, &ready, &q),
+  ASSERT_EQ(pulsarc_producer_create_cb(client_, "schema-bad-async", c.get(), cb, &ready, &q),
             PULSARC_OK);
   producers_.push_back(q);
   Completions done(1);
@@ -208,8 +208,9 @@ TEST_F(AccessModes, WaitForExclusiveQueuesUntilTheFirstCloses) {
   wc.Set("access_mode", "wait_for_exclusive").Set("batching", "false");
   ReadyRecorder ready;
   pulsarc_producer_t *b = nullptr;
-  ASSERT_EQ(pulsarc_producer_start(client_, topic.c_str(), wc.get(), ReadyRecorder::Cb, &ready, &b),
-            PULSARC_OK);
+  ASSERT_EQ(
+      pulsarc_producer_create_cb(client_, topic.c_str(), wc.get(), ReadyRecorder::Cb, &ready, &b),
+      PULSARC_OK);
   producers_.push_back(b);
   Completions done(3);
   for (size_t i = 0; i < 3; i++) {

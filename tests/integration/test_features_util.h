@@ -56,7 +56,7 @@ inline pulsarc_err_t SendWait(pulsarc_producer_t *p, const std::string &payload,
   if (e != PULSARC_OK)
     return e;
   if (!done.WaitTotal(1))
-    return PULSARC_ERR_PENDING;
+    return PULSARC_ERR_WAIT_TIMEOUT;
   if (callbacks != nullptr)
     *callbacks = done.at(0).calls.load();
   if (id != nullptr)

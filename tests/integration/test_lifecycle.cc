@@ -42,7 +42,7 @@ TEST_F(Lifecycle, FlushWaitsForAllPriorMessages) {
     EXPECT_EQ(done->at(i).err.load(), PULSARC_OK) << i;
   pulsarc_msg_id_t id{};
   EXPECT_EQ(pulsarc_future_wait(f, 0, &id), PULSARC_OK);
-  pulsarc_future_free(f);
+  pulsarc_future_destroy(f);
   EXPECT_EQ(TopicStats("flush").messages, 101u);
   // An empty flush returns OK.
   EXPECT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
@@ -58,14 +58,14 @@ void OnDone(pulsarc_err_t err, void *ctx) {
   d->calls++;
 }
 
-TEST_F(Lifecycle, FlushAsyncCompletesAfterPriorMessages) {
+TEST_F(Lifecycle, FlushCbCompletesAfterPriorMessages) {
   ProducerConf c;
   c.Set("batch_max_delay_ms", "60000");
   pulsarc_producer_t *p = Create("flush-async", c.get());
   ASSERT_NE(p, nullptr);
   auto done = SendN(p, "f", 20);
   DoneRec d;
-  ASSERT_EQ(pulsarc_producer_flush_async(p, OnDone, &d), PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_flush_cb(p, OnDone, &d), PULSARC_OK);
   ASSERT_TRUE(done->WaitTotal(20));
   WaitUntil([&] { return d.calls.load() != 0; });
   EXPECT_EQ(d.calls.load(), 1);
@@ -79,7 +79,7 @@ TEST_F(Lifecycle, FlushTimeoutLeavesMessagesPending) {
   ASSERT_NE(p, nullptr);
   pulsarc_tb_hold_receipts(tb_, true);
   auto done = SendN(p, "h", 5);
-  EXPECT_EQ(pulsarc_producer_flush(p, 200), PULSARC_ERR_TIMEOUT);
+  EXPECT_EQ(pulsarc_producer_flush(p, 200), PULSARC_ERR_WAIT_TIMEOUT);
   EXPECT_EQ(done->Total(), 0u);
   pulsarc_tb_hold_receipts(tb_, false);
   EXPECT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
@@ -155,7 +155,7 @@ TEST_F(Lifecycle, DestroyWithoutCloseFailsPendingWithClosed) {
   }
   for (auto f : futs) {
     EXPECT_EQ(pulsarc_future_wait(f, kWaitMs, nullptr), PULSARC_ERR_CLOSED);
-    pulsarc_future_free(f);
+    pulsarc_future_destroy(f);
   }
   // Releasing the receipts now must not resurrect anything.
   pulsarc_tb_hold_receipts(tb_, false);
@@ -181,16 +181,16 @@ TEST_F(Lifecycle, ClientDestroyFailsPendingWithClosed) {
     EXPECT_EQ(done->at(i).err.load(), PULSARC_ERR_CLOSED) << i;
 }
 
-// Future freed before completion: no crash, result dropped.
-TEST_F(Lifecycle, FutureFreedBeforeCompletion) {
+// Future destroyed before completion: no crash, result dropped.
+TEST_F(Lifecycle, FutureDestroyedBeforeCompletion) {
   pulsarc_producer_t *p = Create("future-free");
   ASSERT_NE(p, nullptr);
   pulsarc_tb_hold_receipts(tb_, true);
   pulsarc_future_t *f = nullptr;
   ASSERT_EQ(pulsarc_producer_send_async(p, "x", 1, nullptr, &f), PULSARC_OK);
-  EXPECT_EQ(pulsarc_future_wait(f, 0, nullptr), PULSARC_ERR_PENDING);
-  EXPECT_EQ(pulsarc_future_wait(f, 50, nullptr), PULSARC_ERR_PENDING);
-  pulsarc_future_free(f);
+  EXPECT_EQ(pulsarc_future_wait(f, 0, nullptr), PULSARC_ERR_WAIT_TIMEOUT);
+  EXPECT_EQ(pulsarc_future_wait(f, 50, nullptr), PULSARC_ERR_WAIT_TIMEOUT);
+  pulsarc_future_destroy(f);
   pulsarc_tb_hold_receipts(tb_, false);
   EXPECT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
   EXPECT_EQ(TopicStats("future-free").messages, 1u);
@@ -213,7 +213,7 @@ TEST_F(Lifecycle, TimeoutAfterWriteIsUnconfirmed) {
   ASSERT_TRUE(done.WaitTotal(1));
   EXPECT_EQ(done.at(0).err.load(), PULSARC_ERR_TIMEOUT_UNCONFIRMED);
   EXPECT_EQ(pulsarc_future_wait(f, kWaitMs, nullptr), PULSARC_ERR_TIMEOUT_UNCONFIRMED);
-  pulsarc_future_free(f);
+  pulsarc_future_destroy(f);
   // The broker did store them (it only withheld the receipts).
   EXPECT_TRUE(pulsarc_tb_wait_messages(tb_, "timeout-unconfirmed", 3, kWaitMs));
   // Receipts released late must not complete anything a second time.
@@ -299,7 +299,7 @@ TEST(Timeouts, UnreachableBrokerGivesTimeout) {
   pulsarc_client_t *client = nullptr;
   ASSERT_EQ(pulsarc_client_new(url.c_str(), nullptr, &client), PULSARC_OK);
   pulsarc_producer_t *p = nullptr;
-  ASSERT_EQ(pulsarc_producer_start(client, "unreachable", nullptr, nullptr, nullptr, &p),
+  ASSERT_EQ(pulsarc_producer_create_cb(client, "unreachable", nullptr, nullptr, nullptr, &p),
             PULSARC_OK);
   ASSERT_NE(p, nullptr);
   MsgOpts o;
@@ -312,7 +312,7 @@ TEST(Timeouts, UnreachableBrokerGivesTimeout) {
   ASSERT_TRUE(done.WaitTotal(1));
   EXPECT_EQ(done.at(0).err.load(), PULSARC_ERR_TIMEOUT);
   EXPECT_EQ(pulsarc_future_wait(f, kWaitMs, nullptr), PULSARC_ERR_TIMEOUT);
-  pulsarc_future_free(f);
+  pulsarc_future_destroy(f);
   pulsarc_producer_destroy(p);
   pulsarc_client_destroy(client);
   EXPECT_EQ(done.at(0).calls.load(), 1);
@@ -413,8 +413,8 @@ TEST_F(Lifecycle, BlockedSenderWakesWhenRoomAppears) {
   EXPECT_EQ(TopicStats("queue-wake").messages, 3u);
 }
 
-// send_nocopy: the library frees the payload exactly once, on success and
-// when the call itself fails.
+// send_nocopy_cb: the library frees an accepted payload exactly once; a
+// refused one stays the caller's (ApiSettled tests the retry loop).
 struct FreeRec {
   std::atomic<int> calls{0};
 };
@@ -423,16 +423,16 @@ void CountFree(void *data, void *ctx) {
   static_cast<FreeRec *>(ctx)->calls++;
 }
 
-TEST_F(Lifecycle, NoCopyFreesPayloadExactlyOnce) {
+TEST_F(Lifecycle, NoCopyFreesAcceptedPayloadExactlyOnce) {
   pulsarc_producer_t *p = Create("nocopy");
   ASSERT_NE(p, nullptr);
   FreeRec ok, refused;
   Completions done(1);
   char *a = static_cast<char *>(std::malloc(5));
   std::memcpy(a, "owned", 5);
-  ASSERT_EQ(
-      pulsarc_producer_send_nocopy(p, a, 5, CountFree, &ok, nullptr, Completions::Cb, done.ctx(0)),
-      PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_send_nocopy_cb(p, a, 5, CountFree, &ok, nullptr, Completions::Cb,
+                                            done.ctx(0)),
+            PULSARC_OK);
   ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
   EXPECT_EQ(done.at(0).err.load(), PULSARC_OK);
   WaitUntil([&] { return ok.calls.load() != 0; });
@@ -444,9 +444,11 @@ TEST_F(Lifecycle, NoCopyFreesPayloadExactlyOnce) {
 
   ASSERT_EQ(pulsarc_producer_close(p), PULSARC_OK);
   char *b = static_cast<char *>(std::malloc(5));
-  EXPECT_EQ(pulsarc_producer_send_nocopy(p, b, 5, CountFree, &refused, nullptr, nullptr, nullptr),
-            PULSARC_ERR_CLOSED);
-  EXPECT_EQ(refused.calls.load(), 1) << "payload of a refused nocopy send not freed (once)";
+  EXPECT_EQ(
+      pulsarc_producer_send_nocopy_cb(p, b, 5, CountFree, &refused, nullptr, nullptr, nullptr),
+      PULSARC_ERR_CLOSED);
+  EXPECT_EQ(refused.calls.load(), 0) << "payload of a refused nocopy send freed by the library";
+  std::free(b);
   EXPECT_EQ(ok.calls.load(), 1);
 }
 

@@ -43,7 +43,7 @@ TEST_F(ProducerBasic, CreateWithFixedNameUsesIt) {
 }
 
 struct ReadyState {
-  std::mutex gate; // held by the test while producer_start runs
+  std::mutex gate; // held by the test while producer_create_cb runs
   std::atomic<int> calls{0};
   std::atomic<int> err{-1};
   std::atomic<bool> handle_matches{false};
@@ -52,7 +52,7 @@ struct ReadyState {
 
 void OnReady(pulsarc_producer_t *p, pulsarc_err_t err, void *ctx) {
   ReadyState *st = static_cast<ReadyState *>(ctx);
-  // Blocks until the test released the gate: if producer_start waited for
+  // Blocks until the test released the gate: if producer_create_cb waited for
   // this callback, the test would deadlock (and the watchdog would say so).
   std::lock_guard<std::mutex> lk(st->gate);
   st->handle_matches = (p == st->expected);
@@ -69,7 +69,7 @@ TEST_F(ProducerBasic, StartNonBlockingQueuesSendsUntilReady) {
   Completions done(kN);
   {
     std::unique_lock<std::mutex> lk(st.gate);
-    ASSERT_EQ(pulsarc_producer_start(client_, "basic-start", nullptr, OnReady, &st, &p),
+    ASSERT_EQ(pulsarc_producer_create_cb(client_, "basic-start", nullptr, OnReady, &st, &p),
               PULSARC_OK);
     ASSERT_NE(p, nullptr);
     producers_.push_back(p);
@@ -107,7 +107,7 @@ TEST_F(ProducerBasic, StartNonBlockingQueuesSendsUntilReady) {
 
 TEST_F(ProducerBasic, StartWithNullReadyCallback) {
   pulsarc_producer_t *p = nullptr;
-  ASSERT_EQ(pulsarc_producer_start(client_, "basic-nullcb", nullptr, nullptr, nullptr, &p),
+  ASSERT_EQ(pulsarc_producer_create_cb(client_, "basic-nullcb", nullptr, nullptr, nullptr, &p),
             PULSARC_OK);
   producers_.push_back(p);
   MsgOpts o;
@@ -144,7 +144,7 @@ void OuterCb(pulsarc_err_t err, const pulsarc_msg_id_t *, void *ctx) {
   pulsarc_future_t *f = nullptr;
   if (pulsarc_producer_send_async(s->producer, "fut", 3, nullptr, &f) == PULSARC_OK) {
     s->future_wait = pulsarc_future_wait(f, 1000, nullptr);
-    pulsarc_future_free(f);
+    pulsarc_future_destroy(f);
   }
   s->send_cb = pulsarc_producer_send_cb(s->producer, "from-cb", 7, nullptr, Completions::Cb,
                                         s->inner.ctx(0));
@@ -230,7 +230,7 @@ TEST_F(ProducerBasic, InvalidTopicFailsWithoutTraffic) {
   const char *bad[] = {"", "a/b", "http://x/y/z", "t t", "a//t", "t\x01"};
   for (const char *t : bad) {
     pulsarc_producer_t *p = reinterpret_cast<pulsarc_producer_t *>(0x1);
-    EXPECT_EQ(pulsarc_producer_start(client_, t, nullptr, nullptr, nullptr, &p),
+    EXPECT_EQ(pulsarc_producer_create_cb(client_, t, nullptr, nullptr, nullptr, &p),
               PULSARC_ERR_INVALID_TOPIC)
         << "\"" << t << "\"";
     EXPECT_EQ(p, nullptr);
@@ -311,16 +311,16 @@ TEST_F(ProducerBasic, NullArgumentsAreInvalid) {
   EXPECT_EQ(pulsarc_producer_send_async(p, "x", 1, nullptr, nullptr), PULSARC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(pulsarc_producer_send_async(p, nullptr, 1, nullptr, &f), PULSARC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(pulsarc_producer_flush(nullptr, 100), PULSARC_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(pulsarc_producer_flush_async(nullptr, nullptr, nullptr), PULSARC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(pulsarc_producer_flush_cb(nullptr, nullptr, nullptr), PULSARC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(pulsarc_producer_close(nullptr), PULSARC_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(pulsarc_producer_close_async(nullptr, nullptr, nullptr), PULSARC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(pulsarc_producer_close_cb(nullptr, nullptr, nullptr), PULSARC_ERR_INVALID_ARGUMENT);
   pulsarc_producer_t *q = reinterpret_cast<pulsarc_producer_t *>(0x1);
-  EXPECT_EQ(pulsarc_producer_start(nullptr, "t", nullptr, nullptr, nullptr, &q),
+  EXPECT_EQ(pulsarc_producer_create_cb(nullptr, "t", nullptr, nullptr, nullptr, &q),
             PULSARC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(q, nullptr);
-  EXPECT_EQ(pulsarc_producer_start(client_, nullptr, nullptr, nullptr, nullptr, &q),
+  EXPECT_EQ(pulsarc_producer_create_cb(client_, nullptr, nullptr, nullptr, nullptr, &q),
             PULSARC_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(pulsarc_producer_start(client_, "t", nullptr, nullptr, nullptr, nullptr),
+  EXPECT_EQ(pulsarc_producer_create_cb(client_, "t", nullptr, nullptr, nullptr, nullptr),
             PULSARC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(pulsarc_producer_create(client_, nullptr, nullptr, &q), PULSARC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(pulsarc_producer_create(nullptr, "t", nullptr, &q), PULSARC_ERR_INVALID_ARGUMENT);
@@ -385,7 +385,7 @@ TEST(ClientNew, ProducerAfterClientCloseIsClosed) {
   ASSERT_EQ(pulsarc_client_new("pulsar://127.0.0.1:1", nullptr, &c), PULSARC_OK);
   ASSERT_EQ(pulsarc_client_close(c), PULSARC_OK);
   pulsarc_producer_t *p = reinterpret_cast<pulsarc_producer_t *>(0x1);
-  EXPECT_EQ(pulsarc_producer_start(c, "t", nullptr, nullptr, nullptr, &p), PULSARC_ERR_CLOSED);
+  EXPECT_EQ(pulsarc_producer_create_cb(c, "t", nullptr, nullptr, nullptr, &p), PULSARC_ERR_CLOSED);
   EXPECT_EQ(p, nullptr);
   pulsarc_client_destroy(c);
 }

@@ -41,7 +41,7 @@ struct options {
   const char *prop_keys[MAX_PROPS];
   const char *prop_values[MAX_PROPS];
   int nprops;
-  uint64_t event_time;
+  int64_t event_time;
   int64_t deliver_after_ms; /* -1: unset */
   const char *payload_pattern;
   const char *name;
@@ -285,7 +285,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
     } else if (!strcmp(a, "--event-time")) {
       if (parse_long(v, &n) || n < 0)
         goto bad;
-      o->event_time = (uint64_t)n;
+      o->event_time = (int64_t)n;
     } else if (!strcmp(a, "--deliver-after-ms")) {
       if (parse_long(v, &n) || n < 0)
         goto bad;
@@ -500,8 +500,8 @@ int main(int argc, char **argv) {
     struct result *r = &t.results[i];
     if (r->mode == MODE_ASYNC && r->future) {
       r->err = pulsarc_future_wait(r->future, 120000, &r->id);
-      r->completed = r->err != PULSARC_ERR_PENDING;
-      pulsarc_future_free(r->future);
+      r->completed = r->err != PULSARC_ERR_WAIT_TIMEOUT;
+      pulsarc_future_destroy(r->future);
       r->future = NULL;
     }
   }

@@ -302,7 +302,7 @@ TEST(ProducerConf, NullArguments) {
   pulsarc_producer_conf_destroy(nullptr);
 }
 
-// A client on a port nobody listens on: producer_start must refuse bad
+// A client on a port nobody listens on: producer_create_cb must refuse bad
 // option combinations before any traffic.
 class ConfConflict : public ::testing::Test {
 protected:
@@ -318,7 +318,8 @@ TEST_F(ConfConflict, ChunkingWithBatchingIsConflictAtStart) {
   ASSERT_EQ(pulsarc_producer_conf_set(c, "chunking", "true", nullptr, 0), PULSARC_OK);
   // batching defaults to true
   pulsarc_producer_t *p = reinterpret_cast<pulsarc_producer_t *>(0x1);
-  EXPECT_EQ(pulsarc_producer_start(client_, "t", c, nullptr, nullptr, &p), PULSARC_ERR_CONFLICT);
+  EXPECT_EQ(pulsarc_producer_create_cb(client_, "t", c, nullptr, nullptr, &p),
+            PULSARC_ERR_CONFLICT);
   EXPECT_EQ(p, nullptr);
   p = reinterpret_cast<pulsarc_producer_t *>(0x1);
   EXPECT_EQ(pulsarc_producer_create(client_, "t", c, &p), PULSARC_ERR_CONFLICT);
@@ -326,12 +327,13 @@ TEST_F(ConfConflict, ChunkingWithBatchingIsConflictAtStart) {
 
   // Explicit batching=true: same.
   ASSERT_EQ(pulsarc_producer_conf_set(c, "batching", "true", nullptr, 0), PULSARC_OK);
-  EXPECT_EQ(pulsarc_producer_start(client_, "t", c, nullptr, nullptr, &p), PULSARC_ERR_CONFLICT);
+  EXPECT_EQ(pulsarc_producer_create_cb(client_, "t", c, nullptr, nullptr, &p),
+            PULSARC_ERR_CONFLICT);
 
   // Without batching it is no conflict (it may be accepted or reported as
   // not supported yet, but never as a conflict).
   ASSERT_EQ(pulsarc_producer_conf_set(c, "batching", "false", nullptr, 0), PULSARC_OK);
-  pulsarc_err_t e = pulsarc_producer_start(client_, "t", c, nullptr, nullptr, &p);
+  pulsarc_err_t e = pulsarc_producer_create_cb(client_, "t", c, nullptr, nullptr, &p);
   EXPECT_NE(e, PULSARC_ERR_CONFLICT);
   if (e == PULSARC_OK)
     pulsarc_producer_destroy(p);
@@ -347,7 +349,7 @@ TEST(MsgOpts, SettersValidate) {
   EXPECT_EQ(pulsarc_msg_opts_set_ordering_key(o, "\x00\x01", 2), PULSARC_OK);
   EXPECT_EQ(pulsarc_msg_opts_add_property(o, "a", "1"), PULSARC_OK);
   EXPECT_EQ(pulsarc_msg_opts_add_property(o, "b", ""), PULSARC_OK);
-  EXPECT_EQ(pulsarc_msg_opts_set_event_time(o, 1700000000000ull), PULSARC_OK);
+  EXPECT_EQ(pulsarc_msg_opts_set_event_time(o, INT64_C(1700000000000)), PULSARC_OK);
   EXPECT_EQ(pulsarc_msg_opts_set_deliver_at(o, 1700000000000ll), PULSARC_OK);
   EXPECT_EQ(pulsarc_msg_opts_set_deliver_after(o, 1000), PULSARC_OK);
   EXPECT_EQ(pulsarc_msg_opts_set_timeout(o, 200), PULSARC_OK);
@@ -358,6 +360,12 @@ TEST(MsgOpts, SettersValidate) {
   EXPECT_EQ(pulsarc_msg_opts_set_ordering_key(o, nullptr, 3), PULSARC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(pulsarc_msg_opts_set_timeout(o, -1), PULSARC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(pulsarc_msg_opts_set_deliver_after(o, -1), PULSARC_ERR_INVALID_ARGUMENT);
+  // Times are int64_t ms like deliver_at; a negative event time is refused
+  // (it was a uint64_t that took -1 as a date in 292 million years).
+  EXPECT_EQ(pulsarc_msg_opts_set_event_time(o, -1), PULSARC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(pulsarc_msg_opts_set_deliver_at(o, -1), PULSARC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(pulsarc_msg_opts_set_null_value(o, true), PULSARC_OK);
+  EXPECT_EQ(pulsarc_msg_opts_set_null_value(o, false), PULSARC_OK);
 
   EXPECT_EQ(pulsarc_msg_opts_set_partition_key(nullptr, "k"), PULSARC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(pulsarc_msg_opts_set_event_time(nullptr, 1), PULSARC_ERR_INVALID_ARGUMENT);

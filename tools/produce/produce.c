@@ -340,7 +340,8 @@ int main(int argc, char **argv) {
   if ((key && (e = pulsarc_msg_opts_set_partition_key(mo, key)) && opt_err("--key", e) < 0) ||
       (okey && (e = pulsarc_msg_opts_set_ordering_key(mo, okey, strlen(okey))) &&
        opt_err("--ordering-key", e) < 0) ||
-      (evt && (e = pulsarc_msg_opts_set_event_time(mo, evt)) && opt_err("--event-time", e) < 0) ||
+      (evt && (e = pulsarc_msg_opts_set_event_time(mo, (int64_t)evt)) &&
+       opt_err("--event-time", e) < 0) ||
       (has_after && (e = pulsarc_msg_opts_set_deliver_after(mo, after)) &&
        opt_err("--deliver-after", e) < 0) ||
       (has_at && (e = pulsarc_msg_opts_set_deliver_at(mo, at)) && opt_err("--deliver-at", e) < 0)) {
@@ -427,7 +428,7 @@ wait:;
 done:
   for (size_t q = 0; futs && q < total; q++)
     if (futs[q])
-      pulsarc_future_free(futs[q]);
+      pulsarc_future_destroy(futs[q]);
   free(futs);
   if (prod)
     pulsarc_producer_destroy(prod);
