@@ -88,11 +88,16 @@ bool pc_conn_flush(pc_conn *c);
 bool pc_conn_writer_has_work(pc_poller *p);
 bool pc_conn_writer_poll(pc_loop *loop, pc_poller *p);
 /* conn_auth.c: CONNECT (queued at the head) with fresh credentials; 0 or
- * -1 (no credentials: logged). */
+ * -1 (no credentials: logged, and the conn closed with
+ * PULSARC_ERR_AUTH_DATA). */
 int pc_conn_queue_connect(pc_conn *c);
 /* Answers an AUTH_CHALLENGE with freshly fetched credentials (closes the
  * conn if there are none). */
 void pc_conn_answer_auth_challenge(pc_conn *c);
+/* conn.c: the broker ended a TLS session after our side of the handshake
+ * and before CONNECTED without a readable alert: appends to why (a
+ * sentence of len bytes) which side most likely refused what. */
+void pc_conn_tls_refusal_hint(pc_conn *c, char *why, size_t len);
 /* Zeroes then frees a buffer that may have held credentials. */
 void pc_conn_wipe(pc_buf *b);
 /* Turns EPOLLOUT interest on or off (closes the conn if epoll refuses). */

@@ -19,6 +19,8 @@
 
 #include "loop/conn_internal.h"
 
+#include "common/err_detail.h"
+
 #define PC_CONN_CHUNK_MIN 4096
 #define PC_CONN_MAX_IOV (IOV_MAX < 1024 ? IOV_MAX : 1024)
 #define PC_CONN_TLS_STAGE (64u * 1024)
@@ -249,10 +251,10 @@ static bool flush_tls(pc_conn *c) {
       char alert[320];
       if (pc_tls_read(c->tls, scratch, sizeof scratch, &got, alert, sizeof alert) == PC_TLS_ERROR)
         snprintf(why, sizeof why, "%s", alert);
-      PC_ERROR(c->log,
-               "conn %s: %s (the broker ended the TLS session before the Pulsar "
-               "handshake: was our client certificate refused?)",
-               c->peer, why);
+      else
+        pc_conn_tls_refusal_hint(c, why, sizeof why);
+      PC_ERROR(c->log, "conn %s: %s", c->peer, why);
+      pc_err_detail_set("broker %s: %s", c->peer, why);
       pc_conn_close(c, PULSARC_ERR_TLS);
       break;
     } else {
