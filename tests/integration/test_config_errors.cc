@@ -327,6 +327,8 @@ struct Rejection {
   std::vector<const char *> any_of;
 };
 
+void PrintTo(const Rejection &r, std::ostream *os) { *os << r.name; }
+
 class CertRejection : public ConfigErrors, public ::testing::WithParamInterface<Rejection> {};
 
 TEST_P(CertRejection, DetailNamesTheSide) {
