@@ -11,13 +11,12 @@
  * unwinds. */
 #include "loop/conn_internal.h"
 
-#include "common/err_detail.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -417,8 +416,7 @@ static void do_read_tls(pc_conn *c) {
       if (st != PC_TLS_ERROR)
         pc_conn_tls_refusal_hint(c, why, sizeof why);
       PC_ERROR(c->log, "conn %s: %s", c->peer, why);
-      pc_err_detail_set("broker %s: %s", c->peer, why);
-      fail(c, PULSARC_ERR_TLS);
+      pc_conn_close_detail(c, PULSARC_ERR_TLS, "broker %s: %s", c->peer, why);
       return;
     } else {
       PC_WARN(c->log, "conn %s: %s", c->peer, why);
@@ -446,16 +444,17 @@ static void plain_handshake_refused(pc_conn *c, bool tls_bytes, const char *how)
   if (tls_bytes) {
     PC_ERROR(c->log, "conn %s: the broker answered in TLS: TLS may be required (use pulsar+ssl://)",
              c->peer);
-    pc_err_detail_set("broker %s answered a plaintext CONNECT in TLS: TLS may be required "
-                      "(use a pulsar+ssl:// service URL)",
-                      c->peer);
+    pc_conn_close_detail(c, PULSARC_ERR_CONNECT,
+                         "broker %s answered a plaintext CONNECT in TLS: TLS may be required "
+                         "(use a pulsar+ssl:// service URL)",
+                         c->peer);
   } else {
     PC_WARN(c->log, "conn %s: %s before answering CONNECT; TLS may be required", c->peer, how);
-    pc_err_detail_set("broker %s %s before answering CONNECT: TLS may be required (if the "
-                      "port expects TLS, use a pulsar+ssl:// service URL)",
-                      c->peer, how);
+    pc_conn_close_detail(c, PULSARC_ERR_CONNECT,
+                         "broker %s %s before answering CONNECT: TLS may be required (if the "
+                         "port expects TLS, use a pulsar+ssl:// service URL)",
+                         c->peer, how);
   }
-  fail(c, PULSARC_ERR_CONNECT);
 }
 
 static void do_read(pc_conn *c) {
@@ -528,8 +527,7 @@ static void tls_step(pc_conn *c) {
   }
   if (st != PC_TLS_OK) {
     PC_ERROR(c->log, "conn %s: %s", c->peer, why);
-    pc_err_detail_set("broker %s: %s", c->peer, why);
-    fail(c, PULSARC_ERR_TLS);
+    pc_conn_close_detail(c, PULSARC_ERR_TLS, "broker %s: %s", c->peer, why);
     return;
   }
   pc_conn_set_out_interest(c, false);
@@ -735,6 +733,16 @@ pc_conn *pc_conn_open(pc_loop *loop, const pc_conn_opts *opts, const pc_conn_eve
   return c;
 }
 
+void pc_conn_close_detail(pc_conn *c, pulsarc_err_t err, const char *fmt, ...) {
+  if (!c->closing) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->close_detail, sizeof c->close_detail, fmt, ap);
+    va_end(ap);
+  }
+  pc_conn_close(c, err);
+}
+
 void pc_conn_close(pc_conn *c, pulsarc_err_t err) {
   if (c->closing)
     return;
@@ -764,6 +772,9 @@ void pc_conn_teardown(pc_conn *c) {
   }
   pulsarc_err_t err = c->close_err == PULSARC_OK ? PULSARC_ERR_DISCONNECTED : c->close_err;
   PC_DEBUG(c->log, "conn %s: closing (%s)", c->peer, pulsarc_err_str(err));
+  /* Everything below reports this close, synchronously on this thread: the
+   * detail is this conn's (or none), never one left by an earlier failure. */
+  pc_err_detail_copy(c->close_detail);
 
   pc_conn_fail_writes(c);
   for (pc_idnode *n; (n = pc_idmap_pop(&c->reqs)) != NULL;) {
@@ -792,6 +803,7 @@ void pc_conn_teardown(pc_conn *c) {
   free(c->auth_method);
   free(c->proxy_url);
   free(c);
+  pc_err_detail_clear();
 }
 
 bool pc_conn_is_ready(const pc_conn *c) { return c->state == ST_READY && !c->closing; }

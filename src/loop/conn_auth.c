@@ -4,15 +4,13 @@
  * [loop] throughout. */
 #include <openssl/crypto.h>
 
-#include "common/err_detail.h"
 #include "loop/conn_internal.h"
 
 /* Fresh credentials into *ad (empty when the method carries no data).
  * 0, or -1 after logging why (the reason never holds the secret) and
  * closing the conn with PULSARC_ERR_AUTH_DATA: a missing token is for a
  * human to fix, so it must not look like a connection failure worth
- * retrying. The detail is set on this thread for whoever the close
- * reaches. */
+ * retrying. */
 static int get_auth_data(pc_conn *c, pc_buf *ad) {
   if (c->auth.get_data == NULL)
     return 0;
@@ -20,9 +18,9 @@ static int get_auth_data(pc_conn *c, pc_buf *ad) {
   if (c->auth.get_data(c->auth.ctx, ad, why, sizeof why) != 0) {
     PC_ERROR(c->log, "conn %s: no credentials for auth method \"%s\": %s", c->peer, c->auth_method,
              why[0] ? why : "provider failed");
-    pc_err_detail_set("no credentials for auth method \"%s\" to connect to %s: %s", c->auth_method,
-                      c->peer, why[0] ? why : "provider failed");
-    pc_conn_close(c, PULSARC_ERR_AUTH_DATA);
+    pc_conn_close_detail(c, PULSARC_ERR_AUTH_DATA,
+                         "no credentials for auth method \"%s\" to connect to %s: %s",
+                         c->auth_method, c->peer, why[0] ? why : "provider failed");
     return -1;
   }
   return 0;

@@ -3,6 +3,7 @@
 #ifndef PULSARC_LOOP_CONN_INTERNAL_H
 #define PULSARC_LOOP_CONN_INTERNAL_H
 
+#include "common/err_detail.h"
 #include "loop/conn.h"
 #include "loop/idmap_internal.h"
 #include "loop/resolver.h"
@@ -66,6 +67,7 @@ struct pc_conn {
   int depth;
   bool closing;
   pulsarc_err_t close_err;
+  char close_detail[PC_ERR_DETAIL_MAX]; /* why, for pulsarc_last_error_text(); "" if none */
   pc_conn_stats stats;
 };
 
@@ -98,6 +100,10 @@ void pc_conn_answer_auth_challenge(pc_conn *c);
  * and before CONNECTED without a readable alert: appends to why (a
  * sentence of len bytes) which side most likely refused what. */
 void pc_conn_tls_refusal_hint(pc_conn *c, char *why, size_t len);
+/* conn.c: pc_conn_close with a sentence (never a secret) that the owner's
+ * callbacks read from pulsarc_last_error_text() during the teardown. */
+void pc_conn_close_detail(pc_conn *c, pulsarc_err_t err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Zeroes then frees a buffer that may have held credentials. */
 void pc_conn_wipe(pc_buf *b);
 /* Turns EPOLLOUT interest on or off (closes the conn if epoll refuses). */

@@ -19,8 +19,6 @@
 
 #include "loop/conn_internal.h"
 
-#include "common/err_detail.h"
-
 #define PC_CONN_CHUNK_MIN 4096
 #define PC_CONN_MAX_IOV (IOV_MAX < 1024 ? IOV_MAX : 1024)
 #define PC_CONN_TLS_STAGE (64u * 1024)
@@ -254,8 +252,7 @@ static bool flush_tls(pc_conn *c) {
       else
         pc_conn_tls_refusal_hint(c, why, sizeof why);
       PC_ERROR(c->log, "conn %s: %s", c->peer, why);
-      pc_err_detail_set("broker %s: %s", c->peer, why);
-      pc_conn_close(c, PULSARC_ERR_TLS);
+      pc_conn_close_detail(c, PULSARC_ERR_TLS, "broker %s: %s", c->peer, why);
       break;
     } else {
       PC_WARN(c->log, "conn %s: %s", c->peer, why);
