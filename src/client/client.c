@@ -144,6 +144,8 @@ static pulsarc_err_t setup_security(pulsarc_client_t *c) {
                      .validate_hostname = cf->tls_validate_hostname};
     char why[768];
     c->tls = pc_tls_ctx_new(&o, why, sizeof why);
+    /* The key is decrypted now: the client keeps no copy of its password. */
+    pc_client_conf_forget_key_password(&c->conf);
     if (c->tls == NULL) {
       PC_ERROR(&cf->logger, "TLS set-up failed: %s", why);
       pc_err_detail_set("TLS set-up failed: %s", why);

@@ -77,6 +77,11 @@ void pc_client_conf_release(struct pulsarc_client_conf *c) {
   c->auth_token = c->auth_token_file = NULL;
 }
 
+void pc_client_conf_forget_key_password(struct pulsarc_client_conf *c) {
+  free_secret(c->tls_key_password);
+  c->tls_key_password = NULL;
+}
+
 static int dup_opt(char **dst, const char *src) {
   *dst = NULL;
   return src != NULL && (*dst = strdup(src)) == NULL ? -1 : 0;

@@ -86,6 +86,8 @@ void pc_client_conf_defaults(struct pulsarc_client_conf *c);
 int pc_client_conf_copy(struct pulsarc_client_conf *dst, const struct pulsarc_client_conf *src);
 /* Frees the strings (the token and the key password wiped first). */
 void pc_client_conf_release(struct pulsarc_client_conf *c);
+/* Wipes and drops the key password (needed only while the key is loaded). */
+void pc_client_conf_forget_key_password(struct pulsarc_client_conf *c);
 void pc_producer_conf_defaults(struct pulsarc_producer_conf *c);
 /* Deep copy (name duplicated). 0 or -1. */
 int pc_producer_conf_copy(struct pulsarc_producer_conf *dst,
