@@ -80,6 +80,7 @@ class ConfigErrors : public ::testing::Test {
 protected:
   static void SetUpTestSuite() { g_certs = new Certs(); }
   static void TearDownTestSuite() {
+    unlink((g_certs->dir + "/client-encrypted.key.pem").c_str()); // so the directory goes too
     delete g_certs;
     g_certs = nullptr;
   }
