@@ -291,6 +291,7 @@ PULSARC_API void pulsarc_client_conf_destroy(pulsarc_client_conf_t *conf);
  *   tls_trust_certs_file     (none) PEM file of trusted CAs; none = the system store
  *   tls_cert_file            (none) client certificate (PEM) for mutual TLS
  *   tls_key_file             (none) its private key (PEM); goes with tls_cert_file
+ *   tls_key_password         (none) passphrase of an encrypted key; never logged or prompted
  *   tls_allow_insecure       false  accept any server certificate (tests only)
  *   tls_validate_hostname    true   the certificate must name the host dialled
  *                                   (DNS name or IP address SAN)

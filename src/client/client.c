@@ -10,6 +10,7 @@
 #include "client/future.h"
 #include "client/producer.h"
 #include "client/testing.h"
+#include "common/err_detail.h"
 #include "common/thread.h"
 
 /* ------------------------------------------------------------ credentials */
@@ -112,19 +113,43 @@ static bool has_token(const struct pulsarc_client_conf *cf) {
   return cf->token_provider != NULL || cf->auth_token_file != NULL || cf->auth_token != NULL;
 }
 
-/* Builds the TLS context and picks the auth method. */
+/* A token file is checked once here, so that a wrong path or an empty
+ * file fails client creation instead of every connection attempt. It is
+ * still read again on every connect (it may be rotated). */
+static pulsarc_err_t check_token_file(const struct pulsarc_client_conf *cf) {
+  if (cf->token_provider != NULL || cf->auth_token_file == NULL)
+    return PULSARC_OK; /* the provider wins; it is only called on connect */
+  pc_buf tok = {0};
+  char why[600] = "";
+  int rc = read_token_file(cf->auth_token_file, &tok, why, sizeof why);
+  if (tok.data != NULL)
+    memset(tok.data, 0, tok.len);
+  pc_buf_free(&tok);
+  if (rc == 0)
+    return PULSARC_OK;
+  PC_ERROR(&cf->logger, "auth_token_file: %s", why);
+  pc_err_detail_set("auth_token_file: %s", why);
+  return PULSARC_ERR_AUTH_DATA;
+}
+
+/* Builds the TLS context (every file loaded, the key decrypted) and picks
+ * the auth method. */
 static pulsarc_err_t setup_security(pulsarc_client_t *c) {
   const struct pulsarc_client_conf *cf = &c->conf;
   if (c->service.tls) {
     pc_tls_opts o = {.trust_certs_file = cf->tls_trust_certs_file,
                      .cert_file = cf->tls_cert_file,
                      .key_file = cf->tls_key_file,
+                     .key_password = cf->tls_key_password,
                      .allow_insecure = cf->tls_allow_insecure,
                      .validate_hostname = cf->tls_validate_hostname};
     char why[768];
     c->tls = pc_tls_ctx_new(&o, why, sizeof why);
+    /* The key is decrypted now: the client keeps no copy of its password. */
+    pc_client_conf_forget_key_password(&c->conf);
     if (c->tls == NULL) {
       PC_ERROR(&cf->logger, "TLS set-up failed: %s", why);
+      pc_err_detail_set("TLS set-up failed: %s", why);
       return PULSARC_ERR_TLS;
     }
     if (cf->tls_allow_insecure)
@@ -133,6 +158,9 @@ static pulsarc_err_t setup_security(pulsarc_client_t *c) {
     PC_WARN(&cf->logger, "tls_cert_file is set but the service URL is not pulsar+ssl://; "
                          "no TLS will be used");
   }
+  pulsarc_err_t err = check_token_file(cf);
+  if (err != PULSARC_OK)
+    return err;
   if (has_token(cf))
     c->auth_method = "token";
   else if (c->tls != NULL && pc_tls_ctx_has_cert(c->tls))
@@ -144,8 +172,12 @@ pulsarc_err_t pulsarc_client_new(const char *service_url, const pulsarc_client_c
                                  pulsarc_client_t **out) {
   if (out != NULL)
     *out = NULL;
-  if (service_url == NULL || out == NULL)
+  pc_err_detail_clear();
+  if (service_url == NULL || out == NULL) {
+    pc_err_detail_set("pulsarc_client_new: %s is NULL",
+                      service_url == NULL ? "service_url" : "out");
     return PULSARC_ERR_INVALID_ARGUMENT;
+  }
   pulsarc_client_t *c = aligned_alloc(64, sizeof *c); /* see memory_used */
   if (c != NULL)
     memset(c, 0, sizeof *c);
@@ -158,6 +190,8 @@ pulsarc_err_t pulsarc_client_new(const char *service_url, const pulsarc_client_c
     return PULSARC_ERR_NO_MEMORY;
   }
   pulsarc_err_t err = pc_service_url_parse(service_url, &c->service);
+  if (err != PULSARC_OK)
+    pc_err_detail_set("cannot use service URL \"%s\": %s", service_url, pulsarc_err_str(err));
   if (err == PULSARC_OK)
     err = setup_security(c);
   if (err != PULSARC_OK) {

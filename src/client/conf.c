@@ -70,10 +70,16 @@ void pc_client_conf_release(struct pulsarc_client_conf *c) {
   free(c->tls_trust_certs_file);
   free(c->tls_cert_file);
   free(c->tls_key_file);
+  free_secret(c->tls_key_password);
   free_secret(c->auth_token);
   free(c->auth_token_file);
-  c->tls_trust_certs_file = c->tls_cert_file = c->tls_key_file = NULL;
+  c->tls_trust_certs_file = c->tls_cert_file = c->tls_key_file = c->tls_key_password = NULL;
   c->auth_token = c->auth_token_file = NULL;
+}
+
+void pc_client_conf_forget_key_password(struct pulsarc_client_conf *c) {
+  free_secret(c->tls_key_password);
+  c->tls_key_password = NULL;
 }
 
 static int dup_opt(char **dst, const char *src) {
@@ -83,9 +89,13 @@ static int dup_opt(char **dst, const char *src) {
 
 int pc_client_conf_copy(struct pulsarc_client_conf *dst, const struct pulsarc_client_conf *src) {
   *dst = *src;
+  /* None of src's strings may stay in dst: a failure below releases dst. */
+  dst->tls_trust_certs_file = dst->tls_cert_file = dst->tls_key_file = NULL;
+  dst->tls_key_password = dst->auth_token = dst->auth_token_file = NULL;
   if (dup_opt(&dst->tls_trust_certs_file, src->tls_trust_certs_file) ||
       dup_opt(&dst->tls_cert_file, src->tls_cert_file) ||
       dup_opt(&dst->tls_key_file, src->tls_key_file) ||
+      dup_opt(&dst->tls_key_password, src->tls_key_password) ||
       dup_opt(&dst->auth_token, src->auth_token) ||
       dup_opt(&dst->auth_token_file, src->auth_token_file)) {
     pc_client_conf_release(dst);
@@ -186,6 +196,9 @@ pulsarc_err_t pulsarc_client_conf_set(pulsarc_client_conf_t *c, const char *key,
       return PULSARC_ERR_NO_MEMORY;
   } else if (!strcmp(key, "tls_key_file")) {
     if (set_str(&c->tls_key_file, value, false))
+      return PULSARC_ERR_NO_MEMORY;
+  } else if (!strcmp(key, "tls_key_password")) {
+    if (set_str(&c->tls_key_password, value, true)) /* a secret: never echoed */
       return PULSARC_ERR_NO_MEMORY;
   } else if (!strcmp(key, "tls_allow_insecure")) {
     if (parse_bool(value, &c->tls_allow_insecure))

@@ -29,6 +29,7 @@ struct pulsarc_client_conf {
   char *tls_trust_certs_file; /* NULL: system trust store */
   char *tls_cert_file;        /* client certificate (mutual TLS) */
   char *tls_key_file;
+  char *tls_key_password;     /* secret: never logged, wiped on release */
   bool tls_allow_insecure;    /* default false */
   bool tls_validate_hostname; /* default true */
   char *auth_token;           /* secret: never logged */
@@ -83,8 +84,10 @@ enum { PC_HASH_JAVA_STRING = 0, PC_HASH_MURMUR3_32 = 1 };
 void pc_client_conf_defaults(struct pulsarc_client_conf *c);
 /* Deep copy (strings duplicated). 0 or -1 (no memory; dst then holds nothing to release). */
 int pc_client_conf_copy(struct pulsarc_client_conf *dst, const struct pulsarc_client_conf *src);
-/* Frees the strings (the token wiped first). */
+/* Frees the strings (the token and the key password wiped first). */
 void pc_client_conf_release(struct pulsarc_client_conf *c);
+/* Wipes and drops the key password (needed only while the key is loaded). */
+void pc_client_conf_forget_key_password(struct pulsarc_client_conf *c);
 void pc_producer_conf_defaults(struct pulsarc_producer_conf *c);
 /* Deep copy (name duplicated). 0 or -1. */
 int pc_producer_conf_copy(struct pulsarc_producer_conf *dst,

@@ -152,6 +152,7 @@ struct pulsarc_producer {
   pc_lookup_op *meta_lookup;
   uint64_t meta_backoff_ms;
   pulsarc_err_t meta_last_err; /* why the last partition-count lookup failed */
+  char attempt_detail[256];    /* sentence of the last failed creation attempt */
   uint64_t create_deadline_ns; /* first creation is bounded by the operation timeout */
   pc_timer create_timer;       /* fires then, until the partition count is known */
   /* What made creation fail, for pulsarc_last_error_text() of the creating
@@ -186,6 +187,7 @@ void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err);
 /* [loop] Same, with the sentence pulsarc_last_error_text() gives the
  * creating thread (NULL: a generic one). */
 void pc_producer_fail_detail(pulsarc_producer_t *p, pulsarc_err_t err, const char *detail);
+void pc_producer_note_attempt(pulsarc_producer_t *p);
 /* [loop] Task: flush (arg is a pc_flush_req *, with p in ctx slot). */
 void pc_producer_flush_task(pc_loop *loop, void *req);
 void pc_producer_close_task(pc_loop *loop, void *req);

@@ -11,6 +11,19 @@
 
 /* The timeout a failed attempt counts toward: where it failed, read from
  * its error, else the step it was in. */
+/* [loop] Keeps the sentence of a failed attempt being reported on this
+ * thread (a connection's close: TLS rejection, "TLS may be required", ...),
+ * so a creation that later times out still says why its attempts failed. */
+void pc_producer_note_attempt(pulsarc_producer_t *p) {
+  const char *d = pulsarc_last_error_text();
+  if (d[0] != '\0')
+    snprintf(p->attempt_detail, sizeof p->attempt_detail, "%s", d);
+}
+
+static const char *last_attempt_text(const pulsarc_producer_t *p, pulsarc_err_t err) {
+  return p->attempt_detail[0] != '\0' ? p->attempt_detail : pulsarc_err_str(err);
+}
+
 static pulsarc_err_t stage_of(pulsarc_err_t err, pulsarc_err_t step) {
   switch (err) {
   case PULSARC_ERR_RESOLVE:
@@ -71,7 +84,7 @@ static pulsarc_err_t part_stage(pc_part *part, char *what, size_t len) {
     break;
   }
   if (part->last_err != PULSARC_OK) {
-    snprintf(what, len, "last attempt: %s", pulsarc_err_str(part->last_err));
+    snprintf(what, len, "last attempt: %s", last_attempt_text(p, part->last_err));
     return part->last_stage;
   }
   snprintf(what, len, "not started");
@@ -109,6 +122,7 @@ bool pc_part_creation_over(const pc_part *part) {
 
 /* [loop] A creation attempt of the partition failed with err in step. */
 void pc_part_attempt_failed(pc_part *part, pulsarc_err_t err, pulsarc_err_t step) {
+  pc_producer_note_attempt(part->p);
   part->last_err = err;
   part->last_stage = stage_of(err, step);
 }
@@ -121,7 +135,7 @@ void pc_producer_meta_timed_out(pulsarc_producer_t *p) {
     stage = pc_lookup_stage(p->meta_lookup, what, sizeof what);
   } else if (p->meta_last_err != PULSARC_OK) {
     stage = stage_of(p->meta_last_err, PULSARC_ERR_LOOKUP_TIMEOUT);
-    snprintf(what, sizeof what, "last attempt: %s", pulsarc_err_str(p->meta_last_err));
+    snprintf(what, sizeof what, "last attempt: %s", last_attempt_text(p, p->meta_last_err));
   } else {
     stage = PULSARC_ERR_LOOKUP_TIMEOUT;
     snprintf(what, sizeof what, "partitioned metadata not sent yet");

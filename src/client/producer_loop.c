@@ -108,6 +108,10 @@ void pc_producer_fail_detail(pulsarc_producer_t *p, pulsarc_err_t err, const cha
   if (!p->ready_reported) {
     if (detail != NULL)
       snprintf(p->fail_detail, sizeof p->fail_detail, "%s", detail);
+    else if (pulsarc_last_error_text()[0] != '\0')
+      /* A connection's close is being reported on this thread: its sentence
+       * (TLS rejection, missing credentials, ...) is the reason. */
+      snprintf(p->fail_detail, sizeof p->fail_detail, "%s", pulsarc_last_error_text());
     else
       snprintf(p->fail_detail, sizeof p->fail_detail, "producer on %.300s failed: %s", p->topic,
                pulsarc_err_str(err));
@@ -580,6 +584,7 @@ static void on_partitions(pulsarc_err_t err, const pc_lookup_result *res, void *
   if (err != PULSARC_OK) {
     PC_WARN(logger(p), "partition lookup of %s failed: %s", p->topic, pulsarc_err_str(err));
     p->meta_last_err = err;
+    pc_producer_note_attempt(p);
     if (!pc_err_retryable(err)) {
       pc_producer_fail(p, err);
       return;

@@ -16,6 +16,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,18 @@ static void decode_all(pc_conn *c) {
   }
 }
 
+void pc_conn_tls_refusal_hint(pc_conn *c, char *why, size_t len) {
+  size_t n = strnlen(why, len);
+  if (n + 1 >= len)
+    return;
+  snprintf(why + n, len - n, "%s",
+           pc_tls_ctx_has_cert(c->tls_ctx)
+               ? " (the broker ended the TLS session before the Pulsar handshake: it most likely "
+                 "rejected our client certificate)"
+               : " (the broker ended the TLS session before the Pulsar handshake: it most likely "
+                 "requires a client certificate; set tls_cert_file and tls_key_file)");
+}
+
 /* Over TLS: SSL_read until OpenSSL wants the socket again. Bytes buffered
  * inside OpenSSL are drained past the budget: epoll cannot report them. */
 static void do_read_tls(pc_conn *c) {
@@ -399,9 +412,11 @@ static void do_read_tls(pc_conn *c) {
       return;
     } else if (c->state != ST_READY) {
       /* TLS 1.3 lets the server judge our certificate after our side of the
-       * handshake finished: its alert arrives here. */
+       * handshake finished: its alert arrives here, or only an EOF/reset. */
+      if (st != PC_TLS_ERROR)
+        pc_conn_tls_refusal_hint(c, why, sizeof why);
       PC_ERROR(c->log, "conn %s: %s", c->peer, why);
-      fail(c, PULSARC_ERR_TLS);
+      pc_conn_close_detail(c, PULSARC_ERR_TLS, "broker %s: %s", c->peer, why);
       return;
     } else {
       PC_WARN(c->log, "conn %s: %s", c->peer, why);
@@ -411,11 +426,43 @@ static void do_read_tls(pc_conn *c) {
   }
 }
 
+/* A plain connection whose peer speaks TLS: the record header of an alert
+ * (0x15) or handshake (0x16), version 3.x, where the first Pulsar frame was
+ * expected. A frame's first byte is the top byte of its size, which is 0
+ * for any size the decoder accepts. */
+static bool looks_like_tls(const uint8_t *p, size_t n) {
+  return n >= 1 && (p[0] == 0x15 || p[0] == 0x16) && (n < 2 || p[1] == 0x03);
+}
+
+/* The first answer to CONNECT on a plain connection is TLS, or the broker
+ * hung up without one (what a TLS-only port does with a plaintext hello:
+ * OpenSSL and Netty close without an alert). Either way the user most
+ * likely needs pulsar+ssl://. PULSARC_ERR_CONNECT: retried like any failed
+ * handshake, within the operation timeout, since a restarting broker can
+ * also hang up early; the detail says what to check. */
+static void plain_handshake_refused(pc_conn *c, bool tls_bytes, const char *how) {
+  if (tls_bytes) {
+    PC_ERROR(c->log, "conn %s: the broker answered in TLS: TLS may be required (use pulsar+ssl://)",
+             c->peer);
+    pc_conn_close_detail(c, PULSARC_ERR_CONNECT,
+                         "broker %s answered a plaintext CONNECT in TLS: TLS may be required "
+                         "(use a pulsar+ssl:// service URL)",
+                         c->peer);
+  } else {
+    PC_WARN(c->log, "conn %s: %s before answering CONNECT; TLS may be required", c->peer, how);
+    pc_conn_close_detail(c, PULSARC_ERR_CONNECT,
+                         "broker %s %s before answering CONNECT: TLS may be required (if the "
+                         "port expects TLS, use a pulsar+ssl:// service URL)",
+                         c->peer, how);
+  }
+}
+
 static void do_read(pc_conn *c) {
   if (c->tls != NULL) {
     do_read_tls(c);
     return;
   }
+  bool first = c->state == ST_HANDSHAKE && c->stats.bytes_in == 0;
   size_t budget = PC_CONN_READ_BUDGET;
   while (!c->closing && budget > 0) {
     size_t avail = 0;
@@ -425,6 +472,10 @@ static void do_read(pc_conn *c) {
       return;
     }
     ssize_t r = recv(c->fd, p, avail, MSG_DONTWAIT);
+    if (r > 0 && first && looks_like_tls(p, (size_t)r)) {
+      plain_handshake_refused(c, true, NULL);
+      return;
+    }
     if (r > 0) {
       pc_decoder_commit(&c->dec, (size_t)r);
       c->stats.bytes_in += (uint64_t)r;
@@ -432,6 +483,9 @@ static void do_read(pc_conn *c) {
       decode_all(c);
       if ((size_t)r < avail)
         return; /* drained; level-triggered epoll says if more comes */
+    } else if (r == 0 && first) {
+      plain_handshake_refused(c, false, "closed the connection");
+      return;
     } else if (r == 0) {
       PC_INFO(c->log, "conn %s: closed by peer", c->peer);
       fail(c, PULSARC_ERR_DISCONNECTED);
@@ -439,6 +493,9 @@ static void do_read(pc_conn *c) {
     } else if (errno == EINTR) {
       continue;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return;
+    } else if (first && errno == ECONNRESET) {
+      plain_handshake_refused(c, false, "reset the connection");
       return;
     } else {
       PC_INFO(c->log, "conn %s: read failed: %s", c->peer, strerror(errno));
@@ -470,7 +527,7 @@ static void tls_step(pc_conn *c) {
   }
   if (st != PC_TLS_OK) {
     PC_ERROR(c->log, "conn %s: %s", c->peer, why);
-    fail(c, PULSARC_ERR_TLS);
+    pc_conn_close_detail(c, PULSARC_ERR_TLS, "broker %s: %s", c->peer, why);
     return;
   }
   pc_conn_set_out_interest(c, false);
@@ -679,6 +736,16 @@ pc_conn *pc_conn_open(pc_loop *loop, const pc_conn_opts *opts, const pc_conn_eve
   return c;
 }
 
+void pc_conn_close_detail(pc_conn *c, pulsarc_err_t err, const char *fmt, ...) {
+  if (!c->closing) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->close_detail, sizeof c->close_detail, fmt, ap);
+    va_end(ap);
+  }
+  pc_conn_close(c, err);
+}
+
 void pc_conn_close(pc_conn *c, pulsarc_err_t err) {
   if (c->closing)
     return;
@@ -708,6 +775,9 @@ void pc_conn_teardown(pc_conn *c) {
   }
   pulsarc_err_t err = c->close_err == PULSARC_OK ? PULSARC_ERR_DISCONNECTED : c->close_err;
   PC_DEBUG(c->log, "conn %s: closing (%s)", c->peer, pulsarc_err_str(err));
+  /* Everything below reports this close, synchronously on this thread: the
+   * detail is this conn's (or none), never one left by an earlier failure. */
+  pc_err_detail_copy(c->close_detail);
 
   pc_conn_fail_writes(c);
   for (pc_idnode *n; (n = pc_idmap_pop(&c->reqs)) != NULL;) {
@@ -736,6 +806,7 @@ void pc_conn_teardown(pc_conn *c) {
   free(c->auth_method);
   free(c->proxy_url);
   free(c);
+  pc_err_detail_clear();
 }
 
 bool pc_conn_in_tls_handshake(const pc_conn *c) { return c->state == ST_TLS; }

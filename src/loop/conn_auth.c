@@ -7,14 +7,20 @@
 #include "loop/conn_internal.h"
 
 /* Fresh credentials into *ad (empty when the method carries no data).
- * 0, or -1 after logging why (the reason never holds the secret). */
+ * 0, or -1 after logging why (the reason never holds the secret) and
+ * closing the conn with PULSARC_ERR_AUTH_DATA: a missing token is for a
+ * human to fix, so it must not look like a connection failure worth
+ * retrying. */
 static int get_auth_data(pc_conn *c, pc_buf *ad) {
   if (c->auth.get_data == NULL)
     return 0;
   char why[512] = "";
   if (c->auth.get_data(c->auth.ctx, ad, why, sizeof why) != 0) {
-    PC_WARN(c->log, "conn %s: no credentials for auth method \"%s\": %s", c->peer, c->auth_method,
-            why[0] ? why : "provider failed");
+    PC_ERROR(c->log, "conn %s: no credentials for auth method \"%s\": %s", c->peer, c->auth_method,
+             why[0] ? why : "provider failed");
+    pc_conn_close_detail(c, PULSARC_ERR_AUTH_DATA,
+                         "no credentials for auth method \"%s\" to connect to %s: %s",
+                         c->auth_method, c->peer, why[0] ? why : "provider failed");
     return -1;
   }
   return 0;
@@ -63,7 +69,6 @@ void pc_conn_answer_auth_challenge(pc_conn *c) {
   pc_buf data = {0};
   if (get_auth_data(c, &data) != 0) {
     pc_conn_wipe(&data);
-    pc_conn_close(c, PULSARC_ERR_BROKER_AUTHENTICATION);
     return;
   }
   PC_INFO(c->log, "conn %s: broker asked for fresh credentials; answering (%s)", c->peer,

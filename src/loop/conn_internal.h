@@ -3,6 +3,7 @@
 #ifndef PULSARC_LOOP_CONN_INTERNAL_H
 #define PULSARC_LOOP_CONN_INTERNAL_H
 
+#include "common/err_detail.h"
 #include "loop/conn.h"
 #include "loop/idmap_internal.h"
 #include "loop/resolver.h"
@@ -66,6 +67,7 @@ struct pc_conn {
   int depth;
   bool closing;
   pulsarc_err_t close_err;
+  char close_detail[PC_ERR_DETAIL_MAX]; /* why, for pulsarc_last_error_text(); "" if none */
   pc_conn_stats stats;
 };
 
@@ -88,11 +90,20 @@ bool pc_conn_flush(pc_conn *c);
 bool pc_conn_writer_has_work(pc_poller *p);
 bool pc_conn_writer_poll(pc_loop *loop, pc_poller *p);
 /* conn_auth.c: CONNECT (queued at the head) with fresh credentials; 0 or
- * -1 (no credentials: logged). */
+ * -1 (no credentials: logged, and the conn closed with
+ * PULSARC_ERR_AUTH_DATA). */
 int pc_conn_queue_connect(pc_conn *c);
 /* Answers an AUTH_CHALLENGE with freshly fetched credentials (closes the
  * conn if there are none). */
 void pc_conn_answer_auth_challenge(pc_conn *c);
+/* conn.c: the broker ended a TLS session after our side of the handshake
+ * and before CONNECTED without a readable alert: appends to why (a
+ * sentence of len bytes) which side most likely refused what. */
+void pc_conn_tls_refusal_hint(pc_conn *c, char *why, size_t len);
+/* conn.c: pc_conn_close with a sentence (never a secret) that the owner's
+ * callbacks read from pulsarc_last_error_text() during the teardown. */
+void pc_conn_close_detail(pc_conn *c, pulsarc_err_t err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Zeroes then frees a buffer that may have held credentials. */
 void pc_conn_wipe(pc_buf *b);
 /* Turns EPOLLOUT interest on or off (closes the conn if epoll refuses). */

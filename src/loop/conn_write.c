@@ -290,11 +290,10 @@ static bool flush_tls(pc_conn *c) {
       char alert[320];
       if (pc_tls_read(c->tls, scratch, sizeof scratch, &got, alert, sizeof alert) == PC_TLS_ERROR)
         snprintf(why, sizeof why, "%s", alert);
-      PC_ERROR(c->log,
-               "conn %s: %s (the broker ended the TLS session before the Pulsar "
-               "handshake: was our client certificate refused?)",
-               c->peer, why);
-      pc_conn_close(c, PULSARC_ERR_TLS);
+      else
+        pc_conn_tls_refusal_hint(c, why, sizeof why);
+      PC_ERROR(c->log, "conn %s: %s", c->peer, why);
+      pc_conn_close_detail(c, PULSARC_ERR_TLS, "broker %s: %s", c->peer, why);
       break;
     } else {
       PC_WARN(c->log, "conn %s: %s", c->peer, why);

@@ -22,12 +22,15 @@ struct pc_tls_ctx {
   bool verify;     /* !allow_insecure */
   bool check_host; /* verify && validate_hostname */
   bool has_cert;
+  bool has_trust_file;
 };
 
 struct pc_tls {
   SSL *ssl;
   int fd;
-  int last_errno; /* errno of the BIO's last failed send/recv */
+  int last_errno;   /* errno of the BIO's last failed send/recv */
+  const char *host; /* the connection's, which outlives the session */
+  bool has_cert, has_trust_file;
 };
 
 /* ------------------------------------------------------------ socket BIO */
@@ -124,6 +127,71 @@ static void ssl_reason(char *why, size_t len, const char *what, const char *fall
 
 /* ----------------------------------------------------------------- context */
 
+typedef struct key_password {
+  const char *password; /* NULL: none configured */
+  bool asked;
+} key_password;
+
+/* Installed on every context so that OpenSSL never falls back to its
+ * default, which prompts on the terminal and blocks pulsarc_client_new.
+ * Without user data (after loading) it refuses. */
+static int pem_password(char *buf, int size, int rwflag, void *u) {
+  (void)rwflag;
+  key_password *kp = u;
+  if (kp == NULL)
+    return -1;
+  kp->asked = true;
+  if (kp->password == NULL)
+    return -1;
+  size_t n = strlen(kp->password);
+  if (size < 0 || n > (size_t)size)
+    return -1;
+  memcpy(buf, kp->password, n); /* OpenSSL wipes buf after use */
+  return (int)n;
+}
+
+/* Loads the client certificate chain and its key; 0 or -1 with why. */
+static int load_client_cert(pc_tls_ctx *t, const pc_tls_opts *o, char *why, size_t why_len) {
+  char what[600];
+  key_password kp = {.password = o->key_password};
+  SSL_CTX_set_default_passwd_cb_userdata(t->ssl_ctx, &kp);
+  int rc = -1;
+  if (SSL_CTX_use_certificate_chain_file(t->ssl_ctx, o->cert_file) != 1) {
+    snprintf(what, sizeof what, "cannot load client certificate %s", o->cert_file);
+    ssl_reason(why, why_len, what, "failed");
+    goto out;
+  }
+  kp.asked = false;
+  if (SSL_CTX_use_PrivateKey_file(t->ssl_ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
+    if (kp.asked && o->key_password == NULL) {
+      snprintf(why, why_len,
+               "client key %s is encrypted and no tls_key_password is set (pulsarc never "
+               "prompts for it)",
+               o->key_file);
+      ERR_clear_error();
+    } else if (kp.asked) {
+      snprintf(what, sizeof what, "cannot decrypt client key %s with the tls_key_password given",
+               o->key_file);
+      ssl_reason(why, why_len, what, "wrong password");
+    } else {
+      snprintf(what, sizeof what, "cannot load client key %s", o->key_file);
+      ssl_reason(why, why_len, what, "failed");
+    }
+    goto out;
+  }
+  if (SSL_CTX_check_private_key(t->ssl_ctx) != 1) {
+    snprintf(what, sizeof what, "client key %s does not match certificate %s", o->key_file,
+             o->cert_file);
+    ssl_reason(why, why_len, what, "mismatch");
+    goto out;
+  }
+  rc = 0;
+out:
+  /* kp lives on this stack: later loads (none today) must find no password. */
+  SSL_CTX_set_default_passwd_cb_userdata(t->ssl_ctx, NULL);
+  return rc;
+}
+
 pc_tls_ctx *pc_tls_ctx_new(const pc_tls_opts *o, char *why, size_t why_len) {
   pthread_once(&g_sock_once, sock_method_make);
   if (g_sock_method == NULL) {
@@ -149,6 +217,7 @@ pc_tls_ctx *pc_tls_ctx_new(const pc_tls_opts *o, char *why, size_t why_len) {
     ssl_reason(why, why_len, "TLS 1.2 minimum", "refused");
     goto fail;
   }
+  SSL_CTX_set_default_passwd_cb(t->ssl_ctx, pem_password);
   SSL_CTX_set_mode(t->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
   /* Brokers may close without close_notify; that is an ordinary EOF here
@@ -157,6 +226,7 @@ pc_tls_ctx *pc_tls_ctx_new(const pc_tls_opts *o, char *why, size_t why_len) {
 #endif
   t->verify = !o->allow_insecure;
   t->check_host = t->verify && o->validate_hostname;
+  t->has_trust_file = o->trust_certs_file != NULL;
   if (o->trust_certs_file != NULL) {
     if (!SSL_CTX_load_verify_locations(t->ssl_ctx, o->trust_certs_file, NULL)) {
       char what[600];
@@ -170,23 +240,8 @@ pc_tls_ctx *pc_tls_ctx_new(const pc_tls_opts *o, char *why, size_t why_len) {
   }
   SSL_CTX_set_verify(t->ssl_ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
   if (o->cert_file != NULL) {
-    char what[600];
-    if (SSL_CTX_use_certificate_chain_file(t->ssl_ctx, o->cert_file) != 1) {
-      snprintf(what, sizeof what, "cannot load client certificate %s", o->cert_file);
-      ssl_reason(why, why_len, what, "failed");
+    if (load_client_cert(t, o, why, why_len) != 0)
       goto fail;
-    }
-    if (SSL_CTX_use_PrivateKey_file(t->ssl_ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
-      snprintf(what, sizeof what, "cannot load client key %s", o->key_file);
-      ssl_reason(why, why_len, what, "failed");
-      goto fail;
-    }
-    if (SSL_CTX_check_private_key(t->ssl_ctx) != 1) {
-      snprintf(what, sizeof what, "client key %s does not match certificate %s", o->key_file,
-               o->cert_file);
-      ssl_reason(why, why_len, what, "mismatch");
-      goto fail;
-    }
     t->has_cert = true;
   }
   return t;
@@ -216,6 +271,9 @@ pc_tls *pc_tls_new(pc_tls_ctx *ctx, int fd, const char *host) {
   if (s == NULL)
     return NULL;
   s->fd = fd;
+  s->host = host;
+  s->has_cert = ctx->has_cert;
+  s->has_trust_file = ctx->has_trust_file;
   ERR_clear_error();
   s->ssl = SSL_new(ctx->ssl_ctx);
   BIO *bio = s->ssl ? BIO_new(g_sock_method) : NULL;
@@ -250,6 +308,90 @@ void pc_tls_free(pc_tls *s) {
   free(s);
 }
 
+/* Our verdict on the broker's certificate, in words a user can act on. */
+static const char *verify_reason(const pc_tls *s, long vr) {
+  switch (vr) {
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    return s->has_trust_file ? "unknown CA (its issuer is not in tls_trust_certs_file)"
+                             : "unknown CA (its issuer is not in the system trust store; "
+                               "set tls_trust_certs_file)";
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+    return "expired";
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+    return "not valid yet (check the clocks)";
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+  case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    return "host name mismatch (it does not name the host in the service URL)";
+  case X509_V_ERR_CERT_REVOKED:
+    return "revoked";
+  case X509_V_ERR_INVALID_PURPOSE:
+    return "not meant for a TLS server";
+  default:
+    return "not trusted";
+  }
+}
+
+/* The broker's alert about our certificate, or its refusal of the
+ * handshake, said as such. false when the queued error is something else
+ * (left queued for ssl_reason). */
+static bool peer_refusal(const pc_tls *s, const char *what, char *why, size_t len) {
+  unsigned long e = ERR_peek_error();
+  if (e == 0 || ERR_GET_LIB(e) != ERR_LIB_SSL)
+    return false;
+  int reason = ERR_GET_REASON(e);
+  if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG) {
+    if (why && len)
+      snprintf(why, len, "%s: the broker did not answer in TLS (is this a plain pulsar:// port?)",
+               what);
+    ERR_clear_error();
+    return true;
+  }
+  if (reason < SSL_AD_REASON_OFFSET)
+    return false;
+  int alert = reason - SSL_AD_REASON_OFFSET;
+  const char *desc = ERR_reason_error_string(e); /* "tlsv1 alert unknown ca" */
+  if (desc == NULL)
+    desc = SSL_alert_desc_string_long(alert);
+  const char *verdict = NULL;
+  switch (alert) {
+  case SSL_AD_CERTIFICATE_REQUIRED:
+    verdict = s->has_cert ? "the broker rejected our client certificate"
+                          : "the broker requires a client certificate and none is configured "
+                            "(set tls_cert_file and tls_key_file)";
+    break;
+  case SSL_AD_UNKNOWN_CA:
+    verdict = s->has_cert ? "the broker rejected our client certificate: unknown CA (the broker "
+                            "does not trust its issuer)"
+                          : NULL;
+    break;
+  case SSL_AD_CERTIFICATE_EXPIRED:
+    verdict = s->has_cert ? "the broker rejected our client certificate: expired" : NULL;
+    break;
+  case SSL_AD_BAD_CERTIFICATE:
+  case SSL_AD_UNSUPPORTED_CERTIFICATE:
+  case SSL_AD_CERTIFICATE_REVOKED:
+  case SSL_AD_CERTIFICATE_UNKNOWN:
+  case SSL_AD_ACCESS_DENIED:
+  case SSL_AD_DECRYPT_ERROR:
+    verdict = s->has_cert ? "the broker rejected our client certificate" : NULL;
+    break;
+  default:
+    break;
+  }
+  if (why && len) {
+    if (verdict != NULL)
+      snprintf(why, len, "%s: %s (%s)", what, verdict, desc);
+    else
+      snprintf(why, len, "%s: the broker ended the handshake with an alert (%s)", what, desc);
+  }
+  ERR_clear_error();
+  return true;
+}
+
 /* Maps the outcome of an SSL call (rc <= 0) to a status and a reason. */
 static pc_tls_status ssl_status(pc_tls *s, int rc, const char *what, char *why, size_t len) {
   int e = SSL_get_error(s->ssl, rc);
@@ -279,11 +421,14 @@ static pc_tls_status ssl_status(pc_tls *s, int rc, const char *what, char *why, 
   long vr = SSL_get_verify_result(s->ssl);
   if (vr != X509_V_OK && !SSL_is_init_finished(s->ssl)) {
     if (why && len)
-      snprintf(why, len, "%s: certificate verify failed: %s", what,
-               X509_verify_cert_error_string(vr));
+      snprintf(why, len,
+               "%s: we rejected the broker's certificate: %s (certificate verify failed: %s)", what,
+               verify_reason(s, vr), X509_verify_cert_error_string(vr));
     ERR_clear_error();
     return PC_TLS_ERROR;
   }
+  if (peer_refusal(s, what, why, len))
+    return PC_TLS_ERROR;
   ssl_reason(why, len, what, "protocol error");
   return PC_TLS_ERROR;
 }

@@ -19,6 +19,9 @@ typedef struct pc_tls_opts {
   const char *trust_certs_file; /* PEM bundle; NULL: the system's default store */
   const char *cert_file;        /* client certificate (PEM) for mutual TLS, or NULL */
   const char *key_file;         /* its private key (PEM); required with cert_file */
+  const char *key_password;     /* passphrase of an encrypted key_file, or NULL.
+                                   Never prompted for: without it an encrypted
+                                   key fails to load */
   bool allow_insecure;          /* accept any server certificate */
   bool validate_hostname;       /* the certificate must name the host we dial */
 } pc_tls_opts;
@@ -47,8 +50,9 @@ pc_tls *pc_tls_new(pc_tls_ctx *ctx, int fd, const char *host);
 void pc_tls_free(pc_tls *s);
 
 /* [loop] Advances the handshake. OK once it is complete. On ERROR, why
- * names the reason (certificate verify failure with OpenSSL's sentence:
- * "certificate has expired", "hostname mismatch", ...). */
+ * names the side that refused and the reason in plain words ("we rejected
+ * the broker's certificate: expired (...)", "the broker rejected our
+ * client certificate: ..."), OpenSSL's own sentence in parentheses. */
 pc_tls_status pc_tls_handshake(pc_tls *s, char *why, size_t why_len);
 /* [loop] Reads up to len plaintext bytes; *n > 0 with OK. */
 pc_tls_status pc_tls_read(pc_tls *s, void *buf, size_t len, size_t *n, char *why, size_t why_len);

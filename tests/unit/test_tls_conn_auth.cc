@@ -109,7 +109,8 @@ TEST_F(ConnAuth, NoCredentialsFailsTheConnectionWithTheReason) {
   OpenWith(peer.port(), &creds);
   ASSERT_TRUE(WaitClosed());
   EXPECT_FALSE(ready_);
-  EXPECT_EQ(close_err_, PULSARC_ERR_CONNECT);
+  // Not a connection failure: retrying cannot help until a human acts.
+  EXPECT_EQ(close_err_, PULSARC_ERR_AUTH_DATA);
   EXPECT_TRUE(LogHas("no token today"));
 }
 

@@ -323,9 +323,11 @@ static pulsarc_err_t set_conf(pulsarc_producer_conf_t *pc, pulsarc_client_conf_t
     e = pulsarc_client_conf_set(cc, key + 7, val, why, sizeof why);
   else
     e = pulsarc_producer_conf_set(pc, key, val, why, sizeof why);
-  if (e != PULSARC_OK) /* a token is never echoed */
+  if (e != PULSARC_OK) /* a token or a password is never echoed */
     fprintf(stderr, "pulsarc-perf: option %s=%s: %s (%s)\n", key,
-            strstr(key, "token") && !strstr(key, "token_file") ? "(hidden)" : val,
+            (strstr(key, "token") && !strstr(key, "token_file")) || strstr(key, "password")
+                ? "(hidden)"
+                : val,
             why[0] ? why : "rejected", pulsarc_err_str(e));
   return e;
 }
@@ -442,15 +444,17 @@ int main(int argc, char **argv) {
     goto out;
   pulsarc_err_t e = pulsarc_client_new(r.service_url, cc, &client);
   if (e) {
-    fprintf(stderr, "pulsarc-perf: cannot create a client for %s: %s\n", r.service_url,
-            pulsarc_err_str(e));
+    const char *d = pulsarc_last_error_text();
+    fprintf(stderr, "pulsarc-perf: cannot create a client for %s: %s%s%s\n", r.service_url,
+            pulsarc_err_str(e), d[0] ? ": " : "", d);
     goto out;
   }
   for (unsigned i = 0; i < o.producers; i++) {
     e = pulsarc_producer_create(client, o.topic, pc, &prods[i]);
     if (e) {
-      fprintf(stderr, "pulsarc-perf: cannot create producer %u on topic %s: %s\n", i + 1, o.topic,
-              pulsarc_err_str(e));
+      const char *d = pulsarc_last_error_text();
+      fprintf(stderr, "pulsarc-perf: cannot create producer %u on topic %s: %s%s%s\n", i + 1,
+              o.topic, pulsarc_err_str(e), d[0] ? ": " : "", d);
       goto out;
     }
   }

@@ -45,7 +45,12 @@ static void usage(FILE *f) {
           "  --tls-trust-cert FILE    PEM CA certificates to trust (pulsar+ssl:// URLs)\n"
           "  --tls-cert FILE          client certificate (PEM) for mutual TLS\n"
           "  --tls-key FILE           its private key (PEM)\n"
+          "  --tls-key-password-file FILE\n"
+          "                           file holding the passphrase of an encrypted --tls-key\n"
+          "                           (one trailing newline ignored; never prompted for)\n"
           "  --tls-allow-insecure     accept any broker certificate (tests only)\n"
+          "  --tls-no-hostname-check  accept a broker certificate that does not name the host\n"
+          "                           dialled (its chain is still verified)\n"
           "  --token TOKEN            authentication token (visible in ps: prefer --token-file)\n"
           "  --token-file FILE        file holding the token, read on every connect\n"
           "  --json                   last line of stdout: one JSON object with the results\n"
@@ -55,6 +60,8 @@ static void usage(FILE *f) {
           "Progress (stderr, each second): msg/s, MB/s (10^6 bytes), pending (accepted -\n"
           "completed), p50/p99 latency of the interval. Latency is send call -> callback\n"
           "(--blocking: the whole call).\n"
+          "A token or --tls-trust-cert with a plaintext pulsar:// URL (or the embedded\n"
+          "broker) gets a warning: the token then travels unencrypted.\n"
           "Exit status: 0 when no send failed, 1 otherwise or on set-up failure, 2 on\n"
           "usage errors. SIGINT stops sending early; the run is then flushed and reported.\n");
 }
@@ -85,6 +92,34 @@ static int parse_secs(const char *s, double *out) {
   if (errno || *end || !(v >= 0) || v > 1e7)
     return -1;
   *out = v;
+  return 0;
+}
+
+/* Reads a key passphrase from path into buf (one trailing newline
+ * dropped); 0 or -1 after a message. The caller wipes buf. */
+static int read_secret_file(const char *path, char *buf, size_t cap) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "pulsarc-perf: cannot open %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  size_t n = fread(buf, 1, cap, f);
+  int failed = ferror(f);
+  fclose(f);
+  if (failed || n == cap) {
+    fprintf(stderr, "pulsarc-perf: cannot read %s%s\n", path, failed ? "" : ": too long");
+    return -1;
+  }
+  buf[n] = '\0';
+  if (n > 0 && buf[n - 1] == '\n')
+    buf[--n] = '\0';
+  if (n > 0 && buf[n - 1] == '\r')
+    buf[--n] = '\0';
+  if (n == 0 || memchr(buf, '\0', n) != NULL) {
+    fprintf(stderr, "pulsarc-perf: %s: %s\n", path,
+            n == 0 ? "the passphrase file is empty" : "holds a NUL byte");
+    return -1;
+  }
   return 0;
 }
 
@@ -138,41 +173,47 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
     O_TLS_KEY,
     O_TLS_INSECURE,
     O_TOKEN,
-    O_TOKEN_FILE
+    O_TOKEN_FILE,
+    O_TLS_NOHOST,
+    O_TLS_KEY_PW
   };
   /* TLS / auth flags become client.* conf pairs, indexed by O_x - O_TLS_TRUST. */
-  static const char *const sec_keys[] = {"client.tls_trust_certs_file", "client.tls_cert_file",
-                                         "client.tls_key_file",         "client.tls_allow_insecure",
-                                         "client.auth_token",           "client.auth_token_file"};
-  static const struct option lo[] = {{"service-url", required_argument, NULL, O_URL},
-                                     {"topic", required_argument, NULL, O_TOPIC},
-                                     {"messages", required_argument, NULL, O_MSGS},
-                                     {"duration", required_argument, NULL, O_DUR},
-                                     {"size", required_argument, NULL, O_SIZE},
-                                     {"producers", required_argument, NULL, O_PRODS},
-                                     {"threads", required_argument, NULL, O_THREADS},
-                                     {"batch-max-messages", required_argument, NULL, O_BMM},
-                                     {"batch-max-bytes", required_argument, NULL, O_BMB},
-                                     {"batch-max-delay-ms", required_argument, NULL, O_BMD},
-                                     {"no-batching", no_argument, NULL, O_NOBATCH},
-                                     {"max-pending", required_argument, NULL, O_PEND},
-                                     {"blocking", no_argument, NULL, O_BLOCKING},
-                                     {"rate", required_argument, NULL, O_RATE},
-                                     {"warmup", required_argument, NULL, O_WARM},
-                                     {"compression", required_argument, NULL, O_COMP},
-                                     {"payload", required_argument, NULL, O_PAYLOAD},
-                                     {"io-threads", required_argument, NULL, O_IOT},
-                                     {"conf", required_argument, NULL, O_CONF},
-                                     {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
-                                     {"tls-cert", required_argument, NULL, O_TLS_CERT},
-                                     {"tls-key", required_argument, NULL, O_TLS_KEY},
-                                     {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
-                                     {"token", required_argument, NULL, O_TOKEN},
-                                     {"token-file", required_argument, NULL, O_TOKEN_FILE},
-                                     {"json", no_argument, NULL, O_JSON},
-                                     {"quiet", no_argument, NULL, O_QUIET},
-                                     {"help", no_argument, NULL, O_HELP},
-                                     {NULL, 0, NULL, 0}};
+  static const char *const sec_keys[] = {
+      "client.tls_trust_certs_file",  "client.tls_cert_file",   "client.tls_key_file",
+      "client.tls_allow_insecure",    "client.auth_token",      "client.auth_token_file",
+      "client.tls_validate_hostname", "client.tls_key_password"};
+  static const struct option lo[] = {
+      {"service-url", required_argument, NULL, O_URL},
+      {"topic", required_argument, NULL, O_TOPIC},
+      {"messages", required_argument, NULL, O_MSGS},
+      {"duration", required_argument, NULL, O_DUR},
+      {"size", required_argument, NULL, O_SIZE},
+      {"producers", required_argument, NULL, O_PRODS},
+      {"threads", required_argument, NULL, O_THREADS},
+      {"batch-max-messages", required_argument, NULL, O_BMM},
+      {"batch-max-bytes", required_argument, NULL, O_BMB},
+      {"batch-max-delay-ms", required_argument, NULL, O_BMD},
+      {"no-batching", no_argument, NULL, O_NOBATCH},
+      {"max-pending", required_argument, NULL, O_PEND},
+      {"blocking", no_argument, NULL, O_BLOCKING},
+      {"rate", required_argument, NULL, O_RATE},
+      {"warmup", required_argument, NULL, O_WARM},
+      {"compression", required_argument, NULL, O_COMP},
+      {"payload", required_argument, NULL, O_PAYLOAD},
+      {"io-threads", required_argument, NULL, O_IOT},
+      {"conf", required_argument, NULL, O_CONF},
+      {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
+      {"tls-cert", required_argument, NULL, O_TLS_CERT},
+      {"tls-key", required_argument, NULL, O_TLS_KEY},
+      {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
+      {"token", required_argument, NULL, O_TOKEN},
+      {"token-file", required_argument, NULL, O_TOKEN_FILE},
+      {"tls-no-hostname-check", no_argument, NULL, O_TLS_NOHOST},
+      {"tls-key-password-file", required_argument, NULL, O_TLS_KEY_PW},
+      {"json", no_argument, NULL, O_JSON},
+      {"quiet", no_argument, NULL, O_QUIET},
+      {"help", no_argument, NULL, O_HELP},
+      {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   snprintf(o->topic, sizeof o->topic, "perf-%ld", (long)getpid());
   o->size = 100;
@@ -274,8 +315,21 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
     case O_TLS_KEY:
     case O_TLS_INSECURE:
     case O_TOKEN:
-    case O_TOKEN_FILE: {
-      const char *k = sec_keys[c - O_TLS_TRUST], *v = c == O_TLS_INSECURE ? "true" : optarg;
+    case O_TOKEN_FILE:
+    case O_TLS_NOHOST:
+    case O_TLS_KEY_PW: {
+      const char *k = sec_keys[c - O_TLS_TRUST], *v = optarg;
+      char pw[1024];
+      if (c == O_TLS_INSECURE)
+        v = "true";
+      else if (c == O_TLS_NOHOST)
+        v = "false";
+      else if ((c == O_TOKEN || c == O_TOKEN_FILE) && !*optarg) /* "" would clear it */
+        return bad(c == O_TOKEN ? "--token (empty)" : "--token-file (empty)", optarg);
+      else if (c == O_TLS_KEY_PW && read_secret_file(optarg, pw, sizeof pw))
+        return 2;
+      else if (c == O_TLS_KEY_PW)
+        v = pw;
       if (o->nconf == PERF_MAX_CONF)
         return bad("option (too many --conf)", k + 7);
       /* Lives as long as the process, like argv. */
@@ -284,6 +338,8 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
         return bad("option (out of memory)", k + 7);
       sprintf(kv, "%s=%s", k, v);
       o->conf[o->nconf++] = kv;
+      if (v == pw)
+        explicit_bzero(pw, sizeof pw);
       break;
     }
     case O_JSON:
@@ -310,6 +366,7 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
   }
   if (!have_dur && o->messages == 0)
     o->duration = 10;
+  bool has_token = false, has_tls_files = false;
   for (unsigned i = 0; i < o->nconf; i++) {
     const char *eq = strchr(o->conf[i], '=');
     char key[128];
@@ -319,6 +376,23 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
     memcpy(key, o->conf[i], kl);
     key[kl] = '\0';
     note_conf(o, key, eq + 1);
+    if (!strcmp(key, "client.auth_token") || !strcmp(key, "client.auth_token_file"))
+      has_token = has_token || eq[1] != '\0';
+    if (!strcmp(key, "client.tls_trust_certs_file") || !strcmp(key, "client.tls_cert_file"))
+      has_tls_files = true;
+  }
+  const char *url = o->service_url ? o->service_url : "the embedded broker (pulsar://)";
+  if (!o->service_url || strncmp(o->service_url, "pulsar+ssl://", 13) != 0) {
+    if (has_token)
+      fprintf(stderr,
+              "pulsarc-perf: warning: %s is plaintext: the token is sent unencrypted "
+              "(use pulsar+ssl:// to protect it)\n",
+              url);
+    if (has_tls_files)
+      fprintf(stderr,
+              "pulsarc-perf: warning: %s is plaintext: the TLS options are not used and "
+              "nothing is encrypted (use pulsar+ssl://)\n",
+              url);
   }
   return 0;
 }

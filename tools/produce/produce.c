@@ -48,12 +48,20 @@ static void usage(FILE *f) {
           "      --tls-trust-cert FILE PEM CA certificates to trust (pulsar+ssl:// URLs)\n"
           "      --tls-cert FILE       client certificate (PEM) for mutual TLS\n"
           "      --tls-key FILE        its private key (PEM)\n"
+          "      --tls-key-password-file FILE\n"
+          "                            file holding the passphrase of an encrypted --tls-key\n"
+          "                            (one trailing newline ignored; never prompted for)\n"
           "      --tls-allow-insecure  accept any broker certificate (tests only)\n"
+          "      --tls-no-hostname-check\n"
+          "                            accept a broker certificate that does not name the host\n"
+          "                            dialled (its chain is still verified)\n"
           "      --token TOKEN         authentication token (visible in ps: prefer --token-file)\n"
           "      --token-file FILE     file holding the token, read on every connect\n"
           "  -h, --help                this text\n"
           "\n"
           "-m and -f may be mixed; messages keep the command-line order.\n"
+          "A token or --tls-trust-cert with a plaintext pulsar:// URL gets a warning: the\n"
+          "token then travels unencrypted.\n"
           "Exit status: 0 all sent, 1 a send or the set-up failed, 2 usage error.\n");
 }
 
@@ -151,6 +159,42 @@ static int opt_err(const char *what, pulsarc_err_t e) {
   return -1;
 }
 
+/* The error's sentence and, when the library left one, its detail: the
+ * reason belongs on the final line, not only in a log line above it. */
+static void print_failure(const char *what, pulsarc_err_t e) {
+  const char *detail = pulsarc_last_error_text();
+  fprintf(stderr, "pulsarc-produce: %s: %s%s%s\n", what, pulsarc_err_str(e), detail[0] ? ": " : "",
+          detail);
+}
+
+/* Reads a key passphrase from path into buf (one trailing newline
+ * dropped). The caller wipes buf. */
+static int read_secret_file(const char *path, char *buf, size_t cap) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "pulsarc-produce: cannot open %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  size_t n = fread(buf, 1, cap, f);
+  int bad = ferror(f);
+  fclose(f);
+  if (bad || n == cap) {
+    fprintf(stderr, "pulsarc-produce: cannot read %s%s\n", path, bad ? "" : ": too long");
+    return -1;
+  }
+  buf[n] = '\0';
+  if (n > 0 && buf[n - 1] == '\n')
+    buf[--n] = '\0';
+  if (n > 0 && buf[n - 1] == '\r')
+    buf[--n] = '\0';
+  if (n == 0 || memchr(buf, '\0', n) != NULL) {
+    fprintf(stderr, "pulsarc-produce: %s: %s\n", path,
+            n == 0 ? "the passphrase file is empty" : "holds a NUL byte");
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   enum {
     O_URL = 256,
@@ -169,40 +213,49 @@ int main(int argc, char **argv) {
     O_TLS_KEY,
     O_TLS_INSECURE,
     O_TOKEN,
-    O_TOKEN_FILE
+    O_TOKEN_FILE,
+    O_TLS_NOHOST,
+    O_TLS_KEY_PW
   };
-  static const struct option lo[] = {{"service-url", required_argument, NULL, O_URL},
-                                     {"topic", required_argument, NULL, 't'},
-                                     {"message", required_argument, NULL, 'm'},
-                                     {"file", required_argument, NULL, 'f'},
-                                     {"num-produce", required_argument, NULL, 'n'},
-                                     {"key", required_argument, NULL, 'k'},
-                                     {"ordering-key", required_argument, NULL, O_OKEY},
-                                     {"property", required_argument, NULL, 'p'},
-                                     {"event-time", required_argument, NULL, O_EVT},
-                                     {"deliver-after", required_argument, NULL, O_AFTER},
-                                     {"deliver-at", required_argument, NULL, O_AT},
-                                     {"no-batching", no_argument, NULL, O_NOBATCH},
-                                     {"batch-max-messages", required_argument, NULL, O_BMM},
-                                     {"batch-max-delay-ms", required_argument, NULL, O_BMD},
-                                     {"name", required_argument, NULL, O_NAME},
-                                     {"compression", required_argument, NULL, O_COMP},
-                                     {"chunking", no_argument, NULL, O_CHUNK},
-                                     {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
-                                     {"tls-cert", required_argument, NULL, O_TLS_CERT},
-                                     {"tls-key", required_argument, NULL, O_TLS_KEY},
-                                     {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
-                                     {"token", required_argument, NULL, O_TOKEN},
-                                     {"token-file", required_argument, NULL, O_TOKEN_FILE},
-                                     {"help", no_argument, NULL, 'h'},
-                                     {NULL, 0, NULL, 0}};
+  static const struct option lo[] = {
+      {"service-url", required_argument, NULL, O_URL},
+      {"topic", required_argument, NULL, 't'},
+      {"message", required_argument, NULL, 'm'},
+      {"file", required_argument, NULL, 'f'},
+      {"num-produce", required_argument, NULL, 'n'},
+      {"key", required_argument, NULL, 'k'},
+      {"ordering-key", required_argument, NULL, O_OKEY},
+      {"property", required_argument, NULL, 'p'},
+      {"event-time", required_argument, NULL, O_EVT},
+      {"deliver-after", required_argument, NULL, O_AFTER},
+      {"deliver-at", required_argument, NULL, O_AT},
+      {"no-batching", no_argument, NULL, O_NOBATCH},
+      {"batch-max-messages", required_argument, NULL, O_BMM},
+      {"batch-max-delay-ms", required_argument, NULL, O_BMD},
+      {"name", required_argument, NULL, O_NAME},
+      {"compression", required_argument, NULL, O_COMP},
+      {"chunking", no_argument, NULL, O_CHUNK},
+      {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
+      {"tls-cert", required_argument, NULL, O_TLS_CERT},
+      {"tls-key", required_argument, NULL, O_TLS_KEY},
+      {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
+      {"token", required_argument, NULL, O_TOKEN},
+      {"token-file", required_argument, NULL, O_TOKEN_FILE},
+      {"tls-no-hostname-check", no_argument, NULL, O_TLS_NOHOST},
+      {"tls-key-password-file", required_argument, NULL, O_TLS_KEY_PW},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   const char *url = "pulsar://127.0.0.1:6650", *topic = NULL, *key = NULL, *okey = NULL;
   const char *bmm = NULL, *bmd = NULL, *name = NULL, *comp = NULL;
   bool chunking = false;
   /* Client (TLS / auth) options, indexed by O_x - O_TLS_TRUST; last wins. */
-  static const char *const ckeys[6] = {"tls_trust_certs_file", "tls_cert_file", "tls_key_file",
-                                       "tls_allow_insecure",   "auth_token",    "auth_token_file"};
-  const char *cvals[6] = {NULL};
+  enum { NCKEYS = 8 };
+  static const char *const ckeys[NCKEYS] = {
+      "tls_trust_certs_file", "tls_cert_file",   "tls_key_file",          "tls_allow_insecure",
+      "auth_token",           "auth_token_file", "tls_validate_hostname", "tls_key_password"};
+  const char *cvals[NCKEYS] = {NULL};
+  const char *key_pw_file = NULL;
+  char key_pw[1024];
   const char **props = calloc((size_t)argc, sizeof *props);
   payload *msgs = calloc((size_t)argc, sizeof *msgs);
   size_t nprops = 0, nmsgs = 0;
@@ -265,6 +318,12 @@ int main(int argc, char **argv) {
     case O_TLS_INSECURE:
       cvals[c - O_TLS_TRUST] = "true";
       break;
+    case O_TLS_NOHOST:
+      cvals[c - O_TLS_TRUST] = "false";
+      break;
+    case O_TLS_KEY_PW:
+      key_pw_file = optarg;
+      break;
     case O_OKEY:
       okey = optarg;
       break;
@@ -316,6 +375,30 @@ int main(int argc, char **argv) {
     USAGE("%s", "give at least one -m TEXT or -f FILE");
   if (has_after && has_at)
     USAGE("%s", "--deliver-after and --deliver-at cannot go together");
+  /* "" would clear the option and connect without credentials. */
+  if (cvals[O_TOKEN - O_TLS_TRUST] && !*cvals[O_TOKEN - O_TLS_TRUST])
+    USAGE("%s", "--token is empty");
+  if (cvals[O_TOKEN_FILE - O_TLS_TRUST] && !*cvals[O_TOKEN_FILE - O_TLS_TRUST])
+    USAGE("%s", "--token-file is empty");
+  if (strncmp(url, "pulsar+ssl://", 13) != 0) {
+    if (cvals[O_TOKEN - O_TLS_TRUST] || cvals[O_TOKEN_FILE - O_TLS_TRUST])
+      fprintf(stderr,
+              "pulsarc-produce: warning: %s is plaintext: the token is sent "
+              "unencrypted (use pulsar+ssl:// to protect it)\n",
+              url);
+    if (cvals[O_TLS_TRUST - O_TLS_TRUST] || cvals[O_TLS_CERT - O_TLS_TRUST])
+      fprintf(stderr,
+              "pulsarc-produce: warning: %s is plaintext: the TLS options are not "
+              "used and nothing is encrypted (use pulsar+ssl://)\n",
+              url);
+  }
+  if (key_pw_file) {
+    if (read_secret_file(key_pw_file, key_pw, sizeof key_pw)) {
+      rc = 2;
+      goto out;
+    }
+    cvals[O_TLS_KEY_PW - O_TLS_TRUST] = key_pw;
+  }
 
   rc = 1;
   pulsarc_producer_conf_t *pc = pulsarc_producer_conf_new();
@@ -367,7 +450,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pulsarc-produce: out of memory\n");
     goto done;
   }
-  for (size_t i = 0; i < 6; i++) {
+  for (size_t i = 0; i < NCKEYS; i++) {
     char why[256] = "";
     if (cvals[i] && (e = pulsarc_client_conf_set(cc, ckeys[i], cvals[i], why, sizeof why))) {
       /* No value in the message: it may be the token. */
@@ -380,14 +463,16 @@ int main(int argc, char **argv) {
   e = pulsarc_client_new(url, cc, &client);
   pulsarc_client_conf_destroy(cc);
   if (e) {
-    fprintf(stderr, "pulsarc-produce: cannot create a client for '%s': %s\n", url,
-            pulsarc_err_str(e));
+    char what[600];
+    snprintf(what, sizeof what, "cannot create a client for '%s'", url);
+    print_failure(what, e);
     goto done;
   }
   /* An invalid topic fails here, before any connection is attempted. */
   if ((e = pulsarc_producer_create(client, topic, pc, &prod))) {
-    fprintf(stderr, "pulsarc-produce: cannot create a producer on topic '%s' at %s: %s\n", topic,
-            url, pulsarc_err_str(e));
+    char what[900];
+    snprintf(what, sizeof what, "cannot create a producer on topic '%s' at %s", topic, url);
+    print_failure(what, e);
     goto done;
   }
   size_t queued = 0;
@@ -395,8 +480,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nmsgs; i++, queued++) {
       e = pulsarc_producer_send_async(prod, msgs[i].data, msgs[i].len, mo, &futs[queued]);
       if (e) {
-        fprintf(stderr, "pulsarc-produce: cannot send message %zu (%s, round %" PRIu64 "): %s\n",
-                queued + 1, msgs[i].origin, r + 1, pulsarc_err_str(e));
+        char what[160];
+        snprintf(what, sizeof what, "cannot send message %zu (%s, round %" PRIu64 ")", queued + 1,
+                 msgs[i].origin, r + 1);
+        print_failure(what, e);
         goto wait;
       }
     }
@@ -407,8 +494,10 @@ wait:;
     e = pulsarc_future_wait(futs[q], -1, &id);
     if (e) {
       failed++;
-      fprintf(stderr, "pulsarc-produce: message %zu (%s, round %zu) failed: %s\n", q + 1,
-              msgs[q % nmsgs].origin, q / nmsgs + 1, pulsarc_err_str(e));
+      char what[160];
+      snprintf(what, sizeof what, "message %zu (%s, round %zu) failed", q + 1,
+               msgs[q % nmsgs].origin, q / nmsgs + 1);
+      print_failure(what, e);
       continue;
     }
     char buf[96];
@@ -439,6 +528,7 @@ done:
   pulsarc_msg_opts_destroy(mo);
   pulsarc_producer_conf_destroy(pc);
 out:
+  explicit_bzero(key_pw, sizeof key_pw);
   for (size_t i = 0; i < nmsgs; i++)
     free(msgs[i].data);
   free(msgs);
