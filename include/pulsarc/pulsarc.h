@@ -315,9 +315,9 @@ PULSARC_API void pulsarc_client_conf_set_logger(pulsarc_client_conf_t *conf, pul
 
 /* Supplies the authentication token on demand: fn writes the token into
  * buf (buf_len bytes; no NUL needed) and returns its length, or
- * a negative value on failure (the connection attempt then fails and is
- * retried with backoff). If the token needs more room, return its length:
- * fn is called once more with a buffer that large. Called on an I/O thread
+ * a negative value on failure (producer creation then fails at once with
+ * PULSARC_ERR_AUTH_DATA, not retried). If the token needs more room,
+ * return its length: fn is called once more with a buffer that large. Called on an I/O thread
  * on every connect and every AUTH_CHALLENGE (token refresh), so it should
  * return quickly and must not call blocking pulsarc functions. ctx must
  * outlive every client created from this conf. Takes precedence over
