@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "client/conf.h"
+#include "conf/conf.h"
 #include "client/topic.h"
 #include "loop/conn.h"
 #include "loop/loop.h"

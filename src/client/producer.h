@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 
 #include "client/client.h"
-#include "client/conf.h"
+#include "conf/conf.h"
 #include "client/sendq.h"
 #include "client/topic.h"
 #include "common/buf.h"

@@ -1,8 +1,8 @@
 /* Configuration objects and per-message options, as the library sees them
  * after validation. Plain data: the creating thread owns them; the client
  * and producers keep private copies. */
-#ifndef PULSARC_CLIENT_CONF_H
-#define PULSARC_CLIENT_CONF_H
+#ifndef PULSARC_CONF_CONF_H
+#define PULSARC_CONF_CONF_H
 
 #include <stdbool.h>
 #include <stdint.h>

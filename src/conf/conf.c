@@ -1,6 +1,6 @@
 /* Client, producer and message options: defaults, generic setters and
  * validation. Called on application threads. */
-#include "client/conf.h"
+#include "conf/conf.h"
 
 #include <errno.h>
 #include <inttypes.h>
