@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds pulsarc and runs its test suites.
 #
-#   tools/test.sh               unit + integration tests (in-process test broker),
-#                               then the symbols stage: exports and ABI of the
+#   tools/test.sh               the docs check (README/docs/options.md equal the
+#                               option table), unit + integration tests
+#                               (in-process test broker), then the symbols stage: exports and ABI of the
 #                               installed libraries (tools/check-symbols.sh,
 #                               tools/abi-dump.sh --check)
 #   tools/test.sh --sanitizers  also unit + integration under ASan+UBSan (clang)
@@ -79,6 +80,15 @@ interop=OFF
 [ "$ci" = 1 ] && interop=ON
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPULSARC_INTEROP=$interop
 cmake --build "$build"
+stage_done
+
+# README.md's option tables and docs/options.md are generated from the
+# option table (src/conf/options.c) through the pulsarc-options tool just
+# built: a hand edit or a table change without regenerating fails here,
+# after the self-test has shown the check notices an edited copy.
+stage docs
+python3 "$root/tools/gen-options-doc.py" --self-test --tool "$build/tools/options/pulsarc-options"
+python3 "$root/tools/gen-options-doc.py" --check --tool "$build/tools/options/pulsarc-options"
 stage_done
 
 stage tests

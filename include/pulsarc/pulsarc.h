@@ -275,36 +275,14 @@ PULSARC_API pulsarc_client_conf_t *pulsarc_client_conf_new(void);
 PULSARC_API void pulsarc_client_conf_destroy(pulsarc_client_conf_t *conf);
 
 /* Generic setter, so CLIs can pass options through and new options never
- * change the ABI. Keys and defaults (see README for the full table):
- *   io_threads               1      I/O threads; producers are spread over them
- *   io_busy_poll_us          0      an I/O thread polls this long after its
- *                                   last work before sleeping: CPU for the
- *                                   wake-up latency of the next send/receipt
- *   connect_timeout_ms       10000  TCP connect + CONNECT/CONNECTED handshake
- *   operation_timeout_ms     30000  PARTITIONED_METADATA, LOOKUP, PRODUCER
- *   keepalive_interval_ms    30000  PING when idle; no PONG by the next tick
- *                                   closes the connection
- *   max_lookup_redirects     20
- *   log_level                warn   debug|info|warn|error|off
- *   memory_limit_bytes       67108864 (64 MiB) across all producers; 0 = none
- * TLS (used for pulsar+ssl:// service URLs; TLS 1.2 or newer):
- *   tls_trust_certs_file     (none) PEM file of trusted CAs; none = the system store
- *   tls_cert_file            (none) client certificate (PEM) for mutual TLS
- *   tls_key_file             (none) its private key (PEM); goes with tls_cert_file
- *   tls_key_password         (none) passphrase of an encrypted key; never logged or prompted
- *   tls_allow_insecure       false  accept any server certificate (tests only)
- *   tls_validate_hostname    true   the certificate must name the host dialled
- *                                   (DNS name or IP address SAN)
- * Authentication (CONNECT auth_method_name "token" with the token as data;
- * with a client certificate and no token: method "tls"):
- *   auth_token               (none) the token itself; never logged
- *   auth_token_file          (none) file holding the token (surrounding
- *                                   whitespace ignored), read again on every
- *                                   connect and every broker AUTH_CHALLENGE
- * Precedence: token provider, then auth_token_file, then auth_token.
- * A string option set to "" is cleared.
- * On error writes a sentence into errbuf (if not NULL) and returns
- * PULSARC_ERR_UNKNOWN_OPTION or PULSARC_ERR_INVALID_ARGUMENT. */
+ * change the ABI. The keys, their defaults, bounds and meaning are listed
+ * in docs/options.md (and README.md's option tables), both generated from
+ * the one option table in src/conf/options.c. TLS options apply to
+ * pulsar+ssl:// service URLs. Authentication precedence: token provider,
+ * then auth_token_file, then auth_token. A string option set to "" is
+ * cleared. On error writes a sentence into errbuf (if not NULL; never
+ * echoing a secret) and returns PULSARC_ERR_UNKNOWN_OPTION or
+ * PULSARC_ERR_INVALID_ARGUMENT; the conf is then unchanged. */
 PULSARC_API pulsarc_err_t pulsarc_client_conf_set(pulsarc_client_conf_t *conf, const char *key,
                                                   const char *value, char *errbuf,
                                                   size_t errbuf_len);
@@ -370,46 +348,40 @@ typedef enum pulsarc_compression {
 PULSARC_API pulsarc_producer_conf_t *pulsarc_producer_conf_new(void);
 PULSARC_API void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf);
 
-/* Generic setter. Keys and defaults (README has the full table):
- *   name                     (broker assigns)   producer name
- *   access_mode              shared   shared|exclusive|wait_for_exclusive|
- *                                     exclusive_with_fencing
- *   compression              none     none|lz4|zlib|zstd|snappy
- *   batching                 true
- *   batch_max_messages       1000
- *   batch_max_bytes          131072
- *   batch_max_delay_ms       10
- *   chunking                 false    (true together with batching: CONFLICT)
- *   max_message_size         5242880  also capped by the broker's value
- *   send_timeout_ms          30000    0 = none; per-message deadline
- *   max_pending_messages     1000
- *   block_if_queue_full      true     false: send fails with QUEUE_FULL
- *   initial_sequence_id      (broker's last stored) the first message gets
- *                                     this + 1, as in the official clients
- *   startup_delay_ms         0        fixed delay before the first lookup
- *   startup_jitter_ms        0        plus random(0..jitter) ms
- *   close_timeout_ms         30000    how long close flushes
- *   backoff_initial_ms       100      reconnect backoff: doubles per attempt
- *   backoff_max_ms           60000    up to this, with +-10% jitter
- *   schema_type              bytes    bytes (no schema) | string | json | avro |
- *                                     protobuf | protobuf_native | key_value |
- *                                     boolean | int8 | int16 | int32 | int64 |
- *                                     float | double | date | time | timestamp |
- *                                     instant | local_date | local_time |
- *                                     local_date_time
- *   schema_definition        ""       e.g. the Avro/JSON schema text
- *   schema_name              ""
- *   schema_property          -        "key=value"; each call adds one
- *   key_based_batching       false    one batch per key (Key_Shared consumers)
- *   routing_mode             round_robin  round_robin | single_partition |
- *                                     custom (needs pulsarc_producer_conf_set_router)
- *   hashing                  java_string  java_string | murmur3_32 (key -> partition)
- *   lazy_start_partitions    false    register a partition on its first message
- *   partitions_update_interval_ms 60000 partition count re-read (grow only); 0 = never
- */
+/* Generic setter, as pulsarc_client_conf_set: the keys are listed in
+ * docs/options.md and README.md. schema_property adds one "key=value" per
+ * call; chunking together with batching fails producer creation with
+ * PULSARC_ERR_CONFLICT. */
 PULSARC_API pulsarc_err_t pulsarc_producer_conf_set(pulsarc_producer_conf_t *conf, const char *key,
                                                     const char *value, char *errbuf,
                                                     size_t errbuf_len);
+
+/* Reads an option back, as text that pulsarc_*_conf_set accepts
+ * (numbers in decimal, booleans as true/false, names in lower case; an
+ * unset option is ""; schema_property lists its pairs joined by commas).
+ * Secrets (auth_token, tls_key_password) read back as "***" when set.
+ * *len: in, the size of buf; out, the size the value needs including its
+ * NUL. buf NULL asks for that size only (PULSARC_OK). A buf too small gets
+ * the value cut short (NUL-terminated) and PULSARC_ERR_INVALID_ARGUMENT.
+ * PULSARC_ERR_UNKNOWN_OPTION for a key the conf does not have. Never
+ * allocates; any thread, as long as nobody sets the conf meanwhile. */
+PULSARC_API pulsarc_err_t pulsarc_client_conf_get(const pulsarc_client_conf_t *conf,
+                                                  const char *key, char *buf, size_t *len);
+PULSARC_API pulsarc_err_t pulsarc_producer_conf_get(const pulsarc_producer_conf_t *conf,
+                                                    const char *key, char *buf, size_t *len);
+
+/* Called once per option by the dump functions. key and value belong to
+ * the library and live only during the call: copy what you keep. */
+typedef void (*pulsarc_conf_dump_fn)(const char *key, const char *value, void *ctx);
+/* Calls fn for every option of the conf, in the order of docs/options.md,
+ * with the value pulsarc_*_conf_get would give (secrets as "***").
+ * PULSARC_ERR_INVALID_ARGUMENT for a NULL conf or fn; PULSARC_ERR_NO_MEMORY
+ * if a value longer than 255 bytes could not be copied (fn was called for
+ * the options before it). */
+PULSARC_API pulsarc_err_t pulsarc_client_conf_dump(const pulsarc_client_conf_t *conf,
+                                                   pulsarc_conf_dump_fn fn, void *ctx);
+PULSARC_API pulsarc_err_t pulsarc_producer_conf_dump(const pulsarc_producer_conf_t *conf,
+                                                     pulsarc_conf_dump_fn fn, void *ctx);
 
 /* Custom partition router (routing_mode=custom): returns the partition for
  * a message, 0..num_partitions-1. key is the partition key (NULL if none).

@@ -6,8 +6,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "client/conf.h"
 #include "client/topic.h"
+#include "conf/conf.h"
 #include "loop/conn.h"
 #include "loop/loop.h"
 #include "loop/tls.h"

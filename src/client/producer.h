@@ -8,11 +8,11 @@
 #include <stdatomic.h>
 
 #include "client/client.h"
-#include "client/conf.h"
 #include "client/sendq.h"
 #include "client/topic.h"
 #include "common/buf.h"
 #include "common/err_detail.h"
+#include "conf/conf.h"
 #include "loop/conn.h"
 #include "loop/loop.h"
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/conf.h"
+#include "conf/conf.h"
 #include "pulsarc/pulsarc.h"
 
 /* A message as it travels from the sending thread to the I/O thread and

@@ -12,7 +12,7 @@
 #include <vector>
 
 extern "C" {
-#include "client/conf.h"
+#include "conf/conf.h"
 }
 
 namespace {

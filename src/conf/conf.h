@@ -1,8 +1,9 @@
 /* Configuration objects and per-message options, as the library sees them
  * after validation. Plain data: the creating thread owns them; the client
- * and producers keep private copies. */
-#ifndef PULSARC_CLIENT_CONF_H
-#define PULSARC_CLIENT_CONF_H
+ * and producers keep private copies. The keys that set them are in the
+ * option table (conf/options.h). */
+#ifndef PULSARC_CONF_CONF_H
+#define PULSARC_CONF_CONF_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -93,6 +94,10 @@ void pc_producer_conf_defaults(struct pulsarc_producer_conf *c);
 int pc_producer_conf_copy(struct pulsarc_producer_conf *dst,
                           const struct pulsarc_producer_conf *src);
 void pc_producer_conf_release(struct pulsarc_producer_conf *c);
+/* Wipes a secret string, then frees it (NULL is fine). */
+void pc_free_secret(char *s);
+/* Appends a copy of key (klen bytes) and value. 0 or -1 (no memory). */
+int pc_kv_list_add(pc_kv_list *l, const char *key, size_t klen, const char *value);
 /* Checks option combinations at producer creation. */
 pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why, size_t len);
 

@@ -1,0 +1,237 @@
+/* Client and producer configuration objects: creation, defaults (from the
+ * option table), copies, release and the checks made at producer creation.
+ * The keys themselves live in options.c. Called on application threads. */
+#include "conf/conf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/options.h"
+
+/* ------------------------------------------------------------------ client */
+
+void pc_client_conf_defaults(struct pulsarc_client_conf *c) {
+  memset(c, 0, sizeof *c);
+  pc_conf_apply_defaults(false, c);
+  /* After the table: the level may come from PULSARC_LOG_LEVEL. */
+  pc_logger_init(&c->logger);
+}
+
+void pc_free_secret(char *s) {
+  if (s != NULL) {
+    volatile char *p = s; /* not optimised away before free */
+    while (*p)
+      *p++ = '\0';
+    free(s);
+  }
+}
+
+void pc_client_conf_release(struct pulsarc_client_conf *c) {
+  free(c->tls_trust_certs_file);
+  free(c->tls_cert_file);
+  free(c->tls_key_file);
+  pc_free_secret(c->tls_key_password);
+  pc_free_secret(c->auth_token);
+  free(c->auth_token_file);
+  c->tls_trust_certs_file = c->tls_cert_file = c->tls_key_file = c->tls_key_password = NULL;
+  c->auth_token = c->auth_token_file = NULL;
+}
+
+void pc_client_conf_forget_key_password(struct pulsarc_client_conf *c) {
+  pc_free_secret(c->tls_key_password);
+  c->tls_key_password = NULL;
+}
+
+static int dup_opt(char **dst, const char *src) {
+  *dst = NULL;
+  return src != NULL && (*dst = strdup(src)) == NULL ? -1 : 0;
+}
+
+int pc_client_conf_copy(struct pulsarc_client_conf *dst, const struct pulsarc_client_conf *src) {
+  *dst = *src;
+  /* None of src's strings may stay in dst: a failure below releases dst. */
+  dst->tls_trust_certs_file = dst->tls_cert_file = dst->tls_key_file = NULL;
+  dst->tls_key_password = dst->auth_token = dst->auth_token_file = NULL;
+  if (dup_opt(&dst->tls_trust_certs_file, src->tls_trust_certs_file) ||
+      dup_opt(&dst->tls_cert_file, src->tls_cert_file) ||
+      dup_opt(&dst->tls_key_file, src->tls_key_file) ||
+      dup_opt(&dst->tls_key_password, src->tls_key_password) ||
+      dup_opt(&dst->auth_token, src->auth_token) ||
+      dup_opt(&dst->auth_token_file, src->auth_token_file)) {
+    pc_client_conf_release(dst);
+    return -1;
+  }
+  return 0;
+}
+
+void pulsarc_client_conf_set_token_provider(pulsarc_client_conf_t *conf,
+                                            pulsarc_token_provider_fn fn, void *ctx) {
+  if (conf == NULL)
+    return;
+  conf->token_provider = fn;
+  conf->token_provider_ctx = fn ? ctx : NULL;
+}
+
+pulsarc_client_conf_t *pulsarc_client_conf_new(void) {
+  pulsarc_client_conf_t *c = malloc(sizeof *c);
+  if (c != NULL)
+    pc_client_conf_defaults(c);
+  return c;
+}
+
+void pulsarc_client_conf_destroy(pulsarc_client_conf_t *conf) {
+  if (conf == NULL)
+    return;
+  pc_client_conf_release(conf);
+  free(conf);
+}
+
+void pulsarc_client_conf_set_logger(pulsarc_client_conf_t *conf, pulsarc_log_fn fn, void *ctx) {
+  if (conf == NULL)
+    return;
+  if (fn == NULL) {
+    pulsarc_log_level_t keep = conf->logger.level;
+    pc_logger_init(&conf->logger);
+    conf->logger.level = keep;
+    return;
+  }
+  conf->logger.fn = fn;
+  conf->logger.ctx = ctx;
+}
+
+/* ---------------------------------------------------------------- producer */
+
+void pc_producer_conf_defaults(struct pulsarc_producer_conf *c) {
+  memset(c, 0, sizeof *c);
+  pc_conf_apply_defaults(true, c);
+}
+
+static void kv_list_free(pc_kv_list *l) {
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->items[i].key);
+    free(l->items[i].value);
+  }
+  free(l->items);
+  memset(l, 0, sizeof *l);
+}
+
+int pc_kv_list_add(pc_kv_list *l, const char *k, size_t klen, const char *v) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 4;
+    pc_kv *p = realloc(l->items, cap * sizeof *p);
+    if (p == NULL)
+      return -1;
+    l->items = p;
+    l->cap = cap;
+  }
+  char *kk = strndup(k, klen), *vv = strdup(v);
+  if (kk == NULL || vv == NULL) {
+    free(kk);
+    free(vv);
+    return -1;
+  }
+  l->items[l->n].key = kk;
+  l->items[l->n].value = vv;
+  l->n++;
+  return 0;
+}
+
+pulsarc_producer_conf_t *pulsarc_producer_conf_new(void) {
+  pulsarc_producer_conf_t *c = malloc(sizeof *c);
+  if (c != NULL)
+    pc_producer_conf_defaults(c);
+  return c;
+}
+
+void pc_producer_conf_release(struct pulsarc_producer_conf *c) {
+  free(c->name);
+  c->name = NULL;
+  free(c->schema_name);
+  c->schema_name = NULL;
+  free(c->schema_definition);
+  c->schema_definition = NULL;
+  kv_list_free(&c->schema_properties);
+}
+
+void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf) {
+  if (conf == NULL)
+    return;
+  pc_producer_conf_release(conf);
+  free(conf);
+}
+
+int pc_producer_conf_copy(struct pulsarc_producer_conf *dst,
+                          const struct pulsarc_producer_conf *src) {
+  *dst = *src;
+  dst->name = dst->schema_name = NULL;
+  dst->schema_definition = NULL;
+  memset(&dst->schema_properties, 0, sizeof dst->schema_properties);
+  if (src->name != NULL && (dst->name = strdup(src->name)) == NULL)
+    goto fail;
+  if (src->schema_name != NULL && (dst->schema_name = strdup(src->schema_name)) == NULL)
+    goto fail;
+  if (src->schema_definition != NULL) {
+    if ((dst->schema_definition = malloc(src->schema_definition_len + 1)) == NULL)
+      goto fail;
+    memcpy(dst->schema_definition, src->schema_definition, src->schema_definition_len + 1);
+  }
+  for (size_t i = 0; i < src->schema_properties.n; i++)
+    if (pc_kv_list_add(&dst->schema_properties, src->schema_properties.items[i].key,
+                       strlen(src->schema_properties.items[i].key),
+                       src->schema_properties.items[i].value) != 0)
+      goto fail;
+  return 0;
+fail:
+  pc_producer_conf_release(dst);
+  return -1;
+}
+
+pulsarc_err_t pulsarc_producer_conf_set_router(pulsarc_producer_conf_t *c, pulsarc_router_fn fn,
+                                               void *ctx) {
+  if (c == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  c->router = fn;
+  c->router_ctx = ctx;
+  if (fn != NULL)
+    c->routing_mode = PC_ROUTE_CUSTOM;
+  return PULSARC_OK;
+}
+
+pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why, size_t len) {
+  if (c->backoff_initial_ms > c->backoff_max_ms) {
+    snprintf(why, len, "backoff_initial_ms is larger than backoff_max_ms");
+    return PULSARC_ERR_CONFLICT;
+  }
+  if (c->chunking && c->batching) {
+    snprintf(why, len, "chunking cannot be combined with batching (set batching=false)");
+    return PULSARC_ERR_CONFLICT;
+  }
+  if (c->routing_mode == PC_ROUTE_CUSTOM && c->router == NULL) {
+    snprintf(why, len, "routing_mode=custom needs pulsarc_producer_conf_set_router");
+    return PULSARC_ERR_CONFLICT;
+  }
+  if (c->schema_type != -1 && c->schema_type != 15 && c->schema_type >= 2 && c->schema_type <= 4 &&
+      c->schema_definition == NULL) {
+    snprintf(why, len, "schema types json, avro and protobuf need schema_definition");
+    return PULSARC_ERR_CONFLICT;
+  }
+  /* The schema travels in the PRODUCER command, and a broker closes the
+   * connection on a frame over its max message size plus 10 KiB (the room
+   * it leaves for the command around a message): refuse here what could
+   * never register. Each property counts its key, value and 8 bytes. */
+  if (c->schema_type >= 0) {
+    uint64_t bytes = c->schema_definition_len + (c->schema_name ? strlen(c->schema_name) : 0);
+    for (size_t i = 0; i < c->schema_properties.n; i++)
+      bytes += strlen(c->schema_properties.items[i].key) +
+               strlen(c->schema_properties.items[i].value) + 8;
+    if (bytes > c->max_message_size) {
+      snprintf(why, len,
+               "schema_definition, schema_name and schema_property take %llu bytes, more than "
+               "max_message_size (%llu)",
+               (unsigned long long)bytes, (unsigned long long)c->max_message_size);
+      return PULSARC_ERR_CONFLICT;
+    }
+  }
+  return PULSARC_OK;
+}
