@@ -11,6 +11,7 @@
 #include "client/producer.h"
 #include "client/testing.h"
 #include "common/err_detail.h"
+#include "common/prng.h"
 #include "common/thread.h"
 
 /* ------------------------------------------------------------ credentials */
@@ -202,6 +203,7 @@ pulsarc_err_t pulsarc_client_new(const char *service_url, const pulsarc_client_c
   }
   pthread_mutex_init(&c->lock, NULL);
   atomic_init(&c->next_producer_id, 1);
+  atomic_init(&c->prng, pc_prng_seed(c));
   c->nloops = c->conf.io_threads;
   c->loops = calloc((size_t)c->nloops, sizeof *c->loops);
   c->pools = calloc((size_t)c->nloops, sizeof *c->pools);

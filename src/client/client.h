@@ -24,6 +24,9 @@ struct pulsarc_client {
   const char *auth_method; /* "token", "tls" or NULL (none) */
   _Atomic uint32_t next_loop;
   _Atomic uint64_t next_producer_id;
+  /* Jitter and random choices for this client's producers, instead of the
+   * application's random() (common/prng.h); any thread, lock-free. */
+  _Atomic uint64_t prng;
   /* Updated by every sender and loop: alone on its cache line, so the
    * read-mostly fields around it do not miss with it. */
   _Alignas(64) _Atomic int64_t memory_used; /* bytes granted to producers (memory.c) */

@@ -10,6 +10,7 @@
 #include "client/future.h"
 #include "client/producer.h"
 #include "common/clock.h"
+#include "common/prng.h"
 
 #define MS (1000000ull)
 
@@ -19,7 +20,7 @@ static const pc_logger *logger(pulsarc_producer_t *p) { return &p->client->conf.
 static uint64_t start_delay_ms(pulsarc_producer_t *p) {
   uint64_t d = p->conf.startup_delay_ms;
   if (p->conf.startup_jitter_ms > 0)
-    d += (uint64_t)random() % (p->conf.startup_jitter_ms + 1);
+    d += pc_prng_below(&p->client->prng, (uint64_t)p->conf.startup_jitter_ms + 1);
   return d;
 }
 
@@ -484,7 +485,8 @@ void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
     /* +-10% jitter so producers that lost the same broker do not return
      * in lock step; then the configured start delay and jitter. */
     uint64_t jitter = part->backoff_ms / 10;
-    delay_ms = part->backoff_ms - jitter + (jitter ? (uint64_t)random() % (2 * jitter + 1) : 0);
+    delay_ms =
+        part->backoff_ms - jitter + (jitter ? pc_prng_below(&p->client->prng, 2 * jitter + 1) : 0);
     delay_ms += start_delay_ms(p);
   }
   if (!part->created_once) {
@@ -607,7 +609,7 @@ static void on_partitions(pulsarc_err_t err, const pc_lookup_result *res, void *
   pc_timer_cancel(p->loop, &p->create_timer); /* the partitions' own deadlines take over */
   bool partitioned = res->partitions > 0;
   int n = partitioned ? res->partitions : 1;
-  p->single_part = (uint32_t)random() % (uint32_t)n;
+  p->single_part = (uint32_t)pc_prng_below(&p->client->prng, (uint64_t)n);
   if (grow_parts(p, n, partitioned) != 0) {
     pc_producer_fail(p, PULSARC_ERR_NO_MEMORY);
     return;

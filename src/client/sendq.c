@@ -91,6 +91,7 @@ struct pc_sq_ring {
   _Atomic bool queue_gone;  /* the producer was destroyed */
   _Atomic bool was_full;    /* a push failed since the last drain */
   unsigned large_cap;       /* PC_SENDQ_LARGE_CAP if the ring holds more, else 0 */
+  unsigned owed;            /* [loop] left of a turn the drain budget cut short */
   pc_msg *slots;
 };
 
@@ -183,7 +184,7 @@ static unsigned pow2_floor(unsigned v) {
   return p;
 }
 
-/* The k-th ring's size (sendq.h). */
+/* The size of a ring made when it is the k-th live one (sendq.h). */
 static unsigned ring_size_for(const pc_sendq *q, unsigned k) {
   unsigned floor = k == 1 ? PC_SENDQ_RING_FIRST_MIN : PC_SENDQ_RING_FLOOR;
   unsigned s = pow2_floor(q->ring_budget / k);
@@ -207,9 +208,11 @@ static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
     t->slots = s;
     t->cap = cap;
   }
-  pc_sq_ring *r = ring_new(ring_size_for(q, atomic_fetch_add(&q->rings_made, 1) + 1));
-  if (r == NULL)
+  pc_sq_ring *r = ring_new(ring_size_for(q, atomic_fetch_add(&q->rings_live, 1) + 1));
+  if (r == NULL) {
+    atomic_fetch_sub(&q->rings_live, 1);
     return NULL;
+  }
   t->slots[t->n].uid = q->uid;
   t->slots[t->n].ring = r;
   t->n++;
@@ -241,15 +244,26 @@ int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring) {
   return 1;
 }
 
-/* [loop] Moves newly registered rings into the polled list. */
+/* [loop] Moves newly registered rings to the tail of the round, in the
+ * order they registered (the stack hands them over newest first). */
 static void adopt_incoming(pc_sendq *q) {
   ck_stack_entry_t *e = stack_pop_all(&q->incoming);
+  pc_sq_ring *fresh = NULL;
   while (e != NULL) {
     ck_stack_entry_t *next = e->next;
     pc_sq_ring *r = (pc_sq_ring *)((char *)e - offsetof(pc_sq_ring, link));
-    r->next = q->rings;
-    q->rings = r;
+    r->next = fresh;
+    fresh = r;
     e = next;
+  }
+  for (pc_sq_ring *r = fresh, *next; r != NULL; r = next) {
+    next = r->next;
+    r->next = NULL;
+    if (q->tail != NULL)
+      q->tail->next = r;
+    else
+      q->rings = r;
+    q->tail = r;
   }
 }
 
@@ -258,11 +272,16 @@ size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *
   adopt_incoming(q);
   size_t taken = 0;
   pc_sq_ring **link = &q->rings;
-  while (*link != NULL) {
+  pc_sq_ring *last = NULL; /* the last ring visited and kept */
+  while (*link != NULL && taken < budget) {
     pc_sq_ring *r = *link;
     pc_msg m;
     size_t before = taken;
-    while (taken < budget && sq_ring_pop(&r->ring, r->slots, &m)) {
+    /* A turn takes what the ring holds; one the budget cut short resumes
+     * first next time, for what the ring held then, so a ring at the head
+     * is not sent to the back after one message. */
+    size_t limit = r->owed > 0 && r->owed < budget - taken ? taken + r->owed : budget;
+    while (taken < limit && sq_ring_pop(&r->ring, r->slots, &m)) {
       fn(ctx, &m);
       taken++;
     }
@@ -270,16 +289,33 @@ size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *
       atomic_store_explicit(&r->was_full, false, memory_order_relaxed);
       *made_room = true;
     }
+    if (r->owed > 0)
+      r->owed -= (unsigned)(taken - before);
+    else if (taken == budget)
+      r->owed = sq_ring_count(&r->ring);
+    if (r->owed > 0)
+      break; /* taken == budget: r stays first */
     /* A departed thread's ring is freed once empty; the thread published
      * everything before it set thread_gone, so empty now means empty for
      * good. */
     if (atomic_load_explicit(&r->thread_gone, memory_order_acquire) &&
         sq_ring_count(&r->ring) == 0) {
       *link = r->next;
+      if (q->tail == r)
+        q->tail = last;
+      atomic_fetch_sub(&q->rings_live, 1);
       ring_unref(r);
       continue;
     }
+    last = r;
     link = &r->next;
+  }
+  /* The rings visited had their turn: they go behind the ones not reached. */
+  if (last != NULL && last->next != NULL) {
+    q->tail->next = q->rings;
+    q->rings = last->next;
+    last->next = NULL;
+    q->tail = last;
   }
   return taken;
 }
@@ -304,7 +340,7 @@ void pc_sendq_destroy(pc_sendq *q, void (*fn)(void *ctx, pc_msg *m), void *ctx) 
     ring_unref(r);
     r = next;
   }
-  q->rings = NULL;
+  q->rings = q->tail = NULL;
 }
 
 /* ---- test probe (client/testing.h) ---- */
@@ -345,6 +381,177 @@ int pc_test_sendq_fill(unsigned budget, unsigned threads, uint32_t msg_len, size
     caps[k] = a.n;
   }
   pc_sendq_destroy(&q, drop_msg, NULL);
+  return rc;
+}
+/* A sending thread that fills its ring on command and stays alive, so its
+ * ring stays registered between drains. */
+enum { SENDER_IDLE, SENDER_FILL, SENDER_EXIT };
+
+typedef struct sender {
+  pthread_t t;
+  pc_sendq *q;
+  uintptr_t tag; /* travels in pc_msg.free_ctx */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int cmd;
+  size_t pushed; /* by the last fill */
+} sender;
+
+static void *sender_main(void *p) {
+  sender *s = p;
+  pthread_mutex_lock(&s->mu);
+  for (;;) {
+    while (s->cmd == SENDER_IDLE)
+      pthread_cond_wait(&s->cv, &s->mu);
+    if (s->cmd == SENDER_EXIT)
+      break;
+    pthread_mutex_unlock(&s->mu);
+    pc_msg m = {.len = 100, .free_ctx = (void *)s->tag};
+    bool new_ring;
+    size_t n = 0;
+    while (n < (1u << 20) && pc_sendq_push(s->q, &m, &new_ring) == 0)
+      n++;
+    pthread_mutex_lock(&s->mu);
+    s->pushed = n;
+    s->cmd = SENDER_IDLE;
+    pthread_cond_broadcast(&s->cv);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+static int sender_start(sender *s, pc_sendq *q, uintptr_t tag) {
+  memset(s, 0, sizeof *s);
+  s->q = q;
+  s->tag = tag;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  if (pthread_create(&s->t, NULL, sender_main, s) == 0)
+    return 0;
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+  return -1;
+}
+
+/* Fills the sender's ring and returns how many messages it took. */
+static size_t sender_fill(sender *s) {
+  pthread_mutex_lock(&s->mu);
+  s->cmd = SENDER_FILL;
+  pthread_cond_broadcast(&s->cv);
+  while (s->cmd != SENDER_IDLE)
+    pthread_cond_wait(&s->cv, &s->mu);
+  size_t n = s->pushed;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+static void sender_stop(sender *s) {
+  pthread_mutex_lock(&s->mu);
+  s->cmd = SENDER_EXIT;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->t, NULL);
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+}
+
+typedef struct fair_count {
+  size_t *taken; /* per tag */
+  unsigned n;
+} fair_count;
+
+static void count_msg(void *ctx, pc_msg *m) {
+  fair_count *c = ctx;
+  uintptr_t tag = (uintptr_t)m->free_ctx;
+  if (tag < c->n)
+    c->taken[tag]++;
+}
+
+int pc_test_sendq_fairness(unsigned waiting, unsigned busy, size_t budget, unsigned passes,
+                           unsigned *done_pass, size_t *busy_taken) {
+  unsigned n = waiting + busy;
+  pc_sendq q;
+  pc_sendq_init(&q, 1000 / 8);
+  sender *s = calloc(n, sizeof *s);
+  size_t *filled = calloc(n, sizeof *filled);
+  fair_count c = {calloc(n, sizeof *c.taken), n};
+  unsigned started = 0;
+  int rc = s && filled && c.taken ? 0 : -1;
+  bool room;
+  for (unsigned k = 0; k < waiting && rc == 0; k++, started++)
+    if ((rc = sender_start(&s[k], &q, k)) == 0)
+      filled[k] = sender_fill(&s[k]);
+  if (rc == 0)
+    pc_sendq_drain(&q, budget, count_msg, &c, &room); /* the loop met them first */
+  for (unsigned k = waiting; k < n && rc == 0; k++, started++)
+    if ((rc = sender_start(&s[k], &q, k)) == 0)
+      sender_fill(&s[k]);
+  for (unsigned k = 0; k < waiting && rc == 0; k++)
+    done_pass[k] = c.taken[k] == filled[k] ? 1 : 0;
+  for (unsigned pass = 2; pass <= passes && rc == 0; pass++) {
+    pc_sendq_drain(&q, budget, count_msg, &c, &room);
+    for (unsigned k = 0; k < waiting; k++)
+      if (done_pass[k] == 0 && c.taken[k] == filled[k])
+        done_pass[k] = pass;
+    for (unsigned k = waiting; k < n; k++)
+      sender_fill(&s[k]); /* the busy threads keep their rings full */
+  }
+  for (unsigned k = waiting; k < n && rc == 0; k++)
+    busy_taken[k - waiting] = c.taken[k];
+  for (unsigned k = 0; k < started; k++)
+    sender_stop(&s[k]);
+  pc_sendq_destroy(&q, drop_msg, NULL);
+  free(s);
+  free(filled);
+  free(c.taken);
+  return rc;
+}
+
+static void *fill_once(void *p) {
+  sender *s = p;
+  pc_msg m = {.len = 100};
+  bool new_ring;
+  size_t n = 0;
+  while (n < (1u << 20) && pc_sendq_push(s->q, &m, &new_ring) == 0)
+    n++;
+  s->pushed = n;
+  return NULL;
+}
+
+int pc_test_sendq_churn(unsigned budget, unsigned keep, unsigned churn, size_t *keep_caps,
+                        size_t *new_cap) {
+  pc_sendq q;
+  pc_sendq_init(&q, budget);
+  sender *s = calloc(keep ? keep : 1, sizeof *s);
+  unsigned started = 0;
+  int rc = s ? 0 : -1;
+  bool room;
+  for (unsigned k = 0; k < keep && rc == 0; k++, started++)
+    if ((rc = sender_start(&s[k], &q, k)) == 0)
+      keep_caps[k] = sender_fill(&s[k]);
+  /* Threads that send and exit; the loop drains and retires their rings
+   * as it would between their lives. */
+  for (unsigned k = 0; k < churn && rc == 0; k++) {
+    sender once = {.q = &q};
+    if (pthread_create(&once.t, NULL, fill_once, &once) != 0) {
+      rc = -1;
+      break;
+    }
+    pthread_join(once.t, NULL);
+    pc_sendq_drain(&q, SIZE_MAX, drop_msg, NULL, &room);
+  }
+  if (rc == 0) {
+    sender late = {.q = &q};
+    if (pthread_create(&late.t, NULL, fill_once, &late) != 0)
+      rc = -1;
+    else
+      pthread_join(late.t, NULL);
+    *new_cap = late.pushed;
+  }
+  for (unsigned k = 0; k < started; k++)
+    sender_stop(&s[k]);
+  pc_sendq_destroy(&q, drop_msg, NULL);
+  free(s);
   return rc;
 }
 #endif

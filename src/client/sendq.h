@@ -55,7 +55,8 @@ typedef struct pc_msg {
  * 512 did (bench, max_pending 10000). But messages in rings count against
  * max_pending, and rings that hold most of it starve the batches in flight
  * (2048 each cost 4 threads 17%). So the rings share a budget (the producer
- * gives max_pending / 8): the k-th thread to send gets budget / k entries,
+ * gives max_pending / 8): a thread that makes the k-th live ring (counting
+ * its own; sendq.rings_live) gets budget / k entries,
  * rounded down to a power of two, at most PC_SENDQ_RING_MAX, at least
  * PC_SENDQ_RING_FIRST_MIN for the first thread and PC_SENDQ_RING_FLOOR for
  * the others. */
@@ -72,12 +73,23 @@ typedef struct pc_msg {
 typedef struct pc_sq_ring pc_sq_ring;
 
 typedef struct pc_sendq {
-  uint64_t uid;                   /* process-unique key for the thread-local table */
-  unsigned ring_budget;           /* entries the rings should hold together */
-  _Atomic unsigned rings_made;    /* [app threads] rings created, for sizing */
-  ck_stack_t incoming;            /* rings registered by new threads */
-  _Alignas(64) pc_sq_ring *rings; /* [loop] rings being polled */
-  pc_sq_ring *cursor;             /* [loop] where the next drain starts (fairness) */
+  uint64_t uid;         /* process-unique key for the thread-local table */
+  unsigned ring_budget; /* entries the rings should hold together */
+  /* Rings created and not yet retired: +1 by a thread making its ring,
+   * -1 by the loop when a departed thread's ring is drained and freed. New
+   * rings are sized from it, so after threads come and go a new thread
+   * gets the share of the threads still sending, not of all ever seen. */
+  _Atomic unsigned rings_live;
+  ck_stack_t incoming; /* rings registered by new threads */
+  /* [loop] The rings in service order, a round robin: a drain starts at
+   * the head, a ring's turn takes what it holds, and every ring whose turn
+   * ended moves behind the rest. A turn the budget cut short resumes first
+   * next drain (for what the ring held at the cut), rings the budget did not
+   * reach come next, and new rings join at the tail. So a ring waits at
+   * most for one turn of each ring ahead of it (a full ring at worst),
+   * however busy they are. */
+  _Alignas(64) pc_sq_ring *rings;
+  pc_sq_ring *tail; /* [loop] last of rings, NULL if none */
 } pc_sendq;
 
 /* [any] budget: entries the rings should hold together (see
@@ -91,8 +103,9 @@ void pc_sendq_init(pc_sendq *q, unsigned budget);
 int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring);
 
 /* [loop] Takes up to budget messages, calling fn for each in per-thread FIFO
- * order. Returns how many were taken; *made_room is set if a ring that was
- * full got space (senders may be waiting). */
+ * order, visiting the rings round robin (pc_sendq.rings). Returns how many
+ * were taken; *made_room is set if a ring that was full got space (senders
+ * may be waiting). */
 size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *m), void *ctx,
                       bool *made_room);
 
@@ -104,7 +117,8 @@ bool pc_sendq_has_work(pc_sendq *q);
  * another producer. */
 void pc_sendq_destroy(pc_sendq *q, void (*fn)(void *ctx, pc_msg *m), void *ctx);
 
-/* Live rings process-wide (for the thread-churn test). */
+/* Live rings process-wide (for the thread-churn test); each queue's own
+ * count is pc_sendq.rings_live. */
 long pc_sendq_live_rings(void);
 
 #endif

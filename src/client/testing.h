@@ -41,6 +41,23 @@ long pc_arena_live_slabs(void);
  * ring took. 0, or -1 on failure. */
 int pc_test_sendq_fill(unsigned budget, unsigned threads, uint32_t msg_len, size_t *caps);
 
+/* Drain fairness: `waiting` threads fill their rings (the first of 511
+ * entries, the others 63) and one drain of `budget` runs; then `busy` more
+ * threads fill theirs and refill them after every further drain, up to
+ * `passes` drains in all. done_pass[k]: the drain (1-based) after which
+ * waiting ring k had given all its messages, 0 if never; busy_taken[k]:
+ * messages drained from busy ring k. 0, or -1 on failure. */
+int pc_test_sendq_fairness(unsigned waiting, unsigned busy, size_t budget, unsigned passes,
+                           unsigned *done_pass, size_t *busy_taken);
+
+/* Ring sizing after thread churn: `keep` threads fill their rings and stay
+ * (keep_caps[k]: what each took), then `churn` threads one after another
+ * fill theirs and exit, each followed by a full drain as the I/O thread
+ * would run; *new_cap: what the ring of one more new thread takes. 0, or
+ * -1 on failure. */
+int pc_test_sendq_churn(unsigned budget, unsigned keep, unsigned churn, size_t *keep_caps,
+                        size_t *new_cap);
+
 /* On loop 0's pool, two requests wait for one connection to host:port
  * (which must fail or succeed on its own); the callback of the one answered
  * first cancels the other. *cancelled_runs: how often the cancelled one's

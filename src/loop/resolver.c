@@ -53,6 +53,18 @@ typedef struct alias {
 static alias *aliases;
 #endif
 
+/* One pool for the process, not one per client, on purpose: lookups are
+ * rare (connects and reconnects) and a per-client pool would multiply
+ * threads by clients for nothing; no job refers to a client, only to a loop
+ * (and pc_resolver_forget_loop drops a loop's jobs before the loop is
+ * freed), so clients cannot see each other through it. Bounded: at most
+ * PC_RESOLVER_MAX_THREADS workers, started on demand, each exiting after
+ * PC_RESOLVER_IDLE_SEC idle; queued jobs are one per connect in flight.
+ * Workers are detached and may outlive the last client by up to
+ * PC_RESOLVER_IDLE_SEC (valgrind may show their stacks then). The price of
+ * sharing: a client whose DNS hangs can hold all workers, delaying other
+ * clients' lookups by up to the resolver timeout; connect timeouts still
+ * bound every caller's wait. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static pc_resolve_job *jobs_head, *jobs_tail;

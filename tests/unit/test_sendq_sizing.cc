@@ -43,3 +43,50 @@ TEST(SendqSizing, LargeMessagesUseAtMost511Entries) {
 }
 
 } // namespace
+
+namespace {
+
+// Rings are sized from the threads sending now, not from every thread the
+// producer ever saw: after 40 threads came, sent and left (each ring drained
+// and retired by the loop), a new thread next to two live ones is the third
+// live ring and gets 1250 / 3 -> 256 entries, as it would have without the
+// churn. Counting all rings ever made, it would get the floor of 64.
+TEST(SendqSizing, NewThreadAfterChurnIsSizedFromLiveRings) {
+  size_t keep[2] = {0, 0};
+  size_t cap = 0;
+  ASSERT_EQ(pc_test_sendq_churn(10000 / 8, 2, 40, keep, &cap), 0);
+  EXPECT_EQ(keep[0], 1023u);
+  EXPECT_EQ(keep[1], 511u);
+  EXPECT_EQ(cap, 255u);
+}
+
+// With no live thread left, a new one is the only ring again and gets the
+// first ring's share.
+TEST(SendqSizing, NewThreadAfterAllLeftGetsTheFirstRingsSize) {
+  size_t cap = 0;
+  ASSERT_EQ(pc_test_sendq_churn(10000 / 8, 0, 40, nullptr, &cap), 0);
+  EXPECT_EQ(cap, 1023u);
+}
+
+// Drain fairness: four rings wait (511 + 3 x 63 messages; a first drain of
+// 100 took from the first), then eight busy threads register rings and
+// refill them after every drain, 504 messages each time against a budget of
+// 100. The waiting rings are ahead of the new ones in the round and a turn
+// the budget cuts short resumes first, so their 600 messages go within
+// ceil(600 / 100) + 1 = 7 more drains: all are emptied by drain 8. Draining
+// new rings first, the waiting rings were never reached again. The busy
+// rings are served too.
+TEST(SendqFairness, WaitingRingsAreDrainedWhileBusyRingsRefill) {
+  constexpr unsigned kWaiting = 4, kBusy = 8, kPasses = 64, kBound = 8;
+  std::vector<unsigned> done(kWaiting, 0);
+  std::vector<size_t> busy(kBusy, 0);
+  ASSERT_EQ(pc_test_sendq_fairness(kWaiting, kBusy, 100, kPasses, done.data(), busy.data()), 0);
+  for (unsigned k = 0; k < kWaiting; k++) {
+    EXPECT_GT(done[k], 0u) << "waiting ring " << k << " was never emptied";
+    EXPECT_LE(done[k], kBound) << "waiting ring " << k;
+  }
+  for (unsigned k = 0; k < kBusy; k++)
+    EXPECT_GT(busy[k], 0u) << "busy ring " << k << " was never drained";
+}
+
+} // namespace
