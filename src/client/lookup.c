@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "codec/commands.h"
 
 enum op_kind { OP_PARTITIONS, OP_LOOKUP };
 
@@ -188,24 +189,12 @@ static bool on_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, void *
 }
 
 static void send_request(pc_lookup_op *op) {
-  Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
   op->request_id = pc_conn_next_request_id(op->conn);
-  Pulsarc__CommandPartitionedTopicMetadata pm = PULSARC__COMMAND_PARTITIONED_TOPIC_METADATA__INIT;
-  Pulsarc__CommandLookupTopic lk = PULSARC__COMMAND_LOOKUP_TOPIC__INIT;
-  if (op->kind == OP_PARTITIONS) {
-    cmd.type = PULSARC__BASE_COMMAND__TYPE__PARTITIONED_METADATA;
-    pm.topic = op->topic;
-    pm.request_id = op->request_id;
-    cmd.partition_metadata = &pm;
-  } else {
-    cmd.type = PULSARC__BASE_COMMAND__TYPE__LOOKUP;
-    lk.topic = op->topic;
-    lk.request_id = op->request_id;
-    lk.has_authoritative = true;
-    lk.authoritative = op->authoritative;
-    cmd.lookup_topic = &lk;
-  }
-  if (pc_conn_request(op->conn, &cmd, op->request_id, op->client->conf.operation_timeout_ms,
+  pc_cmd cmd;
+  Pulsarc__BaseCommand *req =
+      op->kind == OP_PARTITIONS ? pc_cmd_partitioned_metadata(&cmd, op->topic, op->request_id)
+                                : pc_cmd_lookup(&cmd, op->topic, op->request_id, op->authoritative);
+  if (pc_conn_request(op->conn, req, op->request_id, op->client->conf.operation_timeout_ms,
                       on_response, op) != 0) {
     op->conn = NULL;
     finish(op, PULSARC_ERR_DISCONNECTED, NULL);

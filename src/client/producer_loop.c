@@ -9,6 +9,7 @@
 #include "client/arena.h"
 #include "client/future.h"
 #include "client/producer.h"
+#include "codec/commands.h"
 #include "common/clock.h"
 #include "common/prng.h"
 
@@ -66,13 +67,9 @@ static void part_detach(pc_part *part, int how) {
     pc_conn *c = part->conn;
     pc_conn_request_cancel(c, part->request_id);
     if ((how & PD_GOODBYE) && registered(part)) {
-      Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-      Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
-      cmd.type = PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER;
-      cp.producer_id = part->producer_id;
-      cp.request_id = pc_conn_next_request_id(c);
-      cmd.close_producer = &cp;
-      (void)pc_conn_send_command(c, &cmd);
+      pc_cmd cmd;
+      (void)pc_conn_send_command(
+          c, pc_cmd_close_producer(&cmd, part->producer_id, pc_conn_next_request_id(c)));
     }
     pc_conn_detach_producer(c, part->producer_id);
     /* The connection may live on (broker-side close): take back frames it
@@ -285,13 +282,9 @@ static bool on_producer_response(pc_conn *c, pulsarc_err_t err, const pc_frame *
     err = f->cmd->error != NULL ? pc_server_error(f->cmd->error->error) : PULSARC_ERR_PROTOCOL;
   if (err == PULSARC_ERR_TIMEOUT && c != NULL) {
     /* The broker may still create it: tell it to drop that attempt. */
-    Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-    Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
-    cmd.type = PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER;
-    cp.producer_id = part->producer_id;
-    cp.request_id = pc_conn_next_request_id(c);
-    cmd.close_producer = &cp;
-    (void)pc_conn_send_command(c, &cmd);
+    pc_cmd cmd;
+    (void)pc_conn_send_command(
+        c, pc_cmd_close_producer(&cmd, part->producer_id, pc_conn_next_request_id(c)));
     err = PULSARC_ERR_REGISTER_TIMEOUT;
   }
   PC_WARN(logger(p), "creating producer on %s failed: %s", part->topic, pulsarc_err_str(err));
@@ -327,27 +320,16 @@ static void send_producer(pc_part *part) {
     pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
     return;
   }
-  Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-  Pulsarc__CommandProducer pr = PULSARC__COMMAND_PRODUCER__INIT;
-  cmd.type = PULSARC__BASE_COMMAND__TYPE__PRODUCER;
-  cmd.producer = &pr;
-  pr.topic = part->topic;
-  pr.producer_id = part->producer_id;
   part->request_id = pc_conn_next_request_id(part->conn);
-  pr.request_id = part->request_id;
-  if (part->name != NULL) {
-    pr.producer_name = part->name;
-    pr.has_user_provided_producer_name = true;
-    pr.user_provided_producer_name = part->user_named;
-  }
-  pr.has_epoch = true;
-  pr.epoch = part->epoch;
-  pr.has_producer_access_mode = true;
-  pr.producer_access_mode = (Pulsarc__ProducerAccessMode)p->conf.access_mode;
-  if (part->has_topic_epoch) {
-    pr.has_topic_epoch = true;
-    pr.topic_epoch = part->topic_epoch;
-  }
+  pc_cmd_producer_args args = {.topic = part->topic,
+                               .producer_id = part->producer_id,
+                               .request_id = part->request_id,
+                               .name = part->name,
+                               .user_named = part->user_named,
+                               .epoch = part->epoch,
+                               .access_mode = p->conf.access_mode,
+                               .has_topic_epoch = part->has_topic_epoch,
+                               .topic_epoch = part->topic_epoch};
   /* Plain bytes send no schema, as the official clients do. */
   Pulsarc__Schema schema = PULSARC__SCHEMA__INIT;
   if (p->conf.schema_type >= 0) {
@@ -375,11 +357,12 @@ static void send_producer(pc_part *part) {
     }
     schema.n_properties = nprops;
     schema.properties = ptrs;
-    pr.schema = &schema;
+    args.schema = &schema;
   }
   part->state = PS_REGISTERING;
-  if (pc_conn_request(part->conn, &cmd, part->request_id, p->client->conf.operation_timeout_ms,
-                      on_producer_response, part) != 0) {
+  pc_cmd cmd;
+  if (pc_conn_request(part->conn, pc_cmd_producer(&cmd, &args), part->request_id,
+                      p->client->conf.operation_timeout_ms, on_producer_response, part) != 0) {
     pc_conn_detach_producer(part->conn, part->producer_id);
     part->conn = NULL;
     pc_part_reconnect(part, PULSARC_ERR_DISCONNECTED);
@@ -726,16 +709,13 @@ static void close_parts(pulsarc_producer_t *p) {
     part_detach(part, PD_FINAL | (unregister ? PD_KEEP_CONN : 0));
     if (unregister) {
       pc_conn_request_cancel(part->conn, part->request_id);
-      Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-      Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
-      cmd.type = PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER;
-      cp.producer_id = part->producer_id;
       part->request_id = pc_conn_next_request_id(part->conn);
-      cp.request_id = part->request_id;
-      cmd.close_producer = &cp;
+      pc_cmd cmd;
+      Pulsarc__BaseCommand *close =
+          pc_cmd_close_producer(&cmd, part->producer_id, part->request_id);
       part->state = PS_CLOSING;
       p->parts_closing++;
-      if (pc_conn_request(part->conn, &cmd, part->request_id, p->client->conf.operation_timeout_ms,
+      if (pc_conn_request(part->conn, close, part->request_id, p->client->conf.operation_timeout_ms,
                           on_close_response, part) != 0) {
         p->parts_closing--;
         part_detach(part, PD_FINAL);

@@ -10,6 +10,7 @@
 #include "client/arena.h"
 #include "client/producer.h"
 #include "client/testing.h"
+#include "codec/commands.h"
 #include "codec/compress.h"
 #include "codec/frame.h"
 #include "common/clock.h"
@@ -344,16 +345,9 @@ static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *p
       md.compression = (Pulsarc__CompressionType)codec;
       md.uncompressed_size = uncompressed;
     }
-    Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-    Pulsarc__CommandSend send = PULSARC__COMMAND_SEND__INIT;
-    cmd.type = PULSARC__BASE_COMMAND__TYPE__SEND;
-    cmd.send = &send;
-    send.producer_id = part->producer_id;
-    send.sequence_id = seq;
-    send.has_is_chunk = true;
-    send.is_chunk = true;
+    pc_cmd cmd;
     if (rc == 0)
-      rc = seal_frame(e, &cmd, &md);
+      rc = seal_frame(e, pc_cmd_send(&cmd, part->producer_id, seq, 0, 0, true), &md);
     if (rc != 0) {
       e->count = 0;
       pc_entry_release(part, e);
@@ -446,21 +440,13 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     md.compression = (Pulsarc__CompressionType)codec;
     md.uncompressed_size = (uint32_t)raw_len;
   }
-  Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-  Pulsarc__CommandSend send = PULSARC__COMMAND_SEND__INIT;
-  cmd.type = PULSARC__BASE_COMMAND__TYPE__SEND;
-  cmd.send = &send;
-  send.producer_id = part->producer_id;
-  send.sequence_id = e->first_seq;
+  pc_cmd cmd;
+  pc_cmd_send(&cmd, part->producer_id, e->first_seq, batched ? (int32_t)n : 0, e->last_seq, false);
   if (batched) {
     md.has_num_messages_in_batch = true;
     md.num_messages_in_batch = (int32_t)n;
     md.has_highest_sequence_id = true;
     md.highest_sequence_id = e->last_seq;
-    send.has_num_messages = true;
-    send.num_messages = (int32_t)n;
-    send.has_highest_sequence_id = true;
-    send.highest_sequence_id = e->last_seq;
   }
   if (rc != 0) {
     e->nholes = 0;
@@ -493,7 +479,7 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     pc_entry_release(part, e);
     return;
   }
-  if (seal_frame(e, &cmd, &md) != 0) {
+  if (seal_frame(e, &cmd.base, &md) != 0) {
     e->nholes = 0;
     fail_msgs(part, e->msgs, n, PULSARC_ERR_NO_MEMORY);
     e->count = 0;

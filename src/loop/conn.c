@@ -25,6 +25,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "codec/commands.h"
+
 #define PC_CONN_DEFAULT_MAX_MESSAGE (5u * 1024 * 1024)
 #define PC_CONN_FRAME_PADDING (10u * 1024)
 #define PC_CONN_READ_CHUNK (64u * 1024)
@@ -62,15 +64,9 @@ static const char *cmd_name(const Pulsarc__BaseCommand *cmd) {
 /* --------------------------------------------------------------- commands */
 
 static int send_simple(pc_conn *c, Pulsarc__BaseCommand__Type type) {
-  Pulsarc__BaseCommand bc = PULSARC__BASE_COMMAND__INIT;
-  Pulsarc__CommandPing ping = PULSARC__COMMAND_PING__INIT;
-  Pulsarc__CommandPong pong = PULSARC__COMMAND_PONG__INIT;
-  bc.type = type;
-  if (type == PULSARC__BASE_COMMAND__TYPE__PING)
-    bc.ping = &ping;
-  if (type == PULSARC__BASE_COMMAND__TYPE__PONG)
-    bc.pong = &pong;
-  return pc_conn_send_command(c, &bc);
+  pc_cmd cmd;
+  return pc_conn_send_command(c, type == PULSARC__BASE_COMMAND__TYPE__PING ? pc_cmd_ping(&cmd)
+                                                                           : pc_cmd_pong(&cmd));
 }
 
 /* --------------------------------------------------------------- requests */

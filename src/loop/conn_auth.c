@@ -4,6 +4,7 @@
  * [loop] throughout. */
 #include <openssl/crypto.h>
 
+#include "codec/commands.h"
 #include "loop/conn_internal.h"
 
 /* Fresh credentials into *ad (empty when the method carries no data).
@@ -38,25 +39,15 @@ int pc_conn_queue_connect(pc_conn *c) {
     pc_conn_wipe(&ad);
     return -1;
   }
-  Pulsarc__FeatureFlags ff = PULSARC__FEATURE_FLAGS__INIT;
-  ff.has_supports_auth_refresh = 1;
-  ff.supports_auth_refresh = 1;
-  Pulsarc__CommandConnect cc = PULSARC__COMMAND_CONNECT__INIT;
-  cc.client_version = (char *)PC_CLIENT_VERSION;
-  cc.auth_method_name = c->auth_method;
-  if (c->auth.get_data != NULL) {
-    cc.has_auth_data = 1;
-    cc.auth_data.data = ad.data;
-    cc.auth_data.len = ad.len;
-  }
-  cc.has_protocol_version = 1;
-  cc.protocol_version = PC_PROTOCOL_VERSION;
-  cc.proxy_to_broker_url = c->proxy_url;
-  cc.feature_flags = &ff;
-  Pulsarc__BaseCommand bc = PULSARC__BASE_COMMAND__INIT;
-  bc.type = PULSARC__BASE_COMMAND__TYPE__CONNECT;
-  bc.connect = &cc;
-  int rc = pc_conn_queue_command(c, &bc, true);
+  pc_cmd_connect_args args = {.client_version = PC_CLIENT_VERSION,
+                              .protocol_version = PC_PROTOCOL_VERSION,
+                              .auth_method = c->auth_method,
+                              .has_auth_data = c->auth.get_data != NULL,
+                              .auth_data = ad.data,
+                              .auth_data_len = ad.len,
+                              .proxy_url = c->proxy_url};
+  pc_cmd cmd;
+  int rc = pc_conn_queue_command(c, pc_cmd_connect(&cmd, &args), true);
   pc_conn_wipe(&ad);
   return rc;
 }
@@ -73,25 +64,15 @@ void pc_conn_answer_auth_challenge(pc_conn *c) {
   }
   PC_INFO(c->log, "conn %s: broker asked for fresh credentials; answering (%s)", c->peer,
           c->auth_method);
-  Pulsarc__AuthData ad = PULSARC__AUTH_DATA__INIT;
-  ad.auth_method_name = c->auth_method;
-  ad.has_auth_data = 1;
-  ad.auth_data.data = data.data;
-  ad.auth_data.len = data.len;
-  Pulsarc__CommandAuthResponse ar = PULSARC__COMMAND_AUTH_RESPONSE__INIT;
-  ar.client_version = (char *)PC_CLIENT_VERSION;
-  ar.response = &ad;
-  ar.has_protocol_version = 1;
-  ar.protocol_version = PC_PROTOCOL_VERSION;
-  Pulsarc__BaseCommand bc = PULSARC__BASE_COMMAND__INIT;
-  bc.type = PULSARC__BASE_COMMAND__TYPE__AUTH_RESPONSE;
-  bc.auth_response = &ar;
+  pc_cmd cmd;
+  Pulsarc__BaseCommand *bc = pc_cmd_auth_response(&cmd, PC_CLIENT_VERSION, PC_PROTOCOL_VERSION,
+                                                  c->auth_method, data.data, data.len);
   int rc;
   if (c->state == ST_READY) {
-    rc = pc_conn_send_command(c, &bc);
+    rc = pc_conn_send_command(c, bc);
   } else if (c->connect_w == NULL) {
     /* Before CONNECTED only the head chunk may leave: make the answer it. */
-    rc = pc_conn_queue_command(c, &bc, true);
+    rc = pc_conn_queue_command(c, bc, true);
   } else {
     rc = -1; /* cannot happen: the broker has not seen all of CONNECT yet */
   }

@@ -1,11 +1,11 @@
 /* pulsarc-perf: command line and the final report. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "perf.h"
 
 static void usage(FILE *f) {
@@ -41,29 +41,19 @@ static void usage(FILE *f) {
           "  --io-threads N           client io_threads (library default 1)\n"
           "  --conf KEY=VALUE         any producer option (pulsarc_producer_conf_set), or a\n"
           "                           client option when KEY starts with \"client.\"\n"
-          "                           (repeatable; applied after the flags above)\n"
-          "  --tls-trust-cert FILE    PEM CA certificates to trust (pulsar+ssl:// URLs)\n"
-          "  --tls-cert FILE          client certificate (PEM) for mutual TLS\n"
-          "  --tls-key FILE           its private key (PEM)\n"
-          "  --tls-key-password-file FILE\n"
-          "                           file holding the passphrase of an encrypted --tls-key\n"
-          "                           (one trailing newline ignored; never prompted for)\n"
-          "  --tls-allow-insecure     accept any broker certificate (tests only)\n"
-          "  --tls-no-hostname-check  accept a broker certificate that does not name the host\n"
-          "                           dialled (its chain is still verified)\n"
-          "  --token TOKEN            authentication token (visible in ps: prefer --token-file)\n"
-          "  --token-file FILE        file holding the token, read on every connect\n"
-          "  --json                   last line of stdout: one JSON object with the results\n"
-          "  --quiet                  no progress lines, no human summary\n"
-          "  --help                   this text\n"
-          "\n"
-          "Progress (stderr, each second): msg/s, MB/s (10^6 bytes), pending (accepted -\n"
-          "completed), p50/p99 latency of the interval. Latency is send call -> callback\n"
-          "(--blocking: the whole call).\n"
-          "A token or --tls-trust-cert with a plaintext pulsar:// URL (or the embedded\n"
-          "broker) gets a warning: the token then travels unencrypted.\n"
-          "Exit status: 0 when no send failed, 1 otherwise or on set-up failure, 2 on\n"
-          "usage errors. SIGINT stops sending early; the run is then flushed and reported.\n");
+          "                           (repeatable; applied after the flags above)\n");
+  pc_cli_sec_usage(f, 2, 27);
+  fprintf(f, "  --json                   last line of stdout: one JSON object with the results\n"
+             "  --quiet                  no progress lines, no human summary\n"
+             "  --help                   this text\n"
+             "\n"
+             "Progress (stderr, each second): msg/s, MB/s (10^6 bytes), pending (accepted -\n"
+             "completed), p50/p99 latency of the interval. Latency is send call -> callback\n"
+             "(--blocking: the whole call).\n"
+             "A token or --tls-trust-cert with a plaintext pulsar:// URL (or the embedded\n"
+             "broker) gets a warning: the token then travels unencrypted.\n"
+             "Exit status: 0 when no send failed, 1 otherwise or on set-up failure, 2 on\n"
+             "usage errors. SIGINT stops sending early; the run is then flushed and reported.\n");
 }
 
 static int bad(const char *what, const char *v) {
@@ -72,55 +62,7 @@ static int bad(const char *what, const char *v) {
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  if (!s || !*s || *s == '-')
-    return -1;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_secs(const char *s, double *out) {
-  char *end;
-  if (!s || !*s)
-    return -1;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || *end || !(v >= 0) || v > 1e7)
-    return -1;
-  *out = v;
-  return 0;
-}
-
-/* Reads a key passphrase from path into buf (one trailing newline
- * dropped); 0 or -1 after a message. The caller wipes buf. */
-static int read_secret_file(const char *path, char *buf, size_t cap) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "pulsarc-perf: cannot open %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  size_t n = fread(buf, 1, cap, f);
-  int failed = ferror(f);
-  fclose(f);
-  if (failed || n == cap) {
-    fprintf(stderr, "pulsarc-perf: cannot read %s%s\n", path, failed ? "" : ": too long");
-    return -1;
-  }
-  buf[n] = '\0';
-  if (n > 0 && buf[n - 1] == '\n')
-    buf[--n] = '\0';
-  if (n > 0 && buf[n - 1] == '\r')
-    buf[--n] = '\0';
-  if (n == 0 || memchr(buf, '\0', n) != NULL) {
-    fprintf(stderr, "pulsarc-perf: %s: %s\n", path,
-            n == 0 ? "the passphrase file is empty" : "holds a NUL byte");
-    return -1;
-  }
-  return 0;
+  return pc_cli_parse_u64(s, 0, UINT64_MAX, out);
 }
 
 /* Keeps the report's numbers in step with a --conf override of the same
@@ -168,20 +110,8 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
     O_JSON,
     O_QUIET,
     O_HELP,
-    O_TLS_TRUST,
-    O_TLS_CERT,
-    O_TLS_KEY,
-    O_TLS_INSECURE,
-    O_TOKEN,
-    O_TOKEN_FILE,
-    O_TLS_NOHOST,
-    O_TLS_KEY_PW
+    O_SEC /* the security flags: O_SEC + enum pc_cli_sec_flag */
   };
-  /* TLS / auth flags become client.* conf pairs, indexed by O_x - O_TLS_TRUST. */
-  static const char *const sec_keys[] = {
-      "client.tls_trust_certs_file",  "client.tls_cert_file",   "client.tls_key_file",
-      "client.tls_allow_insecure",    "client.auth_token",      "client.auth_token_file",
-      "client.tls_validate_hostname", "client.tls_key_password"};
   static const struct option lo[] = {
       {"service-url", required_argument, NULL, O_URL},
       {"topic", required_argument, NULL, O_TOPIC},
@@ -202,18 +132,12 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       {"payload", required_argument, NULL, O_PAYLOAD},
       {"io-threads", required_argument, NULL, O_IOT},
       {"conf", required_argument, NULL, O_CONF},
-      {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
-      {"tls-cert", required_argument, NULL, O_TLS_CERT},
-      {"tls-key", required_argument, NULL, O_TLS_KEY},
-      {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
-      {"token", required_argument, NULL, O_TOKEN},
-      {"token-file", required_argument, NULL, O_TOKEN_FILE},
-      {"tls-no-hostname-check", no_argument, NULL, O_TLS_NOHOST},
-      {"tls-key-password-file", required_argument, NULL, O_TLS_KEY_PW},
+      PC_CLI_SEC_OPTIONS(O_SEC),
       {"json", no_argument, NULL, O_JSON},
       {"quiet", no_argument, NULL, O_QUIET},
       {"help", no_argument, NULL, O_HELP},
-      {NULL, 0, NULL, 0}};
+      {NULL, 0, NULL, 0},
+  };
   memset(o, 0, sizeof *o);
   snprintf(o->topic, sizeof o->topic, "perf-%ld", (long)getpid());
   o->size = 100;
@@ -228,6 +152,30 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
   uint64_t v;
   int c;
   while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    if (c >= O_SEC && c < O_SEC + PC_CLI_NSEC) {
+      /* TLS / auth flags become client.* conf pairs, in order with --conf. */
+      int flag = c - O_SEC;
+      const char *k = pc_cli_sec_keys[flag], *v = pc_cli_sec_value(flag, optarg);
+      char pw[1024];
+      if (pc_cli_sec_empty_token(flag, optarg))
+        return bad(flag == PC_CLI_TOKEN ? "--token (empty)" : "--token-file (empty)", optarg);
+      if (flag == PC_CLI_TLS_KEY_PW) {
+        if (pc_cli_read_secret_file("pulsarc-perf", optarg, pw, sizeof pw))
+          return 2;
+        v = pw;
+      }
+      if (o->nconf == PERF_MAX_CONF)
+        return bad("option (too many --conf)", k);
+      /* Lives as long as the process, like argv. */
+      char *kv = malloc(strlen("client.") + strlen(k) + strlen(v) + 2);
+      if (!kv)
+        return bad("option (out of memory)", k);
+      sprintf(kv, "client.%s=%s", k, v);
+      o->conf[o->nconf++] = kv;
+      if (v == pw)
+        explicit_bzero(pw, sizeof pw);
+      continue;
+    }
     switch (c) {
     case O_URL:
       o->service_url = optarg;
@@ -238,25 +186,25 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       snprintf(o->topic, sizeof o->topic, "%s", optarg);
       break;
     case O_MSGS:
-      if (parse_u64(optarg, &o->messages) || o->messages == 0)
+      if (pc_cli_parse_u64(optarg, 1, UINT64_MAX, &o->messages))
         return bad("--messages", optarg);
       break;
     case O_DUR:
-      if (parse_secs(optarg, &o->duration) || o->duration <= 0)
+      if (pc_cli_parse_secs(optarg, &o->duration) || o->duration <= 0)
         return bad("--duration", optarg);
       have_dur = true;
       break;
     case O_SIZE:
-      if (parse_u64(optarg, &o->size) || o->size > (1u << 30))
+      if (pc_cli_parse_u64(optarg, 0, 1u << 30, &o->size))
         return bad("--size", optarg);
       break;
     case O_PRODS:
-      if (parse_u64(optarg, &v) || v == 0 || v > 1024)
+      if (pc_cli_parse_u64(optarg, 1, 1024, &v))
         return bad("--producers", optarg);
       o->producers = (unsigned)v;
       break;
     case O_THREADS:
-      if (parse_u64(optarg, &v) || v == 0 || v > 1024)
+      if (pc_cli_parse_u64(optarg, 1, 1024, &v))
         return bad("--threads", optarg);
       o->threads = (unsigned)v;
       break;
@@ -279,15 +227,15 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       o->batching = false;
       break;
     case O_PEND:
-      if (parse_u64(optarg, &o->max_pending) || o->max_pending == 0)
+      if (pc_cli_parse_u64(optarg, 1, UINT64_MAX, &o->max_pending))
         return bad("--max-pending", optarg);
       break;
     case O_RATE:
-      if (parse_secs(optarg, &o->rate))
+      if (pc_cli_parse_secs(optarg, &o->rate))
         return bad("--rate", optarg);
       break;
     case O_WARM:
-      if (parse_secs(optarg, &o->warmup))
+      if (pc_cli_parse_secs(optarg, &o->warmup))
         return bad("--warmup", optarg);
       break;
     case O_COMP:
@@ -308,38 +256,6 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       if (o->nconf == PERF_MAX_CONF)
         return bad("--conf (too many)", optarg);
       o->conf[o->nconf++] = optarg;
-      break;
-    }
-    case O_TLS_TRUST:
-    case O_TLS_CERT:
-    case O_TLS_KEY:
-    case O_TLS_INSECURE:
-    case O_TOKEN:
-    case O_TOKEN_FILE:
-    case O_TLS_NOHOST:
-    case O_TLS_KEY_PW: {
-      const char *k = sec_keys[c - O_TLS_TRUST], *v = optarg;
-      char pw[1024];
-      if (c == O_TLS_INSECURE)
-        v = "true";
-      else if (c == O_TLS_NOHOST)
-        v = "false";
-      else if ((c == O_TOKEN || c == O_TOKEN_FILE) && !*optarg) /* "" would clear it */
-        return bad(c == O_TOKEN ? "--token (empty)" : "--token-file (empty)", optarg);
-      else if (c == O_TLS_KEY_PW && read_secret_file(optarg, pw, sizeof pw))
-        return 2;
-      else if (c == O_TLS_KEY_PW)
-        v = pw;
-      if (o->nconf == PERF_MAX_CONF)
-        return bad("option (too many --conf)", k + 7);
-      /* Lives as long as the process, like argv. */
-      char *kv = malloc(strlen(k) + strlen(v) + 2);
-      if (!kv)
-        return bad("option (out of memory)", k + 7);
-      sprintf(kv, "%s=%s", k, v);
-      o->conf[o->nconf++] = kv;
-      if (v == pw)
-        explicit_bzero(pw, sizeof pw);
       break;
     }
     case O_JSON:
@@ -381,19 +297,10 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
     if (!strcmp(key, "client.tls_trust_certs_file") || !strcmp(key, "client.tls_cert_file"))
       has_tls_files = true;
   }
-  const char *url = o->service_url ? o->service_url : "the embedded broker (pulsar://)";
-  if (!o->service_url || strncmp(o->service_url, "pulsar+ssl://", 13) != 0) {
-    if (has_token)
-      fprintf(stderr,
-              "pulsarc-perf: warning: %s is plaintext: the token is sent unencrypted "
-              "(use pulsar+ssl:// to protect it)\n",
-              url);
-    if (has_tls_files)
-      fprintf(stderr,
-              "pulsarc-perf: warning: %s is plaintext: the TLS options are not used and "
-              "nothing is encrypted (use pulsar+ssl://)\n",
-              url);
-  }
+  if (!pc_cli_url_is_tls(o->service_url))
+    pc_cli_warn_plaintext("pulsarc-perf",
+                          o->service_url ? o->service_url : "the embedded broker (pulsar://)",
+                          has_token, has_tls_files);
   return 0;
 }
 

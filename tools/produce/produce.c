@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "pulsarc/pulsarc.h"
 
 typedef struct payload {
@@ -44,25 +45,14 @@ static void usage(FILE *f) {
           "      --name NAME           producer name (default: assigned by the broker)\n"
           "      --compression C       none|lz4|zlib|zstd|snappy (default none)\n"
           "      --chunking            split messages larger than the max message size\n"
-          "                            into chunks (needs --no-batching)\n"
-          "      --tls-trust-cert FILE PEM CA certificates to trust (pulsar+ssl:// URLs)\n"
-          "      --tls-cert FILE       client certificate (PEM) for mutual TLS\n"
-          "      --tls-key FILE        its private key (PEM)\n"
-          "      --tls-key-password-file FILE\n"
-          "                            file holding the passphrase of an encrypted --tls-key\n"
-          "                            (one trailing newline ignored; never prompted for)\n"
-          "      --tls-allow-insecure  accept any broker certificate (tests only)\n"
-          "      --tls-no-hostname-check\n"
-          "                            accept a broker certificate that does not name the host\n"
-          "                            dialled (its chain is still verified)\n"
-          "      --token TOKEN         authentication token (visible in ps: prefer --token-file)\n"
-          "      --token-file FILE     file holding the token, read on every connect\n"
-          "  -h, --help                this text\n"
-          "\n"
-          "-m and -f may be mixed; messages keep the command-line order.\n"
-          "A token or --tls-trust-cert with a plaintext pulsar:// URL gets a warning: the\n"
-          "token then travels unencrypted.\n"
-          "Exit status: 0 all sent, 1 a send or the set-up failed, 2 usage error.\n");
+          "                            into chunks (needs --no-batching)\n");
+  pc_cli_sec_usage(f, 6, 28);
+  fprintf(f, "  -h, --help                this text\n"
+             "\n"
+             "-m and -f may be mixed; messages keep the command-line order.\n"
+             "A token or --tls-trust-cert with a plaintext pulsar:// URL gets a warning: the\n"
+             "token then travels unencrypted.\n"
+             "Exit status: 0 all sent, 1 a send or the set-up failed, 2 usage error.\n");
 }
 
 static int usage_err(const char *fmt, const char *arg) {
@@ -79,30 +69,6 @@ static int usage_err(const char *fmt, const char *arg) {
     rc = 2;                                                                                        \
     goto out;                                                                                      \
   } while (0)
-
-static int parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  if (!s || !*s || *s == '-')
-    return -1;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_i64(const char *s, int64_t *out) {
-  char *end;
-  if (!s || !*s)
-    return -1;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
 
 /* Reads a whole file (or stdin for "-") into memory. */
 static int read_file(const char *path, payload *p) {
@@ -167,34 +133,6 @@ static void print_failure(const char *what, pulsarc_err_t e) {
           detail);
 }
 
-/* Reads a key passphrase from path into buf (one trailing newline
- * dropped). The caller wipes buf. */
-static int read_secret_file(const char *path, char *buf, size_t cap) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "pulsarc-produce: cannot open %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  size_t n = fread(buf, 1, cap, f);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad || n == cap) {
-    fprintf(stderr, "pulsarc-produce: cannot read %s%s\n", path, bad ? "" : ": too long");
-    return -1;
-  }
-  buf[n] = '\0';
-  if (n > 0 && buf[n - 1] == '\n')
-    buf[--n] = '\0';
-  if (n > 0 && buf[n - 1] == '\r')
-    buf[--n] = '\0';
-  if (n == 0 || memchr(buf, '\0', n) != NULL) {
-    fprintf(stderr, "pulsarc-produce: %s: %s\n", path,
-            n == 0 ? "the passphrase file is empty" : "holds a NUL byte");
-    return -1;
-  }
-  return 0;
-}
-
 int main(int argc, char **argv) {
   enum {
     O_URL = 256,
@@ -208,14 +146,7 @@ int main(int argc, char **argv) {
     O_NAME,
     O_COMP,
     O_CHUNK,
-    O_TLS_TRUST,
-    O_TLS_CERT,
-    O_TLS_KEY,
-    O_TLS_INSECURE,
-    O_TOKEN,
-    O_TOKEN_FILE,
-    O_TLS_NOHOST,
-    O_TLS_KEY_PW
+    O_SEC /* the security flags: O_SEC + enum pc_cli_sec_flag */
   };
   static const struct option lo[] = {
       {"service-url", required_argument, NULL, O_URL},
@@ -235,25 +166,16 @@ int main(int argc, char **argv) {
       {"name", required_argument, NULL, O_NAME},
       {"compression", required_argument, NULL, O_COMP},
       {"chunking", no_argument, NULL, O_CHUNK},
-      {"tls-trust-cert", required_argument, NULL, O_TLS_TRUST},
-      {"tls-cert", required_argument, NULL, O_TLS_CERT},
-      {"tls-key", required_argument, NULL, O_TLS_KEY},
-      {"tls-allow-insecure", no_argument, NULL, O_TLS_INSECURE},
-      {"token", required_argument, NULL, O_TOKEN},
-      {"token-file", required_argument, NULL, O_TOKEN_FILE},
-      {"tls-no-hostname-check", no_argument, NULL, O_TLS_NOHOST},
-      {"tls-key-password-file", required_argument, NULL, O_TLS_KEY_PW},
+      PC_CLI_SEC_OPTIONS(O_SEC),
       {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+      {NULL, 0, NULL, 0},
+  };
   const char *url = "pulsar://127.0.0.1:6650", *topic = NULL, *key = NULL, *okey = NULL;
   const char *bmm = NULL, *bmd = NULL, *name = NULL, *comp = NULL;
   bool chunking = false;
-  /* Client (TLS / auth) options, indexed by O_x - O_TLS_TRUST; last wins. */
-  enum { NCKEYS = 8 };
-  static const char *const ckeys[NCKEYS] = {
-      "tls_trust_certs_file", "tls_cert_file",   "tls_key_file",          "tls_allow_insecure",
-      "auth_token",           "auth_token_file", "tls_validate_hostname", "tls_key_password"};
-  const char *cvals[NCKEYS] = {NULL};
+  /* Client (TLS / auth) options, indexed by enum pc_cli_sec_flag; last
+   * wins. The key passphrase file is read after the usage checks. */
+  const char *cvals[PC_CLI_NSEC] = {NULL};
   const char *key_pw_file = NULL;
   char key_pw[1024];
   const char **props = calloc((size_t)argc, sizeof *props);
@@ -270,6 +192,14 @@ int main(int argc, char **argv) {
   /* Options are parsed fully (files read) before the library is touched,
    * so usage errors never cost a connection attempt. */
   while ((c = getopt_long(argc, argv, "t:m:f:n:k:p:h", lo, NULL)) != -1) {
+    if (c == O_SEC + PC_CLI_TLS_KEY_PW) {
+      key_pw_file = optarg;
+      continue;
+    }
+    if (c >= O_SEC && c < O_SEC + PC_CLI_NSEC) {
+      cvals[c - O_SEC] = pc_cli_sec_value(c - O_SEC, optarg);
+      continue;
+    }
     switch (c) {
     case O_URL:
       url = optarg;
@@ -296,7 +226,7 @@ int main(int argc, char **argv) {
       nmsgs++;
       break;
     case 'n':
-      if (parse_u64(optarg, &repeat) || repeat == 0 || repeat > 100000000)
+      if (pc_cli_parse_u64(optarg, 1, 100000000, &repeat))
         USAGE("invalid --num-produce '%s'", optarg);
       break;
     case 'k':
@@ -308,22 +238,6 @@ int main(int argc, char **argv) {
     case O_CHUNK:
       chunking = true;
       break;
-    case O_TLS_TRUST:
-    case O_TLS_CERT:
-    case O_TLS_KEY:
-    case O_TOKEN:
-    case O_TOKEN_FILE:
-      cvals[c - O_TLS_TRUST] = optarg;
-      break;
-    case O_TLS_INSECURE:
-      cvals[c - O_TLS_TRUST] = "true";
-      break;
-    case O_TLS_NOHOST:
-      cvals[c - O_TLS_TRUST] = "false";
-      break;
-    case O_TLS_KEY_PW:
-      key_pw_file = optarg;
-      break;
     case O_OKEY:
       okey = optarg;
       break;
@@ -333,16 +247,16 @@ int main(int argc, char **argv) {
       props[nprops++] = optarg;
       break;
     case O_EVT:
-      if (parse_u64(optarg, &evt) || evt == 0)
+      if (pc_cli_parse_u64(optarg, 1, UINT64_MAX, &evt))
         USAGE("invalid --event-time '%s'", optarg);
       break;
     case O_AFTER:
-      if (parse_i64(optarg, &after) || after < 0)
+      if (pc_cli_parse_i64(optarg, 0, INT64_MAX, &after))
         USAGE("invalid --deliver-after '%s'", optarg);
       has_after = true;
       break;
     case O_AT:
-      if (parse_i64(optarg, &at) || at < 0)
+      if (pc_cli_parse_i64(optarg, 0, INT64_MAX, &at))
         USAGE("invalid --deliver-at '%s'", optarg);
       has_at = true;
       break;
@@ -376,28 +290,19 @@ int main(int argc, char **argv) {
   if (has_after && has_at)
     USAGE("%s", "--deliver-after and --deliver-at cannot go together");
   /* "" would clear the option and connect without credentials. */
-  if (cvals[O_TOKEN - O_TLS_TRUST] && !*cvals[O_TOKEN - O_TLS_TRUST])
+  if (pc_cli_sec_empty_token(PC_CLI_TOKEN, cvals[PC_CLI_TOKEN]))
     USAGE("%s", "--token is empty");
-  if (cvals[O_TOKEN_FILE - O_TLS_TRUST] && !*cvals[O_TOKEN_FILE - O_TLS_TRUST])
+  if (pc_cli_sec_empty_token(PC_CLI_TOKEN_FILE, cvals[PC_CLI_TOKEN_FILE]))
     USAGE("%s", "--token-file is empty");
-  if (strncmp(url, "pulsar+ssl://", 13) != 0) {
-    if (cvals[O_TOKEN - O_TLS_TRUST] || cvals[O_TOKEN_FILE - O_TLS_TRUST])
-      fprintf(stderr,
-              "pulsarc-produce: warning: %s is plaintext: the token is sent "
-              "unencrypted (use pulsar+ssl:// to protect it)\n",
-              url);
-    if (cvals[O_TLS_TRUST - O_TLS_TRUST] || cvals[O_TLS_CERT - O_TLS_TRUST])
-      fprintf(stderr,
-              "pulsarc-produce: warning: %s is plaintext: the TLS options are not "
-              "used and nothing is encrypted (use pulsar+ssl://)\n",
-              url);
-  }
+  if (!pc_cli_url_is_tls(url))
+    pc_cli_warn_plaintext("pulsarc-produce", url, cvals[PC_CLI_TOKEN] || cvals[PC_CLI_TOKEN_FILE],
+                          cvals[PC_CLI_TLS_TRUST] || cvals[PC_CLI_TLS_CERT]);
   if (key_pw_file) {
-    if (read_secret_file(key_pw_file, key_pw, sizeof key_pw)) {
+    if (pc_cli_read_secret_file("pulsarc-produce", key_pw_file, key_pw, sizeof key_pw)) {
       rc = 2;
       goto out;
     }
-    cvals[O_TLS_KEY_PW - O_TLS_TRUST] = key_pw;
+    cvals[PC_CLI_TLS_KEY_PW] = key_pw;
   }
 
   rc = 1;
@@ -450,11 +355,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pulsarc-produce: out of memory\n");
     goto done;
   }
-  for (size_t i = 0; i < NCKEYS; i++) {
+  for (size_t i = 0; i < PC_CLI_NSEC; i++) {
     char why[256] = "";
-    if (cvals[i] && (e = pulsarc_client_conf_set(cc, ckeys[i], cvals[i], why, sizeof why))) {
+    if (cvals[i] &&
+        (e = pulsarc_client_conf_set(cc, pc_cli_sec_keys[i], cvals[i], why, sizeof why))) {
       /* No value in the message: it may be the token. */
-      fprintf(stderr, "pulsarc-produce: %s: %s\n", ckeys[i], why[0] ? why : pulsarc_err_str(e));
+      fprintf(stderr, "pulsarc-produce: %s: %s\n", pc_cli_sec_keys[i],
+              why[0] ? why : pulsarc_err_str(e));
       pulsarc_client_conf_destroy(cc);
       rc = 2;
       goto done;

@@ -67,13 +67,8 @@ static void send_producer_success(pulsarc_tb *tb, tb_producer *p, uint64_t reque
 }
 
 static void send_close_producer(pulsarc_tb *tb, tb_producer *p) {
-  Pulsarc__CommandCloseProducer cp = PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
-  cp.producer_id = p->producer_id;
-  cp.request_id = tb->next_request_id++;
-  Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-  cmd.type = BC(CLOSE_PRODUCER);
-  cmd.close_producer = &cp;
-  tb_conn_send_cmd(tb, p->conn, &cmd);
+  pc_cmd cmd;
+  tb_conn_send_cmd(tb, p->conn, pc_cmd_close_producer(&cmd, p->producer_id, tb->next_request_id++));
 }
 
 /* ---------------------------------------------------------------- producers */
@@ -584,11 +579,8 @@ void tb_handle_frame(pulsarc_tb *tb, tb_conn *c, const pc_frame *f) {
   }
   switch (cmd->type) {
   case BC(PING): {
-    Pulsarc__CommandPong pong = PULSARC__COMMAND_PONG__INIT;
-    Pulsarc__BaseCommand r = PULSARC__BASE_COMMAND__INIT;
-    r.type = BC(PONG);
-    r.pong = &pong;
-    tb_conn_send_cmd(tb, c, &r);
+    pc_cmd r;
+    tb_conn_send_cmd(tb, c, pc_cmd_pong(&r));
     break;
   }
   case BC(PONG):

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "codec/commands.h"
 #include "codec/frame.h"
 #include "common/buf.h"
 #include "testbroker.h"

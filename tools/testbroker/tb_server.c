@@ -246,11 +246,8 @@ static void on_readable(pulsarc_tb *tb, tb_conn *c) {
 }
 
 static void send_ping(pulsarc_tb *tb, tb_conn *c) {
-  Pulsarc__CommandPing ping = PULSARC__COMMAND_PING__INIT;
-  Pulsarc__BaseCommand cmd = PULSARC__BASE_COMMAND__INIT;
-  cmd.type = PULSARC__BASE_COMMAND__TYPE__PING;
-  cmd.ping = &ping;
-  tb_conn_send_cmd(tb, c, &cmd);
+  pc_cmd cmd;
+  tb_conn_send_cmd(tb, c, pc_cmd_ping(&cmd));
 }
 
 /* [tb] Releases due answers, sends pings, flushes; returns the epoll timeout. */

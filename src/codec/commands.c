@@ -1,0 +1,136 @@
+/* Builders for the commands the client sends (see commands.h). */
+#include "codec/commands.h"
+
+static Pulsarc__BaseCommand *base(pc_cmd *c, Pulsarc__BaseCommand__Type type) {
+  c->base = (Pulsarc__BaseCommand)PULSARC__BASE_COMMAND__INIT;
+  c->base.type = type;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_send(pc_cmd *c, uint64_t producer_id, uint64_t sequence_id,
+                                  int32_t num_messages, uint64_t highest_sequence_id,
+                                  bool is_chunk) {
+  Pulsarc__CommandSend *s = &c->u.send;
+  *s = (Pulsarc__CommandSend)PULSARC__COMMAND_SEND__INIT;
+  s->producer_id = producer_id;
+  s->sequence_id = sequence_id;
+  if (num_messages > 0) {
+    s->has_num_messages = s->has_highest_sequence_id = true;
+    s->num_messages = num_messages;
+    s->highest_sequence_id = highest_sequence_id;
+  }
+  if (is_chunk)
+    s->has_is_chunk = s->is_chunk = true;
+  base(c, PULSARC__BASE_COMMAND__TYPE__SEND)->send = s;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_close_producer(pc_cmd *c, uint64_t producer_id, uint64_t request_id) {
+  Pulsarc__CommandCloseProducer *cp = &c->u.close_producer;
+  *cp = (Pulsarc__CommandCloseProducer)PULSARC__COMMAND_CLOSE_PRODUCER__INIT;
+  cp->producer_id = producer_id;
+  cp->request_id = request_id;
+  base(c, PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER)->close_producer = cp;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_ping(pc_cmd *c) {
+  c->u.ping = (Pulsarc__CommandPing)PULSARC__COMMAND_PING__INIT;
+  base(c, PULSARC__BASE_COMMAND__TYPE__PING)->ping = &c->u.ping;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_pong(pc_cmd *c) {
+  c->u.pong = (Pulsarc__CommandPong)PULSARC__COMMAND_PONG__INIT;
+  base(c, PULSARC__BASE_COMMAND__TYPE__PONG)->pong = &c->u.pong;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_lookup(pc_cmd *c, const char *topic, uint64_t request_id,
+                                    bool authoritative) {
+  Pulsarc__CommandLookupTopic *lk = &c->u.lookup;
+  *lk = (Pulsarc__CommandLookupTopic)PULSARC__COMMAND_LOOKUP_TOPIC__INIT;
+  lk->topic = (char *)topic;
+  lk->request_id = request_id;
+  /* Always present: a redirect answered with authoritative=true must be
+   * followed with it, and false is what a first lookup says. */
+  lk->has_authoritative = true;
+  lk->authoritative = authoritative;
+  base(c, PULSARC__BASE_COMMAND__TYPE__LOOKUP)->lookup_topic = lk;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_partitioned_metadata(pc_cmd *c, const char *topic,
+                                                  uint64_t request_id) {
+  Pulsarc__CommandPartitionedTopicMetadata *pm = &c->u.partitioned_metadata;
+  *pm = (Pulsarc__CommandPartitionedTopicMetadata)PULSARC__COMMAND_PARTITIONED_TOPIC_METADATA__INIT;
+  pm->topic = (char *)topic;
+  pm->request_id = request_id;
+  base(c, PULSARC__BASE_COMMAND__TYPE__PARTITIONED_METADATA)->partition_metadata = pm;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_connect(pc_cmd *c, const pc_cmd_connect_args *a) {
+  Pulsarc__FeatureFlags *ff = &c->u.connect.features;
+  *ff = (Pulsarc__FeatureFlags)PULSARC__FEATURE_FLAGS__INIT;
+  ff->has_supports_auth_refresh = 1;
+  ff->supports_auth_refresh = 1;
+  Pulsarc__CommandConnect *cc = &c->u.connect.cmd;
+  *cc = (Pulsarc__CommandConnect)PULSARC__COMMAND_CONNECT__INIT;
+  cc->client_version = (char *)a->client_version;
+  cc->auth_method_name = (char *)a->auth_method;
+  if (a->has_auth_data) {
+    cc->has_auth_data = 1;
+    cc->auth_data.data = (uint8_t *)a->auth_data;
+    cc->auth_data.len = a->auth_data_len;
+  }
+  cc->has_protocol_version = 1;
+  cc->protocol_version = a->protocol_version;
+  cc->proxy_to_broker_url = (char *)a->proxy_url;
+  cc->feature_flags = ff;
+  base(c, PULSARC__BASE_COMMAND__TYPE__CONNECT)->connect = cc;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_auth_response(pc_cmd *c, const char *client_version,
+                                           int32_t protocol_version, const char *auth_method,
+                                           const uint8_t *auth_data, size_t auth_data_len) {
+  Pulsarc__AuthData *ad = &c->u.auth_response.data;
+  *ad = (Pulsarc__AuthData)PULSARC__AUTH_DATA__INIT;
+  ad->auth_method_name = (char *)auth_method;
+  ad->has_auth_data = 1;
+  ad->auth_data.data = (uint8_t *)auth_data;
+  ad->auth_data.len = auth_data_len;
+  Pulsarc__CommandAuthResponse *ar = &c->u.auth_response.cmd;
+  *ar = (Pulsarc__CommandAuthResponse)PULSARC__COMMAND_AUTH_RESPONSE__INIT;
+  ar->client_version = (char *)client_version;
+  ar->response = ad;
+  ar->has_protocol_version = 1;
+  ar->protocol_version = protocol_version;
+  base(c, PULSARC__BASE_COMMAND__TYPE__AUTH_RESPONSE)->auth_response = ar;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_producer(pc_cmd *c, const pc_cmd_producer_args *a) {
+  Pulsarc__CommandProducer *pr = &c->u.producer;
+  *pr = (Pulsarc__CommandProducer)PULSARC__COMMAND_PRODUCER__INIT;
+  pr->topic = (char *)a->topic;
+  pr->producer_id = a->producer_id;
+  pr->request_id = a->request_id;
+  if (a->name != NULL) {
+    pr->producer_name = (char *)a->name;
+    pr->has_user_provided_producer_name = true;
+    pr->user_provided_producer_name = a->user_named;
+  }
+  pr->has_epoch = true;
+  pr->epoch = a->epoch;
+  pr->has_producer_access_mode = true;
+  pr->producer_access_mode = (Pulsarc__ProducerAccessMode)a->access_mode;
+  if (a->has_topic_epoch) {
+    pr->has_topic_epoch = true;
+    pr->topic_epoch = a->topic_epoch;
+  }
+  pr->schema = a->schema;
+  base(c, PULSARC__BASE_COMMAND__TYPE__PRODUCER)->producer = pr;
+  return &c->base;
+}
