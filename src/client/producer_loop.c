@@ -340,20 +340,22 @@ static void send_producer(pc_part *part) {
     /* The property count is the user's: the array lives in this thread's
      * scratch, valid until the request below is packed. */
     size_t nprops = p->conf.schema_properties.n;
-    Pulsarc__KeyValue **ptrs =
-        nprops ? pc_thread_scratch(nprops * (sizeof *ptrs + sizeof(Pulsarc__KeyValue))) : NULL;
-    if (nprops != 0 && ptrs == NULL) {
-      pc_conn_detach_producer(part->conn, part->producer_id);
-      part->conn = NULL;
-      pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
-      return;
-    }
-    Pulsarc__KeyValue *kvs = (Pulsarc__KeyValue *)(ptrs + nprops);
-    for (size_t i = 0; i < nprops; i++) {
-      pulsarc__key_value__init(&kvs[i]);
-      kvs[i].key = p->conf.schema_properties.items[i].key;
-      kvs[i].value = p->conf.schema_properties.items[i].value;
-      ptrs[i] = &kvs[i];
+    Pulsarc__KeyValue **ptrs = NULL;
+    if (nprops != 0) {
+      ptrs = pc_thread_scratch(nprops * (sizeof *ptrs + sizeof(Pulsarc__KeyValue)));
+      if (ptrs == NULL) {
+        pc_conn_detach_producer(part->conn, part->producer_id);
+        part->conn = NULL;
+        pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
+        return;
+      }
+      Pulsarc__KeyValue *kvs = (Pulsarc__KeyValue *)(ptrs + nprops);
+      for (size_t i = 0; i < nprops; i++) {
+        pulsarc__key_value__init(&kvs[i]);
+        kvs[i].key = p->conf.schema_properties.items[i].key;
+        kvs[i].value = p->conf.schema_properties.items[i].value;
+        ptrs[i] = &kvs[i];
+      }
     }
     schema.n_properties = nprops;
     schema.properties = ptrs;
