@@ -38,28 +38,19 @@ pulsarc_err_t pc_server_error(int code) {
   return (pulsarc_err_t)(PULSARC_ERR_BROKER_BASE + code);
 }
 
+/* Connecting, looking up and registering are retried for exactly the errors
+ * an application could retry (pulsarc_err_is_retriable), less the outcomes
+ * of a send or a wait, which no connection attempt produces. One policy, so
+ * the two cannot drift. */
 bool pc_err_retryable(pulsarc_err_t err) {
   switch (err) {
-  case PULSARC_ERR_TIMEOUT:
-  case PULSARC_ERR_RESOLVE:
-  case PULSARC_ERR_CONNECT:
-  case PULSARC_ERR_DISCONNECTED:
-  case PULSARC_ERR_PROTOCOL:
-  case PULSARC_ERR_LOOKUP:
-  case PULSARC_ERR_BROKER_UNKNOWN:
-  case PULSARC_ERR_BROKER_METADATA:
-  case PULSARC_ERR_BROKER_PERSISTENCE:
-  case PULSARC_ERR_BROKER_SERVICE_NOT_READY:
-  case PULSARC_ERR_BROKER_TOO_MANY_REQUESTS:
-  case PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA:
-  case PULSARC_ERR_BROKER_PRODUCER_BLOCKED_QUOTA_EXCEPTION:
-  case PULSARC_ERR_CONNECT_TIMEOUT:
-  case PULSARC_ERR_TLS_HANDSHAKE_TIMEOUT:
-  case PULSARC_ERR_LOOKUP_TIMEOUT:
-  case PULSARC_ERR_REGISTER_TIMEOUT:
-    return true;
-  default:
+  case PULSARC_ERR_QUEUE_FULL:
+  case PULSARC_ERR_MEMORY_LIMIT:
+  case PULSARC_ERR_WAIT_TIMEOUT:
+  case PULSARC_ERR_TIMEOUT_UNCONFIRMED:
     return false;
+  default:
+    return pulsarc_err_is_retriable(err);
   }
 }
 

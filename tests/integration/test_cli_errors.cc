@@ -138,13 +138,7 @@ protected:
   }
   std::string EncryptedClientKey() {
     std::string path = g_certs->dir + "/cli-client-encrypted.key.pem";
-    FILE *f = std::fopen(path.c_str(), "w");
-    EXPECT_NE(f, nullptr);
-    EXPECT_EQ(PEM_write_PrivateKey(f, g_certs->client.key, EVP_aes_256_cbc(),
-                                   reinterpret_cast<const unsigned char *>(kKeyPassword),
-                                   static_cast<int>(std::strlen(kKeyPassword)), nullptr, nullptr),
-              1);
-    std::fclose(f);
+    EXPECT_TRUE(pulsarc_tls_test::WriteEncryptedKey(path, g_certs->client.key, kKeyPassword));
     files_.push_back(path);
     return path;
   }

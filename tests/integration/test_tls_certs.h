@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,18 @@ struct Certs {
   Certs(const Certs &) = delete;
   Certs &operator=(const Certs &) = delete;
 };
+
+// Writes key to path as PEM encrypted (AES-256-CBC) with password, as a
+// user's passphrase-protected key file. true on success.
+inline bool WriteEncryptedKey(const std::string &path, EVP_PKEY *key, const char *password) {
+  FILE *f = std::fopen(path.c_str(), "w");
+  if (f == nullptr)
+    return false;
+  int ok = PEM_write_PrivateKey(f, key, EVP_aes_256_cbc(),
+                                reinterpret_cast<const unsigned char *>(password),
+                                static_cast<int>(std::strlen(password)), nullptr, nullptr);
+  return std::fclose(f) == 0 && ok == 1;
+}
 
 } // namespace pulsarc_tls_test
 
