@@ -116,7 +116,7 @@ fi
 # ---- sanitizer builds: every target instrumented (PULSARC_SANITIZE), unit +
 # integration only. One compiler each, so both stay -Werror clean; TSan on
 # gcc because gcc's TSan is the one that reported the ck_ring hand-offs
-# (src/client/sendq.c) before they got a TSan variant, clang's did not.
+# (src/producer/sendq.c) before they got a TSan variant, clang's did not.
 sanitized() { # <suffix> <sanitizer> <cc> <cxx>
   cmake -S "$root" -B "$build-$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPULSARC_SANITIZE="$2" -DCMAKE_C_COMPILER="$3" -DCMAKE_CXX_COMPILER="$4"

@@ -1,4 +1,5 @@
-/* Client lifecycle: configuration, I/O threads, pools. Called on
+/* Client lifecycle: configuration, security set-up, I/O threads, pools,
+ * and the registry of what lives on the client (its producers). Called on
  * application threads; pool teardown runs on each loop. */
 #include <ctype.h>
 #include <errno.h>
@@ -8,130 +9,10 @@
 
 #include "client/client.h"
 #include "client/future.h"
-#include "client/producer.h"
 #include "client/testing.h"
 #include "common/err_detail.h"
 #include "common/prng.h"
 #include "common/thread.h"
-
-/* ------------------------------------------------------------ credentials */
-
-/* Appends s[0..n) without surrounding whitespace (files end in newlines). */
-static int append_trimmed(pc_buf *out, const char *s, size_t n) {
-  while (n > 0 && isspace((unsigned char)s[0])) {
-    s++;
-    n--;
-  }
-  while (n > 0 && isspace((unsigned char)s[n - 1]))
-    n--;
-  return pc_buf_append(out, s, n);
-}
-
-#define PC_TOKEN_FILE_MAX (1u << 20)
-
-static int read_token_file(const char *path, pc_buf *out, char *why, size_t why_len) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    snprintf(why, why_len, "cannot open token file %s: %s", path, strerror(errno));
-    return -1;
-  }
-  pc_buf raw = {0};
-  char chunk[4096];
-  size_t n;
-  int rc = 0;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-    if (raw.len + n > PC_TOKEN_FILE_MAX || pc_buf_append(&raw, chunk, n) != 0) {
-      snprintf(why, why_len, "token file %s is too large", path);
-      rc = -1;
-      break;
-    }
-  }
-  if (rc == 0 && ferror(f)) {
-    snprintf(why, why_len, "cannot read token file %s", path);
-    rc = -1;
-  }
-  fclose(f);
-  if (rc == 0 && append_trimmed(out, (const char *)raw.data, raw.len) != 0) {
-    snprintf(why, why_len, "out of memory");
-    rc = -1;
-  }
-  if (rc == 0 && out->len == 0) {
-    snprintf(why, why_len, "token file %s is empty", path);
-    rc = -1;
-  }
-  if (raw.data)
-    memset(raw.data, 0, raw.len);
-  pc_buf_free(&raw);
-  memset(chunk, 0, sizeof chunk);
-  return rc;
-}
-
-static int call_provider(const struct pulsarc_client_conf *cf, pc_buf *out, char *why,
-                         size_t why_len) {
-  size_t cap = 16 * 1024;
-  for (int attempt = 0; attempt < 2; attempt++) {
-    if (pc_buf_reserve(out, cap) != 0) {
-      snprintf(why, why_len, "out of memory");
-      return -1;
-    }
-    int n = cf->token_provider((char *)out->data, cap, cf->token_provider_ctx);
-    if (n < 0) {
-      snprintf(why, why_len, "token provider failed (%d)", n);
-      return -1;
-    }
-    if ((size_t)n <= cap) {
-      out->len = (size_t)n;
-      if (n == 0) {
-        snprintf(why, why_len, "token provider returned an empty token");
-        return -1;
-      }
-      return 0;
-    }
-    cap = (size_t)n;
-  }
-  snprintf(why, why_len, "token provider keeps asking for a larger buffer");
-  return -1;
-}
-
-int pc_client_auth_data(void *client, pc_buf *out, char *why, size_t why_len) {
-  const struct pulsarc_client_conf *cf = &((pulsarc_client_t *)client)->conf;
-  pc_buf_reset(out);
-  if (cf->token_provider != NULL)
-    return call_provider(cf, out, why, why_len);
-  if (cf->auth_token_file != NULL)
-    return read_token_file(cf->auth_token_file, out, why, why_len);
-  if (cf->auth_token != NULL) {
-    if (pc_buf_append(out, cf->auth_token, strlen(cf->auth_token)) != 0) {
-      snprintf(why, why_len, "out of memory");
-      return -1;
-    }
-    return 0;
-  }
-  return 0; /* "tls": the certificate is the credential */
-}
-
-static bool has_token(const struct pulsarc_client_conf *cf) {
-  return cf->token_provider != NULL || cf->auth_token_file != NULL || cf->auth_token != NULL;
-}
-
-/* A token file is checked once here, so that a wrong path or an empty
- * file fails client creation instead of every connection attempt. It is
- * still read again on every connect (it may be rotated). */
-static pulsarc_err_t check_token_file(const struct pulsarc_client_conf *cf) {
-  if (cf->token_provider != NULL || cf->auth_token_file == NULL)
-    return PULSARC_OK; /* the provider wins; it is only called on connect */
-  pc_buf tok = {0};
-  char why[600] = "";
-  int rc = read_token_file(cf->auth_token_file, &tok, why, sizeof why);
-  if (tok.data != NULL)
-    memset(tok.data, 0, tok.len);
-  pc_buf_free(&tok);
-  if (rc == 0)
-    return PULSARC_OK;
-  PC_ERROR(&cf->logger, "auth_token_file: %s", why);
-  pc_err_detail_set("auth_token_file: %s", why);
-  return PULSARC_ERR_AUTH_DATA;
-}
 
 /* Builds the TLS context (every file loaded, the key decrypted) and picks
  * the auth method. */
@@ -159,10 +40,10 @@ static pulsarc_err_t setup_security(pulsarc_client_t *c) {
     PC_WARN(&cf->logger, "tls_cert_file is set but the service URL is not pulsar+ssl://; "
                          "no TLS will be used");
   }
-  pulsarc_err_t err = check_token_file(cf);
+  pulsarc_err_t err = pc_client_check_token_file(cf);
   if (err != PULSARC_OK)
     return err;
-  if (has_token(cf))
+  if (pc_client_has_token(cf))
     c->auth_method = "token";
   else if (c->tls != NULL && pc_tls_ctx_has_cert(c->tls))
     c->auth_method = "tls";
@@ -240,6 +121,31 @@ nomem:
   return PULSARC_ERR_NO_MEMORY;
 }
 
+int pc_client_join(pulsarc_client_t *c, pc_client_member *m, pc_loop **loop) {
+  pthread_mutex_lock(&c->lock);
+  if (c->closed) {
+    pthread_mutex_unlock(&c->lock);
+    return -1;
+  }
+  uint32_t k = atomic_fetch_add(&c->next_loop, 1);
+  /* Before m is visible: a client close may act on it at once. */
+  *loop = c->loops[k % (uint32_t)c->nloops];
+  m->next = c->members;
+  c->members = m;
+  pthread_mutex_unlock(&c->lock);
+  return 0;
+}
+
+void pc_client_leave(pulsarc_client_t *c, pc_client_member *m) {
+  pthread_mutex_lock(&c->lock);
+  for (pc_client_member **l = &c->members; *l; l = &(*l)->next)
+    if (*l == m) {
+      *l = m->next;
+      break;
+    }
+  pthread_mutex_unlock(&c->lock);
+}
+
 pulsarc_err_t pulsarc_client_close(pulsarc_client_t *c) {
   if (c == NULL)
     return PULSARC_ERR_INVALID_ARGUMENT;
@@ -248,18 +154,18 @@ pulsarc_err_t pulsarc_client_close(pulsarc_client_t *c) {
   pthread_mutex_lock(&c->lock);
   c->closed = true;
   size_t n = 0;
-  for (pulsarc_producer_t *p = c->producers; p; p = p->next_in_client)
+  for (pc_client_member *m = c->members; m; m = m->next)
     n++;
-  pulsarc_producer_t **list = calloc(n ? n : 1, sizeof *list);
+  pc_client_member **list = calloc(n ? n : 1, sizeof *list);
   n = 0;
-  for (pulsarc_producer_t *p = c->producers; list && p; p = p->next_in_client)
-    list[n++] = p;
+  for (pc_client_member *m = c->members; list && m; m = m->next)
+    list[n++] = m;
   pthread_mutex_unlock(&c->lock);
   if (list == NULL)
     return PULSARC_ERR_NO_MEMORY;
   pulsarc_err_t first = PULSARC_OK;
   for (size_t i = 0; i < n; i++) {
-    pulsarc_err_t e = pulsarc_producer_close(list[i]);
+    pulsarc_err_t e = list[i]->ops->close(list[i]);
     if (first == PULSARC_OK && e != PULSARC_OK && e != PULSARC_ERR_CLOSED)
       first = e;
   }
@@ -302,11 +208,11 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
   pthread_mutex_unlock(&c->lock);
   for (;;) {
     pthread_mutex_lock(&c->lock);
-    pulsarc_producer_t *p = c->producers;
+    pc_client_member *m = c->members;
     pthread_mutex_unlock(&c->lock);
-    if (p == NULL)
+    if (m == NULL)
       break;
-    pulsarc_producer_destroy(p); /* unlinks it */
+    m->ops->destroy(m); /* leaves the registry */
   }
   for (int i = 0; i < c->nloops; i++)
     (void)pc_loop_post(c->loops[i], pool_free_task, c->pools[i]);

@@ -14,6 +14,20 @@
 
 typedef struct pc_pool pc_pool;
 
+/* Whatever lives on a client and must go when it does (the producers, a
+ * layer above: the client cannot call them, so they register these). */
+typedef struct pc_client_member pc_client_member;
+typedef struct pc_client_member_ops {
+  /* [app] Closes the member, waiting for it; PULSARC_OK or its error. */
+  pulsarc_err_t (*close)(pc_client_member *m);
+  /* [app] Destroys the member; it calls pc_client_leave first. */
+  void (*destroy)(pc_client_member *m);
+} pc_client_member_ops;
+struct pc_client_member {
+  pc_client_member *next; /* client->lock */
+  const pc_client_member_ops *ops;
+};
+
 struct pulsarc_client {
   struct pulsarc_client_conf conf;
   pc_service_url service;
@@ -32,8 +46,8 @@ struct pulsarc_client {
   _Alignas(64) _Atomic int64_t memory_used; /* bytes granted to producers (memory.c) */
   _Alignas(64) _Atomic uint32_t mem_seq;    /* futex word bumped when memory is released */
   _Atomic uint32_t mem_waiters;
-  pthread_mutex_t lock; /* guards producers and closed */
-  pulsarc_producer_t *producers;
+  pthread_mutex_t lock; /* guards members and closed */
+  pc_client_member *members;
   bool closed;
 };
 
@@ -82,12 +96,36 @@ void pc_lookup_cancel(pc_lookup_op *op);
  * TLS_HANDSHAKE_TIMEOUT or LOOKUP_TIMEOUT), with a phrase naming the peer. */
 pulsarc_err_t pc_lookup_stage(const pc_lookup_op *op, char *what, size_t len);
 
+/* ---- members (client.c): [app] ---- */
+
+/* Registers m and picks the I/O thread it will live on (*loop, written
+ * before m is visible to a client close). -1 if the client is closed (m is
+ * then not registered). */
+int pc_client_join(pulsarc_client_t *c, pc_client_member *m, pc_loop **loop);
+/* Unregisters m (no-op if it is not registered). */
+void pc_client_leave(pulsarc_client_t *c, pc_client_member *m);
+
+/* ---- auth.c ---- */
+
 /* [loop] pc_conn_auth.get_data for the client's connections: the token
  * from the provider, the file (read now) or the string. ctx = client. */
 int pc_client_auth_data(void *client, pc_buf *out, char *why, size_t why_len);
+/* [app] Checks the token file named in the configuration, if any, so that
+ * a wrong path fails the client's creation, not every connection. */
+pulsarc_err_t pc_client_check_token_file(const struct pulsarc_client_conf *cf);
+/* [any] Whether the configuration carries a token (provider, file or string). */
+bool pc_client_has_token(const struct pulsarc_client_conf *cf);
 
-/* [any] Gives back payload bytes counted against memory_limit_bytes. */
-/* [any] Wakes senders blocked on the memory limit (once per loop pass). */
+/* ---- memory.c: the client-wide memory limit [any] ---- */
+
+/* Bytes a producer asks for beyond its shortfall, to ask the client
+ * less often (0: grants are exact). */
+int64_t pc_client_memory_chunk(const pulsarc_client_t *c);
+/* Takes n bytes from the limit; false if that would pass it. */
+bool pc_client_take_memory(pulsarc_client_t *c, int64_t n);
+/* Gives n bytes back to the limit. */
+void pc_client_give_memory(pulsarc_client_t *c, int64_t n);
+/* Wakes senders blocked on the memory limit (once per loop pass). */
 void pc_client_wake_memory_waiters(pulsarc_client_t *c);
 
 /* ServerError code -> our error. */

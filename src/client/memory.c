@@ -1,32 +1,24 @@
-/* The client-wide memory limit, counted without making every send touch one
- * client-wide cache line.
- *
- * The client counts bytes it has granted to producers (memory_used, never
- * above the limit). Each producer holds its grants as a credit, on the
- * cache line its senders touch anyway (next to `inflight`): a send takes
- * its bytes from that credit and asks the client only when the credit runs
- * out, then for the shortfall plus a chunk. Completions give bytes back to
- * the credit; whatever is above two chunks (all of it, once the producer
- * has nothing in flight) goes back to the client. With 16 sending threads
- * on 2 cores the client-wide counter had been the largest cost per send.
- *
- * Chunks are limit/256 and only when that is at least 64 KiB (limits of
- * 16 MiB and up; the default is 64 MiB): a producer can then strand at
- * most 1/128 of the limit while it has messages in flight. Below that,
- * grants are exact. Functions run on any thread unless marked. */
-#include "client/producer.h"
-#include "common/clock.h"
+/* The client-wide memory limit: bytes granted to producers (memory_used,
+ * never above memory_limit_bytes) and the futex senders sleep on when the
+ * limit is reached. Producers take and give back through a credit of their
+ * own (producer/credit.c), so a send rarely touches this cache line. Any
+ * thread. */
+#include "client/client.h"
 #include "common/futex.h"
 
-static int64_t chunk_of(const pulsarc_client_t *c) {
+/* Chunks are limit/256 and only when that is at least 64 KiB (limits of
+ * 16 MiB and up; the default is 64 MiB): a producer can then strand at
+ * most 1/128 of the limit while it has messages in flight. Below that,
+ * grants are exact. */
+int64_t pc_client_memory_chunk(const pulsarc_client_t *c) {
   int64_t chunk = (int64_t)(c->conf.memory_limit_bytes / 256);
   return chunk >= 64 * 1024 ? chunk : 0;
 }
 
-/* Takes n bytes from the client. A request larger than the whole limit
- * passes when nothing is granted at all, so one huge message cannot wait
- * for ever. */
-static bool client_take(pulsarc_client_t *c, int64_t n, int64_t limit) {
+/* A request larger than the whole limit passes when nothing is granted at
+ * all, so one huge message cannot wait for ever. */
+bool pc_client_take_memory(pulsarc_client_t *c, int64_t n) {
+  int64_t limit = (int64_t)c->conf.memory_limit_bytes;
   int64_t before = atomic_fetch_add_explicit(&c->memory_used, n, memory_order_acq_rel);
   if (before + n <= limit || before == 0)
     return true;
@@ -34,63 +26,13 @@ static bool client_take(pulsarc_client_t *c, int64_t n, int64_t limit) {
   return false;
 }
 
-pulsarc_err_t pc_producer_take_memory(pulsarc_producer_t *p, uint32_t len, uint64_t deadline_ns,
-                                      bool may_block) {
-  pulsarc_client_t *c = p->client;
-  int64_t limit = (int64_t)c->conf.memory_limit_bytes;
-  if (limit == 0 || len == 0)
-    return PULSARC_OK;
-  int64_t chunk = chunk_of(c);
-  for (;;) {
-    uint32_t seen = atomic_load_explicit(&c->mem_seq, memory_order_acquire);
-    int64_t left = atomic_fetch_sub_explicit(&p->mem_credit, len, memory_order_acq_rel) - len;
-    if (left >= 0)
-      return PULSARC_OK;
-    /* Short by -left (other senders' shortfalls may be in it: the excess
-     * comes back on release). */
-    int64_t need = -left, grant = 0;
-    if (chunk > 0 && client_take(c, need + chunk, limit))
-      grant = need + chunk;
-    else if (client_take(c, need, limit))
-      grant = need;
-    if (grant > 0) {
-      atomic_fetch_add_explicit(&p->mem_credit, grant, memory_order_acq_rel);
-      return PULSARC_OK;
-    }
-    atomic_fetch_add_explicit(&p->mem_credit, len, memory_order_acq_rel);
-    if (!may_block)
-      return PULSARC_ERR_MEMORY_LIMIT;
-    atomic_fetch_add(&c->mem_waiters, 1);
-    bool ok = true;
-    if (atomic_load(&c->memory_used) + (int64_t)len > limit &&
-        atomic_load(&p->mem_credit) < (int64_t)len) {
-      int64_t wait = -1;
-      if (deadline_ns != 0) {
-        uint64_t now = pc_mono_ns();
-        ok = now < deadline_ns;
-        wait = ok ? (int64_t)(deadline_ns - now) : 0;
-      }
-      if (ok)
-        pc_futex_wait(&c->mem_seq, seen, wait);
-    }
-    atomic_fetch_sub(&c->mem_waiters, 1);
-    if (!ok)
-      return PULSARC_ERR_MEMORY_LIMIT;
-  }
+void pc_client_give_memory(pulsarc_client_t *c, int64_t n) {
+  atomic_fetch_sub_explicit(&c->memory_used, n, memory_order_acq_rel);
 }
 
-void pc_producer_release_memory(pulsarc_producer_t *p, uint64_t bytes) {
-  pulsarc_client_t *c = p->client;
-  if (c->conf.memory_limit_bytes == 0)
-    return;
-  int64_t credit = atomic_fetch_add_explicit(&p->mem_credit, (int64_t)bytes, memory_order_acq_rel) +
-                   (int64_t)bytes;
-  int64_t keep =
-      atomic_load_explicit(&p->inflight, memory_order_acquire) == 0 ? 0 : 2 * chunk_of(c);
-  while (credit > keep &&
-         !atomic_compare_exchange_weak_explicit(&p->mem_credit, &credit, keep, memory_order_acq_rel,
-                                                memory_order_acquire)) {
+void pc_client_wake_memory_waiters(pulsarc_client_t *c) {
+  if (atomic_load_explicit(&c->mem_waiters, memory_order_acquire) > 0) {
+    atomic_fetch_add(&c->mem_seq, 1);
+    pc_futex_wake_all(&c->mem_seq);
   }
-  if (credit > keep)
-    atomic_fetch_sub_explicit(&c->memory_used, credit - keep, memory_order_acq_rel);
 }

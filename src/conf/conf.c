@@ -18,15 +18,6 @@ void pc_client_conf_defaults(struct pulsarc_client_conf *c) {
   pc_logger_init(&c->logger);
 }
 
-void pc_free_secret(char *s) {
-  if (s != NULL) {
-    volatile char *p = s; /* not optimised away before free */
-    while (*p)
-      *p++ = '\0';
-    free(s);
-  }
-}
-
 void pc_client_conf_release(struct pulsarc_client_conf *c) {
   free(c->tls_trust_certs_file);
   free(c->tls_cert_file);
@@ -107,36 +98,6 @@ void pc_producer_conf_defaults(struct pulsarc_producer_conf *c) {
   pc_conf_apply_defaults(true, c);
 }
 
-static void kv_list_free(pc_kv_list *l) {
-  for (size_t i = 0; i < l->n; i++) {
-    free(l->items[i].key);
-    free(l->items[i].value);
-  }
-  free(l->items);
-  memset(l, 0, sizeof *l);
-}
-
-int pc_kv_list_add(pc_kv_list *l, const char *k, size_t klen, const char *v) {
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 4;
-    pc_kv *p = realloc(l->items, cap * sizeof *p);
-    if (p == NULL)
-      return -1;
-    l->items = p;
-    l->cap = cap;
-  }
-  char *kk = strndup(k, klen), *vv = strdup(v);
-  if (kk == NULL || vv == NULL) {
-    free(kk);
-    free(vv);
-    return -1;
-  }
-  l->items[l->n].key = kk;
-  l->items[l->n].value = vv;
-  l->n++;
-  return 0;
-}
-
 pulsarc_producer_conf_t *pulsarc_producer_conf_new(void) {
   pulsarc_producer_conf_t *c = malloc(sizeof *c);
   if (c != NULL)
@@ -151,7 +112,7 @@ void pc_producer_conf_release(struct pulsarc_producer_conf *c) {
   c->schema_name = NULL;
   free(c->schema_definition);
   c->schema_definition = NULL;
-  kv_list_free(&c->schema_properties);
+  pc_kv_list_free(&c->schema_properties);
 }
 
 void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf) {

@@ -94,12 +94,15 @@ void pc_producer_conf_defaults(struct pulsarc_producer_conf *c);
 int pc_producer_conf_copy(struct pulsarc_producer_conf *dst,
                           const struct pulsarc_producer_conf *src);
 void pc_producer_conf_release(struct pulsarc_producer_conf *c);
+/* Checks option combinations at producer creation. */
+pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why, size_t len);
+
+/* ---- values.c ---- */
 /* Wipes a secret string, then frees it (NULL is fine). */
 void pc_free_secret(char *s);
 /* Appends a copy of key (klen bytes) and value. 0 or -1 (no memory). */
 int pc_kv_list_add(pc_kv_list *l, const char *key, size_t klen, const char *value);
-/* Checks option combinations at producer creation. */
-pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char *why, size_t len);
+void pc_kv_list_free(pc_kv_list *l);
 
 struct pulsarc_msg_opts {
   char *partition_key;

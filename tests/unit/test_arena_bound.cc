@@ -10,7 +10,7 @@
 #include <vector>
 
 extern "C" {
-#include "client/arena.h"
+#include "producer/arena.h"
 }
 
 namespace {

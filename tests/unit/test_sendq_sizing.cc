@@ -1,6 +1,6 @@
 // Ring sizes of the send queue: the k-th sending thread gets budget / k
 // entries, rounded down to a power of two, within [512, 2048] for the first
-// thread and [64, 2048] for the others (client/sendq.h). Measured by
+// thread and [64, 2048] for the others (producer/sendq.h). Measured by
 // filling real rings from new threads until a push reports full (a ring of
 // size s holds s - 1).
 #include <gtest/gtest.h>

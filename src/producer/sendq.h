@@ -7,8 +7,8 @@
  *
  * Thread rules: pc_sendq_push runs on any application thread; everything
  * marked [loop] only on the owning I/O thread. */
-#ifndef PULSARC_CLIENT_SENDQ_H
-#define PULSARC_CLIENT_SENDQ_H
+#ifndef PULSARC_PRODUCER_SENDQ_H
+#define PULSARC_PRODUCER_SENDQ_H
 
 #include <ck_stack.h>
 #include <stdatomic.h>
@@ -45,7 +45,7 @@ typedef struct pc_msg {
         * until the entry is released, not when done */
 
 /* Payloads from this size up are written from the message's own copy
- * instead of being copied into the frame (see producer_seal.c), and the
+ * instead of being copied into the frame (see producer/seal.c), and the
  * copying send checksums them while they are hot in its cache. */
 #define PC_SPLICE_MIN 4096
 

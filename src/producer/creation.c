@@ -1,16 +1,12 @@
 /* The first creation's deadline on the producer's I/O thread: the
  * operation timeout bounds it as a whole, and when it passes the producer
  * fails with the step that did not finish (connect, TLS handshake, lookup,
- * producer registration) and a sentence saying where. Every function here
- * runs on the producer's loop. */
+ * producer registration) and a sentence saying where. The callers fail the
+ * producer; this file only keeps the clock and works out the error. [loop] */
 #include <stdio.h>
 
-#include "client/producer.h"
+#include "producer/pipeline.h"
 
-#define MS (1000000ull)
-
-/* The timeout a failed attempt counts toward: where it failed, read from
- * its error, else the step it was in. */
 /* [loop] Keeps the sentence of a failed attempt being reported on this
  * thread (a connection's close: TLS rejection, "TLS may be required", ...),
  * so a creation that later times out still says why its attempts failed. */
@@ -24,6 +20,8 @@ static const char *last_attempt_text(const pulsarc_producer_t *p, pulsarc_err_t 
   return p->attempt_detail[0] != '\0' ? p->attempt_detail : pulsarc_err_str(err);
 }
 
+/* The timeout a failed attempt counts toward: where it failed, read from
+ * its error, else the step it was in. */
 static pulsarc_err_t stage_of(pulsarc_err_t err, pulsarc_err_t step) {
   switch (err) {
   case PULSARC_ERR_RESOLVE:
@@ -51,19 +49,16 @@ static const char *stage_name(pulsarc_err_t stage) {
   }
 }
 
-/* [loop] First creation ran out of the operation timeout: fails the
- * producer with the stage that did not finish, and a sentence saying where. */
-static void creation_timed_out(pulsarc_producer_t *p, const char *topic, pulsarc_err_t stage,
-                               const char *what) {
-  char detail[PC_ERR_DETAIL_MAX];
-  snprintf(detail, sizeof detail,
-           "creating the producer on %.250s: %s timed out after %llu ms (%.150s)", topic,
-           stage_name(stage), (unsigned long long)p->client->conf.operation_timeout_ms, what);
-  pc_producer_fail_detail(p, stage, detail);
+/* The sentence of a creation that timed out in stage. */
+static void timeout_text(const pulsarc_producer_t *p, const char *topic, pulsarc_err_t stage,
+                         const char *what, char *detail, size_t len) {
+  snprintf(detail, len, "creating the producer on %.250s: %s timed out after %llu ms (%.150s)",
+           topic, stage_name(stage), (unsigned long long)p->client->conf.operation_timeout_ms,
+           what);
 }
 
 /* [loop] What the partition's creation is waiting for now. */
-static pulsarc_err_t part_stage(pc_part *part, char *what, size_t len) {
+static pulsarc_err_t part_stage(const pc_part *part, char *what, size_t len) {
   pulsarc_producer_t *p = part->p;
   switch (part->state) {
   case PS_LOOKUP:
@@ -91,23 +86,6 @@ static pulsarc_err_t part_stage(pc_part *part, char *what, size_t len) {
   return PULSARC_ERR_CONNECT_TIMEOUT;
 }
 
-void pc_part_creation_timed_out(pc_part *part) {
-  char what[300];
-  pulsarc_err_t stage = part_stage(part, what, sizeof what);
-  creation_timed_out(part->p, part->topic, stage, what);
-}
-
-/* [loop] create_timer of a partition. */
-void pc_part_create_deadline(pc_loop *loop, pc_timer *t) {
-  (void)loop;
-  pc_part *part = t->ctx;
-  /* WaitForExclusive: queued by the broker, no timeout from then on. */
-  if (part->created_once || part->state == PS_WAITING || part->state == PS_READY ||
-      part->state >= PS_CLOSING)
-    return;
-  pc_part_creation_timed_out(part);
-}
-
 /* [loop] Starts the partition's creation clock (once). */
 void pc_part_arm_create_deadline(pc_part *part, uint64_t deadline_ns) {
   pulsarc_producer_t *p = part->p;
@@ -127,8 +105,14 @@ void pc_part_attempt_failed(pc_part *part, pulsarc_err_t err, pulsarc_err_t step
   part->last_stage = stage_of(err, step);
 }
 
-/* [loop] The partition count was not known by the creation deadline. */
-void pc_producer_meta_timed_out(pulsarc_producer_t *p) {
+pulsarc_err_t pc_part_creation_timeout(const pc_part *part, char *detail, size_t len) {
+  char what[300];
+  pulsarc_err_t stage = part_stage(part, what, sizeof what);
+  timeout_text(part->p, part->topic, stage, what, detail, len);
+  return stage;
+}
+
+pulsarc_err_t pc_producer_meta_timeout(const pulsarc_producer_t *p, char *detail, size_t len) {
   char what[300];
   pulsarc_err_t stage;
   if (p->meta_lookup != NULL) {
@@ -140,13 +124,6 @@ void pc_producer_meta_timed_out(pulsarc_producer_t *p) {
     stage = PULSARC_ERR_LOOKUP_TIMEOUT;
     snprintf(what, sizeof what, "partitioned metadata not sent yet");
   }
-  creation_timed_out(p, p->topic, stage, what);
-}
-
-void pc_producer_create_deadline(pc_loop *loop, pc_timer *t) {
-  (void)loop;
-  pulsarc_producer_t *p = t->ctx;
-  if (p->nparts > 0 || p->destroyed || atomic_load(&p->app_state) != PC_APP_OPEN)
-    return;
-  pc_producer_meta_timed_out(p);
+  timeout_text(p, p->topic, stage, what, detail, len);
+  return stage;
 }

@@ -1,24 +1,26 @@
-/* Producer lifecycle on its I/O thread: start delay, partition discovery,
- * lookup, registration, reconnection with backoff, close and destroy.
- * Every function here runs on the producer's loop. */
+/* The partition state machine on the producer's I/O thread:
+ *   INIT -> LOOKUP -> CONNECTING -> REGISTERING (-> WAITING) -> READY
+ *   any of them <-> BACKOFF (lost broker, retryable error), -> FAILED;
+ *   READY -> CLOSING -> CLOSED at close.
+ * Every way out goes through pc_part_detach. Failing the producer as a whole
+ * is here too: it is every partition going to FAILED. [loop] */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/arena.h"
-#include "client/future.h"
-#include "client/producer.h"
 #include "codec/commands.h"
 #include "common/clock.h"
 #include "common/prng.h"
+#include "producer/arena.h"
+#include "producer/pipeline.h"
 
 #define MS (1000000ull)
 
 static const pc_logger *logger(pulsarc_producer_t *p) { return &p->client->conf.logger; }
 
 /* Startup delay plus random jitter (spreads reconnect storms). */
-static uint64_t start_delay_ms(pulsarc_producer_t *p) {
+uint64_t pc_producer_start_delay_ms(pulsarc_producer_t *p) {
   uint64_t d = p->conf.startup_delay_ms;
   if (p->conf.startup_jitter_ms > 0)
     d += pc_prng_below(&p->client->prng, (uint64_t)p->conf.startup_jitter_ms + 1);
@@ -29,7 +31,7 @@ static void part_lookup(pc_part *part);
 
 /* ------------------------------------------------------------- readiness */
 
-static void report_ready(pulsarc_producer_t *p, pulsarc_err_t err) {
+void pc_producer_report_ready(pulsarc_producer_t *p, pulsarc_err_t err) {
   if (p->ready_reported || p->destroyed)
     return;
   p->ready_reported = true;
@@ -46,13 +48,7 @@ static void report_ready(pulsarc_producer_t *p, pulsarc_err_t err) {
 
 /* ------------------------------------------------------------- detaching */
 
-enum {
-  PD_GOODBYE = 1,   /* tell the broker first (CLOSE_PRODUCER, answer not awaited) */
-  PD_KEEP_CONN = 2, /* stay on the connection: close awaits CLOSE_PRODUCER's answer there */
-  PD_FINAL = 4      /* the partition is done: creation deadline and batch timer go too */
-};
-
-static bool registered(const pc_part *part) {
+bool pc_part_registered(const pc_part *part) {
   return part->state == PS_READY || part->state == PS_WAITING || part->state == PS_REGISTERING;
 }
 
@@ -61,12 +57,12 @@ static bool registered(const pc_part *part) {
  * taken back, for a resend elsewhere), its lookup, its pool request and its
  * timers. Fail, reconnect, close and destroy all go through here, so none
  * of them can leave a callback armed that would bring the partition back. */
-static void part_detach(pc_part *part, int how) {
+void pc_part_detach(pc_part *part, int how) {
   pulsarc_producer_t *p = part->p;
   if (part->conn != NULL && !(how & PD_KEEP_CONN)) {
     pc_conn *c = part->conn;
     pc_conn_request_cancel(c, part->request_id);
-    if ((how & PD_GOODBYE) && registered(part)) {
+    if ((how & PD_GOODBYE) && pc_part_registered(part)) {
       pc_cmd cmd;
       (void)pc_conn_send_command(
           c, pc_cmd_close_producer(&cmd, part->producer_id, pc_conn_next_request_id(c)));
@@ -94,11 +90,7 @@ static void part_detach(pc_part *part, int how) {
   }
 }
 
-void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err) {
-  pc_producer_fail_detail(p, err, NULL);
-}
-
-void pc_producer_fail_detail(pulsarc_producer_t *p, pulsarc_err_t err, const char *detail) {
+void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err, const char *detail) {
   int expected = atomic_load(&p->app_state);
   if (expected == PC_APP_FAILED)
     return;
@@ -127,15 +119,33 @@ void pc_producer_fail_detail(pulsarc_producer_t *p, pulsarc_err_t err, const cha
   pc_timer_cancel(p->loop, &p->update_timer);
   for (int i = 0; i < p->nparts; i++) {
     pc_part *part = p->parts[i];
-    part_detach(part, PD_GOODBYE | PD_FINAL);
+    pc_part_detach(part, PD_GOODBYE | PD_FINAL);
     part->state = PS_FAILED;
     pc_part_fail_all(part, err);
   }
   for (size_t i = 0; i < p->unrouted.n; i++)
     pc_msg_complete(p, pc_fifo_at(&p->unrouted, i), err, NULL);
   p->unrouted.n = 0;
-  report_ready(p, err);
+  pc_producer_report_ready(p, err);
   pc_producer_check_flushes(p);
+}
+
+/* [loop] First creation ran out of the operation timeout. */
+static void creation_timed_out(pc_part *part) {
+  char detail[PC_ERR_DETAIL_MAX];
+  pulsarc_err_t err = pc_part_creation_timeout(part, detail, sizeof detail);
+  pc_producer_fail(part->p, err, detail);
+}
+
+/* [loop] create_timer of a partition. */
+static void on_create_deadline(pc_loop *loop, pc_timer *t) {
+  (void)loop;
+  pc_part *part = t->ctx;
+  /* WaitForExclusive: queued by the broker, no timeout from then on. */
+  if (part->created_once || part->state == PS_WAITING || part->state == PS_READY ||
+      part->state >= PS_CLOSING)
+    return;
+  creation_timed_out(part);
 }
 
 /* --------------------------------------------------- connection handlers */
@@ -149,8 +159,19 @@ static void on_part_frame(pc_conn *c, const pc_frame *f, void *ctx) {
       pc_part_on_receipt(part, f->cmd->send_receipt);
     break;
   case PULSARC__BASE_COMMAND__TYPE__SEND_ERROR:
-    if (f->cmd->send_error != NULL)
-      pc_part_on_send_error(part, f->cmd->send_error);
+    if (f->cmd->send_error != NULL) {
+      pulsarc_err_t err;
+      switch (pc_part_on_send_error(part, f->cmd->send_error, &err)) {
+      case PC_SEND_ERROR_FAIL_PRODUCER:
+        pc_producer_fail(part->p, err, NULL);
+        break;
+      case PC_SEND_ERROR_RECONNECT:
+        pc_part_reconnect(part, err);
+        break;
+      case PC_SEND_ERROR_HANDLED:
+        break;
+      }
+    }
     break;
   case PULSARC__BASE_COMMAND__TYPE__CLOSE_PRODUCER: {
     Pulsarc__CommandCloseProducer *cp = f->cmd->close_producer;
@@ -260,7 +281,7 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
   part->state = PS_READY;
   pc_part_seal(part, false);
   if (!p->ready_reported && ++p->ready_parts == (uint32_t)p->nparts)
-    report_ready(p, PULSARC_OK);
+    pc_producer_report_ready(p, PULSARC_OK);
 }
 
 static bool on_producer_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, void *ctx) {
@@ -297,11 +318,11 @@ static bool on_producer_response(pc_conn *c, pulsarc_err_t err, const pc_frame *
     pc_producer_check_flushes(p);
   }
   if (fatal_on_create(part, err)) {
-    pc_producer_fail(p, err);
+    pc_producer_fail(p, err, NULL);
     return false;
   }
   if (pc_part_creation_over(part)) {
-    pc_part_creation_timed_out(part);
+    creation_timed_out(part);
     return false;
   }
   pc_part_reconnect(part, err);
@@ -386,7 +407,7 @@ static void got_broker_conn(pc_conn *conn, pulsarc_err_t err, void *ctx) {
             pulsarc_err_str(err));
     pc_part_attempt_failed(part, err, PULSARC_ERR_CONNECT_TIMEOUT);
     if (pc_part_creation_over(part)) {
-      pc_part_creation_timed_out(part);
+      creation_timed_out(part);
       return;
     }
     pc_part_reconnect(part, err);
@@ -420,11 +441,11 @@ static void on_topic_lookup(pulsarc_err_t err, const pc_lookup_result *res, void
     PC_WARN(logger(part->p), "lookup of %s failed: %s", part->topic, pulsarc_err_str(err));
     pc_part_attempt_failed(part, err, PULSARC_ERR_LOOKUP_TIMEOUT);
     if (fatal_on_create(part, err)) {
-      pc_producer_fail(part->p, err);
+      pc_producer_fail(part->p, err, NULL);
       return;
     }
     if (pc_part_creation_over(part)) {
-      pc_part_creation_timed_out(part);
+      creation_timed_out(part);
       return;
     }
     pc_part_reconnect(part, err);
@@ -458,7 +479,7 @@ void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
   pulsarc_producer_t *p = part->p;
   if (part->state == PS_FAILED || part->state == PS_CLOSED || p->destroyed)
     return;
-  part_detach(part, 0);
+  pc_part_detach(part, 0);
   part->state = PS_BACKOFF;
   uint64_t delay_ms;
   if (part->has_assigned) {
@@ -472,7 +493,7 @@ void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
     uint64_t jitter = part->backoff_ms / 10;
     delay_ms =
         part->backoff_ms - jitter + (jitter ? pc_prng_below(&p->client->prng, 2 * jitter + 1) : 0);
-    delay_ms += start_delay_ms(p);
+    delay_ms += pc_producer_start_delay_ms(p);
   }
   if (!part->created_once) {
     /* First creation: no retry may start after its deadline. */
@@ -486,7 +507,7 @@ void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
 
 /* ------------------------------------------------------------ partitions */
 
-static pc_part *part_new(pulsarc_producer_t *p, int index) {
+pc_part *pc_part_new(pulsarc_producer_t *p, int index) {
   pc_part *part = calloc(1, sizeof *part);
   if (part == NULL)
     return NULL;
@@ -507,36 +528,9 @@ static pc_part *part_new(pulsarc_producer_t *p, int index) {
   part->seal_by_ns = UINT64_MAX;
   part->create_deadline_ns = UINT64_MAX; /* set when it starts */
   pc_timer_init(&part->timer, on_backoff_done, part);
-  pc_timer_init(&part->create_timer, pc_part_create_deadline, part);
-  extern void pc_part_batch_timer(pc_loop *, pc_timer *);
+  pc_timer_init(&part->create_timer, on_create_deadline, part);
   pc_timer_init(&part->batch_timer, pc_part_batch_timer, part);
   return part;
-}
-
-/* Adds partitions up to n (the count only grows). Lazily started partitions
- * register on their first message. */
-static int grow_parts(pulsarc_producer_t *p, int n, bool partitioned) {
-  if (n <= p->nparts)
-    return 0;
-  pc_part **parts = realloc(p->parts, (size_t)n * sizeof *parts);
-  if (parts == NULL)
-    return -1;
-  p->parts = parts;
-  for (int i = p->nparts; i < n; i++) {
-    if ((parts[i] = part_new(p, partitioned ? i : -1)) == NULL)
-      return -1;
-    p->nparts = i + 1;
-    if (!(partitioned && p->conf.lazy_start_partitions)) {
-      /* Before ready was reported they share the producer's deadline;
-       * partitions added later get an operation timeout of their own. */
-      pc_part_arm_create_deadline(parts[i], p->ready_reported
-                                                ? pc_loop_now(p->loop) +
-                                                      p->client->conf.operation_timeout_ms * MS
-                                                : p->create_deadline_ns);
-      part_lookup(parts[i]);
-    }
-  }
-  return 0;
 }
 
 void pc_part_start_lazy(pc_part *part) {
@@ -547,296 +541,21 @@ void pc_part_start_lazy(pc_part *part) {
   }
 }
 
-static void on_partitions_update(pulsarc_err_t err, const pc_lookup_result *res, void *ctx) {
-  pulsarc_producer_t *p = ctx;
-  p->meta_lookup = NULL;
-  if (err == PULSARC_OK && res->partitions > p->nparts) {
-    PC_INFO(logger(p), "%s grew from %d to %d partitions", p->topic, p->nparts, res->partitions);
-    if (grow_parts(p, res->partitions, true) != 0)
-      PC_WARN(logger(p), "could not add partitions to %s: out of memory", p->topic);
+void pc_part_start(pc_part *part, uint64_t create_deadline_ns) {
+  pc_part_arm_create_deadline(part, create_deadline_ns);
+  part_lookup(part);
+}
+
+void pc_part_free(pc_part *part) {
+  while (part->free_entries != NULL) {
+    pc_entry *e = part->free_entries;
+    part->free_entries = e->next;
+    pc_entry_free(e);
   }
-  pc_timer_start(p->loop, &p->update_timer, p->conf.partitions_update_interval_ms * MS);
-}
-
-static void on_update_timer(pc_loop *loop, pc_timer *t) {
-  pulsarc_producer_t *p = t->ctx;
-  if (p->meta_lookup != NULL || atomic_load(&p->app_state) != PC_APP_OPEN)
-    return;
-  p->meta_lookup = pc_lookup_partitions(p->client, loop, p->topic, on_partitions_update, p);
-}
-
-static void on_partitions(pulsarc_err_t err, const pc_lookup_result *res, void *ctx) {
-  pulsarc_producer_t *p = ctx;
-  p->meta_lookup = NULL;
-  if (err != PULSARC_OK) {
-    PC_WARN(logger(p), "partition lookup of %s failed: %s", p->topic, pulsarc_err_str(err));
-    p->meta_last_err = err;
-    pc_producer_note_attempt(p);
-    if (!pc_err_retryable(err)) {
-      pc_producer_fail(p, err);
-      return;
-    }
-    uint64_t now = pc_loop_now(p->loop);
-    if (now >= p->create_deadline_ns) {
-      pc_producer_meta_timed_out(p);
-      return;
-    }
-    p->meta_backoff_ms = p->meta_backoff_ms ? p->meta_backoff_ms * 2 : p->conf.backoff_initial_ms;
-    if (p->meta_backoff_ms > p->conf.backoff_max_ms)
-      p->meta_backoff_ms = p->conf.backoff_max_ms;
-    /* No retry may start after the creation deadline. */
-    uint64_t delay_ns = (p->meta_backoff_ms + start_delay_ms(p)) * MS;
-    if (delay_ns > p->create_deadline_ns - now)
-      delay_ns = p->create_deadline_ns - now;
-    pc_timer_start(p->loop, &p->start_timer, delay_ns);
-    return;
-  }
-  pc_timer_cancel(p->loop, &p->create_timer); /* the partitions' own deadlines take over */
-  bool partitioned = res->partitions > 0;
-  int n = partitioned ? res->partitions : 1;
-  p->single_part = (uint32_t)pc_prng_below(&p->client->prng, (uint64_t)n);
-  if (grow_parts(p, n, partitioned) != 0) {
-    pc_producer_fail(p, PULSARC_ERR_NO_MEMORY);
-    return;
-  }
-  /* Messages sent before the partition count was known. */
-  for (size_t i = 0; i < p->unrouted.n; i++)
-    pc_producer_route(p, pc_fifo_at(&p->unrouted, i));
-  p->unrouted.n = 0;
-  if (partitioned && p->conf.lazy_start_partitions)
-    report_ready(p, PULSARC_OK); /* partitions register when first used */
-  if (partitioned && p->conf.partitions_update_interval_ms > 0)
-    pc_timer_start(p->loop, &p->update_timer, p->conf.partitions_update_interval_ms * MS);
-}
-
-static void on_start_timer(pc_loop *loop, pc_timer *t) {
-  pulsarc_producer_t *p = t->ctx;
-  if (atomic_load(&p->app_state) == PC_APP_FAILED)
-    return;
-  p->meta_lookup = pc_lookup_partitions(p->client, loop, p->topic, on_partitions, p);
-  if (p->meta_lookup == NULL)
-    pc_producer_fail(p, PULSARC_ERR_NO_MEMORY);
-}
-
-static void on_close_timeout(pc_loop *loop, pc_timer *t);
-
-void pc_producer_begin(pc_loop *loop, void *arg) {
-  pulsarc_producer_t *p = arg;
-  pc_poller_add(loop, &p->poller);
-  pc_timer_init(&p->start_timer, on_start_timer, p);
-  pc_timer_init(&p->deadline_timer, pc_producer_deadline_sweep, p);
-  /* Every timer is initialised here, before any task can cancel it. */
-  pc_timer_init(&p->close_timer, on_close_timeout, p);
-  pc_timer_init(&p->update_timer, on_update_timer, p);
-  pc_timer_init(&p->create_timer, pc_producer_create_deadline, p);
-  /* First creation is bounded by the operation timeout (as the official
-   * clients do), from the end of the start delay. */
-  uint64_t delay_ms = start_delay_ms(p);
-  p->create_deadline_ns =
-      pc_loop_now(loop) + (delay_ms + p->client->conf.operation_timeout_ms) * MS;
-  pc_timer_start(loop, &p->create_timer, p->create_deadline_ns - pc_loop_now(loop));
-  pc_timer_start(loop, &p->start_timer, delay_ms * MS);
-}
-
-/* ----------------------------------------------------------------- flush */
-
-/* Takes in everything the rings hold. Every message accepted before a flush
- * or close was posted is in them by now (the push came before the post), so
- * one drain of each ring to empty covers them all: the poller's budget
- * would leave some behind. This ends: what senders add meanwhile is bounded
- * by max_pending_messages. */
-static void drain_all(pulsarc_producer_t *p) {
-  bool room = false;
-  pc_sendq_drain(&p->q, SIZE_MAX, pc_producer_accept, p, &room);
-  if (room)
-    pc_producer_wake_senders(p);
-}
-
-void pc_producer_flush_task(pc_loop *loop, void *arg) {
-  pc_flush_req *r = arg;
-  pulsarc_producer_t *p = (pulsarc_producer_t *)(void *)r->next;
-  (void)loop;
-  drain_all(p);
-  r->target_idx = p->drained;
-  for (int i = 0; i < p->nparts; i++)
-    pc_part_seal(p->parts[i], true);
-  r->next = p->flushes;
-  p->flushes = r;
-  pc_producer_check_flushes(p);
-}
-
-/* ----------------------------------------------------------------- close */
-
-static void finish_close(pulsarc_producer_t *p, pulsarc_err_t err) {
-  int s = atomic_load(&p->app_state);
-  if (s != PC_APP_FAILED)
-    atomic_store(&p->app_state, PC_APP_CLOSED);
-  pc_timer_cancel(p->loop, &p->close_timer);
-  p->closing = false;
-  pc_flush_req *w = p->close_waiters;
-  p->close_waiters = NULL;
-  while (w != NULL) {
-    pc_flush_req *next = w->next;
-    if (w->cb != NULL)
-      w->cb(err, w->ctx);
-    free(w);
-    w = next;
-  }
-}
-
-static bool on_close_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, void *ctx) {
-  (void)c;
-  (void)err;
-  (void)f;
-  pc_part *part = ctx;
-  part_detach(part, PD_FINAL);
-  part->state = PS_CLOSED;
-  if (part->p->parts_closing > 0 && --part->p->parts_closing == 0)
-    finish_close(part->p, PULSARC_OK);
-  return false;
-}
-
-/* [loop] Unregisters every partition from its broker. */
-static void close_parts(pulsarc_producer_t *p) {
-  p->parts_closing = 1; /* guard so a synchronous answer cannot finish early */
-  if (p->meta_lookup != NULL) {
-    pc_lookup_cancel(p->meta_lookup);
-    p->meta_lookup = NULL;
-  }
-  pc_timer_cancel(p->loop, &p->update_timer);
-  pc_timer_cancel(p->loop, &p->create_timer);
-  for (int i = 0; i < p->nparts; i++) {
-    pc_part *part = p->parts[i];
-    bool unregister = part->conn != NULL && registered(part);
-    part_detach(part, PD_FINAL | (unregister ? PD_KEEP_CONN : 0));
-    if (unregister) {
-      pc_conn_request_cancel(part->conn, part->request_id);
-      part->request_id = pc_conn_next_request_id(part->conn);
-      pc_cmd cmd;
-      Pulsarc__BaseCommand *close =
-          pc_cmd_close_producer(&cmd, part->producer_id, part->request_id);
-      part->state = PS_CLOSING;
-      p->parts_closing++;
-      if (pc_conn_request(part->conn, close, part->request_id, p->client->conf.operation_timeout_ms,
-                          on_close_response, part) != 0) {
-        p->parts_closing--;
-        part_detach(part, PD_FINAL);
-        part->state = PS_CLOSED;
-      }
-    } else if (part->state != PS_FAILED) {
-      part->state = PS_CLOSED;
-    }
-  }
-  if (--p->parts_closing == 0)
-    finish_close(p, PULSARC_OK);
-}
-
-/* Called when the flush part of a close is over (idle or timed out). */
-void pc_producer_close_flushed(pulsarc_producer_t *p) {
-  if (!p->closing)
-    return;
-  p->closing = false; /* no second call */
-  for (int i = 0; i < p->nparts; i++)
-    pc_part_fail_all(p->parts[i], PULSARC_ERR_CLOSED);
-  for (size_t i = 0; i < p->unrouted.n; i++)
-    pc_msg_complete(p, pc_fifo_at(&p->unrouted, i), PULSARC_ERR_CLOSED, NULL);
-  p->unrouted.n = 0;
-  report_ready(p, PULSARC_ERR_CLOSED);
-  close_parts(p);
-}
-
-static void on_close_timeout(pc_loop *loop, pc_timer *t) {
-  (void)loop;
-  pulsarc_producer_t *p = t->ctx;
-  PC_WARN(logger(p), "close of producer on %s timed out; failing what is pending", p->topic);
-  pc_producer_close_flushed(p);
-}
-
-void pc_producer_close_task(pc_loop *loop, void *arg) {
-  pc_flush_req *r = arg;
-  pulsarc_producer_t *p = (pulsarc_producer_t *)(void *)r->next;
-  int s = atomic_load(&p->app_state);
-  if (s == PC_APP_CLOSED || s == PC_APP_FAILED) {
-    if (r->cb != NULL)
-      r->cb(s == PC_APP_CLOSED ? PULSARC_OK : (pulsarc_err_t)atomic_load(&p->fail_err), r->ctx);
-    free(r);
-    return;
-  }
-  r->next = p->close_waiters;
-  p->close_waiters = r;
-  if (p->closing || p->parts_closing > 0)
-    return; /* already under way: this waiter joins it */
-  p->closing = true;
-  drain_all(p);
-  for (int i = 0; i < p->nparts; i++)
-    pc_part_seal(p->parts[i], true);
-  if (pc_producer_idle(p))
-    pc_producer_close_flushed(p);
-  else
-    pc_timer_start(loop, &p->close_timer, p->conf.close_timeout_ms * MS);
-}
-
-/* --------------------------------------------------------------- destroy */
-
-static void drop_msg(void *ctx, pc_msg *m) { pc_msg_complete(ctx, m, PULSARC_ERR_CLOSED, NULL); }
-
-void pc_producer_destroy_task(pc_loop *loop, void *arg) {
-  pulsarc_producer_t *p = arg;
-  if (p->destroyed)
-    return;
-  int s = atomic_load(&p->app_state);
-  if (s != PC_APP_FAILED)
-    atomic_store(&p->app_state, PC_APP_CLOSED);
-  p->closing = false;
-  pc_timer_cancel(loop, &p->start_timer);
-  pc_timer_cancel(loop, &p->deadline_timer);
-  pc_timer_cancel(loop, &p->close_timer);
-  pc_timer_cancel(loop, &p->update_timer);
-  pc_timer_cancel(loop, &p->create_timer);
-  /* Fail everything still queued, unregister, then forget the broker. */
-  for (int i = 0; i < p->nparts; i++)
-    pc_part_fail_all(p->parts[i], PULSARC_ERR_CLOSED);
-  for (size_t i = 0; i < p->unrouted.n; i++)
-    pc_msg_complete(p, pc_fifo_at(&p->unrouted, i), PULSARC_ERR_CLOSED, NULL);
-  p->unrouted.n = 0;
-  pc_sendq_destroy(&p->q, drop_msg, p);
-  p->destroyed = true;
-  for (int i = 0; i < p->nparts; i++) {
-    pc_part *part = p->parts[i];
-    part_detach(part, PD_GOODBYE | PD_FINAL);
-    while (part->free_entries != NULL) {
-      pc_entry *e = part->free_entries;
-      part->free_entries = e->next;
-      pc_entry_free(e);
-    }
-    pc_fifo_free(&part->unsent);
-    pc_buf_free(&part->scratch);
-    free(part->sel);
-    /* p->name may point at part 0's name: freed with the producer below. */
-    free(part->schema_version);
-  }
-  if (p->meta_lookup != NULL)
-    pc_lookup_cancel(p->meta_lookup);
-  pc_poller_del(loop, &p->poller);
-  pc_producer_wake_senders(p);  /* nobody polls for it any more */
-  pc_producer_check_flushes(p); /* completes flush waiters: nothing is left */
-  pc_flush_req *w = p->close_waiters;
-  while (w != NULL) {
-    pc_flush_req *next = w->next;
-    if (w->cb != NULL)
-      w->cb(PULSARC_ERR_CLOSED, w->ctx);
-    free(w);
-    w = next;
-  }
-  for (int i = 0; i < p->nparts; i++) {
-    free(p->parts[i]->name);
-    free(p->parts[i]);
-  }
-  free(p->parts);
-  pc_fifo_free(&p->unrouted);
-  pc_producer_conf_release(&p->conf);
-  void *waiter = p->destroy_waiter;
-  free(p);
-  if (waiter != NULL)
-    pc_waiter_complete(PULSARC_OK, NULL, waiter);
+  pc_fifo_free(&part->unsent);
+  pc_buf_free(&part->scratch);
+  free(part->sel);
+  free(part->schema_version);
+  free(part->name);
+  free(part);
 }

@@ -1,5 +1,5 @@
 /* Per-thread slabs for payload copies; see arena.h. */
-#include "client/arena.h"
+#include "producer/arena.h"
 
 #include <ck_stack.h>
 #include <pthread.h>

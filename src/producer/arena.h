@@ -3,8 +3,8 @@
  * messages living in it and recycled through a lock-free free list once the
  * I/O thread has copied them all into frames. Large payloads (over an
  * eighth of a slab) fall back to malloc. */
-#ifndef PULSARC_CLIENT_ARENA_H
-#define PULSARC_CLIENT_ARENA_H
+#ifndef PULSARC_PRODUCER_ARENA_H
+#define PULSARC_PRODUCER_ARENA_H
 
 #include <stddef.h>
 

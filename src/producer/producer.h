@@ -1,20 +1,21 @@
-/* Producer internals. A topic producer (pulsarc_producer_t) is pinned to
+/* The producer's types. A topic producer (pulsarc_producer_t) is pinned to
  * one I/O thread and owns one partition producer (pc_part) per partition
  * (one with index -1 for a non-partitioned topic). Application threads only
- * touch the fields marked [any]; everything else belongs to the loop. */
-#ifndef PULSARC_CLIENT_PRODUCER_H
-#define PULSARC_CLIENT_PRODUCER_H
+ * touch the fields marked [any]; everything else belongs to the loop. The
+ * functions are in producer/pipeline.h, in the order a message meets them. */
+#ifndef PULSARC_PRODUCER_PRODUCER_H
+#define PULSARC_PRODUCER_PRODUCER_H
 
 #include <stdatomic.h>
 
 #include "client/client.h"
-#include "client/sendq.h"
 #include "client/topic.h"
 #include "common/buf.h"
 #include "common/err_detail.h"
 #include "conf/conf.h"
 #include "loop/conn.h"
 #include "loop/loop.h"
+#include "producer/sendq.h"
 
 /* A growable ring of messages: unsent messages in arrival order. [loop] */
 typedef struct pc_msgfifo {
@@ -117,6 +118,14 @@ typedef struct pc_part {
   int64_t first_chunk_ledger, first_chunk_entry; /* receipt of chunk 0 */
 } pc_part;
 
+/* Upward events. Calls go only downward (src/LAYERS); this table is how
+ * news travels back up: a lower file calls through it, lifecycle.c fills
+ * it. [loop] */
+typedef struct pc_producer_events {
+  /* flush.c: a close is under way and nothing it waits for is in flight. */
+  void (*close_drained)(pulsarc_producer_t *p);
+} pc_producer_events;
+
 typedef struct pc_flush_req {
   struct pc_flush_req *next;
   uint64_t target_idx; /* complete once every message below it completed */
@@ -131,7 +140,6 @@ struct pulsarc_producer {
   pc_loop *loop;
   struct pulsarc_producer_conf conf;
   char topic[PC_TOPIC_MAX];
-  pulsarc_producer_t *next_in_client; /* client->lock */
 
   /* [any] read by senders. Grouped by who writes them, a cache line per
    * group: senders should not miss on a line the loop writes per message. */
@@ -140,7 +148,7 @@ struct pulsarc_producer {
   _Atomic uint32_t max_message_size;
   _Atomic(const char *) name;              /* published once known */
   _Alignas(64) _Atomic uint32_t inflight;  /* accepted, not yet completed */
-  _Atomic int64_t mem_credit;              /* client memory granted, not in use (memory.c) */
+  _Atomic int64_t mem_credit;              /* client memory granted, not in use (credit.c) */
   _Alignas(64) _Atomic uint32_t space_seq; /* futex word bumped when room appears */
   _Atomic uint32_t space_waiters;
   _Alignas(64) pc_sendq q;
@@ -149,6 +157,7 @@ struct pulsarc_producer {
   _Alignas(64) pc_poller poller;
   pc_timer start_timer;
   pc_timer deadline_timer;
+  const pc_producer_events *events;
   pc_lookup_op *meta_lookup;
   uint64_t meta_backoff_ms;
   pulsarc_err_t meta_last_err; /* why the last partition-count lookup failed */
@@ -175,104 +184,19 @@ struct pulsarc_producer {
   pc_flush_req *close_waiters;
   uint32_t parts_closing;
   bool destroyed;
-  bool wake_senders;    /* slots were released since the last wake */
-  void *destroy_waiter; /* pc_waiter of a blocking destroy, or NULL */
+  bool wake_senders;       /* slots were released since the last wake */
+  void *destroy_waiter;    /* pc_waiter of a blocking destroy, or NULL */
+  pc_client_member member; /* the client's registry; client->lock */
 };
 
-/* ---- producer_loop.c: lifecycle on the loop ---- */
-/* [loop] Task posted by pulsarc_producer_create_cb. */
-void pc_producer_begin(pc_loop *loop, void *p);
-/* [loop] Fails every queued and pending message with err and stops. */
-void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err);
-/* [loop] Same, with the sentence pulsarc_last_error_text() gives the
- * creating thread (NULL: a generic one). */
-void pc_producer_fail_detail(pulsarc_producer_t *p, pulsarc_err_t err, const char *detail);
-void pc_producer_note_attempt(pulsarc_producer_t *p);
-/* [loop] Task: flush (arg is a pc_flush_req *, with p in ctx slot). */
-void pc_producer_flush_task(pc_loop *loop, void *req);
-void pc_producer_close_task(pc_loop *loop, void *req);
-void pc_producer_destroy_task(pc_loop *loop, void *p);
-/* [loop] The partition whose connection state changed. */
-void pc_part_reconnect(pc_part *part, pulsarc_err_t why);
+/* Stop sealing while the connection holds this much unwritten data: the
+ * socket is the bottleneck, and messages wait better unsealed (they can
+ * still fail by deadline without ever being sent). */
+#define PC_CONN_HIGH_WATER (4u << 20)
 
-/* ---- producer_create.c: the first creation's deadline [loop] ---- */
-/* Starts the partition's creation clock. */
-void pc_part_arm_create_deadline(pc_part *part, uint64_t deadline_ns);
-/* True once a partition never created has passed its deadline. */
-bool pc_part_creation_over(const pc_part *part);
-/* Records a failed creation attempt: err, in step (a *_TIMEOUT code), for
- * the error the deadline will report. */
-void pc_part_attempt_failed(pc_part *part, pulsarc_err_t err, pulsarc_err_t step);
-/* Fails the producer: the partition's creation timed out where it is now. */
-void pc_part_creation_timed_out(pc_part *part);
-/* Same for the partition count lookup. */
-void pc_producer_meta_timed_out(pulsarc_producer_t *p);
-/* Timer callbacks: pc_part.create_timer, pulsarc_producer.create_timer. */
-void pc_part_create_deadline(pc_loop *loop, pc_timer *t);
-void pc_producer_create_deadline(pc_loop *loop, pc_timer *t);
-
-/* ---- memory.c: the client memory limit through per-producer credit [any] ---- */
-/* Takes len bytes (blocking up to deadline_ns if may_block). OK or
- * PULSARC_ERR_MEMORY_LIMIT. */
-pulsarc_err_t pc_producer_take_memory(pulsarc_producer_t *p, uint32_t len, uint64_t deadline_ns,
-                                      bool may_block);
-/* Gives bytes back (a completion, or a send that failed after taking). */
-void pc_producer_release_memory(pulsarc_producer_t *p, uint64_t bytes);
-
-/* ---- producer_send.c: batching, pending queue, receipts, timeouts ---- */
-bool pc_producer_poll(pc_loop *loop, pc_poller *poller);
-bool pc_producer_has_work(pc_poller *poller);
-/* [loop] Route one drained message (pc_sendq_drain callback). */
-void pc_producer_accept(void *p, pc_msg *m);
-/* [loop] Hands an accepted message to its partition. */
-void pc_producer_route(pulsarc_producer_t *p, pc_msg *m);
-/* [loop] Starts a lazily started partition on its first message. */
-void pc_part_start_lazy(pc_part *part);
-/* [loop] Seal and write what the batching rules allow (force: everything). */
-void pc_part_seal(pc_part *part, bool force);
-/* [loop] After (re)registration: write every pending entry again, in order. */
-void pc_part_resend(pc_part *part);
-/* [loop] SEND_RECEIPT / SEND_ERROR for this partition. */
-void pc_part_on_receipt(pc_part *part, const Pulsarc__CommandSendReceipt *r);
-void pc_part_on_send_error(pc_part *part, const Pulsarc__CommandSendError *e);
-/* [loop] Fails every message of the partition (unsent and pending). */
-void pc_part_fail_all(pc_part *part, pulsarc_err_t err);
-/* [loop] Completes one message: callback, payload/option release, counters. */
-void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
-                     const pulsarc_msg_id_t *id);
-void pc_entry_release(pc_part *part, pc_entry *e);
-/* [loop] Frees an entry that no connection references, with what it holds
- * (spliced payloads included). */
-void pc_entry_free(pc_entry *e);
-/* [loop] Deadline sweep timer callback. */
-void pc_producer_deadline_sweep(pc_loop *loop, pc_timer *t);
-/* [loop] Flush/close bookkeeping after completions. */
-void pc_producer_check_flushes(pulsarc_producer_t *p);
-bool pc_producer_idle(pulsarc_producer_t *p);
-/* [loop] Wakes senders blocked on queue or memory room. */
-void pc_producer_wake_senders(pulsarc_producer_t *p);
-
-/* ---- shared between producer_send.c, producer_seal.c, producer_deadline.c [loop] ---- */
-pc_entry *pc_entry_get(pc_part *part, uint32_t count);
-void pc_entry_write(pc_part *part, pc_entry *e);
-void pc_entry_withdraw(pc_entry *e);
-void pc_pending_push(pc_part *part, pc_entry *e);
-void pc_msg_release_payload(pc_msg *m);
-/* Puts never-written entries from `from` to the tail back into unsent. */
-void pc_part_unseal_from(pc_part *part, pc_entry *from);
-/* Continues a resend that waited for a frame to leave its connection. */
-void pc_part_resend_resume(pc_part *part);
-
-/* fifo helpers [loop] */
-int pc_fifo_push(pc_msgfifo *f, const pc_msg *m);
-int pc_fifo_push_front(pc_msgfifo *f, const pc_msg *m);
-static inline pc_msg *pc_fifo_at(pc_msgfifo *f, size_t i) {
-  return &f->a[(f->head + i) & (f->cap - 1)];
+/* Messages with a delivery time travel alone (never batched). */
+static inline bool pc_msg_travels_alone(const pc_msg *m) {
+  return m->ext != NULL && m->ext->has_deliver_at;
 }
-static inline void pc_fifo_pop(pc_msgfifo *f) {
-  f->head = (f->head + 1) & (f->cap - 1);
-  f->n--;
-}
-void pc_fifo_free(pc_msgfifo *f);
 
 #endif

@@ -1,5 +1,5 @@
 /* Per-thread SPSC rings behind one producer; see sendq.h. */
-#include "client/sendq.h"
+#include "producer/sendq.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,36 +1,20 @@
-/* Sealing: turning queued messages into SEND frames on the producer's I/O
- * thread. Batching (by count, bytes, delay; optionally one batch per key),
- * sequence ids, compression of the whole batch body or single payload,
- * chunking of large messages, and the resend after re-registration. Every
- * function here runs on the producer's loop. */
+/* Sealing one entry on the producer's I/O thread: sequence ids (assigned
+ * here, so they strictly increase on the wire), the batch body, compression,
+ * MessageMetadata, the SEND frame with large payloads spliced in as
+ * segments instead of copied, and chunking of a message too large for one
+ * frame. The sealed entry joins the pending queue and is written. [loop] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/arena.h"
-#include "client/producer.h"
-#include "client/testing.h"
 #include "codec/commands.h"
 #include "codec/compress.h"
 #include "codec/frame.h"
 #include "common/clock.h"
+#include "producer/arena.h"
+#include "producer/pipeline.h"
 
-#define MS (1000000ull)
-/* Stop sealing while the connection holds this much unwritten data: the
- * socket is the bottleneck, and messages wait better unsealed (they can
- * still fail by deadline without ever being sent). */
-#define CONN_HIGH_WATER (4u << 20)
 #define HEADROOM 256
-
-#ifdef PULSARC_TEST_HOOKS
-static _Atomic unsigned pc_test_flags;
-void pc_test_set_flags(unsigned flags) { atomic_store(&pc_test_flags, flags); }
-unsigned pc_test_get_flags(void) { return atomic_load(&pc_test_flags); }
-#define BROKEN(flag) (atomic_load_explicit(&pc_test_flags, memory_order_relaxed) & (flag))
-#else
-/* Shipped libraries: the broken paths are dead code, removed at compile time. */
-#define BROKEN(flag) 0
-#endif
 
 /* ------------------------------------------------------------ metadata */
 
@@ -193,58 +177,7 @@ static int fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, cons
   return 0;
 }
 
-/* ------------------------------------------------------- batch selection */
-
-static bool travels_alone(const pc_msg *m) { return m->ext != NULL && m->ext->has_deliver_at; }
-
-static bool same_key(const pc_msg *a, const pc_msg *b) {
-  const char *ka = a->ext ? a->ext->partition_key : NULL;
-  const char *kb = b->ext ? b->ext->partition_key : NULL;
-  if (ka == NULL || kb == NULL)
-    return ka == kb;
-  return a->ext->partition_key_len == b->ext->partition_key_len &&
-         memcmp(ka, kb, a->ext->partition_key_len) == 0;
-}
-
-/* Picks the messages of the next frame into sel[] (indexes into unsent, in
- * order). With key-based batching only messages sharing the first one's key
- * go together, and the others keep their places. Returns the count; *bytes
- * is an estimate of the body size, *complete whether a limit was hit. */
-static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool *complete) {
-  pulsarc_producer_t *p = part->p;
-  pc_msg *first = pc_fifo_at(&part->unsent, 0);
-  sel[0] = 0;
-  *bytes = first->len + 16 + pc_msg_ext_wire_size(first->ext);
-  *complete = true;
-  if (!p->conf.batching || travels_alone(first))
-    return 1;
-  uint64_t limit = p->conf.batch_max_bytes;
-  if (limit > part->max_message_size)
-    limit = part->max_message_size;
-  uint32_t n = 1;
-  *complete = false;
-  for (size_t i = 1; i < part->unsent.n && n < p->conf.batch_max_messages; i++) {
-    pc_msg *m = pc_fifo_at(&part->unsent, i);
-    if (p->conf.key_based_batching && !same_key(first, m))
-      continue;
-    if (travels_alone(m)) {
-      if (p->conf.key_based_batching)
-        continue;
-      *complete = true; /* delayed messages travel alone: send what we have */
-      break;
-    }
-    uint64_t add = m->len + 16 + pc_msg_ext_wire_size(m->ext);
-    if (*bytes + add > limit) {
-      *complete = true;
-      break;
-    }
-    *bytes += add;
-    sel[n++] = (uint32_t)i;
-  }
-  if (n >= p->conf.batch_max_messages || *bytes >= p->conf.batch_max_bytes)
-    *complete = true;
-  return n;
-}
+/* --------------------------------------------------------------- frames */
 
 /* Removes the selected messages from unsent into dst (in order). */
 static void take_selected(pc_part *part, const uint32_t *sel, uint32_t n, pc_msg *dst) {
@@ -274,8 +207,6 @@ static void take_selected(pc_part *part, const uint32_t *sel, uint32_t n, pc_msg
   }
   f->n = w;
 }
-
-/* --------------------------------------------------------------- frames */
 
 static void fail_msgs(pc_part *part, pc_msg *msgs, uint32_t n, pulsarc_err_t err) {
   for (uint32_t i = 0; i < n; i++)
@@ -364,7 +295,7 @@ static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *p
 /* Encodes the selected messages into one SEND frame (or chunks), appends it
  * to the pending queue and writes it. Sequence ids are assigned here, on the
  * I/O thread, so they strictly increase on the wire. */
-static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
+void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   pulsarc_producer_t *p = part->p;
   pc_entry *e = pc_entry_get(part, n);
   if (e == NULL) {
@@ -379,7 +310,7 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   }
   take_selected(part, sel, n, e->msgs);
   pc_msg *first = &e->msgs[0];
-  bool batched = p->conf.batching && !travels_alone(first);
+  bool batched = p->conf.batching && !pc_msg_travels_alone(first);
   int codec = (int)p->conf.compression;
   e->batched = batched;
   e->codec = codec;
@@ -496,85 +427,4 @@ static void seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   }
   pc_pending_push(part, e);
   pc_entry_write(part, e);
-}
-
-void pc_part_seal(pc_part *part, bool force) {
-  pulsarc_producer_t *p = part->p;
-  uint32_t cap = p->conf.batching ? p->conf.batch_max_messages : 1;
-  while (part->state == PS_READY && !part->resend_blocked && part->unsent.n > 0) {
-    if (part->conn != NULL && pc_conn_unwritten_bytes(part->conn) > CONN_HIGH_WATER) {
-      part->throttled = true;
-      return;
-    }
-    part->throttled = false;
-    if (part->sel_cap < cap) {
-      uint32_t *sel = realloc(part->sel, cap * sizeof *sel);
-      if (sel == NULL)
-        return; /* retried on the next pass */
-      part->sel = sel;
-      part->sel_cap = cap;
-    }
-    uint32_t *sel = part->sel;
-    uint64_t bytes;
-    bool complete;
-    uint32_t n = select_batch(part, sel, &bytes, &complete);
-    uint64_t now = pc_loop_now(p->loop);
-    uint64_t due = pc_fifo_at(&part->unsent, 0)->arrival_ns + p->conf.batch_max_delay_ms * MS;
-    if (part->seal_by_ns < due)
-      due = part->seal_by_ns;
-    if (!force && !complete && now < due) {
-      if (!pc_timer_armed(&part->batch_timer) || part->batch_timer.deadline_ns > due)
-        pc_timer_start(p->loop, &part->batch_timer, due - now);
-      return;
-    }
-    seal_one(part, sel, n);
-  }
-  if (part->unsent.n == 0) {
-    part->seal_by_ns = UINT64_MAX;
-    pc_timer_cancel(p->loop, &part->batch_timer);
-  }
-}
-
-void pc_part_batch_timer(pc_loop *loop, pc_timer *t) {
-  (void)loop;
-  pc_part *part = t->ctx;
-  pc_part_seal(part, true);
-}
-
-/* ---------------------------------------------------------------- resend */
-
-void pc_part_resend_resume(pc_part *part) {
-  part->resend_kick = false;
-  part->resend_blocked = false;
-  for (pc_entry *e = part->pending_head; e != NULL; e = e->next) {
-    if (e->sent_round == part->resend_round)
-      continue; /* already written on this connection */
-    if (e->in_conn) {
-      part->resend_blocked = true;
-      part->resend_blocker = e;
-      return;
-    }
-    pc_entry_write(part, e);
-    e->sent_round = part->resend_round;
-  }
-}
-
-/* Rewrites every pending entry, oldest first, on the current connection.
- * An entry whose frame is still queued in a connection (partly written
- * before the re-registration) must finish there first: writing later
- * entries ahead of it would let a deduplicating broker drop it as an old
- * sequence id. So the resend stops at it and resumes once it is out. */
-void pc_part_resend(pc_part *part) {
-  part->resend_round++;
-  part->resend_blocker = NULL;
-  if (BROKEN(PC_TEST_NO_RESEND))
-    return;
-  if (BROKEN(PC_TEST_RENUMBER_ON_RESEND) && part->pending_head != NULL) {
-    /* Back to unsent, and sealed again with ids past every one used. */
-    uint64_t next = part->next_seq;
-    pc_part_unseal_from(part, part->pending_head);
-    part->next_seq = next;
-    return;
-  }
-  pc_part_resend_resume(part);
 }

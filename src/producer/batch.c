@@ -1,0 +1,104 @@
+/* Per-partition batching on the producer's I/O thread: which unsent
+ * messages go into the next frame (up to batch_max_messages and
+ * batch_max_bytes, one key per batch with key-based batching, delayed
+ * messages alone) and when the frame is due (full, the oldest message's
+ * batch delay, or a message's deadline). [loop] */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "producer/pipeline.h"
+
+#define MS (1000000ull)
+
+static bool same_key(const pc_msg *a, const pc_msg *b) {
+  const char *ka = a->ext ? a->ext->partition_key : NULL;
+  const char *kb = b->ext ? b->ext->partition_key : NULL;
+  if (ka == NULL || kb == NULL)
+    return ka == kb;
+  return a->ext->partition_key_len == b->ext->partition_key_len &&
+         memcmp(ka, kb, a->ext->partition_key_len) == 0;
+}
+
+/* Picks the messages of the next frame into sel[] (indexes into unsent, in
+ * order). With key-based batching only messages sharing the first one's key
+ * go together, and the others keep their places. Returns the count; *bytes
+ * is an estimate of the body size, *complete whether a limit was hit. */
+static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool *complete) {
+  pulsarc_producer_t *p = part->p;
+  pc_msg *first = pc_fifo_at(&part->unsent, 0);
+  sel[0] = 0;
+  *bytes = first->len + 16 + pc_msg_ext_wire_size(first->ext);
+  *complete = true;
+  if (!p->conf.batching || pc_msg_travels_alone(first))
+    return 1;
+  uint64_t limit = p->conf.batch_max_bytes;
+  if (limit > part->max_message_size)
+    limit = part->max_message_size;
+  uint32_t n = 1;
+  *complete = false;
+  for (size_t i = 1; i < part->unsent.n && n < p->conf.batch_max_messages; i++) {
+    pc_msg *m = pc_fifo_at(&part->unsent, i);
+    if (p->conf.key_based_batching && !same_key(first, m))
+      continue;
+    if (pc_msg_travels_alone(m)) {
+      if (p->conf.key_based_batching)
+        continue;
+      *complete = true; /* delayed messages travel alone: send what we have */
+      break;
+    }
+    uint64_t add = m->len + 16 + pc_msg_ext_wire_size(m->ext);
+    if (*bytes + add > limit) {
+      *complete = true;
+      break;
+    }
+    *bytes += add;
+    sel[n++] = (uint32_t)i;
+  }
+  if (n >= p->conf.batch_max_messages || *bytes >= p->conf.batch_max_bytes)
+    *complete = true;
+  return n;
+}
+
+void pc_part_seal(pc_part *part, bool force) {
+  pulsarc_producer_t *p = part->p;
+  uint32_t cap = p->conf.batching ? p->conf.batch_max_messages : 1;
+  while (part->state == PS_READY && !part->resend_blocked && part->unsent.n > 0) {
+    if (part->conn != NULL && pc_conn_unwritten_bytes(part->conn) > PC_CONN_HIGH_WATER) {
+      part->throttled = true;
+      return;
+    }
+    part->throttled = false;
+    if (part->sel_cap < cap) {
+      uint32_t *sel = realloc(part->sel, cap * sizeof *sel);
+      if (sel == NULL)
+        return; /* retried on the next pass */
+      part->sel = sel;
+      part->sel_cap = cap;
+    }
+    uint32_t *sel = part->sel;
+    uint64_t bytes;
+    bool complete;
+    uint32_t n = select_batch(part, sel, &bytes, &complete);
+    uint64_t now = pc_loop_now(p->loop);
+    uint64_t due = pc_fifo_at(&part->unsent, 0)->arrival_ns + p->conf.batch_max_delay_ms * MS;
+    if (part->seal_by_ns < due)
+      due = part->seal_by_ns;
+    if (!force && !complete && now < due) {
+      if (!pc_timer_armed(&part->batch_timer) || part->batch_timer.deadline_ns > due)
+        pc_timer_start(p->loop, &part->batch_timer, due - now);
+      return;
+    }
+    pc_part_seal_one(part, sel, n);
+  }
+  if (part->unsent.n == 0) {
+    part->seal_by_ns = UINT64_MAX;
+    pc_timer_cancel(p->loop, &part->batch_timer);
+  }
+}
+
+void pc_part_batch_timer(pc_loop *loop, pc_timer *t) {
+  (void)loop;
+  pc_part *part = t->ctx;
+  pc_part_seal(part, true);
+}

@@ -1,0 +1,196 @@
+/* The application-thread half of a send [app threads, any thread for the
+ * non-blocking forms]: the deadline, the memory credit, an in-flight slot,
+ * the push into this thread's ring and the wake of the I/O thread, with the
+ * blocking waits for room. Nothing here touches state the loop owns. */
+#include <stdlib.h>
+
+#include "codec/crc32c.h"
+#include "common/clock.h"
+#include "common/err_detail.h"
+#include "common/futex.h"
+#include "producer/arena.h"
+#include "producer/pipeline.h"
+
+static pulsarc_err_t closed_error(pulsarc_producer_t *p) {
+  int s = atomic_load_explicit(&p->app_state, memory_order_acquire);
+  if (s == PC_APP_OPEN)
+    return PULSARC_OK;
+  if (s == PC_APP_FAILED)
+    return (pulsarc_err_t)atomic_load(&p->fail_err);
+  return PULSARC_ERR_CLOSED;
+}
+
+/* Sleeps until the loop signals room (or the deadline). Returns false on
+ * timeout. The waiter count lets the loop skip the wake syscall when
+ * nobody sleeps. */
+static bool wait_for_room(pulsarc_producer_t *p, uint32_t seen, uint64_t deadline_ns) {
+  int64_t left = -1;
+  if (deadline_ns != 0) {
+    uint64_t now = pc_mono_ns();
+    if (now >= deadline_ns)
+      return false;
+    left = (int64_t)(deadline_ns - now);
+  }
+  pc_futex_wait(&p->space_seq, seen, left);
+  return true;
+}
+
+/* Reserves one in-flight slot, blocking if configured. */
+static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, bool may_block) {
+  uint32_t max = p->conf.max_pending_messages;
+  for (;;) {
+    uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&p->inflight, 1, memory_order_acq_rel) < max)
+      return PULSARC_OK;
+    atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
+    if (!may_block)
+      return PULSARC_ERR_QUEUE_FULL;
+    atomic_fetch_add(&p->space_waiters, 1);
+    /* Re-check after announcing ourselves, so a wake between the failed
+     * reservation and the announcement is not lost. */
+    bool ok = atomic_load(&p->inflight) < max || wait_for_room(p, seen, deadline_ns);
+    atomic_fetch_sub(&p->space_waiters, 1);
+    if (!ok)
+      return PULSARC_ERR_TIMEOUT;
+    pulsarc_err_t err = closed_error(p);
+    if (err != PULSARC_OK)
+      return err;
+  }
+}
+
+static void release_slot(pulsarc_producer_t *p, uint32_t len) {
+  atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
+  pc_producer_release_memory(p, len);
+}
+
+/* Common path of every send: validate, reserve, enqueue, wake. On error the
+ * caller still owns (and must release) data and ext. */
+static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
+                                 int64_t default_timeout_ms) {
+  pulsarc_err_t err = closed_error(p);
+  if (err != PULSARC_OK)
+    return err;
+  /* Exact check for plain messages; compressed ones are checked after
+   * compression and chunked ones are split, both on the I/O thread. */
+  size_t extra = pc_msg_ext_wire_size(m->ext);
+  if (p->conf.compression == PULSARC_COMPRESSION_NONE && !p->conf.chunking &&
+      (uint64_t)m->len + extra > atomic_load_explicit(&p->max_message_size, memory_order_relaxed))
+    return PULSARC_ERR_MESSAGE_TOO_BIG;
+  if (m->ext != NULL && m->ext->null_value && m->len != 0)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  int64_t timeout_ms = opts != NULL && opts->has_timeout ? opts->timeout_ms : default_timeout_ms;
+  m->deadline_ns =
+      timeout_ms > 0 ? pc_mono_coarse_late_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+  bool on_loop = pc_on_library_thread();
+  bool may_block = p->conf.block_if_queue_full && !on_loop;
+  if ((err = pc_producer_take_memory(p, m->len, m->deadline_ns, may_block)) != PULSARC_OK)
+    return err;
+  if ((err = reserve_slot(p, m->deadline_ns, may_block)) != PULSARC_OK) {
+    pc_producer_release_memory(p, m->len);
+    return err;
+  }
+  for (;;) {
+    bool new_ring;
+    uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
+    int r = pc_sendq_push(&p->q, m, &new_ring);
+    if (r == 0) {
+      if (new_ring)
+        pc_loop_wake_force(p->loop);
+      else
+        pc_loop_wake(p->loop);
+      return PULSARC_OK;
+    }
+    if (r < 0) {
+      release_slot(p, m->len);
+      return PULSARC_ERR_NO_MEMORY;
+    }
+    /* This thread's ring is full: the loop is behind. Make sure it runs,
+     * then sleep until it drains (never spin). */
+    pc_loop_wake_force(p->loop);
+    if (!may_block) {
+      release_slot(p, m->len);
+      return PULSARC_ERR_QUEUE_FULL;
+    }
+    atomic_fetch_add(&p->space_waiters, 1);
+    bool ok = wait_for_room(p, seen, m->deadline_ns);
+    atomic_fetch_sub(&p->space_waiters, 1);
+    if (!ok) {
+      release_slot(p, m->len);
+      return PULSARC_ERR_TIMEOUT;
+    }
+  }
+}
+
+/* Why a send was refused, for pulsarc_last_error_text(). Runs on refusals
+ * only, never for an accepted message. */
+static void explain_refusal(pulsarc_producer_t *p, const pc_msg *m, pulsarc_err_t err) {
+  switch (err) {
+  case PULSARC_ERR_CLOSED:
+    pc_err_detail_set("producer for %s is closed", p->topic);
+    break;
+  case PULSARC_ERR_MESSAGE_TOO_BIG:
+    pc_err_detail_set("message of %u bytes (plus %zu bytes of options) is over the max message "
+                      "size of %u bytes on %s",
+                      m->len, pc_msg_ext_wire_size(m->ext),
+                      atomic_load_explicit(&p->max_message_size, memory_order_relaxed), p->topic);
+    break;
+  case PULSARC_ERR_INVALID_ARGUMENT:
+    pc_err_detail_set("a null-value message must have an empty payload (got %u bytes)", m->len);
+    break;
+  case PULSARC_ERR_QUEUE_FULL:
+    pc_err_detail_set("%s: max_pending_messages (%u) or the sending thread's ring is full%s",
+                      p->topic, p->conf.max_pending_messages,
+                      pc_on_library_thread() ? " (a callback never blocks)"
+                                             : " and block_if_queue_full is false");
+    break;
+  case PULSARC_ERR_MEMORY_LIMIT:
+    pc_err_detail_set("%s: the client's memory_limit_bytes is reached", p->topic);
+    break;
+  case PULSARC_ERR_TIMEOUT:
+    pc_err_detail_set("%s: the message's deadline passed while waiting for room "
+                      "(max_pending_messages or memory_limit_bytes)",
+                      p->topic);
+    break;
+  default:
+    if (err >= PULSARC_ERR_BROKER_BASE)
+      pc_err_detail_set("producer for %s failed for good: %s", p->topic, pulsarc_err_str(err));
+    break;
+  }
+}
+
+pulsarc_err_t pc_producer_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
+                                  int64_t default_timeout_ms) {
+  pulsarc_err_t err = try_enqueue(p, m, opts, default_timeout_ms);
+  if (err != PULSARC_OK)
+    explain_refusal(p, m, err);
+  return err;
+}
+
+pulsarc_err_t pc_producer_send_copy(pulsarc_producer_t *p, const void *data, size_t len,
+                                    const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb, void *ctx) {
+  if (p == NULL || (data == NULL && len > 0) || len > UINT32_MAX)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  pc_msg m = {.len = (uint32_t)len, .done = cb, .done_ctx = ctx};
+  pulsarc_err_t err;
+  m.ext = pc_msg_ext_from_opts(opts, &err);
+  if (err != PULSARC_OK)
+    return err;
+  void *copy = pc_arena_copy(data, len, &m.free_fn, &m.free_ctx);
+  if (copy == NULL) {
+    free(m.ext);
+    return PULSARC_ERR_NO_MEMORY;
+  }
+  m.data = copy;
+  if (len >= PC_SPLICE_MIN && p->conf.compression == PULSARC_COMPRESSION_NONE) {
+    /* Checksummed here, from this core's cache, so that the I/O thread,
+     * which writes the payload without copying it, only combines CRCs. */
+    m.crc = pc_crc32c(0, copy, len);
+    m.flags |= PC_MSG_HAS_CRC;
+  }
+  err = pc_producer_enqueue(p, &m, opts, (int64_t)p->conf.send_timeout_ms);
+  if (err != PULSARC_OK) {
+    m.free_fn(copy, m.free_ctx);
+    free(m.ext);
+  }
+  return err;
+}

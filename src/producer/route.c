@@ -1,0 +1,131 @@
+/* The producer's poller on its I/O thread: drains the per-thread rings
+ * (fairly, a budget per pass), stamps each message's arrival, arms the
+ * deadline timer, routes it to a partition (key hash, round robin that
+ * switches once per batch, single partition or the user's router) and lets
+ * each ready partition seal what its batching rules allow. [loop] */
+#include <stdint.h>
+
+#include "producer/pipeline.h"
+
+#define DRAIN_BUDGET 4096
+
+static void part_take(pc_part *part, pc_msg *m) {
+  if (pc_fifo_push(&part->unsent, m) != 0) {
+    pc_msg_complete(part->p, m, PULSARC_ERR_NO_MEMORY, NULL);
+    return;
+  }
+  part->unsent_bytes += m->len;
+  if (m->deadline_ns != 0 && m->deadline_ns < part->seal_by_ns)
+    part->seal_by_ns = m->deadline_ns;
+}
+
+/* [loop] One drained message (pc_sendq_drain callback). */
+static void accept(void *arg, pc_msg *m) {
+  pulsarc_producer_t *p = arg;
+  m->idx = p->drained++;
+  m->arrival_ns = pc_loop_now(p->loop);
+  int s = atomic_load_explicit(&p->app_state, memory_order_relaxed);
+  if (p->destroyed || s == PC_APP_FAILED || (s == PC_APP_CLOSED && !p->closing)) {
+    pc_msg_complete(
+        p, m, s == PC_APP_FAILED ? (pulsarc_err_t)atomic_load(&p->fail_err) : PULSARC_ERR_CLOSED,
+        NULL);
+    return;
+  }
+  if (m->deadline_ns != 0 &&
+      (!pc_timer_armed(&p->deadline_timer) || m->deadline_ns < p->deadline_timer.deadline_ns))
+    pc_timer_start(p->loop, &p->deadline_timer,
+                   m->deadline_ns > m->arrival_ns ? m->deadline_ns - m->arrival_ns : 0);
+  if (p->nparts == 0) {
+    if (pc_fifo_push(&p->unrouted, m) != 0)
+      pc_msg_complete(p, m, PULSARC_ERR_NO_MEMORY, NULL);
+    return;
+  }
+  pc_producer_route(p, m);
+}
+
+void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
+  uint32_t k = 0;
+  if (p->nparts > 1) {
+    const char *key = m->ext != NULL ? m->ext->partition_key : NULL;
+    size_t key_len = key != NULL ? m->ext->partition_key_len : 0;
+    if (p->conf.routing_mode == PC_ROUTE_CUSTOM) {
+      int r = p->conf.router(key, key_len, p->nparts, p->conf.router_ctx);
+      if (r < 0 || r >= p->nparts) {
+        PC_WARN(&p->client->conf.logger, "custom router returned partition %d of %d", r, p->nparts);
+        pc_msg_complete(p, m, PULSARC_ERR_INVALID_ARGUMENT, NULL);
+        return;
+      }
+      k = (uint32_t)r;
+    } else if (key != NULL) {
+      /* One key, one partition: keeps per-key order. */
+      int32_t h = p->conf.hashing == PC_HASH_MURMUR3_32 ? pc_murmur3_32_hash(key, key_len)
+                                                        : pc_java_string_hash(key, key_len);
+      k = (uint32_t)h % (uint32_t)p->nparts;
+    } else if (p->conf.routing_mode == PC_ROUTE_SINGLE) {
+      k = p->single_part;
+    } else {
+      /* Round robin that switches partition once per batch, so batches
+       * stay full. */
+      if (p->rr_left == 0) {
+        p->rr_part = (p->rr_part + 1) % (uint32_t)p->nparts;
+        p->rr_left = p->conf.batching ? p->conf.batch_max_messages : 1;
+      }
+      p->rr_left--;
+      k = p->rr_part;
+    }
+  }
+  pc_part *part = p->parts[k];
+  part_take(part, m);
+  if (part->state == PS_INIT)
+    pc_part_start_lazy(part);
+}
+
+/* Takes in everything the rings hold. Every message accepted before a flush
+ * or close was posted is in them by now (the push came before the post), so
+ * one drain of each ring to empty covers them all: the poller's budget
+ * would leave some behind. This ends: what senders add meanwhile is bounded
+ * by max_pending_messages. */
+void pc_producer_drain_all(pulsarc_producer_t *p) {
+  bool room = false;
+  pc_sendq_drain(&p->q, SIZE_MAX, accept, p, &room);
+  if (room)
+    pc_producer_wake_senders(p);
+}
+
+bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
+  (void)loop;
+  pulsarc_producer_t *p = poller->ctx;
+  bool room = false;
+  size_t n = pc_sendq_drain(&p->q, DRAIN_BUDGET, accept, p, &room);
+  if (room || p->wake_senders)
+    pc_producer_wake_senders(p);
+  bool did = n > 0;
+  for (int k = 0; k < p->nparts; k++) {
+    pc_part *part = p->parts[k];
+    if (part->resend_kick && part->state == PS_READY) {
+      pc_part_resend_resume(part);
+      did = true;
+    }
+    if (part->unsent.n > 0 && part->state == PS_READY) {
+      size_t before = part->unsent.n;
+      pc_part_seal(part, false);
+      did |= part->unsent.n != before;
+    }
+  }
+  return did;
+}
+
+bool pc_producer_has_work(pc_poller *poller) {
+  pulsarc_producer_t *p = poller->ctx;
+  if (p->wake_senders || pc_sendq_has_work(&p->q))
+    return true;
+  for (int k = 0; k < p->nparts; k++) {
+    pc_part *part = p->parts[k];
+    if (part->resend_kick)
+      return true;
+    if (part->throttled && part->unsent.n > 0 && part->conn != NULL &&
+        pc_conn_unwritten_bytes(part->conn) <= PC_CONN_HIGH_WATER / 2)
+      return true;
+  }
+  return false;
+}
