@@ -134,3 +134,17 @@ Pulsarc__BaseCommand *pc_cmd_producer(pc_cmd *c, const pc_cmd_producer_args *a) 
   base(c, PULSARC__BASE_COMMAND__TYPE__PRODUCER)->producer = pr;
   return &c->base;
 }
+
+size_t pc_key_values_size(size_t n) {
+  return n * (sizeof(Pulsarc__KeyValue *) + sizeof(Pulsarc__KeyValue));
+}
+
+Pulsarc__KeyValue **pc_key_values_init(void *mem, size_t n) {
+  Pulsarc__KeyValue **ptrs = mem;
+  Pulsarc__KeyValue *kvs = (Pulsarc__KeyValue *)(ptrs + n);
+  for (size_t i = 0; i < n; i++) {
+    pulsarc__key_value__init(&kvs[i]);
+    ptrs[i] = &kvs[i];
+  }
+  return ptrs;
+}

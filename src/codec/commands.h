@@ -92,6 +92,14 @@ typedef struct pc_cmd_producer_args {
 } pc_cmd_producer_args;
 Pulsarc__BaseCommand *pc_cmd_producer(pc_cmd *c, const pc_cmd_producer_args *a);
 
+/* Key/value lists (message and schema properties) as protobuf-c wants
+ * them: n pointers followed by n records, laid out in caller-provided
+ * memory of pc_key_values_size(n) bytes (their count is the user's, so
+ * never a stack array). The pointers are set and the records initialised;
+ * the caller fills in ->key and ->value. */
+size_t pc_key_values_size(size_t n);
+Pulsarc__KeyValue **pc_key_values_init(void *mem, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

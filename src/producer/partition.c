@@ -363,19 +363,17 @@ static void send_producer(pc_part *part) {
     size_t nprops = p->conf.schema_properties.n;
     Pulsarc__KeyValue **ptrs = NULL;
     if (nprops != 0) {
-      ptrs = pc_thread_scratch(nprops * (sizeof *ptrs + sizeof(Pulsarc__KeyValue)));
-      if (ptrs == NULL) {
+      void *mem = pc_thread_scratch(pc_key_values_size(nprops));
+      if (mem == NULL) {
         pc_conn_detach_producer(part->conn, part->producer_id);
         part->conn = NULL;
         pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
         return;
       }
-      Pulsarc__KeyValue *kvs = (Pulsarc__KeyValue *)(ptrs + nprops);
+      ptrs = pc_key_values_init(mem, nprops);
       for (size_t i = 0; i < nprops; i++) {
-        pulsarc__key_value__init(&kvs[i]);
-        kvs[i].key = p->conf.schema_properties.items[i].key;
-        kvs[i].value = p->conf.schema_properties.items[i].value;
-        ptrs[i] = &kvs[i];
+        ptrs[i]->key = p->conf.schema_properties.items[i].key;
+        ptrs[i]->value = p->conf.schema_properties.items[i].value;
       }
     }
     schema.n_properties = nprops;

@@ -27,15 +27,13 @@ static int props_of(const pc_msg_ext *x, Pulsarc__KeyValue ***props) {
   *props = NULL;
   if (n == 0)
     return 0;
-  Pulsarc__KeyValue **ptrs = pc_thread_scratch(n * (sizeof *ptrs + sizeof(Pulsarc__KeyValue)));
-  if (ptrs == NULL)
+  void *mem = pc_thread_scratch(pc_key_values_size(n));
+  if (mem == NULL)
     return -1;
-  Pulsarc__KeyValue *kvs = (Pulsarc__KeyValue *)(ptrs + n);
+  Pulsarc__KeyValue **ptrs = pc_key_values_init(mem, n);
   for (size_t i = 0; i < n; i++) {
-    pulsarc__key_value__init(&kvs[i]);
-    kvs[i].key = (char *)x->prop_keys[i];
-    kvs[i].value = (char *)x->prop_values[i];
-    ptrs[i] = &kvs[i];
+    ptrs[i]->key = (char *)x->prop_keys[i];
+    ptrs[i]->value = (char *)x->prop_values[i];
   }
   *props = ptrs;
   return 0;

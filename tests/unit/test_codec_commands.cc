@@ -329,3 +329,39 @@ TEST_F(CodecCommands, ProducerDecodesBack) {
 }
 
 } // namespace
+
+// Property lists laid out by pc_key_values_init in caller memory (the
+// producer's thread scratch): every record reachable, initialised, and
+// encoded in order.
+TEST_F(CodecCommands, KeyValuesLaidOutInCallerMemoryDecodeBack) {
+  const char *keys[] = {"a", "bb", "ccc"};
+  const char *values[] = {"1", "22", "333"};
+  std::vector<unsigned char> mem(pc_key_values_size(3));
+  ASSERT_EQ(mem.size(), 3 * (sizeof(Pulsarc__KeyValue *) + sizeof(Pulsarc__KeyValue)));
+  Pulsarc__KeyValue **kvs = pc_key_values_init(mem.data(), 3);
+  for (int i = 0; i < 3; i++) {
+    ASSERT_NE(kvs[i], nullptr);
+    EXPECT_EQ(kvs[i]->key, nullptr); // initialised, not left as garbage
+    kvs[i]->key = const_cast<char *>(keys[i]);
+    kvs[i]->value = const_cast<char *>(values[i]);
+  }
+  Pulsarc__Schema schema = PULSARC__SCHEMA__INIT;
+  schema.name = const_cast<char *>("s");
+  schema.type = PULSARC__SCHEMA__TYPE__Json;
+  schema.n_properties = 3;
+  schema.properties = kvs;
+  pc_cmd_producer_args a = {};
+  a.topic = "t";
+  a.request_id = 1;
+  a.schema = &schema;
+  pc_cmd c;
+  const Pulsarc__BaseCommand *m = RoundTrip(pc_cmd_producer(&c, &a));
+  ASSERT_NE(m, nullptr);
+  ASSERT_NE(m->producer, nullptr);
+  ASSERT_NE(m->producer->schema, nullptr);
+  ASSERT_EQ(m->producer->schema->n_properties, 3u);
+  for (int i = 0; i < 3; i++) {
+    EXPECT_STREQ(m->producer->schema->properties[i]->key, keys[i]);
+    EXPECT_STREQ(m->producer->schema->properties[i]->value, values[i]);
+  }
+}
