@@ -69,10 +69,13 @@ typedef enum pc_part_state {
   PS_FAILED
 } pc_part_state;
 
+/* One partition producer. Grouped by the file that owns each part. */
 typedef struct pc_part {
   pulsarc_producer_t *p;
   int index; /* partition, -1 if the topic is not partitioned */
   char topic[PC_TOPIC_MAX];
+
+  /* partition.c: the state machine and the broker's registration */
   pc_part_state state;
   pc_lookup_op *lookup;
   pc_pool_req *pool_req;
@@ -91,31 +94,39 @@ typedef struct pc_part {
   uint64_t backoff_ms;
   bool has_assigned; /* broker named the new owner in CLOSE_PRODUCER */
   pc_host_port assigned;
+  uint32_t max_message_size; /* min(conf, broker) */
+
+  /* creation.c: the first creation's deadline */
+  uint64_t create_deadline_ns; /* first creation gives up after this */
+  pc_timer create_timer;       /* fires at create_deadline_ns */
+  pulsarc_err_t last_err;      /* why the last creation attempt failed */
+  pulsarc_err_t last_stage;    /* the *_TIMEOUT code that attempt counts toward */
+
+  /* route.c, batch.c, seal.c: unsent messages and sealing */
   pc_msgfifo unsent;
   uint64_t unsent_bytes;
+  pc_timer batch_timer;
+  uint64_t seal_by_ns; /* a queued message's deadline forces an early seal */
+  bool throttled;      /* connection has too much unwritten data */
+  uint32_t *sel;       /* indexes of the next batch in unsent, reused */
+  uint32_t sel_cap;
+  pc_buf scratch; /* batch body before compression */
+  bool seq_known;
+  uint64_t next_seq;
+  int64_t first_chunk_ledger, first_chunk_entry; /* receipt of chunk 0 */
+
+  /* pending.c: sealed entries waiting for receipts, and the entry pool */
   pc_entry *pending_head, *pending_tail;
   pc_entry *free_entries;
   uint32_t entries_made;  /* entry pool size, grown geometrically */
   size_t frame_cap_hint;  /* largest reusable frame buffer seen */
   uint32_t msgs_cap_hint; /* largest batch seen */
-  pc_timer batch_timer;
-  uint64_t seal_by_ns; /* a queued message's deadline forces an early seal */
-  bool seq_known;
-  uint64_t next_seq;
-  uint32_t max_message_size;   /* min(conf, broker) */
-  bool throttled;              /* connection has too much unwritten data */
-  uint32_t resend_round;       /* bumped at every re-registration */
-  bool resend_blocked;         /* resend waits for a frame still in a connection */
-  pc_entry *resend_blocker;    /* that frame */
-  bool resend_kick;            /* it is out: the poller resumes the resend */
-  uint64_t create_deadline_ns; /* first creation gives up after this */
-  pc_timer create_timer;       /* fires at create_deadline_ns */
-  pulsarc_err_t last_err;      /* why the last creation attempt failed */
-  pulsarc_err_t last_stage;    /* the *_TIMEOUT code that attempt counts toward */
-  pc_buf scratch;              /* batch body before compression */
-  uint32_t *sel;               /* indexes of the next batch in unsent, reused */
-  uint32_t sel_cap;
-  int64_t first_chunk_ledger, first_chunk_entry; /* receipt of chunk 0 */
+
+  /* resend.c */
+  uint32_t resend_round;    /* bumped at every re-registration */
+  bool resend_blocked;      /* resend waits for a frame still in a connection */
+  pc_entry *resend_blocker; /* that frame */
+  bool resend_kick;         /* it is out: the poller resumes the resend */
 } pc_part;
 
 /* Upward events. Calls go only downward (src/LAYERS); this table is how
