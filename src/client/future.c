@@ -14,6 +14,8 @@ pulsarc_future_t *pc_future_new(void) {
   atomic_init(&f->state, 0);
   atomic_init(&f->refs, 2);
   f->err = PULSARC_ERR_PENDING;
+  f->loop = NULL;
+  atomic_init(&f->waited, 0);
   return f;
 }
 
@@ -60,6 +62,12 @@ pulsarc_err_t pulsarc_future_wait(pulsarc_future_t *f, int64_t timeout_ms, pulsa
   if (timeout_ms != 0 && pc_on_library_thread() &&
       atomic_load_explicit(&f->state, memory_order_acquire) == 0)
     return PULSARC_ERR_WRONG_THREAD;
+  /* Someone waits now: the loop seals the message at once (group commit).
+   * waited is set before the kick, which the loop reads with acquire. */
+  if (timeout_ms != 0 && f->loop != NULL &&
+      atomic_load_explicit(&f->state, memory_order_acquire) == 0 &&
+      atomic_exchange_explicit(&f->waited, 1, memory_order_acq_rel) == 0)
+    pc_loop_kick(f->loop);
   return pc_waiter_wait(f, timeout_ms, id);
 }
 

@@ -14,6 +14,10 @@ struct pulsarc_future {
   _Atomic int refs;       /* heap futures: the caller's + the completion's */
   pulsarc_err_t err;
   pulsarc_msg_id_t id;
+  /* A send's future: the loop of its producer, told when a thread starts
+   * waiting so that the message is sent without the batch delay. */
+  struct pc_loop *loop;
+  _Atomic uint32_t waited;
 };
 
 /* [any] A heap future with two references. NULL if out of memory. */
@@ -29,6 +33,8 @@ static inline void pc_waiter_init(pc_waiter *w) {
   atomic_init(&w->state, 0);
   atomic_init(&w->refs, 1);
   w->err = PULSARC_ERR_PENDING;
+  w->loop = NULL;
+  atomic_init(&w->waited, 0);
 }
 /* [loop] pulsarc_send_cb for waiters. */
 void pc_waiter_complete(pulsarc_err_t err, const pulsarc_msg_id_t *id, void *waiter);

@@ -240,7 +240,8 @@ static const pc_opt producer_opts[] = {
      PF(batch_max_delay_ms),
      .max = 3600000,
      .def = "10",
-     .doc = "a partial batch is sent this long after its first message arrived"},
+     .doc = "a partial batch is sent this long after its first message arrived, unless a sender "
+            "waits for one of its messages (group commit: then at once)"},
     {.key = "send_timeout_ms",
      .section = "producer",
      .type = PC_OPT_UINT,

@@ -86,7 +86,8 @@ struct pc_loop {
   _Alignas(64) atomic_uint_fast64_t wake_writes;
 
   _Alignas(64) uint64_t now;
-  uint64_t busy_poll_ns; /* see pc_loop_set_busy_poll */
+  uint64_t busy_poll_ns;  /* see pc_loop_set_busy_poll */
+  _Atomic uint32_t kicks; /* see pc_loop_kick */
   uint64_t last_work_ns;
 
   pc_timer **heap;
@@ -332,6 +333,15 @@ void pc_loop_wake(pc_loop *loop) {
 }
 
 void pc_loop_wake_force(pc_loop *loop) { evfd_signal(loop); }
+
+void pc_loop_kick(pc_loop *loop) {
+  atomic_fetch_add_explicit(&loop->kicks, 1, memory_order_release);
+  pc_loop_wake(loop);
+}
+
+uint32_t pc_loop_kicks(const pc_loop *loop) {
+  return atomic_load_explicit(&((pc_loop *)loop)->kicks, memory_order_acquire);
+}
 
 uint64_t pc_loop_wake_count(const pc_loop *loop) {
   return atomic_load_explicit(&((pc_loop *)loop)->wake_writes, memory_order_relaxed);

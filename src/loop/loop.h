@@ -89,6 +89,11 @@ int pc_loop_post(pc_loop *loop, void (*fn)(pc_loop *loop, void *arg), void *arg)
 void pc_loop_wake(pc_loop *loop);
 /* [any] Wakes the loop unconditionally (rare events). */
 void pc_loop_wake_force(pc_loop *loop);
+/* [any] Tells the loop's pollers that something they may be holding back
+ * is now waited for (a future): bumps a counter they compare, and wakes. */
+void pc_loop_kick(pc_loop *loop);
+/* [loop] The kick counter. */
+uint32_t pc_loop_kicks(const pc_loop *loop);
 /* Number of eventfd writes so far (for the hot-path test and the bench). */
 uint64_t pc_loop_wake_count(const pc_loop *loop);
 

@@ -136,7 +136,7 @@ const char *pulsarc_producer_name(const pulsarc_producer_t *p) {
 pulsarc_err_t pulsarc_producer_send_cb(pulsarc_producer_t *p, const void *data, size_t len,
                                        const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb,
                                        void *ctx) {
-  return pc_producer_send_copy(p, data, len, opts, cb, ctx);
+  return pc_producer_send_copy(p, data, len, opts, cb, ctx, 0);
 }
 
 pulsarc_err_t pulsarc_producer_send_nocopy_cb(pulsarc_producer_t *p, void *data, size_t len,
@@ -170,7 +170,10 @@ pulsarc_err_t pulsarc_producer_send_async(pulsarc_producer_t *p, const void *dat
   pulsarc_future_t *f = pc_future_new();
   if (f == NULL)
     return PULSARC_ERR_NO_MEMORY;
-  pulsarc_err_t err = pc_producer_send_copy(p, data, len, opts, pc_future_complete, f);
+  if (p != NULL)
+    f->loop = p->loop; /* a thread waiting on f tells it (group commit) */
+  pulsarc_err_t err =
+      pc_producer_send_copy(p, data, len, opts, pc_future_complete, f, PC_MSG_FUTURE);
   if (err != PULSARC_OK) {
     free(f);
     return err;
@@ -214,7 +217,11 @@ pulsarc_err_t pulsarc_producer_send(pulsarc_producer_t *p, const void *data, siz
   pc_waiter_init(&w);
   /* The payload is borrowed: this call does not return before the I/O
    * thread is done with it (completion always comes from the loop). */
-  pc_msg m = {.data = data, .len = (uint32_t)len, .done = pc_waiter_complete, .done_ctx = &w};
+  pc_msg m = {.data = data,
+              .len = (uint32_t)len,
+              .flags = PC_MSG_WAITED, /* group commit: no batch delay for it */
+              .done = pc_waiter_complete,
+              .done_ctx = &w};
   pulsarc_err_t err;
   m.ext = pc_msg_ext_from_opts(opts, &err);
   if (err != PULSARC_OK)

@@ -23,13 +23,16 @@ static bool same_key(const pc_msg *a, const pc_msg *b) {
 /* Picks the messages of the next frame into sel[] (indexes into unsent, in
  * order). With key-based batching only messages sharing the first one's key
  * go together, and the others keep their places. Returns the count; *bytes
- * is an estimate of the body size, *complete whether a limit was hit. */
-static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool *complete) {
+ * is an estimate of the body size, *complete whether a limit was hit,
+ * *waited whether a selected message is waited for (PC_MSG_WAITED). */
+static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool *complete,
+                             bool *waited) {
   pulsarc_producer_t *p = part->p;
   pc_msg *first = pc_fifo_at(&part->unsent, 0);
   sel[0] = 0;
   *bytes = first->len + 16 + pc_msg_ext_wire_size(first->ext);
   *complete = true;
+  *waited = (first->flags & PC_MSG_WAITED) != 0;
   if (!p->conf.batching || pc_msg_travels_alone(first))
     return 1;
   uint64_t limit = p->conf.batch_max_bytes;
@@ -53,6 +56,7 @@ static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool
       break;
     }
     *bytes += add;
+    *waited |= (m->flags & PC_MSG_WAITED) != 0;
     sel[n++] = (uint32_t)i;
   }
   if (n >= p->conf.batch_max_messages || *bytes >= p->conf.batch_max_bytes)
@@ -78,13 +82,17 @@ void pc_part_seal(pc_part *part, bool force) {
     }
     uint32_t *sel = part->sel;
     uint64_t bytes;
-    bool complete;
-    uint32_t n = select_batch(part, sel, &bytes, &complete);
+    bool complete, waited;
+    uint32_t n = select_batch(part, sel, &bytes, &complete, &waited);
     uint64_t now = pc_loop_now(p->loop);
     uint64_t due = pc_fifo_at(&part->unsent, 0)->arrival_ns + p->conf.batch_max_delay_ms * MS;
     if (part->seal_by_ns < due)
       due = part->seal_by_ns;
-    if (!force && !complete && now < due) {
+    /* Group commit: a batch holding a message someone waits for goes now,
+     * once the rings are drained and no such batch is on the wire; what
+     * arrives meanwhile joins the next one (seal_one counts them). */
+    bool commit = waited && part->waited_inflight == 0 && p->rings_drained;
+    if (!force && !complete && !commit && now < due) {
       if (!pc_timer_armed(&part->batch_timer) || part->batch_timer.deadline_ns > due)
         pc_timer_start(p->loop, &part->batch_timer, due - now);
       return;

@@ -167,10 +167,11 @@ pulsarc_err_t pc_producer_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsar
 }
 
 pulsarc_err_t pc_producer_send_copy(pulsarc_producer_t *p, const void *data, size_t len,
-                                    const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb, void *ctx) {
+                                    const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb, void *ctx,
+                                    uint32_t flags) {
   if (p == NULL || (data == NULL && len > 0) || len > UINT32_MAX)
     return PULSARC_ERR_INVALID_ARGUMENT;
-  pc_msg m = {.len = (uint32_t)len, .done = cb, .done_ctx = ctx};
+  pc_msg m = {.len = (uint32_t)len, .flags = flags, .done = cb, .done_ctx = ctx};
   pulsarc_err_t err;
   m.ext = pc_msg_ext_from_opts(opts, &err);
   if (err != PULSARC_OK)

@@ -54,7 +54,7 @@ pc_entry *pc_entry_get(pc_part *part, uint32_t count) {
   e->next = NULL;
   e->part = part;
   e->count = e->incomplete = count;
-  e->ever_written = e->in_conn = e->dead = false;
+  e->ever_written = e->in_conn = e->dead = e->waited = false;
   e->sent_round = part->resend_round;
   e->codec = 0;
   e->uncompressed_size = 0;
@@ -90,6 +90,10 @@ void pc_entry_free(pc_entry *e) {
 }
 
 void pc_entry_release(pc_part *part, pc_entry *e) {
+  if (e->waited) {
+    e->waited = false;
+    part->waited_inflight--;
+  }
   if (part->resend_blocker == e) {
     part->resend_blocker = NULL;
     part->resend_kick = true;

@@ -17,9 +17,11 @@
  * carry a timeout. */
 pulsarc_err_t pc_producer_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
                                   int64_t default_timeout_ms);
-/* A send whose payload the library copies (send_cb, send_async). */
+/* A send whose payload the library copies (send_cb, send_async); flags:
+ * PC_MSG_* the message starts with. */
 pulsarc_err_t pc_producer_send_copy(pulsarc_producer_t *p, const void *data, size_t len,
-                                    const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb, void *ctx);
+                                    const pulsarc_msg_opts_t *opts, pulsarc_send_cb cb, void *ctx,
+                                    uint32_t flags);
 
 /* ---- lifecycle.c: the producer's life on its I/O thread [loop] ---- */
 

@@ -32,6 +32,7 @@ typedef struct pc_entry {
   uint32_t count;      /* messages */
   uint32_t incomplete; /* messages whose callback has not run */
   bool batched;
+  bool waited;         /* holds a message someone waits for (group commit) */
   bool ever_written;   /* fully handed to the kernel at least once */
   bool in_conn;        /* wref queued on a connection */
   bool dead;           /* left the pending queue while in_conn: free on done */
@@ -106,9 +107,10 @@ typedef struct pc_part {
   pc_msgfifo unsent;
   uint64_t unsent_bytes;
   pc_timer batch_timer;
-  uint64_t seal_by_ns; /* a queued message's deadline forces an early seal */
-  bool throttled;      /* connection has too much unwritten data */
-  uint32_t *sel;       /* indexes of the next batch in unsent, reused */
+  uint64_t seal_by_ns;      /* a queued message's deadline forces an early seal */
+  bool throttled;           /* connection has too much unwritten data */
+  uint32_t waited_inflight; /* pending entries holding a waited message */
+  uint32_t *sel;            /* indexes of the next batch in unsent, reused */
   uint32_t sel_cap;
   pc_buf scratch; /* batch body before compression */
   bool seq_known;
@@ -183,6 +185,8 @@ struct pulsarc_producer {
   pc_msgfifo unrouted;       /* drained before the partition count was known */
   uint64_t drained;          /* arrival counter for pc_msg.idx */
   uint32_t rr_part, rr_left; /* round robin: partition and messages left */
+  bool rings_drained;        /* the last drain emptied every ring (group commit) */
+  uint32_t kicks_seen;       /* pc_loop_kicks when the futures were last checked */
   uint32_t single_part;      /* routing_mode=single_partition: chosen at random */
   uint32_t ready_parts;
   bool ready_reported;

@@ -5,6 +5,7 @@
  * each ready partition seal what its batching rules allow. [loop] */
 #include <stdint.h>
 
+#include "client/future.h"
 #include "producer/pipeline.h"
 
 #define DRAIN_BUDGET 4096
@@ -20,8 +21,27 @@ static void part_take(pc_part *part, pc_msg *m) {
 }
 
 /* [loop] One drained message (pc_sendq_drain callback). */
+/* A future's message counts as waited for once a thread waits on it. */
+static void note_waited_future(pc_msg *m) {
+  if ((m->flags & (PC_MSG_FUTURE | PC_MSG_WAITED)) == PC_MSG_FUTURE &&
+      atomic_load_explicit(&((pulsarc_future_t *)m->done_ctx)->waited, memory_order_acquire))
+    m->flags |= PC_MSG_WAITED;
+}
+
+/* After a kick (pulsarc_future_wait): marks the queued messages whose
+ * futures are now waited on. */
+static void note_waited_futures(pulsarc_producer_t *p) {
+  for (size_t i = 0; i < p->unrouted.n; i++)
+    note_waited_future(pc_fifo_at(&p->unrouted, i));
+  for (int k = 0; k < p->nparts; k++)
+    for (size_t i = 0; i < p->parts[k]->unsent.n; i++)
+      note_waited_future(pc_fifo_at(&p->parts[k]->unsent, i));
+}
+
 static void accept(void *arg, pc_msg *m) {
   pulsarc_producer_t *p = arg;
+  if (m->flags & PC_MSG_FUTURE)
+    note_waited_future(m);
   m->idx = p->drained++;
   m->arrival_ns = pc_loop_now(p->loop);
   int s = atomic_load_explicit(&p->app_state, memory_order_relaxed);
@@ -88,17 +108,25 @@ void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
 void pc_producer_drain_all(pulsarc_producer_t *p) {
   bool room = false;
   pc_sendq_drain(&p->q, SIZE_MAX, accept, p, &room);
+  p->rings_drained = true;
   if (room)
     pc_producer_wake_senders(p);
 }
 
 bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
-  (void)loop;
   pulsarc_producer_t *p = poller->ctx;
   bool room = false;
   size_t n = pc_sendq_drain(&p->q, DRAIN_BUDGET, accept, p, &room);
   if (room || p->wake_senders)
     pc_producer_wake_senders(p);
+  /* Group commit seals for waiting senders only once the rings are empty:
+   * what is still in them would have joined the batch. */
+  p->rings_drained = n < DRAIN_BUDGET;
+  uint32_t kicks = pc_loop_kicks(loop);
+  if (kicks != p->kicks_seen) {
+    p->kicks_seen = kicks;
+    note_waited_futures(p);
+  }
   bool did = n > 0;
   for (int k = 0; k < p->nparts; k++) {
     pc_part *part = p->parts[k];
@@ -117,7 +145,7 @@ bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
 
 bool pc_producer_has_work(pc_poller *poller) {
   pulsarc_producer_t *p = poller->ctx;
-  if (p->wake_senders || pc_sendq_has_work(&p->q))
+  if (p->wake_senders || pc_sendq_has_work(&p->q) || pc_loop_kicks(p->loop) != p->kicks_seen)
     return true;
   for (int k = 0; k < p->nparts; k++) {
     pc_part *part = p->parts[k];

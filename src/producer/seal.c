@@ -423,6 +423,10 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     else
       pc_msg_release_payload(&e->msgs[i]);
   }
+  for (uint32_t i = 0; i < n && !e->waited; i++)
+    e->waited = (e->msgs[i].flags & PC_MSG_WAITED) != 0;
+  if (e->waited)
+    part->waited_inflight++; /* pending.c counts it down on release */
   pc_pending_push(part, e);
   pc_entry_write(part, e);
 }

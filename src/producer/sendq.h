@@ -40,6 +40,10 @@ typedef struct pc_msg {
 #define PC_MSG_COMPLETED 0x1u /* [loop] done() already ran (timed out) */
 #define PC_MSG_CHUNKED 0x2u   /* [loop] sent as chunks: payload kept until done */
 #define PC_MSG_HAS_CRC 0x8u   /* crc was computed by the sender, data hot in its cache */
+/* Someone waits for it (a blocking send, or a future being waited on):
+ * group commit seals it without the batch delay (producer/batch.c). */
+#define PC_MSG_WAITED 0x10u
+#define PC_MSG_FUTURE 0x20u /* done_ctx is a heap future (client/future.h) */
 #define PC_MSG_SPLICED                                                                             \
   0x4u /* [loop] its frame writes the payload from here: kept                                      \
         * until the entry is released, not when done */
