@@ -41,25 +41,7 @@
 
 #define PC_LOOP_MAX_EVENTS 64
 
-/* ck's atomics are inline assembly that ThreadSanitizer cannot see. Under
- * TSan the same two operations (push, batch pop) use compiler atomics on
- * the ck_stack head, so TSan sees the push-happens-before-pop edge. */
-#include "common/tsan.h"
-#ifdef PC_TSAN
-static void stack_push(ck_stack_t *s, ck_stack_entry_t *e) {
-  ck_stack_entry_t *old = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
-  do {
-    e->next = old;
-  } while (
-      !__atomic_compare_exchange_n(&s->head, &old, e, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-}
-static ck_stack_entry_t *stack_pop_all(ck_stack_t *s) {
-  return __atomic_exchange_n(&s->head, NULL, __ATOMIC_ACQUIRE);
-}
-#else
-#define stack_push ck_stack_push_upmc
-#define stack_pop_all ck_stack_batch_pop_upmc
-#endif
+#include "common/stack.h"
 
 typedef struct pc_task {
   ck_stack_entry_t entry; /* first member: the stack entry is the task */
@@ -284,7 +266,7 @@ int pc_loop_post(pc_loop *loop, void (*fn)(pc_loop *loop, void *arg), void *arg)
     return -1;
   t->fn = fn;
   t->arg = arg;
-  stack_push(&loop->tasks, &t->entry);
+  pc_stack_push(&loop->tasks, &t->entry);
   pc_loop_wake(loop);
   return 0;
 }
@@ -293,7 +275,7 @@ static bool tasks_pending(pc_loop *l) { return ck_pr_load_ptr(&l->tasks.head) !=
 
 /* [loop] Runs one batch (everything posted so far), oldest first. */
 static bool run_tasks(pc_loop *l) {
-  ck_stack_entry_t *e = stack_pop_all(&l->tasks);
+  ck_stack_entry_t *e = pc_stack_pop_all(&l->tasks);
   if (e == NULL)
     return false;
   ck_stack_entry_t *fifo = NULL;
@@ -513,7 +495,7 @@ void pc_loop_free(pc_loop *loop) {
     pc_loop_stop(loop);
   pc_resolver_forget_loop(loop);
   /* Tasks posted after stop never run; their nodes are ours to free. */
-  ck_stack_entry_t *e = stack_pop_all(&loop->tasks);
+  ck_stack_entry_t *e = pc_stack_pop_all(&loop->tasks);
   size_t dropped = 0;
   while (e) {
     ck_stack_entry_t *next = e->next;

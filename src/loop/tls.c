@@ -38,37 +38,34 @@ struct pc_tls {
 static BIO_METHOD *g_sock_method;
 static pthread_once_t g_sock_once = PTHREAD_ONCE_INIT;
 
-static int bio_sock_write(BIO *b, const char *buf, int len) {
+/* One send or recv on the socket for OpenSSL: EINTR retried, EAGAIN turned
+ * into the BIO's retry flag, other errors kept for the caller's message. */
+static int bio_sock_io(BIO *b, char *buf, int len, bool write) {
   pc_tls *s = BIO_get_data(b);
   BIO_clear_retry_flags(b);
   for (;;) {
-    ssize_t r = send(s->fd, buf, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t r = write ? send(s->fd, buf, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                      : recv(s->fd, buf, (size_t)len, MSG_DONTWAIT);
     if (r >= 0)
       return (int)r;
     if (errno == EINTR)
       continue;
     s->last_errno = errno;
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-      BIO_set_retry_write(b);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (write)
+        BIO_set_retry_write(b);
+      else
+        BIO_set_retry_read(b);
+    }
     return -1;
   }
 }
 
-static int bio_sock_read(BIO *b, char *buf, int len) {
-  pc_tls *s = BIO_get_data(b);
-  BIO_clear_retry_flags(b);
-  for (;;) {
-    ssize_t r = recv(s->fd, buf, (size_t)len, MSG_DONTWAIT);
-    if (r >= 0)
-      return (int)r;
-    if (errno == EINTR)
-      continue;
-    s->last_errno = errno;
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-      BIO_set_retry_read(b);
-    return -1;
-  }
+static int bio_sock_write(BIO *b, const char *buf, int len) {
+  return bio_sock_io(b, (char *)buf, len, true);
 }
+
+static int bio_sock_read(BIO *b, char *buf, int len) { return bio_sock_io(b, buf, len, false); }
 
 static int bio_sock_puts(BIO *b, const char *str) {
   return bio_sock_write(b, str, (int)strlen(str));

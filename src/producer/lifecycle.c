@@ -168,12 +168,8 @@ void pc_producer_flush_task(pc_loop *loop, void *arg) {
 
 /* ----------------------------------------------------------------- close */
 
-static void finish_close(pulsarc_producer_t *p, pulsarc_err_t err) {
-  int s = atomic_load(&p->app_state);
-  if (s != PC_APP_FAILED)
-    atomic_store(&p->app_state, PC_APP_CLOSED);
-  pc_timer_cancel(p->loop, &p->close_timer);
-  p->closing = false;
+/* Completes every close call waiting for this close, with err. */
+static void answer_close_waiters(pulsarc_producer_t *p, pulsarc_err_t err) {
   pc_flush_req *w = p->close_waiters;
   p->close_waiters = NULL;
   while (w != NULL) {
@@ -183,6 +179,15 @@ static void finish_close(pulsarc_producer_t *p, pulsarc_err_t err) {
     free(w);
     w = next;
   }
+}
+
+static void finish_close(pulsarc_producer_t *p, pulsarc_err_t err) {
+  int s = atomic_load(&p->app_state);
+  if (s != PC_APP_FAILED)
+    atomic_store(&p->app_state, PC_APP_CLOSED);
+  pc_timer_cancel(p->loop, &p->close_timer);
+  p->closing = false;
+  answer_close_waiters(p, err);
 }
 
 static bool on_close_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, void *ctx) {
@@ -309,14 +314,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
   pc_poller_del(loop, &p->poller);
   pc_producer_wake_senders(p);  /* nobody polls for it any more */
   pc_producer_check_flushes(p); /* completes flush waiters: nothing is left */
-  pc_flush_req *w = p->close_waiters;
-  while (w != NULL) {
-    pc_flush_req *next = w->next;
-    if (w->cb != NULL)
-      w->cb(PULSARC_ERR_CLOSED, w->ctx);
-    free(w);
-    w = next;
-  }
+  answer_close_waiters(p, PULSARC_ERR_CLOSED);
   /* p->name may point at part 0's name: freed with the producer here. */
   for (int i = 0; i < p->nparts; i++)
     pc_part_free(p->parts[i]);

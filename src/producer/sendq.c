@@ -7,9 +7,10 @@
 
 /* ck's atomics are inline assembly that ThreadSanitizer cannot see, so it
  * reports every message handed through a ring as a race. Under TSan (the
- * same switch as src/loop/loop.c) the ring and the registration stack use
- * compiler atomics with the same orderings; ck elsewhere. */
+ * same switch as common/stack.h) the ring uses compiler atomics with the
+ * same orderings; ck elsewhere. */
 #include "client/testing.h"
+#include "common/stack.h"
 #include "common/tsan.h"
 
 #ifdef PC_TSAN
@@ -54,19 +55,6 @@ static unsigned sq_ring_count(sq_ring *q) {
   return (t - h) & q->mask;
 }
 
-/* ck_stack_t stays the type in sendq.h; only the two operations used here
- * are replaced, on its head pointer. */
-static void stack_push(ck_stack_t *s, ck_stack_entry_t *e) {
-  ck_stack_entry_t *old = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
-  do {
-    e->next = old;
-  } while (
-      !__atomic_compare_exchange_n(&s->head, &old, e, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-}
-static ck_stack_entry_t *stack_pop_all(ck_stack_t *s) {
-  return __atomic_exchange_n(&s->head, NULL, __ATOMIC_ACQUIRE);
-}
-static bool stack_nonempty(ck_stack_t *s) { return __atomic_load_n(&s->head, __ATOMIC_RELAXED); }
 #else
 #include <ck_ring.h>
 
@@ -77,9 +65,6 @@ typedef ck_ring_t sq_ring;
 #define sq_ring_push(q, slots, m) ck_ring_enqueue_spsc_pc_msg((q), (slots), (pc_msg *)(m))
 #define sq_ring_pop ck_ring_dequeue_spsc_pc_msg
 #define sq_ring_count ck_ring_size
-#define stack_push ck_stack_push_upmc
-#define stack_pop_all ck_stack_batch_pop_upmc
-#define stack_nonempty(s) (CK_STACK_FIRST(s) != NULL)
 #endif
 
 struct pc_sq_ring {
@@ -216,7 +201,7 @@ static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
   t->slots[t->n].uid = q->uid;
   t->slots[t->n].ring = r;
   t->n++;
-  stack_push(&q->incoming, &r->link);
+  pc_stack_push(&q->incoming, &r->link);
   *new_ring = true;
   return r;
 }
@@ -247,7 +232,7 @@ int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring) {
 /* [loop] Moves newly registered rings to the tail of the round, in the
  * order they registered (the stack hands them over newest first). */
 static void adopt_incoming(pc_sendq *q) {
-  ck_stack_entry_t *e = stack_pop_all(&q->incoming);
+  ck_stack_entry_t *e = pc_stack_pop_all(&q->incoming);
   pc_sq_ring *fresh = NULL;
   while (e != NULL) {
     ck_stack_entry_t *next = e->next;
@@ -321,7 +306,7 @@ size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *
 }
 
 bool pc_sendq_has_work(pc_sendq *q) {
-  if (stack_nonempty(&q->incoming))
+  if (pc_stack_nonempty(&q->incoming))
     return true;
   for (pc_sq_ring *r = q->rings; r != NULL; r = r->next)
     if (sq_ring_count(&r->ring) > 0 || atomic_load_explicit(&r->thread_gone, memory_order_relaxed))
