@@ -6,7 +6,7 @@
 #   run-with-testbroker.sh TESTBROKER [BROKER_ARG...] -- EXAMPLE [ARG...]
 #
 # Every @URL@ in the example's arguments becomes the broker's
-# pulsar://HOST:PORT. The broker gets 30 s to print its ready line and the
+# pulsar://HOST:PORT, every @PORT@ its port. The broker gets 30 s to print its ready line and the
 # example PULSARC_EXAMPLE_TIMEOUT (120) s to finish.
 set -euo pipefail
 broker=$1
@@ -46,9 +46,11 @@ if [ -z "$url" ]; then
   exit 1
 fi
 
+port=${url##*:}
 args=()
 for a in "$@"; do
-  args+=("${a//@URL@/$url}")
+  a=${a//@URL@/$url}
+  args+=("${a//@PORT@/$port}")
 done
 echo "run-with-testbroker: ${args[*]}"
 timeout "${PULSARC_EXAMPLE_TIMEOUT:-120}" "${args[@]}"
