@@ -12,7 +12,8 @@
 #      (shared and fully static: pkg-config --static) and with CMake
 #      (find_package(pulsarc), shared and static), in an environment with
 #      nothing but PATH, and the programs run against the unpacked
-#      pulsarc-testbroker;
+#      pulsarc-testbroker; examples/testbroker_test.c, a user's test, links
+#      the installed test broker library (pkg-config and CMake component);
 #   5. cmake --install --prefix into a fresh directory: bin/pulsarc-perf
 #      --help runs without LD_LIBRARY_PATH, and no test binary is installed.
 #
@@ -64,6 +65,10 @@ has libpulsarc-dev '/libpulsarc\.a$'
 has libpulsarc-dev '/libpulsarc\.so$'
 has libpulsarc-dev '/pkgconfig/pulsarc\.pc$'
 has libpulsarc-dev '/cmake/pulsarc/pulsarcConfig\.cmake$'
+has libpulsarc-dev '/include/pulsarc/testbroker\.h$'
+has libpulsarc-dev '/libpulsarc_testbroker\.a$'
+has libpulsarc-dev '/pkgconfig/pulsarc-testbroker\.pc$'
+has libpulsarc-dev '/cmake/pulsarc/pulsarcTestbrokerTargets\.cmake$'
 hasnt libpulsarc-dev '/libpulsarc\.so\.[0-9]|/bin/'
 for t in pulsarc-perf pulsarc-produce pulsarc-testbroker; do has pulsarc-tools "/bin/$t$"; done
 hasnt pulsarc-tools 'pulsarc_.*tests|pulsarc-options|\.so'
@@ -120,6 +125,13 @@ grep 'warning:' "$work/static-link.log" |
 ! readelf -l "$work/blocking_send_static" | grep -q INTERP || die "blocking_send_static is not static"
 run_example "$work/blocking_send_static" @URL@ installed-static 5 || die "blocking_send (static)"
 
+step "pkg-config pulsarc pulsarc-testbroker: a user's test with the in-process broker"
+# shellcheck disable=SC2046
+clean_env cc -std=gnu11 -Wall -Werror -o "$work/testbroker_test_pc" "$src/testbroker_test.c" \
+  $(pkgconf --cflags --libs pulsarc-testbroker) -Wl,-rpath,"$libdir" ||
+  die "pkg-config build of testbroker_test"
+clean_env "$work/testbroker_test_pc" || die "testbroker_test (pkg-config)"
+
 for link in shared static; do
   step "CMake find_package(pulsarc), $link library"
   clean_env cmake -S "$src" -B "$work/examples-$link" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -133,6 +145,8 @@ run_example "$work/examples-shared/example_futures" @URL@ installed-cmake 200 ||
   die "futures (CMake, shared)"
 run_example "$work/examples-static/example_partitioned_keys" @URL@ example-partitioned 4 5 ||
   die "partitioned_keys (CMake, static)"
+# find_package(pulsarc COMPONENTS testbroker) found the installed broker.
+clean_env "$work/examples-static/example_testbroker_test" || die "testbroker_test (CMake, static)"
 
 # ---- 5. cmake --install --prefix
 step "cmake --install $build --prefix $work/prefix"

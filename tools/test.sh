@@ -110,7 +110,7 @@ cmake --install "$build" --prefix "$build/symbols-install" >/dev/null
 stage_done
 
 # The Debian packages and cmake --install, used as a user would
-# (tools/check-install.sh): CI only; 12-15 s here from the finished build.
+# (tools/check-install.sh): CI only; 12-45 s here from the finished build.
 if [ "$ci" = 1 ]; then
   stage install
   "$root/tools/check-install.sh" "$build"
