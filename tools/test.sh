@@ -11,7 +11,9 @@
 #   tools/test.sh --fuzz        also every libFuzzer target in tests/fuzz for
 #                               PULSARC_FUZZ_SECONDS (60) s each, from its seeds
 #   tools/test.sh --ci          everything CI runs: all of the above plus the
-#                               interop suite against a real Apache Pulsar
+#                               install stage (tools/check-install.sh: the
+#                               Debian packages and cmake --install, used) and
+#                               the interop suite against a real Apache Pulsar
 #                               broker and the official client
 #
 # Build directories: build/ (override with PULSARC_BUILD_DIR), and next to it
@@ -106,6 +108,14 @@ cmake --install "$build" --prefix "$build/symbols-install" >/dev/null
 "$root/tools/check-symbols.sh" "$build/symbols-install"
 "$root/tools/abi-dump.sh" --check "$build/symbols-install"
 stage_done
+
+# The Debian packages and cmake --install, used as a user would
+# (tools/check-install.sh): CI only; 12-45 s here from the finished build.
+if [ "$ci" = 1 ]; then
+  stage install
+  "$root/tools/check-install.sh" "$build"
+  stage_done
+fi
 
 if [ "$ci" = 1 ]; then
   stage interop
