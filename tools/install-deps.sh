@@ -10,6 +10,8 @@
 set -euo pipefail
 
 # abigail-tools: abidw/abidiff for the ABI check (tools/abi-dump.sh).
+# valgrind: the ctest example_valgrind_suppressions keeps tools/valgrind.supp
+# right; openssl: the throw-away CA of the TLS example's test.
 # Sanitizer runtimes: gcc's (libasan8, libubsan1, libtsan2) come with
 # build-essential; clang's (ASan, TSan, libFuzzer) are only a Recommends of
 # clang on Debian 12, hence libclang-rt-14-dev (clang there is clang-14).
@@ -18,7 +20,7 @@ PACKAGES=(
   libck-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
   libgtest-dev gnuplot-nox python3-venv curl
-  abigail-tools
+  abigail-tools valgrind openssl
 )
 
 for a in "$@"; do
