@@ -2,12 +2,13 @@
 """The layering check: src/LAYERS lists every library file top to bottom, and
 a file may only reach files listed below it.
 
-  tools/check_layering.py --root DIR --objdir DIR [--objdir DIR ...] [--nm NM]
+  tools/check_layering.py --root DIR --objdir DIR [--objdir DIR ...] [--map FILE] [--nm NM]
 
 Three checks, every finding printed before the exit status:
   map       every src/**/*.c is listed exactly once, nothing else is, and a
             folder's files are listed together (its first file fixes the
-            folder's place in the order).
+            folder's place in the order). Files on one line are one unit
+            and may reference each other.
   symbols   nm of each file's object: a global symbol a file references
             (a call, or the address of a function or variable) must be
             defined in a file listed below it. Calls through a function
@@ -39,14 +40,6 @@ GENERATED = {"pulsarc.pb-c.h": "codec"}
 TOOLS_SHARED = ("tools/common/", "tools/testbroker/testbroker.h")
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
-
-
-class Findings:
-    def __init__(self):
-        self.lines = []
-
-    def add(self, text):
-        self.lines.append(text)
 
 
 def die(msg):
@@ -90,16 +83,17 @@ def check_map(root, map_path, files, findings):
     for name, n in files:
         folder = name.split("/", 1)[0] if "/" in name else ""
         if name in seen:
-            findings.add("%s:%d lists src/%s again (first at line %d)" % (rel_map, n, name, seen[name]))
+            findings.append("%s:%d lists src/%s again (first at line %d)"
+                            % (rel_map, n, name, seen[name]))
             continue
         seen[name] = n
         if folder not in blocks:
             folders.append(folder)
             blocks[folder] = [n, n]
         elif folders[-1] != folder:
-            findings.add("%s:%d: src/%s is apart from the rest of %s/ (lines %d-%d): "
-                         "list a folder's files together"
-                         % (rel_map, n, name, folder, blocks[folder][0], blocks[folder][1]))
+            findings.append("%s:%d: src/%s is apart from the rest of %s/ (lines %d-%d): "
+                            "list a folder's files together"
+                            % (rel_map, n, name, folder, blocks[folder][0], blocks[folder][1]))
         blocks[folder][1] = n
     on_disk = set()
     for d, _, names in os.walk(os.path.join(root, "src")):
@@ -108,18 +102,19 @@ def check_map(root, map_path, files, findings):
                 on_disk.add(os.path.relpath(os.path.join(d, f), os.path.join(root, "src")))
     for name, n in files:
         if name not in on_disk:
-            findings.add("%s:%d names src/%s, which does not exist: remove or rename the line"
-                         % (rel_map, n, name))
+            findings.append("%s:%d names src/%s, which does not exist: remove or rename the "
+                            "line" % (rel_map, n, name))
     for name in sorted(on_disk - set(seen)):
         folder = name.split("/", 1)[0]
         if folder in blocks:
-            where = ("add it to the %s/ block (lines %d-%d), below every file that calls "
-                     "it and above every file it calls" % (folder, blocks[folder][0],
-                                                           blocks[folder][1]))
+            a, b = blocks[folder]
+            lines = ("line %d" % a) if a == b else ("lines %d-%d" % (a, b))
+            where = ("add it to the %s/ block (%s), below every file that calls it and "
+                     "above every file it calls" % (folder, lines))
         else:
             where = ("add a block for %s/ where the folder sits in the order (see the "
                      "comment at the top)" % folder)
-        findings.add("src/%s is not in %s: %s" % (name, rel_map, where))
+        findings.append("src/%s is not in %s: %s" % (name, rel_map, where))
     # Files on one line share a rank: they may call each other.
     order = {name: n for name, n in files}
     rank = {folder: i for i, folder in enumerate(folders)}
@@ -198,8 +193,8 @@ def check_symbols(objs, order, nm, findings):
     pairs = collections.Counter()
     for _, user, sym, owner in sorted(upward):
         verb = "calls" if kinds[sym] in "TWi" else "uses"
-        findings.add("src/%s %s %s defined in src/%s, which is above it in src/LAYERS"
-                     % (user, verb, sym, owner))
+        findings.append("src/%s %s %s defined in src/%s, which is above it in src/LAYERS"
+                        % (user, verb, sym, owner))
         pairs[(user.split("/")[0], owner.split("/")[0])] += 1
     return refs, upward, pairs
 
@@ -271,9 +266,10 @@ def tools_may(who, target, grants):
 
 
 def check_includes(root, rank, grants, findings):
-    tools_dirs = sorted(d for d in os.listdir(os.path.join(root, "tools"))
-                        if os.path.isdir(os.path.join(root, "tools", d))) \
-        if os.path.isdir(os.path.join(root, "tools")) else []
+    tools = os.path.join(root, "tools")
+    tools_dirs = []
+    if os.path.isdir(tools):
+        tools_dirs = sorted(d for d in os.listdir(tools) if os.path.isdir(os.path.join(tools, d)))
     checked = 0
     for top in ("include", "src", "tools"):
         for path in sources(root, top):
@@ -288,36 +284,36 @@ def check_includes(root, rank, grants, findings):
                 kind, where = layer_of(target)
                 if top == "include":
                     if kind != "public":
-                        findings.add("%s:%d includes %s: a public header includes only "
-                                     "public headers" % (rel, n, shown))
+                        findings.append("%s:%d includes %s: a public header includes only "
+                                        "public headers" % (rel, n, shown))
                 elif top == "src":
                     mine = parts[1] if len(parts) >= 3 else ""
                     if kind == "public":
                         continue
                     if kind != "src":
-                        findings.add("%s:%d includes %s: the library includes only its own "
-                                     "and public headers" % (rel, n, shown))
+                        findings.append("%s:%d includes %s: the library includes only its own "
+                                        "and public headers" % (rel, n, shown))
                     elif mine not in rank or where not in rank:
-                        findings.add("%s:%d includes %s: folder %s/ has no place in "
-                                     "src/LAYERS" % (rel, n, shown,
-                                                     mine if mine not in rank else where))
+                        lost = mine if mine not in rank else where
+                        findings.append("%s:%d includes %s: folder %s/ has no place in "
+                                        "src/LAYERS" % (rel, n, shown, lost))
                     elif rank[where] < rank[mine]:
-                        findings.add("%s:%d includes %s: %s/ is above %s/ in src/LAYERS"
-                                     % (rel, n, shown, where, mine))
+                        findings.append("%s:%d includes %s: %s/ is above %s/ in src/LAYERS"
+                                        % (rel, n, shown, where, mine))
                 else:
                     who = "/".join(parts[:2])
                     if not tools_may(who, target, grants):
-                        findings.add("%s:%d includes %s: tools reach only public headers "
-                                     "(pulsarc/*.h), their own folder, tools/common and "
-                                     "tools/testbroker/testbroker.h (src/LAYERS lists any "
-                                     "exception)" % (rel, n, shown))
+                        findings.append("%s:%d includes %s: tools reach only public headers "
+                                        "(pulsarc/*.h), their own folder, tools/common and "
+                                        "tools/testbroker/testbroker.h (src/LAYERS lists any "
+                                        "exception)" % (rel, n, shown))
     return checked
 
 
 def shown_name(target):
     if target.startswith("GENERATED:"):
-        return "%s (generated, a %s header)" % (target.split(":", 1)[1],
-                                                GENERATED[target.split(":", 1)[1]])
+        name = target.split(":", 1)[1]
+        return "%s (generated, a %s/ header)" % (name, GENERATED[name])
     return target
 
 
@@ -333,7 +329,7 @@ def main():
     if not args.objdir:
         die("give at least one --objdir")
 
-    findings = Findings()
+    findings = []
     files, grants = read_map(args.map or os.path.join(root, "src", "LAYERS"))
     map_path = os.path.abspath(args.map or os.path.join(root, "src", "LAYERS"))
     order, rank = check_map(root, map_path, files, findings)
@@ -341,14 +337,14 @@ def main():
     refs, upward, pairs = check_symbols(objs, order, args.nm, findings)
     headers = check_includes(root, rank, grants, findings)
 
-    for line in findings.lines:
+    for line in findings:
         print(line)
-    if findings.lines:
+    if findings:
         if pairs:
             print("check-layering: upward references by folder (user -> owner): "
                   + ", ".join("%s -> %s: %d" % (a, b, c) for (a, b), c in sorted(pairs.items())))
         print("check-layering: %d finding(s); src/LAYERS is the map, CONTRIBUTING.md "
-              "(Layering) the rule" % len(findings.lines))
+              "(Layering) the rule" % len(findings))
         return 1
     print("check-layering: %d files in %d folders, %d references between files, all "
           "downward; the includes of %d files follow the folder order"
