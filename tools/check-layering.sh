@@ -3,7 +3,8 @@
 # file may reference a symbol defined in a file above it or include a
 # header of a folder above its own; tools reach the public API only (plus
 # what src/LAYERS grants). Reads nm of the objects CMake compiled from src/
-# (not the generated protobuf code), so build first.
+# (not the generated protobuf code), shipped and with test hooks, so build
+# first.
 #
 #   tools/check-layering.sh [build-dir]   (default $PULSARC_BUILD_DIR, else build/)
 #
@@ -19,4 +20,5 @@ fi
 exec python3 "$root/tools/check_layering.py" --root "$root" \
   --objdir "$objs/pulsarc_core_obj.dir" \
   --objdir "$objs/pulsarc_hooks_off_obj.dir" \
-  --objdir "$objs/pulsarc_codec_obj.dir"
+  --objdir "$objs/pulsarc_codec_obj.dir" \
+  --variant "$objs/pulsarc_hooks_on_obj.dir"

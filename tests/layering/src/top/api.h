@@ -4,4 +4,5 @@
 int top_run(int v);
 void top_notify(int r);
 void top_done(int r);
+void top_probe(int r);
 #endif
