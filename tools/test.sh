@@ -84,6 +84,13 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPULSAR
 cmake --build "$build"
 stage_done
 
+# src/LAYERS is the map of the library: no file references a symbol defined
+# in a file above it or includes a header of a higher folder, and tools
+# reach the public API only (nm of the objects just built + the includes).
+stage layers
+"$root/tools/check-layering.sh" "$build"
+stage_done
+
 # README.md's option tables and docs/options.md are generated from the
 # option table (src/conf/options.c) through the pulsarc-options tool just
 # built: a hand edit or a table change without regenerating fails here,
