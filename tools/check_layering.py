@@ -7,8 +7,8 @@ a file may only reach files listed below it.
 Three checks, every finding printed before the exit status:
   map       every src/**/*.c is listed exactly once, nothing else is, and a
             folder's files are listed together (its first file fixes the
-            folder's place in the order). Files on one line are one unit
-            and may reference each other.
+            folder's place in the order). One file per line: no two files
+            may reference each other.
   symbols   nm of each file's object: a global symbol a file references
             (a call, or the address of a function or variable) must be
             defined in a file listed below it. Calls through a function
@@ -70,11 +70,10 @@ def read_map(path):
             grants[who] = what.split()
             continue
         group = line.split()
-        if any(not g.endswith(".c") or g.startswith("/") or "/" not in g for g in group):
-            die("%s:%d: expected src-relative .c paths (folder/file.c), got %r" % (path, n, line))
-        if len({g.split("/", 1)[0] for g in group}) != 1:
-            die("%s:%d: the files of one line must share a folder" % (path, n))
-        files += [(g, n) for g in group]
+        if len(group) != 1 or not line.endswith(".c") or line.startswith("/") or "/" not in line:
+            die("%s:%d: expected one src-relative .c path (folder/file.c) per line, got %r"
+                % (path, n, line))
+        files.append((line, n))
     return files, grants
 
 
@@ -117,7 +116,6 @@ def check_map(root, map_path, files, findings):
             where = ("add a block for %s/ where the folder sits in the order (see the "
                      "comment at the top)" % folder)
         findings.append("src/%s is not in %s: %s" % (name, rel_map, where))
-    # Files on one line share a rank: they may call each other.
     order = {name: n for name, n in files}
     rank = {folder: i for i, folder in enumerate(folders)}
     return order, rank

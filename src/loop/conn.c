@@ -32,20 +32,6 @@
 #define PC_CONN_READ_CHUNK (64u * 1024)
 #define PC_CONN_READ_BUDGET (1024u * 1024) /* per fd event, for fairness */
 
-typedef struct conn_req {
-  pc_idnode node;
-  pc_conn *c;
-  pc_request_cb cb;
-  void *ctx;
-  pc_timer timer;
-  bool in_cb, cancelled;
-} conn_req;
-
-typedef struct conn_prod {
-  pc_idnode node;
-  pc_conn_producer h;
-} conn_prod;
-
 static void connect_next(pc_conn *c);
 
 static void fail(pc_conn *c, pulsarc_err_t err) { pc_conn_close(c, err); }
@@ -364,18 +350,6 @@ static void decode_all(pc_conn *c) {
   }
 }
 
-void pc_conn_tls_refusal_hint(pc_conn *c, char *why, size_t len) {
-  size_t n = strnlen(why, len);
-  if (n + 1 >= len)
-    return;
-  snprintf(why + n, len - n, "%s",
-           pc_tls_ctx_has_cert(c->tls_ctx)
-               ? " (the broker ended the TLS session before the Pulsar handshake: it most likely "
-                 "rejected our client certificate)"
-               : " (the broker ended the TLS session before the Pulsar handshake: it most likely "
-                 "requires a client certificate; set tls_cert_file and tls_key_file)");
-}
-
 /* Over TLS: SSL_read until OpenSSL wants the socket again. Bytes buffered
  * inside OpenSSL are drained past the budget: epoll cannot report them. */
 static void do_read_tls(pc_conn *c) {
@@ -661,7 +635,7 @@ static void start_step(pc_loop *loop, pc_timer *t) {
     on_resolved(loop, c, 0, &lit, 1);
   } else {
     c->state = ST_RESOLVING;
-    c->job = pc_resolve_start(loop, c->host, c->port, on_resolved, c);
+    c->job = pc_resolve_start(loop, pc_loop_post, c->host, c->port, on_resolved, c);
     if (c->job == NULL)
       fail(c, PULSARC_ERR_RESOLVE);
   }
@@ -730,79 +704,6 @@ pc_conn *pc_conn_open(pc_loop *loop, const pc_conn_opts *opts, const pc_conn_eve
   if (c->connect_timeout_ms)
     pc_timer_start(loop, &c->connect_timer, ms_to_ns(c->connect_timeout_ms));
   return c;
-}
-
-void pc_conn_close_detail(pc_conn *c, pulsarc_err_t err, const char *fmt, ...) {
-  if (!c->closing) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->close_detail, sizeof c->close_detail, fmt, ap);
-    va_end(ap);
-  }
-  pc_conn_close(c, err);
-}
-
-void pc_conn_close(pc_conn *c, pulsarc_err_t err) {
-  if (c->closing)
-    return;
-  c->closing = true;
-  c->close_err = err;
-  if (c->depth == 0)
-    pc_conn_teardown(c);
-}
-
-void pc_conn_teardown(pc_conn *c) {
-  c->depth++; /* nothing below may re-enter teardown */
-  c->state = ST_CLOSED;
-  pc_loop *loop = c->loop;
-  if (c->job)
-    pc_resolve_cancel(c->job);
-  c->job = NULL;
-  pc_timer_cancel(loop, &c->start_timer);
-  pc_timer_cancel(loop, &c->connect_timer);
-  pc_timer_cancel(loop, &c->keepalive_timer);
-  pc_poller_del(loop, &c->writer);
-  pc_tls_free(c->tls); /* no close_notify: nothing waits for it */
-  c->tls = NULL;
-  if (c->fd >= 0) {
-    pc_io_del(loop, &c->io);
-    close(c->fd);
-    c->fd = -1;
-  }
-  pulsarc_err_t err = c->close_err == PULSARC_OK ? PULSARC_ERR_DISCONNECTED : c->close_err;
-  PC_DEBUG(c->log, "conn %s: closing (%s)", c->peer, pulsarc_err_str(err));
-  /* Everything below reports this close, synchronously on this thread: the
-   * detail is this conn's (or none), never one left by an earlier failure. */
-  pc_err_detail_copy(c->close_detail);
-
-  pc_conn_fail_writes(c);
-  for (pc_idnode *n; (n = pc_idmap_pop(&c->reqs)) != NULL;) {
-    conn_req *r = PC_CONTAINER_OF(n, conn_req, node);
-    pc_timer_cancel(loop, &r->timer);
-    r->cb(c, err, NULL, r->ctx);
-    free(r);
-  }
-  for (pc_idnode *n; (n = pc_idmap_pop(&c->prods)) != NULL;) {
-    conn_prod *p = PC_CONTAINER_OF(n, conn_prod, node);
-    pc_conn_producer h = p->h;
-    free(p);
-    if (h.on_closed)
-      h.on_closed(c, err, h.ctx);
-  }
-  if (c->ev.on_closed)
-    c->ev.on_closed(c, c->close_err, c->ev.ctx);
-
-  pc_idmap_free(&c->reqs);
-  pc_idmap_free(&c->prods);
-  pc_decoder_free(&c->dec);
-  pc_conn_wipe(&c->scratch); /* may hold the last CONNECT / AUTH_RESPONSE */
-  pc_conn_wipe(&c->tls_out);
-  free(c->addrs);
-  free(c->host);
-  free(c->auth_method);
-  free(c->proxy_url);
-  free(c);
-  pc_err_detail_clear();
 }
 
 bool pc_conn_in_tls_handshake(const pc_conn *c) { return c->state == ST_TLS; }

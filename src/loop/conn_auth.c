@@ -27,12 +27,6 @@ static int get_auth_data(pc_conn *c, pc_buf *ad) {
   return 0;
 }
 
-void pc_conn_wipe(pc_buf *b) {
-  if (b->data != NULL && b->len > 0)
-    OPENSSL_cleanse(b->data, b->len);
-  pc_buf_free(b);
-}
-
 int pc_conn_queue_connect(pc_conn *c) {
   pc_buf ad = {0};
   if (get_auth_data(c, &ad) != 0) {

@@ -71,6 +71,21 @@ struct pc_conn {
   pc_conn_stats stats;
 };
 
+/* A request waiting for its answer, and a producer attached to the conn. */
+typedef struct conn_req {
+  pc_idnode node;
+  pc_conn *c;
+  pc_request_cb cb;
+  void *ctx;
+  pc_timer timer;
+  bool in_cb, cancelled;
+} conn_req;
+
+typedef struct conn_prod {
+  pc_idnode node;
+  pc_conn_producer h;
+} conn_prod;
+
 /* Re-entrancy bracket around every entry from the loop; a close requested
  * inside it is carried out by the outermost pc_conn_leave, after which the
  * conn may be gone. */
@@ -96,11 +111,11 @@ int pc_conn_queue_connect(pc_conn *c);
 /* Answers an AUTH_CHALLENGE with freshly fetched credentials (closes the
  * conn if there are none). */
 void pc_conn_answer_auth_challenge(pc_conn *c);
-/* conn.c: the broker ended a TLS session after our side of the handshake
+/* conn_close.c: the broker ended a TLS session after our side of the handshake
  * and before CONNECTED without a readable alert: appends to why (a
  * sentence of len bytes) which side most likely refused what. */
 void pc_conn_tls_refusal_hint(pc_conn *c, char *why, size_t len);
-/* conn.c: pc_conn_close with a sentence (never a secret) that the owner's
+/* conn_close.c: pc_conn_close with a sentence (never a secret) that the owner's
  * callbacks read from pulsarc_last_error_text() during the teardown. */
 void pc_conn_close_detail(pc_conn *c, pulsarc_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -440,17 +440,3 @@ bool pc_conn_withdraw(pc_conn *c, pc_wref *w) {
 size_t pc_conn_unwritten_bytes(const pc_conn *c) {
   return c->out_bytes + (c->tls != NULL ? pc_conn_tls_staged(c) : 0);
 }
-
-void pc_conn_fail_writes(pc_conn *c) {
-  pc_wref *w = c->out_head;
-  c->out_head = c->out_tail = NULL;
-  c->connect_w = NULL;
-  c->out_bytes = 0;
-  while (w) {
-    pc_wref *next = w->next;
-    w->next = NULL;
-    w->queued = false;
-    w->done(w, false);
-    w = next;
-  }
-}

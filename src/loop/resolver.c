@@ -36,6 +36,7 @@ struct pc_resolve_job {
   bool cancelled; /* loop asked not to call cb */
   bool orphaned;  /* loop gone: worker frees the job */
   pc_loop *loop;
+  pc_resolve_post_fn post;
   pc_resolve_cb cb;
   void *ctx;
   uint16_t port;
@@ -220,7 +221,7 @@ static void *worker_main(void *arg) {
     }
     j->state = JOB_POSTED;
     /* Posting under mu keeps forget_loop from freeing the loop meanwhile. */
-    if (pc_loop_post(j->loop, job_complete, j) != 0) {
+    if (j->post(j->loop, job_complete, j) != 0) {
       job_unlink(j);
       job_free(j); /* the owner's connect timeout reports it */
     }
@@ -230,14 +231,15 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-pc_resolve_job *pc_resolve_start(pc_loop *loop, const char *host, uint16_t port, pc_resolve_cb cb,
-                                 void *ctx) {
+pc_resolve_job *pc_resolve_start(pc_loop *loop, pc_resolve_post_fn post, const char *host,
+                                 uint16_t port, pc_resolve_cb cb, void *ctx) {
   size_t hl = strlen(host);
   pc_resolve_job *j = calloc(1, sizeof *j + hl + 1);
   if (j == NULL)
     return NULL;
   memcpy(j->host, host, hl + 1);
   j->loop = loop;
+  j->post = post;
   j->cb = cb;
   j->ctx = ctx;
   j->port = port;

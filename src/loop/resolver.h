@@ -25,11 +25,16 @@ typedef struct pc_resolve_job pc_resolve_job;
 typedef void (*pc_resolve_cb)(pc_loop *loop, void *ctx, int gai_err, const pc_addr *addrs,
                               size_t n);
 
+/* How a resolver thread hands the answer to the loop: pc_loop_post. The
+ * caller passes it, so that the resolver, below the loop in src/LAYERS,
+ * never calls up into it. 0, or -1 if it could not be posted. */
+typedef int (*pc_resolve_post_fn)(pc_loop *loop, void (*fn)(pc_loop *loop, void *arg), void *arg);
+
 /* [loop] Starts resolving host (name or literal) for a TCP connection to
- * port; cb runs later on loop's thread unless cancelled. NULL when out of
- * memory or no resolver thread could be started. */
-pc_resolve_job *pc_resolve_start(pc_loop *loop, const char *host, uint16_t port, pc_resolve_cb cb,
-                                 void *ctx);
+ * port; cb runs later on loop's thread (through post) unless cancelled.
+ * NULL when out of memory or no resolver thread could be started. */
+pc_resolve_job *pc_resolve_start(pc_loop *loop, pc_resolve_post_fn post, const char *host,
+                                 uint16_t port, pc_resolve_cb cb, void *ctx);
 /* [loop] cb will not run; the job frees itself. The handle is dead after. */
 void pc_resolve_cancel(pc_resolve_job *job);
 

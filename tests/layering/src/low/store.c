@@ -1,6 +1,4 @@
-/* Calls index.c, which reads low_capacity from here: a unit on one line. */
+/* Calls index.c, listed below it. */
 #include "low/store.h"
-
-int low_capacity = 7;
 
 int low_put(int v) { return low_index_of(v) + 1; }
