@@ -390,6 +390,34 @@ typedef int (*pulsarc_router_fn)(const char *key, size_t key_len, int num_partit
 PULSARC_API pulsarc_err_t pulsarc_producer_conf_set_router(pulsarc_producer_conf_t *conf,
                                                            pulsarc_router_fn fn, void *ctx);
 
+/* What a producer (each partition of a partitioned one) is doing, as told
+ * to a state callback. */
+typedef enum pulsarc_producer_state {
+  PULSARC_PRODUCER_CONNECTING = 0,   /* first lookup, connect and registration */
+  PULSARC_PRODUCER_READY = 1,        /* registered: messages flow */
+  PULSARC_PRODUCER_DISCONNECTED = 2, /* lost its broker (reason says why); messages wait */
+  PULSARC_PRODUCER_RECONNECTING = 3, /* after the backoff: lookup, connect, register again */
+  PULSARC_PRODUCER_FENCED = 4,       /* another producer took exclusive access: finished */
+  PULSARC_PRODUCER_TERMINATED = 5,   /* the topic was terminated: finished */
+  PULSARC_PRODUCER_CLOSED = 6,       /* closed by the application */
+  PULSARC_PRODUCER_FAILED = 7        /* failed for good otherwise (reason says why) */
+} pulsarc_producer_state_t;
+
+/* The state's name ("ready", "disconnected", ...); "unknown" otherwise. */
+PULSARC_API const char *pulsarc_producer_state_name(pulsarc_producer_state_t state);
+
+/* Called on the producer's I/O thread each time a partition's state
+ * changes (partition -1 for a non-partitioned topic), with the error that
+ * caused it (PULSARC_OK for CONNECTING, READY, RECONNECTING and CLOSED).
+ * Must not block; blocking calls there return PULSARC_ERR_WRONG_THREAD.
+ * Not called after pulsarc_producer_destroy has begun. */
+typedef void (*pulsarc_producer_state_cb)(pulsarc_producer_t *producer, int partition,
+                                          pulsarc_producer_state_t state, pulsarc_err_t reason,
+                                          void *ctx);
+PULSARC_API pulsarc_err_t pulsarc_producer_conf_set_state_cb(pulsarc_producer_conf_t *conf,
+                                                             pulsarc_producer_state_cb cb,
+                                                             void *ctx);
+
 /* ----------------------------------------------------------------- producer */
 
 /* Called once on an I/O thread when the producer is registered with the
@@ -420,6 +448,16 @@ PULSARC_API pulsarc_err_t pulsarc_producer_create(pulsarc_client_t *client, cons
  * known once ready; before that NULL). Valid until destroy. */
 PULSARC_API const char *pulsarc_producer_topic(const pulsarc_producer_t *producer);
 PULSARC_API const char *pulsarc_producer_name(const pulsarc_producer_t *producer);
+
+/* Whether every partition is registered with a broker right now (a
+ * snapshot: it may change at once). Any thread. */
+PULSARC_API bool pulsarc_producer_is_connected(const pulsarc_producer_t *producer);
+
+/* The highest sequence id the broker has acknowledged (over all
+ * partitions), or, before any receipt, the one the broker reported at
+ * registration (initial_sequence_id when set); -1 before that. For
+ * exactly-once resume with explicit sequence ids. Any thread. */
+PULSARC_API int64_t pulsarc_producer_last_sequence_id(const pulsarc_producer_t *producer);
 
 /* ----------------------------------------------------------- message options */
 

@@ -148,6 +148,15 @@ fail:
   return -1;
 }
 
+pulsarc_err_t pulsarc_producer_conf_set_state_cb(pulsarc_producer_conf_t *c,
+                                                 pulsarc_producer_state_cb cb, void *ctx) {
+  if (c == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  c->state_cb = cb;
+  c->state_ctx = ctx;
+  return PULSARC_OK;
+}
+
 pulsarc_err_t pulsarc_producer_conf_set_router(pulsarc_producer_conf_t *c, pulsarc_router_fn fn,
                                                void *ctx) {
   if (c == NULL)

@@ -74,6 +74,8 @@ struct pulsarc_producer_conf {
   int routing_mode; /* PC_ROUTE_* */
   pulsarc_router_fn router;
   void *router_ctx;
+  pulsarc_producer_state_cb state_cb;
+  void *state_ctx;
   int hashing; /* PC_HASH_* */
   bool lazy_start_partitions;
   uint64_t partitions_update_interval_ms; /* 0 = never */

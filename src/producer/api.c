@@ -55,6 +55,7 @@ pulsarc_err_t pulsarc_producer_create_cb(pulsarc_client_t *client, const char *t
   p->ready_cb = ready_cb;
   p->ready_ctx = ctx;
   atomic_init(&p->max_message_size, (uint32_t)p->conf.max_message_size);
+  atomic_init(&p->last_seq_id, -1);
   pc_sendq_init(&p->q, p->conf.max_pending_messages / 8); /* see PC_SENDQ_RING_MAX */
   p->poller.poll = pc_producer_poll;
   p->poller.has_work = pc_producer_has_work;
@@ -126,6 +127,41 @@ pulsarc_err_t pulsarc_producer_create(pulsarc_client_t *client, const char *topi
 }
 
 const char *pulsarc_producer_topic(const pulsarc_producer_t *p) { return p ? p->topic : NULL; }
+
+bool pulsarc_producer_is_connected(const pulsarc_producer_t *p) {
+  if (p == NULL)
+    return false;
+  int n = atomic_load_explicit(&((pulsarc_producer_t *)p)->parts_known, memory_order_acquire);
+  return n > 0 &&
+         atomic_load_explicit(&((pulsarc_producer_t *)p)->parts_ready, memory_order_acquire) == n;
+}
+
+int64_t pulsarc_producer_last_sequence_id(const pulsarc_producer_t *p) {
+  return p ? atomic_load_explicit(&((pulsarc_producer_t *)p)->last_seq_id, memory_order_acquire)
+           : -1;
+}
+
+const char *pulsarc_producer_state_name(pulsarc_producer_state_t state) {
+  switch (state) {
+  case PULSARC_PRODUCER_CONNECTING:
+    return "connecting";
+  case PULSARC_PRODUCER_READY:
+    return "ready";
+  case PULSARC_PRODUCER_DISCONNECTED:
+    return "disconnected";
+  case PULSARC_PRODUCER_RECONNECTING:
+    return "reconnecting";
+  case PULSARC_PRODUCER_FENCED:
+    return "fenced";
+  case PULSARC_PRODUCER_TERMINATED:
+    return "terminated";
+  case PULSARC_PRODUCER_CLOSED:
+    return "closed";
+  case PULSARC_PRODUCER_FAILED:
+    return "failed";
+  }
+  return "unknown";
+}
 
 const char *pulsarc_producer_name(const pulsarc_producer_t *p) {
   return p ? atomic_load_explicit(&((pulsarc_producer_t *)p)->name, memory_order_acquire) : NULL;

@@ -51,3 +51,10 @@ void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
   if (pc_msg_complete_once(m, err, id))
     pc_producer_give_back(p, 1, m->len);
 }
+
+/* Only the producer's loop writes it, so a plain compare and store keeps
+ * it the maximum. */
+void pc_producer_note_acked(pulsarc_producer_t *p, int64_t seq) {
+  if (seq > atomic_load_explicit(&p->last_seq_id, memory_order_relaxed))
+    atomic_store_explicit(&p->last_seq_id, seq, memory_order_release);
+}

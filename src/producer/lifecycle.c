@@ -34,6 +34,7 @@ static int grow_parts(pulsarc_producer_t *p, int n, bool partitioned) {
     if ((parts[i] = pc_part_new(p, partitioned ? i : -1)) == NULL)
       return -1;
     p->nparts = i + 1;
+    atomic_store_explicit(&p->parts_known, p->nparts, memory_order_release);
     if (!(partitioned && p->conf.lazy_start_partitions)) {
       /* Before ready was reported they share the producer's deadline;
        * partitions added later get an operation timeout of their own. */
@@ -196,7 +197,7 @@ static bool on_close_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, 
   (void)f;
   pc_part *part = ctx;
   pc_part_detach(part, PD_FINAL);
-  part->state = PS_CLOSED;
+  pc_part_set_state(part, PS_CLOSED, PULSARC_OK);
   if (part->p->parts_closing > 0 && --part->p->parts_closing == 0)
     finish_close(part->p, PULSARC_OK);
   return false;
@@ -221,16 +222,16 @@ static void close_parts(pulsarc_producer_t *p) {
       pc_cmd cmd;
       Pulsarc__BaseCommand *close =
           pc_cmd_close_producer(&cmd, part->producer_id, part->request_id);
-      part->state = PS_CLOSING;
+      pc_part_set_state(part, PS_CLOSING, PULSARC_OK);
       p->parts_closing++;
       if (pc_conn_request(part->conn, close, part->request_id, p->client->conf.operation_timeout_ms,
                           on_close_response, part) != 0) {
         p->parts_closing--;
         pc_part_detach(part, PD_FINAL);
-        part->state = PS_CLOSED;
+        pc_part_set_state(part, PS_CLOSED, PULSARC_OK);
       }
     } else if (part->state != PS_FAILED) {
-      part->state = PS_CLOSED;
+      pc_part_set_state(part, PS_CLOSED, PULSARC_OK);
     }
   }
   if (--p->parts_closing == 0)

@@ -29,6 +29,53 @@ uint64_t pc_producer_start_delay_ms(pulsarc_producer_t *p) {
 
 static void part_lookup(pc_part *part);
 
+/* ----------------------------------------------------------------- state */
+
+/* What the application sees of a partition in state s (-1: nothing new). */
+static int told_state(const pc_part *part, pc_part_state s, pulsarc_err_t why) {
+  switch (s) {
+  case PS_LOOKUP:
+  case PS_CONNECTING:
+  case PS_REGISTERING:
+  case PS_WAITING:
+    return part->created_once ? PULSARC_PRODUCER_RECONNECTING : PULSARC_PRODUCER_CONNECTING;
+  case PS_READY:
+    return PULSARC_PRODUCER_READY;
+  case PS_BACKOFF:
+    /* A first creation's failed attempts are still "connecting". */
+    return part->created_once ? PULSARC_PRODUCER_DISCONNECTED : PULSARC_PRODUCER_CONNECTING;
+  case PS_FAILED:
+    return why == PULSARC_ERR_BROKER_PRODUCER_FENCED    ? PULSARC_PRODUCER_FENCED
+           : why == PULSARC_ERR_BROKER_TOPIC_TERMINATED ? PULSARC_PRODUCER_TERMINATED
+                                                        : PULSARC_PRODUCER_FAILED;
+  case PS_CLOSED:
+    return PULSARC_PRODUCER_CLOSED;
+  case PS_INIT:
+  case PS_CLOSING:
+    break;
+  }
+  return -1;
+}
+
+void pc_part_set_state(pc_part *part, pc_part_state state, pulsarc_err_t why) {
+  pulsarc_producer_t *p = part->p;
+  bool was_ready = part->state == PS_READY;
+  part->state = state;
+  if (was_ready != (state == PS_READY))
+    atomic_fetch_add_explicit(&p->parts_ready, state == PS_READY ? 1 : -1, memory_order_acq_rel);
+  int told = told_state(part, state, why);
+  if (told < 0 || told == part->told)
+    return;
+  part->told = told;
+  if (p->conf.state_cb != NULL && !p->destroyed)
+    p->conf.state_cb(p, part->index, (pulsarc_producer_state_t)told,
+                     told == PULSARC_PRODUCER_DISCONNECTED || told == PULSARC_PRODUCER_FENCED ||
+                             told == PULSARC_PRODUCER_TERMINATED || told == PULSARC_PRODUCER_FAILED
+                         ? why
+                         : PULSARC_OK,
+                     p->conf.state_ctx);
+}
+
 /* ------------------------------------------------------------- readiness */
 
 void pc_producer_report_ready(pulsarc_producer_t *p, pulsarc_err_t err) {
@@ -120,7 +167,7 @@ void pc_producer_fail(pulsarc_producer_t *p, pulsarc_err_t err, const char *deta
   for (int i = 0; i < p->nparts; i++) {
     pc_part *part = p->parts[i];
     pc_part_detach(part, PD_GOODBYE | PD_FINAL);
-    part->state = PS_FAILED;
+    pc_part_set_state(part, PS_FAILED, err);
     pc_part_fail_all(part, err);
   }
   for (size_t i = 0; i < p->unrouted.n; i++)
@@ -197,7 +244,7 @@ static void on_part_conn_closed(pc_conn *c, pulsarc_err_t err, void *ctx) {
   pc_part *part = ctx;
   part->conn = NULL; /* the conn already forgot us */
   if (part->state == PS_CLOSING) {
-    part->state = PS_CLOSED;
+    pc_part_set_state(part, PS_CLOSED, PULSARC_OK);
     return;
   }
   if (part->state == PS_READY || part->state == PS_REGISTERING || part->state == PS_WAITING) {
@@ -262,6 +309,7 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
       part->next_seq = (uint64_t)p->conf.initial_sequence_id + 1; /* as Java and C++ */
     else
       part->next_seq = (uint64_t)(ok->last_sequence_id + 1);
+    pc_producer_note_acked(p, (int64_t)part->next_seq - 1);
   }
   uint32_t broker_max = pc_conn_max_message_size(part->conn);
   uint64_t mx = p->conf.max_message_size < broker_max ? p->conf.max_message_size : broker_max;
@@ -278,7 +326,7 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
           pc_conn_peer(part->conn), (unsigned long long)part->next_seq);
   /* Resend what was pending, in order, before anything new. */
   pc_part_resend(part);
-  part->state = PS_READY;
+  pc_part_set_state(part, PS_READY, PULSARC_OK);
   pc_part_seal(part, false);
   if (!p->ready_reported && ++p->ready_parts == (uint32_t)p->nparts)
     pc_producer_report_ready(p, PULSARC_OK);
@@ -292,7 +340,7 @@ static bool on_producer_response(pc_conn *c, pulsarc_err_t err, const pc_frame *
     Pulsarc__CommandProducerSuccess *ok = f->cmd->producer_success;
     if (ok->has_producer_ready && !ok->producer_ready) {
       /* WaitForExclusive: queued by the broker, no timeout from now on. */
-      part->state = PS_WAITING;
+      pc_part_set_state(part, PS_WAITING, PULSARC_OK);
       PC_INFO(logger(p), "producer on %s waits for exclusive access", part->topic);
       return true;
     }
@@ -380,7 +428,7 @@ static void send_producer(pc_part *part) {
     schema.properties = ptrs;
     args.schema = &schema;
   }
-  part->state = PS_REGISTERING;
+  pc_part_set_state(part, PS_REGISTERING, PULSARC_OK);
   pc_cmd cmd;
   if (pc_conn_request(part->conn, pc_cmd_producer(&cmd, &args), part->request_id,
                       p->client->conf.operation_timeout_ms, on_producer_response, part) != 0) {
@@ -425,7 +473,7 @@ static void connect_to(pc_part *part, const pc_host_port *hp, const pc_host_port
     proxy = proxy_to;
     target = via;
   }
-  part->state = PS_CONNECTING;
+  pc_part_set_state(part, PS_CONNECTING, PULSARC_OK);
   if (pc_pool_get(pool, target, proxy, got_broker_conn, part, &part->pool_req) != 0)
     pc_part_reconnect(part, PULSARC_ERR_NO_MEMORY);
 }
@@ -453,7 +501,7 @@ static void on_topic_lookup(pulsarc_err_t err, const pc_lookup_result *res, void
 }
 
 static void part_lookup(pc_part *part) {
-  part->state = PS_LOOKUP;
+  pc_part_set_state(part, PS_LOOKUP, PULSARC_OK);
   part->lookup =
       pc_lookup_topic(part->p->client, part->p->loop, part->topic, on_topic_lookup, part);
   if (part->lookup == NULL)
@@ -473,12 +521,11 @@ static void on_backoff_done(pc_loop *loop, pc_timer *t) {
 }
 
 void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {
-  (void)why;
   pulsarc_producer_t *p = part->p;
   if (part->state == PS_FAILED || part->state == PS_CLOSED || p->destroyed)
     return;
   pc_part_detach(part, 0);
-  part->state = PS_BACKOFF;
+  pc_part_set_state(part, PS_BACKOFF, why);
   uint64_t delay_ms;
   if (part->has_assigned) {
     delay_ms = 0; /* the broker named the new owner: go now */
@@ -523,6 +570,7 @@ pc_part *pc_part_new(pulsarc_producer_t *p, int index) {
     part->user_named = true;
   }
   part->max_message_size = (uint32_t)p->conf.max_message_size;
+  part->told = -1;
   part->seal_by_ns = UINT64_MAX;
   part->create_deadline_ns = UINT64_MAX; /* set when it starts */
   pc_timer_init(&part->timer, on_backoff_done, part);

@@ -58,6 +58,10 @@ void pc_part_start(pc_part *part, uint64_t create_deadline_ns);
 void pc_part_start_lazy(pc_part *part);
 /* The one way a partition lets go of what it holds outside itself. */
 void pc_part_detach(pc_part *part, int how);
+/* Moves the partition to state (every transition goes through here):
+ * keeps the count of ready partitions and tells the state callback, with
+ * why, when the state the application sees changes. */
+void pc_part_set_state(pc_part *part, pc_part_state state, pulsarc_err_t why);
 /* Registered with a broker (or being registered). */
 bool pc_part_registered(const pc_part *part);
 /* Lost the broker: detach, then look up again after a backoff. */
@@ -165,6 +169,9 @@ bool pc_msg_complete_once(pc_msg *m, pulsarc_err_t err, const pulsarc_msg_id_t *
 /* Gives back in-flight slots and memory of completed messages. */
 void pc_producer_give_back(pulsarc_producer_t *p, uint32_t slots, uint64_t bytes);
 void pc_msg_release_payload(pc_msg *m);
+/* The broker has acknowledged (or reported at registration) sequence id
+ * seq: raises pulsarc_producer_last_sequence_id to it. */
+void pc_producer_note_acked(pulsarc_producer_t *p, int64_t seq);
 /* Wakes senders blocked on queue or memory room. */
 void pc_producer_wake_senders(pulsarc_producer_t *p);
 

@@ -78,6 +78,7 @@ typedef struct pc_part {
 
   /* partition.c: the state machine and the broker's registration */
   pc_part_state state;
+  int told; /* pulsarc_producer_state_t last given to the state callback, -1: none */
   pc_lookup_op *lookup;
   pc_pool_req *pool_req;
   pc_conn *conn;        /* attached while registering/ready/closing */
@@ -160,6 +161,9 @@ struct pulsarc_producer {
   _Atomic int fail_err;               /* why the producer failed */
   _Atomic uint32_t max_message_size;
   _Atomic(const char *) name;              /* published once known */
+  _Atomic int parts_known;                 /* partitions made so far (nparts) */
+  _Atomic int parts_ready;                 /* of them, registered right now */
+  _Atomic int64_t last_seq_id;             /* highest acknowledged, see pulsarc.h */
   _Alignas(64) _Atomic uint32_t inflight;  /* accepted, not yet completed */
   _Atomic int64_t mem_credit;              /* client memory granted, not in use (credit.c) */
   _Alignas(64) _Atomic uint32_t space_seq; /* futex word bumped when room appears */

@@ -58,6 +58,7 @@ void pc_part_on_receipt(pc_part *part, const Pulsarc__CommandSendReceipt *r) {
     part->first_chunk_ledger = ledger;
     part->first_chunk_entry = entry;
   }
+  pc_producer_note_acked(part->p, (int64_t)head->last_seq);
   complete_entry(part, head, PULSARC_OK, ledger, entry);
   if (part->p->flushes != NULL || part->p->closing)
     pc_producer_check_flushes(part->p);
