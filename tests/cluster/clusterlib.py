@@ -43,12 +43,15 @@ class Cluster:
         t0 = time.monotonic()
         self.run("start", *flags, timeout=900)
         self.start_seconds = time.monotonic() - t0
+        self.load_ports()
+        log(f"cluster started in {self.start_seconds:.1f}s")
+
+    def load_ports(self):
         with open(os.path.join(self.dir, "ports.env")) as f:
             for line in f:
                 k, _, v = line.strip().partition("=")
                 if k:
                     self.ports[k] = v
-        log(f"cluster started in {self.start_seconds:.1f}s")
 
     def stop(self):
         try:
@@ -100,7 +103,8 @@ def read_all(service_url, topic, expect, timeout_s=120, quiet_ms=3000):
     any extra. Returns the payloads (str) in arrival order."""
     import pulsar
 
-    client = pulsar.Client(service_url, operation_timeout_seconds=30)
+    client = pulsar.Client(service_url, operation_timeout_seconds=30,
+                           logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
     try:
         reader = client.create_reader(topic, pulsar.MessageId.earliest)
         got = []
