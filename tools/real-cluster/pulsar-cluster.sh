@@ -12,8 +12,9 @@
 #   pulsar-cluster.sh kill MEMBER                 SIGKILL one member (zk|bookie|broker1|broker2|proxy)
 #   pulsar-cluster.sh restart MEMBER [--kill]     stop (SIGTERM, or SIGKILL) and start again, same ports/data
 #   pulsar-cluster.sh status                      one line per member; exit 0 if all are up
-#   pulsar-cluster.sh unload TOPIC [BROKER]       unload a topic (BROKER=broker1|broker2: destinationBroker,
-#                                                 extensible load manager only)
+#   pulsar-cluster.sh unload TOPIC [BROKER]       unload a topic; with BROKER (broker1|broker2) unload
+#                                                 the topic's bundle with destinationBroker=BROKER
+#                                                 (a transfer; extensible load manager only)
 #   pulsar-cluster.sh split-bundle NS [BUNDLE]    split BUNDLE (default: every bundle of NS) in two
 #   pulsar-cluster.sh owner TOPIC                 prints "brokerN pulsar://127.0.0.1:PORT"
 #   pulsar-cluster.sh dedup NS on|off             namespace deduplication
@@ -569,15 +570,25 @@ cmd_owner() {
 
 cmd_unload() {
   local t; t="$(topic_path "${1:?usage: unload TOPIC [broker1|broker2]}")"; load_ports
-  local q=""
+  local dest=""
   case "${2:-}" in
     "") ;;
-    broker1) q="?destinationBroker=127.0.0.1:$BROKER1_WEB_PORT" ;;
-    broker2) q="?destinationBroker=127.0.0.1:$BROKER2_WEB_PORT" ;;
+    broker1) dest="127.0.0.1:$BROKER1_WEB_PORT" ;;
+    broker2) dest="127.0.0.1:$BROKER2_WEB_PORT" ;;
     *) die "usage: unload TOPIC [broker1|broker2]" ;;
   esac
-  admin_call PUT "/admin/v2/$t/unload$q" >/dev/null || die "unload $1 failed"
-  log "unloaded $1${2:+ to $2}"
+  if [[ -z "$dest" ]]; then
+    admin_call PUT "/admin/v2/$t/unload" >/dev/null || die "unload $1 failed"
+    log "unloaded $1"
+    return 0
+  fi
+  # A topic unload ignores destinationBroker; a transfer moves the topic's
+  # whole bundle (broker ids are advertisedAddress:webServicePort).
+  local ns bundle; ns="$(cut -d/ -f2,3 <<< "$t")"
+  bundle="$(admin_get "/lookup/v2/topic/$t/bundle")" || die "bundle of $1"
+  admin_call PUT "/admin/v2/namespaces/$ns/$bundle/unload?destinationBroker=$dest" >/dev/null ||
+    die "unload of $ns/$bundle to $2 failed"
+  log "unloaded bundle $ns/$bundle of $1 to $2 ($dest)"
 }
 
 cmd_split_bundle() {
