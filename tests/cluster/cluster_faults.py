@@ -128,23 +128,27 @@ def scenario(cl, a, kind):
     url = cl.url("multi")
     pub = Publisher(a.publisher, url, topic, a.count, a.rate, workdir, f"{kind}-{os.getpid()}")
     t_start = time.time()
-    faults = []  # (label, time, owner after)
+    faults = []  # (label, time)
     killed = None
-    if kind == "unload":
-        for k in range(a.unloads):
-            pub.wait_receipts(pub.total * (k + 1) // (a.unloads + 2), timeout_s=300)
-            before = cl.owner(topic)
+    try:
+        if kind == "unload":
+            for k in range(a.unloads):
+                pub.wait_receipts(pub.total * (k + 1) // (a.unloads + 2), timeout_s=300)
+                before = cl.owner(topic)
+                t = time.time()
+                cl.run("unload", topic)
+                faults.append((f"unload {k + 1} (owner {before})", t))
+                time.sleep(0.5)
+        else:
+            pub.wait_receipts(pub.total // 3, timeout_s=300)
+            killed = cl.owner(topic)
             t = time.time()
-            cl.run("unload", topic)
-            faults.append((f"unload {k + 1} (owner {before})", t))
-            time.sleep(0.5)
-    else:
-        pub.wait_receipts(pub.total // 3, timeout_s=300)
-        killed = cl.owner(topic)
-        t = time.time()
-        cl.run("kill", killed)
-        faults.append((f"SIGKILL {killed}", t))
-    times = pub.finish(timeout_s=600)
+            cl.run("kill", killed)
+            faults.append((f"SIGKILL {killed}", t))
+        times = pub.finish(timeout_s=600)
+    except BaseException:
+        pub.proc.kill()  # with send timeout 0 it would wait for the cluster forever
+        raise
     t_end = time.time()
     owner_after = cl.owner(topic)
     regs = pub.registrations()
@@ -201,6 +205,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="leave the cluster running")
     a = ap.parse_args()
 
+    kinds = a.scenarios.split(",")
+    if any(k not in ("unload", "kill") for k in kinds):
+        ap.error("--scenarios: a comma-separated list of unload, kill")
     cl = Cluster(a.root, a.state_dir)
     t_all = time.monotonic()
     report, problems = [], []
@@ -210,7 +217,7 @@ def main():
         else:
             cl.start()
         cl.run("dedup", "public/default", "on")
-        for kind in a.scenarios.split(","):
+        for kind in kinds:
             lines, bad = scenario(cl, a, kind)
             report += lines
             problems += [f"[{kind}] {p}" for p in bad]
