@@ -12,16 +12,19 @@ Then the official client reads the topic from the start: every message
 exactly once, each thread's messages in order. The fault must hit
 mid-stream: receipts before and after each fault, pulsarc re-registered the
 producer (its own INFO log), and for kill the owner changed (admin lookup).
+With --via proxy, pulsarc must have connected to the proxy's port only.
 
 Figures printed per scenario: sent, received, duplicates, losses, time from
 each fault to the first receipt after it, the longest receipt gap.
 
 Usage: run_cluster_test.sh cluster_faults.py --publisher PATH
          [--scenarios unload,kill] [--count 100000] [--rate 5000]
-         [--state-dir DIR] [--reuse] [--keep]
+         [--state-dir DIR] [--reuse] [--keep] [--dedup on|off] [--pulsarc-log-level L]
+         [--via multi,proxy,...]
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -37,12 +40,13 @@ THREADS = 4
 class Publisher:
     """pulsarc-cluster-publish in the background; follows its progress."""
 
-    def __init__(self, path, url, topic, count, rate, workdir, name):
+    def __init__(self, path, url, topic, count, rate, workdir, name, log_level):
         self.out = os.path.join(workdir, f"{name}.receipts")
         self.log = os.path.join(workdir, f"{name}.pulsarc.log")
         cmd = [path, "--service-url", url, "--topic", topic, "--threads", str(THREADS),
                "--count-per-thread", str(count // THREADS), "--rate", str(rate),
-               "--name", name, "--send-timeout-ms", "0", "--out", self.out, "--log", self.log]
+               "--name", name, "--send-timeout-ms", "0", "--out", self.out, "--log", self.log,
+               "--log-level", log_level]
         self.total = (count // THREADS) * THREADS
         self.receipts = 0
         self.done = None
@@ -119,14 +123,26 @@ def after(times, t):
     return None
 
 
-def scenario(cl, a, kind):
+def connected_ports(path):
+    """Ports pulsarc connected to, from its INFO log ("conn HOST:PORT: connected")."""
+    ports = set()
+    with open(path) as f:
+        for line in f:
+            m = re.search(r" conn [0-9.]+:([0-9]+): connected", line)
+            if m:
+                ports.add(int(m.group(1)))
+    return ports
+
+
+def scenario(cl, a, kind, via):
     topic = f"persistent://public/default/faults-{kind}-{uuid.uuid4().hex[:8]}"
     workdir = os.path.join(cl.dir, "scenarios")
     os.makedirs(workdir, exist_ok=True)
     owner_before = cl.owner(topic)
-    log(f"[{kind}] topic {topic} owned by {owner_before}")
-    url = cl.url("multi")
-    pub = Publisher(a.publisher, url, topic, a.count, a.rate, workdir, f"{kind}-{os.getpid()}")
+    log(f"[{kind}] topic {topic} owned by {owner_before}; publishing via {via}")
+    url = cl.url(via)
+    pub = Publisher(a.publisher, url, topic, a.count, a.rate, workdir, f"{kind}-{via}-{os.getpid()}",
+                    a.pulsarc_log_level)
     t_start = time.time()
     faults = []  # (label, time)
     killed = None
@@ -152,6 +168,7 @@ def scenario(cl, a, kind):
     t_end = time.time()
     owner_after = cl.owner(topic)
     regs = pub.registrations()
+    ports = connected_ports(pub.log)
     if killed:
         log(f"[{kind}] restarting {killed}")
         cl.run("restart", killed, timeout=300)
@@ -165,8 +182,11 @@ def scenario(cl, a, kind):
              f"duplicates {dups}, lost {lost}, out of order {disorder}; "
              f"publish {t_end - t_start:.1f}s, read back {read_s:.1f}s; owner {owner_before} -> "
              f"{owner_after}; producer registrations {len(regs)}; longest receipt gap "
-             f"{max(gaps) * 1000:.0f} ms"]
+             f"{max(gaps) * 1000:.0f} ms; pulsarc connected to ports {sorted(ports)}"]
     problems = []
+    proxy_port = int(cl.ports["PROXY_PORT"])
+    if via == "proxy" and ports != {proxy_port}:
+        problems.append(f"through the proxy ({proxy_port}) pulsarc connected to {sorted(ports)}")
     for label, t in faults:
         # the fault's effect: pulsarc's next registration after it; the
         # recovery: the first receipt after that registration
@@ -201,6 +221,14 @@ def main():
     ap.add_argument("--rate", type=float, default=5000, help="messages/s, all threads")
     ap.add_argument("--unloads", type=int, default=5)
     ap.add_argument("--state-dir", default="cluster-faults")
+    ap.add_argument("--via", default="multi",
+                    help="comma-separated service URLs to run each scenario through: multi "
+                         "(both brokers, default), broker1, broker2, proxy (then pulsarc may "
+                         "connect to the proxy port only)")
+    ap.add_argument("--dedup", choices=("on", "off"), default="on",
+                    help="off shows that the read-back check catches duplicates")
+    ap.add_argument("--pulsarc-log-level", default="info",
+                    help="pulsarc's log level (the log is in STATE/scenarios)")
     ap.add_argument("--reuse", action="store_true", help="use a running cluster in --state-dir")
     ap.add_argument("--keep", action="store_true", help="leave the cluster running")
     a = ap.parse_args()
@@ -208,6 +236,9 @@ def main():
     kinds = a.scenarios.split(",")
     if any(k not in ("unload", "kill") for k in kinds):
         ap.error("--scenarios: a comma-separated list of unload, kill")
+    vias = a.via.split(",")
+    if any(v not in ("multi", "broker1", "broker2", "proxy") for v in vias):
+        ap.error("--via: a comma-separated list of multi, broker1, broker2, proxy")
     cl = Cluster(a.root, a.state_dir)
     t_all = time.monotonic()
     report, problems = [], []
@@ -216,11 +247,12 @@ def main():
             cl.load_ports()
         else:
             cl.start()
-        cl.run("dedup", "public/default", "on")
-        for kind in kinds:
-            lines, bad = scenario(cl, a, kind)
-            report += lines
-            problems += [f"[{kind}] {p}" for p in bad]
+        cl.run("dedup", "public/default", a.dedup)
+        for via in vias:
+            for kind in kinds:
+                lines, bad = scenario(cl, a, kind, via)
+                report += [f"via {via}: {line}" for line in lines]
+                problems += [f"[{kind} via {via}] {p}" for p in bad]
     finally:
         if not a.keep:
             cl.stop()

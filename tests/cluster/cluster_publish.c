@@ -13,7 +13,8 @@
  *
  * Usage: pulsarc-cluster-publish --service-url URL --topic T [--threads 4]
  *          [--count-per-thread 25000] [--rate MSGS_PER_S_TOTAL] [--name NAME]
- *          [--send-timeout-ms 0] [--conf key=value]... --out FILE --log FILE
+ *          [--send-timeout-ms 0] [--conf key=value]... [--log-level info]
+ *          --out FILE --log FILE
  */
 #include <pulsarc/pulsarc.h>
 
@@ -110,13 +111,14 @@ static void *run_worker(void *arg) {
 static void usage(void) {
   fprintf(stderr, "usage: pulsarc-cluster-publish --service-url URL --topic T [--threads N]\n"
                   "  [--count-per-thread N] [--rate MSGS_PER_S] [--name NAME]\n"
-                  "  [--send-timeout-ms MS] [--conf key=value]... --out FILE --log FILE\n");
+                  "  [--send-timeout-ms MS] [--conf key=value]... [--log-level LEVEL]\n"
+                  "  --out FILE --log FILE\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   const char *url = NULL, *topic = NULL, *name = NULL, *out = NULL, *logp = NULL;
-  const char *send_timeout = "0";
+  const char *send_timeout = "0", *log_level = "info";
   const char *confs[MAX_CONF];
   int nconf = 0, nthreads = 4;
   long count = 25000;
@@ -142,6 +144,8 @@ int main(int argc, char **argv) {
       send_timeout = v;
     else if (!strcmp(a, "--conf") && nconf < MAX_CONF)
       confs[nconf++] = v;
+    else if (!strcmp(a, "--log-level"))
+      log_level = v;
     else if (!strcmp(a, "--out"))
       out = v;
     else if (!strcmp(a, "--log"))
@@ -159,7 +163,8 @@ int main(int argc, char **argv) {
   }
 
   pulsarc_client_conf_t *cc = pulsarc_client_conf_new();
-  pulsarc_client_conf_set(cc, "log_level", "info", NULL, 0);
+  if (pulsarc_client_conf_set(cc, "log_level", log_level, NULL, 0) != PULSARC_OK)
+    usage();
   pulsarc_client_conf_set_logger(cc, on_log, NULL);
   pulsarc_client_t *client = NULL;
   pulsarc_err_t e = pulsarc_client_new(url, cc, &client);
