@@ -12,9 +12,11 @@
 #                               PULSARC_FUZZ_SECONDS (60) s each, from its seeds
 #   tools/test.sh --ci          everything CI runs: all of the above plus the
 #                               install stage (tools/check-install.sh: the
-#                               Debian packages and cmake --install, used) and
+#                               Debian packages and cmake --install, used),
 #                               the interop suite against a real Apache Pulsar
-#                               broker and the official client
+#                               broker and the official client, and the
+#                               cluster tier (two brokers, a bookie, ZooKeeper
+#                               and a proxy: tools/real-cluster)
 #
 # Build directories: build/ (override with PULSARC_BUILD_DIR), and next to it
 # <build>-asan, <build>-tsan and <build>-fuzz. Each stage prints its duration;
@@ -80,7 +82,8 @@ stage_done
 stage build
 interop=OFF
 [ "$ci" = 1 ] && interop=ON
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPULSARC_INTEROP=$interop
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPULSARC_INTEROP=$interop \
+  -DPULSARC_CLUSTER_TESTS=$interop
 cmake --build "$build"
 stage_done
 
@@ -101,7 +104,7 @@ python3 "$root/tools/gen-options-doc.py" --check --tool "$build/tools/options/pu
 stage_done
 
 stage tests
-ctest --test-dir "$build" --output-on-failure -j2 -LE interop
+ctest --test-dir "$build" --output-on-failure -j2 -LE 'interop|cluster'
 stage_done
 
 # What a user gets from `cmake --install`: the shared and static libraries
@@ -127,6 +130,11 @@ fi
 if [ "$ci" = 1 ]; then
   stage interop
   ctest --test-dir "$build" --output-on-failure --no-tests=error -L interop
+  stage_done
+  # A real multi-broker cluster (tools/real-cluster): ZooKeeper, a bookie,
+  # two brokers and a proxy; each test starts its own (about a minute).
+  stage cluster
+  ctest --test-dir "$build" --output-on-failure --no-tests=error -L cluster
   stage_done
 fi
 
