@@ -522,6 +522,11 @@ def blocking_targets(find, rtt, bpeers):
     if one and rt:
         out.append(("blocking send, batched, 1 thread: p50 / raw round trip p50 (target <= 1.3x)",
                     "%.2fx (%.1f / %.1f us)" % (one["p50_us"] / rt, one["p50_us"], rt)))
+    unb = find("latency", "unbatched blocking send", "defaults")
+    if one and unb and unb.get("p50_us"):
+        out.append(("blocking send, batched, 1 thread: p50 / unbatched blocking send p50",
+                    "%.2fx (%.1f / %.1f us)" % (one["p50_us"] / unb["p50_us"], one["p50_us"],
+                                               unb["p50_us"])))
     if one and sixteen:
         out.append(("blocking send, batched: 16 threads / 1 thread msg/s (target >= 10x)",
                     "%.1fx (%.0f / %.0f)" % (sixteen["msgs_per_sec"] / one["msgs_per_sec"],
