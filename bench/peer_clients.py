@@ -10,13 +10,23 @@ Obtained from the registries by name, cached outside the repository:
 If a peer fails against the test broker, the reason is recorded and that peer
 and pulsarc are measured again against a real Pulsar broker
 (tools/real-broker/pulsar-broker.sh).
+
+run_blocking() (both modes): BLOCKING sends with default batching at 1, 4
+and 16 threads from pulsarc-perf --blocking, from the official C++ client
+(its C API, pulsar_producer_send, in bench/peers/cpp/blocking_send.c, built
+here against the libpulsar shared object the pulsar-client wheel carries:
+the wheel has no headers, and the program declares the few C functions it
+calls) and from the official Python client's producer.send(), against one
+stand-alone test broker whose HTTP internalStats give each topic's entries.
 """
+import glob
 import json
 import os
 import re
 import signal
 import subprocess
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pulsarc", "bench")
@@ -72,15 +82,59 @@ def fetch(log):
     return st
 
 
-def start_testbroker(bins):
-    p = subprocess.Popen([bins["tb"], "--listen", "127.0.0.1:0", "--retain-bytes", "0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def start_testbroker(bins, http=False):
+    """(process, service URL) or, with http, (process, service URL, HTTP URL)."""
+    err = open(os.path.join(CACHE, "testbroker.stderr"), "w+") if http else subprocess.DEVNULL
+    p = subprocess.Popen([bins["tb"], "--listen", "127.0.0.1:0", "--retain-bytes", "0"] +
+                         (["--http-port", "0"] if http else []),
+                         stdout=subprocess.PIPE, stderr=err, text=True)
     line = p.stdout.readline()
     m = re.search(r"ready (\S+)", line)
     if not m:
         p.kill()
         raise RuntimeError("test broker did not start: %r" % line)
-    return p, m.group(1)
+    if not http:
+        return p, m.group(1)
+    err.seek(0)  # the HTTP line is written before the ready line
+    h = re.search(r"http (\S+)", err.read())
+    err.close()
+    return p, m.group(1), h.group(1) if h else None
+
+
+def topic_entries(http_url, topic):
+    """Entries the test broker stored for a short topic name, None if unknown."""
+    if not http_url:
+        return None
+    try:
+        with urllib.request.urlopen("%s/admin/v2/persistent/public/default/%s/internalStats"
+                                    % (http_url, topic), timeout=10) as f:
+            return json.load(f).get("entriesAddedCounter")
+    except (OSError, ValueError):
+        return None
+
+
+def build_cpp_peer(pybin, log):
+    """Compiles bench/peers/cpp/blocking_send.c against the wheel's libpulsar;
+    returns (program path, None) or (None, why)."""
+    if not pybin:
+        return None, "no venv"
+    site = subprocess.run([pybin, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True).stdout.strip()
+    libs = sorted(glob.glob(os.path.join(site, "pulsar_client.libs", "libpulsar*.so*")))
+    if not libs:
+        return None, "no libpulsar shared object in %s/pulsar_client.libs" % site
+    src = os.path.join(ROOT, "bench/peers/cpp/blocking_send.c")
+    exe = os.path.join(CACHE, "cpp-blocking-send")
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        os.makedirs(CACHE, exist_ok=True)
+        log("building the C++ client peer against %s" % libs[0])
+        p = subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-I",
+                            os.path.join(ROOT, "tools/perf"), "-o", exe, src, libs[0],
+                            "-Wl,-rpath," + os.path.dirname(libs[0]), "-lpthread"],
+                           capture_output=True, text=True)
+        if p.returncode:
+            return None, "cc: " + p.stderr.strip()[-300:]
+    return exe, None
 
 
 def run_java(cfg, url, dur, warm, topic):
@@ -252,4 +306,98 @@ def real_broker_rerun(bins, failed, dur, warm, log, st, runmod):
             out.append(r)
     finally:
         subprocess.run([script, "stop", d], capture_output=True)
+    return out
+
+
+BLOCKING_THREADS = (1, 4, 16)
+
+
+def _median_run(fn, runs):
+    """Runs fn() runs times; the run with the median msg/s (so its p50, p99 and
+    batch size stay one run's figures), with runs = how many succeeded."""
+    got, last = [], None
+    for _ in range(runs):
+        r = fn()
+        last = r
+        if r.get("msgs_per_sec"):
+            got.append(r)
+    if not got:
+        return last
+    got.sort(key=lambda r: r["msgs_per_sec"])
+    r = dict(got[(len(got) - 1) // 2])
+    r["runs"] = len(got)
+    return r
+
+
+def run_blocking(bins, dur, warm, log, runs=1):
+    """Blocking send, default batching, 1/4/16 threads: pulsarc, the official
+    C++ client and the official Python client on one stand-alone test broker.
+    Returns dicts: client, threads, msgs_per_sec, p50_us, p99_us, mean_batch,
+    entries, pulsarc_ratio (pulsarc msg/s / this client's), runs, status."""
+    import run as runmod  # bench/run.py, for run_perf
+    p = subprocess.run([os.path.join(ROOT, "tools/interop/setup-venv.sh")], capture_output=True,
+                       text=True)
+    pybin = p.stdout.strip().splitlines()[-1] if p.returncode == 0 else None
+    py_err = None if pybin else "setup-venv: " + p.stderr.strip()[-300:]
+    cpp, cpp_err = build_cpp_peer(pybin, log)
+    tb, url, http = start_testbroker(bins, http=True)
+    out, seq = [], [0]
+
+    def topic(client, n):
+        seq[0] += 1
+        return "blocking-%s-%d-%d-%d" % (client, n, seq[0], os.getpid())
+
+    def with_batch(r, t):
+        entries = topic_entries(http, t)
+        if entries and r.get("sent_total"):
+            r.update(entries=entries, mean_batch=r["sent_total"] / entries)
+        return r
+
+    def one_pulsarc(n):
+        t = topic("pulsarc", n)
+        cfg = dict(runmod.DEFAULTS, blocking=True, threads=n, topic=t)
+        m, st = runmod.run_perf(bins, cfg, url, dur, warm)
+        return with_batch(dict(m or {}, status=st), t)
+
+    def one_peer(client, n):
+        t = topic(client, n)
+        common = ["--service-url", url, "--topic", t, "--threads", str(n), "--size", "100",
+                  "--duration", str(dur), "--warmup", str(warm)]
+        cmd = ([cpp] + common if client == "cpp" else
+               [pybin, os.path.join(ROOT, "bench/peers/python/perf_produce.py"), "--blocking"] +
+               common)
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=dur + warm + 60)
+        except subprocess.TimeoutExpired:
+            return dict(status="error: timed out")
+        lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+        if p.returncode or not lines:
+            tail = p.stderr.strip().splitlines() or ["exit %d" % p.returncode]
+            return dict(status="error: " + tail[-1][:200])
+        r = json.loads(lines[-1])
+        r["status"] = "ok" if not r.get("errors") else "ok (%d errors)" % r["errors"]
+        return with_batch(r, t)
+
+    try:
+        for n in BLOCKING_THREADS:
+            mine = _median_run(lambda: one_pulsarc(n), runs)
+            mine.update(client="pulsarc", threads=n, broker="test broker (stand-alone)")
+            out.append(mine)
+            for client, err in (("cpp", cpp_err), ("python", py_err)):
+                r = (dict(status="error: " + err) if err else
+                     _median_run(lambda: one_peer(client, n), runs))
+                r.update(client=client, threads=n, broker="test broker (stand-alone)")
+                if r.get("msgs_per_sec") and mine.get("msgs_per_sec"):
+                    r["pulsarc_ratio"] = mine["msgs_per_sec"] / r["msgs_per_sec"]
+                out.append(r)
+            for r in out[-3:]:
+                log("blocking %-7s %2d thread%s: %s %s" % (
+                    r["client"], n, "s" if n > 1 else "", r["status"],
+                    "%.0f msg/s p50 %.0f us, %s msgs/entry" % (
+                        r["msgs_per_sec"], r.get("p50_us") or 0,
+                        "%.2f" % r["mean_batch"] if r.get("mean_batch") else "?")
+                    if r.get("msgs_per_sec") else ""))
+    finally:
+        tb.send_signal(signal.SIGTERM)
+        tb.wait(timeout=10)
     return out

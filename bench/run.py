@@ -13,11 +13,14 @@ it measures the baselines every figure is divided by:
                batch bodies;
   peers        (--full only) the official Java pulsar-perf, the Go client's
                perf tool and the official Python client, same broker, same
-               settings.
+               settings; in both modes (unless --no-peers) the official
+               C++ client's and Python client's BLOCKING send at 1, 4 and
+               16 threads beside pulsarc's, on one stand-alone test broker.
 Writes results.csv, results.json, baselines.json, summary.md and plots
 (SVG + PNG, gnuplot) into the output directory.
 
-  bench/run.py --quick     about 2 minutes, no peer builds
+  bench/run.py --quick     about 3 minutes; of the peers only the blocking-send
+                           ones (C++ and Python clients from the interop venv)
   bench/run.py --full      states its expected duration first
 
 Python 3 standard library only.
@@ -47,8 +50,8 @@ BATCH_MSGS = [10, 100, 1000, 10000]
 COLUMNS = ["group", "knob", "value", "size", "batching", "batch_max_messages", "batch_max_bytes",
            "batch_max_delay_ms", "compression", "payload", "blocking", "threads", "producers", "max_pending", "runs",
            "status", "msgs_per_sec", "mb_per_sec", "wire_mb_per_sec", "compression_ratio",
-           "cpu_s_per_million", "p50_us", "p99_us", "p999_us", "errors", "vs_raw_writer",
-           "vs_codec_raw", "baseline"]
+           "cpu_s_per_million", "p50_us", "p99_us", "p999_us", "errors", "mean_batch",
+           "vs_raw_writer", "vs_codec_raw", "baseline"]
 
 
 def log(*a):
@@ -61,6 +64,10 @@ def point(group, knob, value, runs=1, **over):
     cfg = dict(DEFAULTS)
     cfg.update(over)
     return dict(group=group, knob=knob, value=str(value), cfg=cfg, runs=runs)
+
+
+def threads_label(n):
+    return "1 thread" if n == 1 else "%d threads" % n
 
 
 def plan(mode):
@@ -109,6 +116,14 @@ def plan(mode):
     pts.append(point("latency", "unbatched blocking send", "io_busy_poll_us=100",
                      batching=False, blocking=True, max_pending=1,
                      conf="client.io_busy_poll_us=100"))
+    # Blocking send with the default options (batching on: 1000 messages /
+    # 128 KiB / 10 ms, io_busy_poll_us=0): group commit seals a batch as soon
+    # as the rings are drained, so one thread should see about the round
+    # trip and 16 threads should share entries (mean_batch, from the
+    # embedded broker's counts).
+    for n in (1, 4, 16):
+        pts.append(point("blocking", "blocking send, batched", threads_label(n),
+                         runs=rt, blocking=True, threads=n))
     # send_cb with a queue of one: the stamp is taken before the call, which
     # waits for the previous message's receipt, so this also counts time
     # queued behind it (about one more round trip).
@@ -179,6 +194,8 @@ def perf_args(cfg, url, dur, warm):
         a += ["--payload", cfg["payload"]]
     if cfg.get("blocking"):
         a += ["--blocking"]
+    if cfg.get("topic"):
+        a += ["--topic", cfg["topic"]]
     if url:
         a += ["--service-url", url]
     return a
@@ -203,7 +220,8 @@ def run_perf(bins, cfg, url, dur, warm):
              cpu_s_per_million=(j["client_cpu_seconds"] / j["messages"] * 1e6
                                 if j["messages"] else None),
              p50_us=j["latency_us"]["p50"], p99_us=j["latency_us"]["p99"],
-             p999_us=j["latency_us"]["p999"], errors=j["errors"])
+             p999_us=j["latency_us"]["p999"], errors=j["errors"],
+             mean_batch=j.get("mean_batch"), sent_total=j.get("sent_total"))
     if m["wire_mb_per_sec"]:
         m["compression_ratio"] = m["mb_per_sec"] / m["wire_mb_per_sec"]
     return m, "ok" if j["errors"] == 0 else "ok (%d errors)" % j["errors"]
@@ -212,7 +230,7 @@ def run_perf(bins, cfg, url, dur, warm):
 def median_metrics(runs):
     out = {}
     for k in runs[0]:
-        vals = [r[k] for r in runs if r.get(k) is not None]
+        vals = [r[k] for r in runs if isinstance(r.get(k), (int, float))]
         out[k] = statistics.median(vals) if vals else None
     return out
 
@@ -253,7 +271,8 @@ def raw_key(cfg):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     g = ap.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true", help="short runs, no peers (default)")
+    g.add_argument("--quick", action="store_true",
+                   help="short runs; of the peers only the blocking-send ones (default)")
     g.add_argument("--full", action="store_true", help="long runs, medians of 3, peer clients")
     ap.add_argument("--service-url", help="broker to use instead of the embedded test broker")
     ap.add_argument("--out", help="output dir (default bench/results/<mode>-<date>)")
@@ -261,7 +280,8 @@ def main():
     ap.add_argument("--no-build", action="store_true", help="use the binaries as built")
     ap.add_argument("--duration", type=float, help="measured seconds per run")
     ap.add_argument("--warmup", type=float, help="warm-up seconds per run")
-    ap.add_argument("--no-peers", action="store_true", help="--full without the peer clients")
+    ap.add_argument("--no-peers", action="store_true",
+                    help="no peer clients (full mode's, and the blocking-send peers of both modes)")
     ap.add_argument("--plan", action="store_true", help="print the plan and its duration, exit")
     ap.add_argument("--render", metavar="DIR",
                     help="rewrite summary, targets and plots of DIR from its results.json "
@@ -285,6 +305,9 @@ def main():
     peers = mode == "full" and not a.no_peers
     if peers:
         est += 3 * 6 * (dur + 20)  # 6 peer points x 3 clients, JVM/Go start-up included
+    blocking_peers = not a.no_peers
+    if blocking_peers:  # 3 thread counts x 3 clients, runs each (start-up ~1 s)
+        est += 9 * (3 if mode == "full" else 1) * (dur + warm + 1.5)
     log("%s mode: %d pulsarc-perf runs of %.1f+%.1f s, %d raw-writer runs, codec speed%s: "
         "expected duration about %.0f min %.0f s (plus build time)"
         % (mode, nruns, warm, dur, len(raw_cfgs) + 1, ", peers" if peers else "", est // 60,
@@ -301,7 +324,7 @@ def main():
     load0 = os.getloadavg()
 
     # Baselines first: codec speed and raw writer.
-    base = {"codec": [], "raw": {}, "rtt": None, "peers": []}
+    base = {"codec": [], "raw": {}, "rtt": None, "peers": [], "blocking_peers": []}
     codec_cfgs = sorted({(p["cfg"]["size"], p["cfg"]["bmm"], p["cfg"]["bmb"], p["cfg"]["payload"])
                          for p in pts
                          if p["cfg"]["compression"] != "none" or p["group"] == "cross"})
@@ -342,7 +365,9 @@ def main():
         if got:
             row.update(median_metrics(got))
             raw = base["raw"].get(raw_key(c))
-            if raw and raw.get("msgs_per_sec"):
+            # Blocking batched rows are compared with the round trip instead
+            # (targets): the pipelined raw writer is no limit for them.
+            if raw and raw.get("msgs_per_sec") and p["group"] != "blocking":
                 row["vs_raw_writer"] = row["msgs_per_sec"] / raw["msgs_per_sec"]
             cs = [x for x in base["codec"] if x["codec"] == c["compression"] and
                   x["size"] == c["size"] and c["batching"] and
@@ -358,6 +383,10 @@ def main():
     if peers:
         import peer_clients  # bench/peer_clients.py
         base["peers"] = peer_clients.run_all(bins, dur, warm, log)
+    if blocking_peers:
+        import peer_clients  # bench/peer_clients.py
+        base["blocking_peers"] = peer_clients.run_blocking(bins, dur, warm, log,
+                                                           3 if mode == "full" else 1)
 
     meta = dict(mode=mode, command=" ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
                 date=datetime.datetime.now().isoformat(timespec="seconds"),
@@ -376,6 +405,7 @@ def render(out):
         j = json.load(f)
     b = j["baselines"]
     base = dict(codec=b["codec"], rtt=b["rtt"], peers=b["peers"],
+                blocking_peers=b.get("blocking_peers", []),
                 raw={tuple(r["key"]): {k: v for k, v in r.items() if k != "key"}
                      for r in b["raw"]})
     write_outputs(out, j["meta"], j["rows"], base)
@@ -470,6 +500,7 @@ def ratios(rows, base):
                         % label, "%.2fx (%.1f / %.1f us)" % (
                             lat["p50_us"] / rtt["latency_us"]["p50"], lat["p50_us"],
                             rtt["latency_us"]["p50"])))
+    out += blocking_targets(find, rtt, base.get("blocking_peers", []))
     one, sixteen = find("threads", "threads", "1"), find("threads", "threads", "16")
     if one and sixteen:
         out.append(("16 threads / 1 thread msg/s, medians of 3 (target >= 0.9)",
@@ -482,6 +513,47 @@ def ratios(rows, base):
     return out
 
 
+def blocking_targets(find, rtt, bpeers):
+    """Group commit (issue #13 item 1): blocking send with default batching."""
+    out = []
+    rows = {n: find("blocking", "blocking send, batched", threads_label(n)) for n in (1, 4, 16)}
+    one, sixteen = rows[1], rows[16]
+    rt = rtt.get("latency_us", {}).get("p50")
+    if one and rt:
+        out.append(("blocking send, batched, 1 thread: p50 / raw round trip p50 (target <= 1.3x)",
+                    "%.2fx (%.1f / %.1f us)" % (one["p50_us"] / rt, one["p50_us"], rt)))
+    unb = find("latency", "unbatched blocking send", "defaults")
+    if one and unb and unb.get("p50_us"):
+        out.append(("blocking send, batched, 1 thread: p50 / unbatched blocking send p50",
+                    "%.2fx (%.1f / %.1f us)" % (one["p50_us"] / unb["p50_us"], one["p50_us"],
+                                               unb["p50_us"])))
+    if one and sixteen:
+        out.append(("blocking send, batched: 16 threads / 1 thread msg/s (target >= 10x)",
+                    "%.1fx (%.0f / %.0f)" % (sixteen["msgs_per_sec"] / one["msgs_per_sec"],
+                                            sixteen["msgs_per_sec"], one["msgs_per_sec"])))
+    got = [(n, r) for n, r in sorted(rows.items()) if r and r.get("mean_batch") is not None]
+    if got:
+        out.append(("blocking send, batched: mean batch (messages per entry) at %s threads"
+                    % "/".join(str(n) for n, _ in got),
+                    " / ".join("%.2f" % r["mean_batch"] for _, r in got)))
+    for n in (1, 4, 16):
+        mine = [p for p in bpeers if p.get("client") == "pulsarc" and p.get("threads") == n
+                and p.get("msgs_per_sec")]
+        for peer in ("cpp", "python"):
+            theirs = [p for p in bpeers if p.get("client") == peer and p.get("threads") == n
+                      and p.get("msgs_per_sec")]
+            if mine and theirs:
+                out.append(("blocking send, %d thread%s: pulsarc / official %s client msg/s "
+                            "(same stand-alone test broker)" % (n, "s" if n > 1 else "",
+                                                                 "C++" if peer == "cpp" else
+                                                                 "Python"),
+                            "%.2fx (%.0f / %.0f msg/s; p50 %.0f / %.0f us)" % (
+                                mine[0]["msgs_per_sec"] / theirs[0]["msgs_per_sec"],
+                                mine[0]["msgs_per_sec"], theirs[0]["msgs_per_sec"],
+                                mine[0]["p50_us"], theirs[0]["p50_us"])))
+    return out
+
+
 def write_outputs(out, meta, rows, base):
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
@@ -490,7 +562,7 @@ def write_outputs(out, meta, rows, base):
             w.writerow({k: fmt(r.get(k)) if isinstance(r.get(k), float) else r.get(k, "")
                         for k in COLUMNS})
     base_json = dict(codec=base["codec"], rtt=base["rtt"], peers=base["peers"],
-                     wakes=base.get("wakes"),
+                     blocking_peers=base.get("blocking_peers", []), wakes=base.get("wakes"),
                      raw=[dict(v, key=list(k)) for k, v in base["raw"].items()])
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(dict(meta=meta, rows=rows, baselines=base_json, targets=ratios(rows, base)), f,
@@ -512,13 +584,14 @@ def summary_md(meta, rows, base):
          "- broker: %s; %.1f s measured after %.1f s warm-up per run" % (
              meta["broker"], meta["duration_per_run_s"], meta["warmup_s"]), "",
          "| group | knob | value | msg/s | MB/s payload | MB/s wire | payload/wire | "
-         "CPU s per M msgs | p50 us | p99 us | p99.9 us | / raw writer | / raw codec | runs | status |",
-         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+         "CPU s per M msgs | p50 us | p99 us | p99.9 us | msgs/entry | / raw writer | / raw codec "
+         "| runs | status |",
+         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         L.append("| %s |" % " | ".join(fmt(r.get(k)) for k in (
             "group", "knob", "value", "msgs_per_sec", "mb_per_sec", "wire_mb_per_sec",
             "compression_ratio", "cpu_s_per_million", "p50_us", "p99_us", "p999_us",
-            "vs_raw_writer", "vs_codec_raw", "runs", "status")))
+            "mean_batch", "vs_raw_writer", "vs_codec_raw", "runs", "status")))
     L += ["", "## Baselines", "", "| raw writer: size | msgs/frame | msg/s | MB/s payload | MB/s wire |",
           "|---:|---:|---:|---:|---:|"]
     for k, v in base["raw"].items():
@@ -547,6 +620,17 @@ def summary_md(meta, rows, base):
             L.append("| %s | %s | %s | %s | %s | %s | %s |" % tuple(fmt(p.get(k)) for k in (
                 "client", "point", "msgs_per_sec", "p50_us", "p99_us", "pulsarc_ratio",
                 "status")))
+    if base.get("blocking_peers"):
+        L += ["", "## Blocking send, default batching, beside the official clients "
+              "(one stand-alone test broker)", "",
+              "msgs/entry: the client's successful sends over the broker's entries for its topic "
+              "(warm-up included). pulsarc / peer: msg/s ratio at the same thread count.", "",
+              "| client | threads | msg/s | p50 us | p99 us | msgs/entry | pulsarc / peer | runs "
+              "| status |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for p in base["blocking_peers"]:
+            L.append("| %s |" % " | ".join(fmt(p.get(k)) for k in (
+                "client", "threads", "msgs_per_sec", "p50_us", "p99_us", "mean_batch",
+                "pulsarc_ratio", "runs", "status")))
     L += ["", "## Targets (measured, never asserted)", "", "| target | measured |", "|---|---|"]
     for k, v in ratios(rows, base):
         L.append("| %s | %s |" % (k, v))

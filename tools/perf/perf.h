@@ -50,6 +50,10 @@ typedef struct perf_result {
   const char *first_error; /* pulsarc_err_str of the first failure, or NULL */
   int64_t wire_bytes;      /* TCP bytes the client sent (and had acked) over
                               the measured window; < 0 if unknown */
+  /* Embedded broker only (has_batch): entries and messages it stored over
+   * the measured window, so mean batch = stored_messages / entries. */
+  bool has_batch;
+  uint64_t entries, stored_messages;
 } perf_result;
 
 /* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (message

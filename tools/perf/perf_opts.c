@@ -344,6 +344,12 @@ void perf_report(const perf_opts *o, const perf_result *r) {
               "wire: %.2f MB/s sent by the client (TCP bytes acked, framing and "
               "compression included)\n",
               secs > 0 ? (double)r->wire_bytes / secs / 1e6 : 0.0);
+    if (r->has_batch)
+      fprintf(f, "batches: %llu entries stored, mean batch %.2f messages per entry\n",
+              (unsigned long long)r->entries,
+              r->entries ? (double)r->stored_messages / (double)r->entries : 0.0);
+    else
+      fprintf(f, "batches: n/a (entry counts need the embedded broker)\n");
     fprintf(f, "client CPU %.2f s (%s)", r->client_cpu, r->cpu_scope);
     if (r->broker_cpu >= 0)
       fprintf(f, ", embedded broker CPU %.2f s", r->broker_cpu);
@@ -382,6 +388,12 @@ void perf_report(const perf_opts *o, const perf_result *r) {
   if (r->wire_bytes >= 0)
     printf(",\"wire_bytes\":%lld,\"wire_mb_per_sec\":%.3f", (long long)r->wire_bytes,
            secs > 0 ? (double)r->wire_bytes / secs / 1e6 : 0.0);
+  if (r->has_batch)
+    printf(",\"entries\":%llu,\"stored_messages\":%llu,\"mean_batch\":%.3f",
+           (unsigned long long)r->entries, (unsigned long long)r->stored_messages,
+           r->entries ? (double)r->stored_messages / (double)r->entries : 0.0);
+  else
+    printf(",\"entries\":null,\"stored_messages\":null,\"mean_batch\":null");
   printf(",\"embedded_broker\":%s,\"service_url\":", r->embedded ? "true" : "false");
   json_str(stdout, r->service_url ? r->service_url : "");
   printf(",\"topic\":");

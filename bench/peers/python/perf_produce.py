@@ -4,7 +4,9 @@
 as fast as it is allowed, with the same settings as pulsarc-perf.
 
 Each application thread loops on send_async with a callback that records
-the latency (send call -> callback). Prints one JSON line at the end.
+the latency (send call -> callback); with --blocking it loops on the
+blocking producer.send() instead (the C++ core's blocking send, under the
+GIL) and the latency is the whole call. Prints one JSON line at the end.
 Run with the venv from tools/interop/setup-venv.sh.
 """
 import argparse
@@ -28,6 +30,7 @@ ap.add_argument("--batch-max-delay-ms", type=int, default=10)
 ap.add_argument("--no-batching", action="store_true")
 ap.add_argument("--max-pending", type=int, default=10000)
 ap.add_argument("--compression", default="none")
+ap.add_argument("--blocking", action="store_true")
 a = ap.parse_args()
 
 codec = {"none": pulsar.CompressionType.NONE, "lz4": pulsar.CompressionType.LZ4,
@@ -47,6 +50,7 @@ end = mstart + a.duration
 lock = threading.Lock()
 lats = []
 errors = [0]
+ok_total = [0]  # successful sends, warm-up included (mean batch = this / entries)
 payload = (b"abcdefghijklmnopqrstuvwxyz" * (a.size // 26 + 1))[:a.size]
 
 
@@ -66,13 +70,37 @@ def sender():
         producer.send_async(payload, done)
 
 
-threads = [threading.Thread(target=sender) for _ in range(a.threads)]
+def blocking_sender():
+    mine, ok, errs = [], 0, 0
+    while True:
+        t = time.monotonic()
+        if t >= end:
+            break
+        try:
+            producer.send(payload)
+        except Exception:  # pulsar.PulsarException and its subclasses
+            errs += 1
+            if errs > 1000:
+                break
+            continue
+        ok += 1
+        if t >= mstart:
+            mine.append(time.monotonic() - t)
+    with lock:
+        lats.extend(mine)
+        ok_total[0] += ok
+        errors[0] += errs
+
+
+threads = [threading.Thread(target=blocking_sender if a.blocking else sender)
+           for _ in range(a.threads)]
 for t in threads:
     t.start()
 for t in threads:
     t.join()
+t_join = time.monotonic()  # blocking: every counted message was acknowledged by now
 producer.flush()
-secs = time.monotonic() - mstart
+secs = (t_join if a.blocking else time.monotonic()) - mstart
 producer.close()
 client.close()
 lats.sort()
@@ -84,4 +112,5 @@ def pct(p):
 
 print(json.dumps(dict(client="python", messages=len(lats), seconds=secs,
                       msgs_per_sec=len(lats) / secs, p50_us=pct(50), p99_us=pct(99),
-                      p999_us=pct(99.9), errors=errors[0])))
+                      p999_us=pct(99.9), errors=errors[0], blocking=a.blocking,
+                      sent_total=ok_total[0] if a.blocking else None)))
