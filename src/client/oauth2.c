@@ -57,7 +57,6 @@ struct pc_oauth2 {
   bool have_thread;
   pthread_t thread;
   _Atomic bool stop; /* also read by curl's progress callback */
-  _Atomic uint64_t fetches;
 };
 
 /* ------------------------------------------------------------ small tools */
@@ -282,7 +281,6 @@ static pulsarc_err_t grant(pc_oauth2 *o, pc_buf *tok, double *life_s, char *why,
     goto out;
   }
   form.len--; /* the NUL stays behind the body for curl's benefit */
-  atomic_fetch_add(&o->fetches, 1);
   char net[200] = "";
   long st = http_do(o, o->token_endpoint, &form, &body, net, sizeof net);
   if (st < 0) {
@@ -630,5 +628,3 @@ void pc_oauth2_stop(pc_oauth2 *o) {
     pthread_join(o->thread, NULL);
   release(o);
 }
-
-uint64_t pc_oauth2_fetches(const pc_oauth2 *o) { return atomic_load(&o->fetches); }

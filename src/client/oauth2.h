@@ -39,7 +39,4 @@ int pc_oauth2_token(pc_oauth2 *o, pc_buf *out, char *why, size_t why_len);
  * frees everything, the secret wiped. NULL is fine. */
 void pc_oauth2_stop(pc_oauth2 *o);
 
-/* [any] Token requests made so far (the tests count endpoint hits). */
-uint64_t pc_oauth2_fetches(const pc_oauth2 *o);
-
 #endif
