@@ -82,7 +82,7 @@ void pc_cli_sec_usage(FILE *f, int indent, int desc) {
        "OAuth2 issuer (https; its discovery names the token endpoint)\n"},
       {"--oauth2-credentials-file FILE", "OAuth2 client credentials JSON (client_id,\n"
                                          "client_secret[, issuer_url]); turns OAuth2 on\n"},
-      {"--oauth2-audience AUD", "audience of the OAuth2 token request\n"},
+      {"--oauth2-audience AUDIENCE", "audience of the OAuth2 token request\n"},
       {"--oauth2-scope SCOPE", "scope of the OAuth2 token request\n"}};
   for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) {
     int col = fprintf(f, "%*s%s", indent, "", help[i][0]);
