@@ -126,6 +126,11 @@ public:
   }
   int TokenHits() const { return token_hits_.load(); }
   int DiscoveryHits() const { return discovery_hits_.load(); }
+  // From now on only this secret is accepted (a rotated or revoked secret).
+  void SetSecret(const std::string &secret) {
+    std::lock_guard<std::mutex> lk(mu_);
+    o_.client_secret = secret;
+  }
   std::vector<std::string> TokenBodies() {
     std::lock_guard<std::mutex> lk(mu_);
     return bodies_;
@@ -204,14 +209,16 @@ private:
                 "\"token_endpoint\":\"" +
                 base + "/oauth/token\"}");
     } else if (line.rfind("POST /oauth/token ", 0) == 0) {
-      int n = ++token_hits_;
+      ++token_hits_;
+      std::string secret;
       {
         std::lock_guard<std::mutex> lk(mu_);
         bodies_.push_back(body);
+        secret = o_.client_secret;
       }
       if (FormField(body, "grant_type") != "client_credentials" ||
           FormField(body, "client_id") != o_.client_id ||
-          FormField(body, "client_secret") != o_.client_secret) {
+          FormField(body, "client_secret") != secret) {
         Reply(c, ssl, 401,
               "{\"error\":\"invalid_client\",\"error_description\":\"client authentication "
               "failed\"}");
@@ -219,7 +226,6 @@ private:
       }
       int issued = ++issued_;
       int life = o_.lifetimes[std::min<size_t>((size_t)issued, o_.lifetimes.size()) - 1];
-      (void)n;
       Reply(c, ssl, 200,
             "{\"access_token\":\"" + TokenFor(issued) + "\",\"token_type\":\"Bearer\"," +
                 "\"expires_in\":" + std::to_string(life) + ",\"scope\":\"\"}");

@@ -210,6 +210,31 @@ TEST_F(OAuth2, ExpiryRefreshAnsweredOnSameConnection) {
   EXPECT_FALSE(log_.Contains(kSecret)) << log_.All();
 }
 
+// The secret is revoked after the first token: refreshes fail (retried on
+// the refresher thread), and once the token has expired the broker's
+// challenge is not answered with it: the connection fails at once with
+// AUTH_DATA naming the refresh error (no HTTP inside the loop).
+TEST_F(OAuth2, ExpiredTokenWithFailingRefreshIsNotSent) {
+  TokenServer::Opts so;
+  so.lifetimes = {2};
+  TokenServer ts(so);
+  StartBroker(ts.TokenFor(1));
+  UseServer(ts, kSecret);
+  ASSERT_EQ(NewClient(), PULSARC_OK) << pulsarc_last_error_text();
+  ts.SetSecret("revoked-now");
+  ASSERT_EQ(Create("oauth2-expired"), PULSARC_OK) << pulsarc_last_error_text();
+  ASSERT_TRUE(WaitUntil([&] { return ts.TokenHits() >= 2; }, 15000)); // refresh refused
+  // Past the 2 s lifetime (the first refresh ran at 1 s).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(pulsarc_tb_auth_challenge(tb_), 1);
+  ASSERT_TRUE(WaitUntil([&] { return log_.Contains("expired and no refresh succeeded"); }))
+      << log_.All();
+  EXPECT_TRUE(log_.Contains("refused client_id")) << log_.All();
+  EXPECT_EQ(Auth().responses_ok + Auth().responses_rejected, 0u) << "the expired token was sent";
+  EXPECT_FALSE(log_.Contains(kSecret)) << log_.All();
+  EXPECT_FALSE(log_.Contains("revoked-now")) << log_.All();
+}
+
 TEST_F(OAuth2, BadSecretFailsFastEndpointAskedOnce) {
   TokenServer ts({});
   UseServer(ts, "not-the-secret-at-all");
