@@ -51,6 +51,12 @@ static pulsarc_err_t setup_security(pulsarc_client_t *c) {
                         "both configured: choose one");
       return PULSARC_ERR_INVALID_ARGUMENT;
     }
+    if (pc_on_library_thread()) {
+      /* The first token is an HTTP round trip: never inside an I/O thread. */
+      pc_err_detail_set("pulsarc_client_new with OAuth2 waits for the token endpoint: not from "
+                        "a pulsarc callback");
+      return PULSARC_ERR_WRONG_THREAD;
+    }
     err = pc_oauth2_start(cf, &cf->logger, &c->oauth2);
     if (err != PULSARC_OK)
       return err;

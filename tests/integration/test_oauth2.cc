@@ -235,6 +235,32 @@ TEST_F(OAuth2, ExpiredTokenWithFailingRefreshIsNotSent) {
   EXPECT_FALSE(log_.Contains("revoked-now")) << log_.All();
 }
 
+// Creating an OAuth2 client waits for HTTP: refused inside a callback,
+// which runs on an I/O thread, before any request.
+TEST_F(OAuth2, ClientCreationRefusedOnAnIoThread) {
+  TokenServer ts({});
+  StartBroker(ts.TokenFor(1));
+  UseServer(ts, kSecret);
+  ASSERT_EQ(NewClient(), PULSARC_OK) << pulsarc_last_error_text();
+  ASSERT_EQ(Create("oauth2-cb"), PULSARC_OK) << pulsarc_last_error_text();
+  struct Ctx {
+    pulsarc_client_conf_t *conf;
+    std::string url;
+    std::atomic<int> err{-1};
+  } ctx{conf_, url_};
+  auto cb = [](pulsarc_err_t, const pulsarc_msg_id_t *, void *p) {
+    Ctx *c = static_cast<Ctx *>(p);
+    pulsarc_client_t *inner = nullptr;
+    c->err = pulsarc_client_new(c->url.c_str(), c->conf, &inner);
+    if (inner)
+      pulsarc_client_destroy(inner);
+  };
+  ASSERT_EQ(pulsarc_producer_send_cb(producers_[0], "x", 1, nullptr, cb, &ctx), PULSARC_OK);
+  ASSERT_TRUE(WaitUntil([&] { return ctx.err.load() != -1; }));
+  EXPECT_EQ(ctx.err.load(), PULSARC_ERR_WRONG_THREAD);
+  EXPECT_EQ(ts.TokenHits(), 1) << "only the outer client asked for a token";
+}
+
 TEST_F(OAuth2, BadSecretFailsFastEndpointAskedOnce) {
   TokenServer ts({});
   UseServer(ts, "not-the-secret-at-all");
