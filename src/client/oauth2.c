@@ -417,7 +417,7 @@ static int decode_data_url(const char *url, pc_buf *out, char *why, size_t len) 
     for (size_t i = 0; i < n; i++) {
       unsigned v;
       char ch = d[i];
-      if (ch == '%' && i + 2 < n + 1 && sscanf(d + i + 1, "%2x", &v) == 1) {
+      if (ch == '%' && i + 2 < n && sscanf(d + i + 1, "%2x", &v) == 1) {
         ch = (char)v;
         i += 2;
       }
