@@ -384,7 +384,7 @@ static void *refresher(void *arg) {
     /* Retried while the old token lasts and after: a refusal now may be a
      * rotated secret that is put back, an outage may end. */
     failures++;
-    uint64_t backoff = 1000000000ull << (failures < 6 ? failures : 6);
+    uint64_t backoff = 1000000000ull << (failures < 7 ? failures - 1 : 6); /* 1 s doubling */
     if (backoff > PC_OAUTH2_RETRY_MAX_NS)
       backoff = PC_OAUTH2_RETRY_MAX_NS;
     PC_WARN(o->log, "oauth2: token refresh failed (%s); retrying in %llu s", why,
