@@ -9,6 +9,8 @@
 #              into a virtualenv made by tools/interop/setup-venv.sh)
 set -euo pipefail
 
+# libcurl4-openssl-dev: OAuth2 token requests (HTTPS verified against the
+# OpenSSL trust store pulsarc already uses).
 # abigail-tools: abidw/abidiff for the ABI check (tools/abi-dump.sh).
 # valgrind: the ctest example_valgrind_suppressions keeps tools/valgrind.supp
 # right; openssl: the throw-away CA of the TLS example's test.
@@ -19,6 +21,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
   libck-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
+  libcurl4-openssl-dev
   libgtest-dev gnuplot-nox python3-venv curl
   abigail-tools valgrind openssl
 )

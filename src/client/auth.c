@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "client/oauth2.h"
 #include "common/err_detail.h"
 
 /* Appends s[0..n) without surrounding whitespace (files end in newlines). */
@@ -90,6 +91,8 @@ static int call_provider(const struct pulsarc_client_conf *cf, pc_buf *out, char
 int pc_client_auth_data(void *client, pc_buf *out, char *why, size_t why_len) {
   const struct pulsarc_client_conf *cf = &((pulsarc_client_t *)client)->conf;
   pc_buf_reset(out);
+  if (((pulsarc_client_t *)client)->oauth2 != NULL)
+    return pc_oauth2_token(((pulsarc_client_t *)client)->oauth2, out, why, why_len);
   if (cf->token_provider != NULL)
     return call_provider(cf, out, why, why_len);
   if (cf->auth_token_file != NULL)
@@ -105,7 +108,8 @@ int pc_client_auth_data(void *client, pc_buf *out, char *why, size_t why_len) {
 }
 
 bool pc_client_has_token(const struct pulsarc_client_conf *cf) {
-  return cf->token_provider != NULL || cf->auth_token_file != NULL || cf->auth_token != NULL;
+  return cf->token_provider != NULL || cf->auth_token_file != NULL || cf->auth_token != NULL ||
+         pc_oauth2_configured(cf);
 }
 
 /* A token file is checked once here, so that a wrong path or an empty

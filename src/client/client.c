@@ -9,6 +9,7 @@
 
 #include "client/client.h"
 #include "client/future.h"
+#include "client/oauth2.h"
 #include "client/testing.h"
 #include "common/err_detail.h"
 #include "common/prng.h"
@@ -43,6 +44,26 @@ static pulsarc_err_t setup_security(pulsarc_client_t *c) {
   pulsarc_err_t err = pc_client_check_token_file(cf);
   if (err != PULSARC_OK)
     return err;
+  if (pc_oauth2_configured(cf)) {
+    /* Two sources of one token would leave the user guessing which won. */
+    if (cf->token_provider != NULL || cf->auth_token_file != NULL || cf->auth_token != NULL) {
+      pc_err_detail_set("OAuth2 and a token (auth_token, auth_token_file or a provider) are "
+                        "both configured: choose one");
+      return PULSARC_ERR_INVALID_ARGUMENT;
+    }
+    if (pc_on_library_thread()) {
+      /* The first token is an HTTP round trip: never inside an I/O thread. */
+      pc_err_detail_set("pulsarc_client_new with OAuth2 waits for the token endpoint: not from "
+                        "a pulsarc callback");
+      return PULSARC_ERR_WRONG_THREAD;
+    }
+    err = pc_oauth2_start(cf, &cf->logger, &c->oauth2);
+    if (err != PULSARC_OK)
+      return err;
+  } else if (cf->oauth2_issuer_url != NULL) {
+    pc_err_detail_set("oauth2_issuer_url needs oauth2_credentials_file or oauth2_params");
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  }
   if (pc_client_has_token(cf))
     c->auth_method = "token";
   else if (c->tls != NULL && pc_tls_ctx_has_cert(c->tls))
@@ -115,6 +136,7 @@ nomem:
   free(c->loops);
   free(c->pools);
   pthread_mutex_destroy(&c->lock);
+  pc_oauth2_stop(c->oauth2);
   pc_tls_ctx_free(c->tls);
   pc_client_conf_release(&c->conf);
   free(c);
@@ -223,7 +245,8 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
   free(c->loops);
   free(c->pools);
   pthread_mutex_destroy(&c->lock);
-  pc_tls_ctx_free(c->tls); /* every connection is gone with the loops */
+  pc_oauth2_stop(c->oauth2); /* no loop left to ask for its token */
+  pc_tls_ctx_free(c->tls);   /* every connection is gone with the loops */
   pc_client_conf_release(&c->conf);
   free(c);
 }

@@ -33,9 +33,10 @@ struct pulsarc_client {
   pc_service_url service;
   int nloops;
   pc_loop **loops;
-  pc_pool **pools;         /* pools[i] belongs to loops[i] */
-  pc_tls_ctx *tls;         /* pulsar+ssl:// only; freed after the loops stopped */
-  const char *auth_method; /* "token", "tls" or NULL (none) */
+  pc_pool **pools;          /* pools[i] belongs to loops[i] */
+  pc_tls_ctx *tls;          /* pulsar+ssl:// only; freed after the loops stopped */
+  const char *auth_method;  /* "token", "tls" or NULL (none) */
+  struct pc_oauth2 *oauth2; /* OAuth2 token cache + refresher, or NULL */
   _Atomic uint32_t next_loop;
   _Atomic uint64_t next_producer_id;
   /* Jitter and random choices for this client's producers, instead of the
@@ -113,7 +114,8 @@ int pc_client_auth_data(void *client, pc_buf *out, char *why, size_t why_len);
 /* [app] Checks the token file named in the configuration, if any, so that
  * a wrong path fails the client's creation, not every connection. */
 pulsarc_err_t pc_client_check_token_file(const struct pulsarc_client_conf *cf);
-/* [any] Whether the configuration carries a token (provider, file or string). */
+/* [any] Whether the configuration carries a token (provider, file, string
+ * or OAuth2). */
 bool pc_client_has_token(const struct pulsarc_client_conf *cf);
 
 /* ---- memory.c: the client-wide memory limit [any] ---- */

@@ -25,8 +25,15 @@ void pc_client_conf_release(struct pulsarc_client_conf *c) {
   pc_free_secret(c->tls_key_password);
   pc_free_secret(c->auth_token);
   free(c->auth_token_file);
+  free(c->oauth2_issuer_url);
+  free(c->oauth2_credentials_file);
+  free(c->oauth2_audience);
+  free(c->oauth2_scope);
+  pc_free_secret(c->oauth2_params);
   c->tls_trust_certs_file = c->tls_cert_file = c->tls_key_file = c->tls_key_password = NULL;
   c->auth_token = c->auth_token_file = NULL;
+  c->oauth2_issuer_url = c->oauth2_credentials_file = c->oauth2_audience = NULL;
+  c->oauth2_scope = c->oauth2_params = NULL;
 }
 
 void pc_client_conf_forget_key_password(struct pulsarc_client_conf *c) {
@@ -44,12 +51,19 @@ int pc_client_conf_copy(struct pulsarc_client_conf *dst, const struct pulsarc_cl
   /* None of src's strings may stay in dst: a failure below releases dst. */
   dst->tls_trust_certs_file = dst->tls_cert_file = dst->tls_key_file = NULL;
   dst->tls_key_password = dst->auth_token = dst->auth_token_file = NULL;
+  dst->oauth2_issuer_url = dst->oauth2_credentials_file = dst->oauth2_audience = NULL;
+  dst->oauth2_scope = dst->oauth2_params = NULL;
   if (dup_opt(&dst->tls_trust_certs_file, src->tls_trust_certs_file) ||
       dup_opt(&dst->tls_cert_file, src->tls_cert_file) ||
       dup_opt(&dst->tls_key_file, src->tls_key_file) ||
       dup_opt(&dst->tls_key_password, src->tls_key_password) ||
       dup_opt(&dst->auth_token, src->auth_token) ||
-      dup_opt(&dst->auth_token_file, src->auth_token_file)) {
+      dup_opt(&dst->auth_token_file, src->auth_token_file) ||
+      dup_opt(&dst->oauth2_issuer_url, src->oauth2_issuer_url) ||
+      dup_opt(&dst->oauth2_credentials_file, src->oauth2_credentials_file) ||
+      dup_opt(&dst->oauth2_audience, src->oauth2_audience) ||
+      dup_opt(&dst->oauth2_scope, src->oauth2_scope) ||
+      dup_opt(&dst->oauth2_params, src->oauth2_params)) {
     pc_client_conf_release(dst);
     return -1;
   }

@@ -37,6 +37,14 @@ struct pulsarc_client_conf {
   char *auth_token_file;      /* re-read on every connect and challenge */
   pulsarc_token_provider_fn token_provider;
   void *token_provider_ctx;
+  /* OAuth2 client credentials (client/oauth2.c); the token it fetches is
+   * sent as auth method "token", as the official clients do. */
+  char *oauth2_issuer_url;       /* NULL: from the credentials file */
+  char *oauth2_credentials_file; /* JSON: client_id, client_secret[, issuer_url] */
+  char *oauth2_audience;
+  char *oauth2_scope;
+  char *oauth2_params;    /* secret: the official auth-params JSON */
+  bool oauth2_allow_http; /* default false: https only */
 };
 
 typedef struct pc_kv_list {

@@ -154,6 +154,53 @@ static const pc_opt client_opts[] = {
      .def_doc = "none",
      .doc = "file holding the token (surrounding whitespace ignored), read again on every "
             "connect and every refresh"},
+    {.key = "oauth2_issuer_url",
+     .section = "tls",
+     .type = PC_OPT_STR,
+     .flags = PC_OPT_EMPTY_CLEARS | PC_OPT_ONE_LINE,
+     CF(oauth2_issuer_url),
+     .def_doc = "from the credentials file",
+     .doc = "OAuth2 client credentials: the issuer whose `/.well-known/openid-configuration` "
+            "names the token endpoint (https only unless `oauth2_allow_http`)"},
+    {.key = "oauth2_credentials_file",
+     .section = "tls",
+     .type = PC_OPT_STR,
+     .flags = PC_OPT_EMPTY_CLEARS,
+     CF(oauth2_credentials_file),
+     .def_doc = "none",
+     .doc = "JSON file with `client_id`, `client_secret` and optionally `issuer_url`; setting it "
+            "turns OAuth2 on (auth method `token` with the fetched access token)"},
+    {.key = "oauth2_audience",
+     .section = "tls",
+     .type = PC_OPT_STR,
+     .flags = PC_OPT_EMPTY_CLEARS | PC_OPT_ONE_LINE,
+     CF(oauth2_audience),
+     .def_doc = "none",
+     .doc = "`audience` sent with the client-credentials grant"},
+    {.key = "oauth2_scope",
+     .section = "tls",
+     .type = PC_OPT_STR,
+     .flags = PC_OPT_EMPTY_CLEARS | PC_OPT_ONE_LINE,
+     CF(oauth2_scope),
+     .def_doc = "none",
+     .doc = "`scope` sent with the client-credentials grant"},
+    {.key = "oauth2_params",
+     .section = "tls",
+     .type = PC_OPT_STR,
+     .flags = PC_OPT_EMPTY_CLEARS | PC_OPT_SECRET,
+     CF(oauth2_params),
+     .def_doc = "none",
+     .doc = "the official clients' OAuth2 auth-params JSON (`issuer_url` or `issuerUrl`, "
+            "`private_key` as a `file://` or `data:` URL of the credentials, `audience`, "
+            "`scope`); the options above override its fields"},
+    {.key = "oauth2_allow_http",
+     .section = "tls",
+     .type = PC_OPT_BOOL,
+     CF(oauth2_allow_http),
+     .def = "false",
+     .doc = "let the issuer and token endpoint be plain `http://` (tests only; logged as a "
+            "warning). Otherwise https, verified against `tls_trust_certs_file` or the system "
+            "store"},
 };
 
 static const pc_opt_name access_modes[] = {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "oauth2_server.h"
 #include "test_tls_certs.h"
 
 extern char **environ;
@@ -270,6 +271,55 @@ TEST_F(CliErrors, NoHostnameCheckStillVerifiesTheChain) {
   perf[1] = args[1];
   ToolRun pu = Perf(perf);
   EXPECT_EQ(pu.status, 1) << pu.out;
+}
+
+// Each --oauth2-* flag reaches its option in both tools: the HTTPS token
+// endpoint (verified through --tls-trust-cert) sees the audience and scope,
+// and the broker accepts the token it issued.
+TEST_F(CliErrors, OAuth2FlagsReachTheirOptions) {
+  StartBroker();
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  ASSERT_EQ(SSL_CTX_use_certificate_chain_file(ctx, g_certs->server.cert_file.c_str()), 1);
+  ASSERT_EQ(SSL_CTX_use_PrivateKey_file(ctx, g_certs->server.key_file.c_str(), SSL_FILETYPE_PEM),
+            1);
+  {
+    pulsarc_oauth2_test::TokenServer::Opts so;
+    so.tls = ctx;
+    pulsarc_oauth2_test::TokenServer ts(so);
+    std::string creds =
+        WriteFile("cli-oauth2.json", "{\"client_id\":\"" + so.client_id +
+                                         "\",\"client_secret\":\"" + so.client_secret + "\"}");
+    std::vector<std::string> flags = {"--oauth2-issuer-url",
+                                      ts.Issuer(),
+                                      "--oauth2-credentials-file",
+                                      creds,
+                                      "--oauth2-audience",
+                                      "aud-cli",
+                                      "--oauth2-scope",
+                                      "scope-cli",
+                                      "--tls-trust-cert",
+                                      g_certs->ca.cert_file};
+    std::string url = "pulsar://127.0.0.1:" + Port();
+    pulsarc_tb_set_required_token(tb_, ts.TokenFor(1).c_str());
+    std::vector<std::string> a = {"--service-url", url, "-t", "cli-oauth2", "-m", "x"};
+    a.insert(a.end(), flags.begin(), flags.end());
+    ToolRun p = Produce(a);
+    EXPECT_EQ(p.status, 0) << p.out;
+    pulsarc_tb_set_required_token(tb_, ts.TokenFor(2).c_str());
+    a = {"--service-url", url, "--messages", "10", "--quiet"};
+    a.insert(a.end(), flags.begin(), flags.end());
+    ToolRun q = Perf(a);
+    EXPECT_EQ(q.status, 0) << q.out;
+    std::vector<std::string> bodies = ts.TokenBodies();
+    ASSERT_EQ(bodies.size(), 2u);
+    for (const std::string &b : bodies) {
+      EXPECT_EQ(pulsarc_oauth2_test::FormField(b, "audience"), "aud-cli");
+      EXPECT_EQ(pulsarc_oauth2_test::FormField(b, "scope"), "scope-cli");
+    }
+    EXPECT_EQ(p.out.find(so.client_secret), std::string::npos) << p.out;
+    EXPECT_EQ(q.out.find(so.client_secret), std::string::npos) << q.out;
+  }
+  SSL_CTX_free(ctx);
 }
 
 #endif

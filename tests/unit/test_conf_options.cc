@@ -256,7 +256,13 @@ TEST(ConfTable, EveryKnownKeyIsInTheTable) {
                           "tls_allow_insecure",
                           "tls_validate_hostname",
                           "auth_token",
-                          "auth_token_file"};
+                          "auth_token_file",
+                          "oauth2_issuer_url",
+                          "oauth2_credentials_file",
+                          "oauth2_audience",
+                          "oauth2_scope",
+                          "oauth2_params",
+                          "oauth2_allow_http"};
   const char *producer[] = {"name",
                             "access_mode",
                             "compression",

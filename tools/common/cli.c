@@ -48,7 +48,11 @@ const char *const pc_cli_sec_keys[PC_CLI_NSEC] = {[PC_CLI_TLS_TRUST] = "tls_trus
                                                   [PC_CLI_TOKEN] = "auth_token",
                                                   [PC_CLI_TOKEN_FILE] = "auth_token_file",
                                                   [PC_CLI_TLS_NOHOST] = "tls_validate_hostname",
-                                                  [PC_CLI_TLS_KEY_PW] = "tls_key_password"};
+                                                  [PC_CLI_TLS_KEY_PW] = "tls_key_password",
+                                                  [PC_CLI_OAUTH2_ISSUER] = "oauth2_issuer_url",
+                                                  [PC_CLI_OAUTH2_CREDS] = "oauth2_credentials_file",
+                                                  [PC_CLI_OAUTH2_AUDIENCE] = "oauth2_audience",
+                                                  [PC_CLI_OAUTH2_SCOPE] = "oauth2_scope"};
 
 const char *pc_cli_sec_value(int flag, const char *arg) {
   if (flag == PC_CLI_TLS_INSECURE)
@@ -73,7 +77,13 @@ void pc_cli_sec_usage(FILE *f, int indent, int desc) {
       {"--tls-no-hostname-check", "accept a broker certificate that does not name the host\n"
                                   "dialled (its chain is still verified)\n"},
       {"--token TOKEN", "authentication token (visible in ps: prefer --token-file)\n"},
-      {"--token-file FILE", "file holding the token, read on every connect\n"}};
+      {"--token-file FILE", "file holding the token, read on every connect\n"},
+      {"--oauth2-issuer-url URL",
+       "OAuth2 issuer (https; its discovery names the token endpoint)\n"},
+      {"--oauth2-credentials-file FILE", "OAuth2 client credentials JSON (client_id,\n"
+                                         "client_secret[, issuer_url]); turns OAuth2 on\n"},
+      {"--oauth2-audience AUDIENCE", "audience of the OAuth2 token request\n"},
+      {"--oauth2-scope SCOPE", "scope of the OAuth2 token request\n"}};
   for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) {
     int col = fprintf(f, "%*s%s", indent, "", help[i][0]);
     if (col >= desc) {

@@ -1,5 +1,5 @@
 /* What pulsarc-perf and pulsarc-produce share on their command lines:
- * number parsing and the TLS / token flags (option table, the client option
+ * number parsing and the TLS / token / OAuth2 flags (option table, the client option
  * each sets, the key passphrase file, the plaintext warnings). Public API
  * only; messages name the program so each tool reads as itself. */
 #ifndef PULSARC_TOOLS_COMMON_CLI_H
@@ -29,6 +29,10 @@ enum pc_cli_sec_flag {
   PC_CLI_TOKEN_FILE,
   PC_CLI_TLS_NOHOST,
   PC_CLI_TLS_KEY_PW,
+  PC_CLI_OAUTH2_ISSUER,
+  PC_CLI_OAUTH2_CREDS,
+  PC_CLI_OAUTH2_AUDIENCE,
+  PC_CLI_OAUTH2_SCOPE,
   PC_CLI_NSEC
 };
 
@@ -40,8 +44,12 @@ enum pc_cli_sec_flag {
       {"tls-allow-insecure", no_argument, NULL, (base) + PC_CLI_TLS_INSECURE},                     \
       {"token", required_argument, NULL, (base) + PC_CLI_TOKEN},                                   \
       {"token-file", required_argument, NULL, (base) + PC_CLI_TOKEN_FILE},                         \
-      {"tls-no-hostname-check", no_argument, NULL, (base) + PC_CLI_TLS_NOHOST}, {                  \
-    "tls-key-password-file", required_argument, NULL, (base) + PC_CLI_TLS_KEY_PW                   \
+      {"tls-no-hostname-check", no_argument, NULL, (base) + PC_CLI_TLS_NOHOST},                    \
+      {"tls-key-password-file", required_argument, NULL, (base) + PC_CLI_TLS_KEY_PW},              \
+      {"oauth2-issuer-url", required_argument, NULL, (base) + PC_CLI_OAUTH2_ISSUER},               \
+      {"oauth2-credentials-file", required_argument, NULL, (base) + PC_CLI_OAUTH2_CREDS},          \
+      {"oauth2-audience", required_argument, NULL, (base) + PC_CLI_OAUTH2_AUDIENCE}, {             \
+    "oauth2-scope", required_argument, NULL, (base) + PC_CLI_OAUTH2_SCOPE                          \
   }
 
 /* The client option (pulsarc_client_conf_set key) each flag sets. */
