@@ -279,7 +279,8 @@ PULSARC_API void pulsarc_client_conf_destroy(pulsarc_client_conf_t *conf);
  * in docs/options.md (and README.md's option tables), both generated from
  * the one option table in src/conf/options.c. TLS options apply to
  * pulsar+ssl:// service URLs. Authentication precedence: token provider,
- * then auth_token_file, then auth_token. A string option set to "" is
+ * then auth_token_file, then auth_token; OAuth2 (oauth2_issuer_url or
+ * oauth2_params) excludes all three. A string option set to "" is
  * cleared. On error writes a sentence into errbuf (if not NULL; never
  * echoing a secret) and returns PULSARC_ERR_UNKNOWN_OPTION or
  * PULSARC_ERR_INVALID_ARGUMENT; the conf is then unchanged. */
@@ -314,7 +315,15 @@ PULSARC_API void pulsarc_client_conf_set_token_provider(pulsarc_client_conf_t *c
  * PULSARC_ERR_TLS and a log line naming the reason; refused credentials
  * with PULSARC_ERR_BROKER_AUTHENTICATION.
  * Starts the I/O threads; does not connect yet (connections are made when
- * producers need them). conf may be NULL for defaults. Not blocking. */
+ * producers need them). conf may be NULL for defaults. Not blocking,
+ * except with OAuth2: then it fetches the first token here (OpenID
+ * discovery and one grant, bounded by operation_timeout_ms; libcurl is
+ * loaded at run time), so that no I/O thread ever waits for HTTP, and
+ * fails with PULSARC_ERR_BROKER_AUTHENTICATION (the token endpoint refused
+ * the credentials: asked once), PULSARC_ERR_AUTH_DATA (endpoint unreachable
+ * or its answer unusable, libcurl missing), PULSARC_ERR_INVALID_ARGUMENT
+ * (unreadable credentials, a non-https URL) or, from a callback,
+ * PULSARC_ERR_WRONG_THREAD. */
 PULSARC_API pulsarc_err_t pulsarc_client_new(const char *service_url,
                                              const pulsarc_client_conf_t *conf,
                                              pulsarc_client_t **out);

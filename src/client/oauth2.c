@@ -11,11 +11,16 @@
  * once, having been asked exactly once.
  *
  * HTTP is libcurl's: TLS-verified HTTPS, redirects, proxies and timeouts
- * are not code to own. The secret goes only into the request body; no log
- * line or error text carries it. */
+ * are not code to own. It is loaded when OAuth2 is first used (dlopen of
+ * libcurl.so.4), not linked: a program that does not use OAuth2 needs no
+ * libcurl, and one linked fully statically (pkg-config --static) still
+ * links, since Debian's libcurl.a needs libraries that exist only shared
+ * (GSSAPI). The secret goes only into the request body; no log line or
+ * error text carries it. */
 #include "client/oauth2.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -111,9 +116,54 @@ static bool url_allowed(const pc_oauth2 *o, const char *url) {
 
 /* ------------------------------------------------------------------- HTTP */
 
+/* The libcurl functions used, found in the library at run time. */
+static struct {
+  CURLcode (*global_init)(long flags);
+  CURL *(*easy_init)(void);
+  CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+  CURLcode (*easy_perform)(CURL *h);
+  CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+  const char *(*easy_strerror)(CURLcode rc);
+  void (*easy_cleanup)(CURL *h);
+  struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+  void (*slist_free_all)(struct curl_slist *l);
+} cu;
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static char curl_missing[160]; /* why libcurl could not be loaded */
+
+static void curl_init(void) {
+  /* The OpenSSL build first (Debian's libcurl4), then the GnuTLS one: the
+   * same API. Never unloaded. */
+  void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  if (lib == NULL)
+    lib = dlopen("libcurl-gnutls.so.4", RTLD_NOW | RTLD_LOCAL);
+  if (lib == NULL) {
+    snprintf(curl_missing, sizeof curl_missing,
+             "OAuth2 needs libcurl at run time (libcurl.so.4, Debian package libcurl4): %.80s",
+             dlerror());
+    return;
+  }
+#define PC_CURL_SYM(field, name)                                                                   \
+  if ((*(void **)&cu.field = dlsym(lib, name)) == NULL) {                                          \
+    snprintf(curl_missing, sizeof curl_missing, "libcurl.so.4 lacks %s", name);                    \
+    return;                                                                                        \
+  }
+  PC_CURL_SYM(global_init, "curl_global_init")
+  PC_CURL_SYM(easy_init, "curl_easy_init")
+  PC_CURL_SYM(easy_setopt, "curl_easy_setopt")
+  PC_CURL_SYM(easy_perform, "curl_easy_perform")
+  PC_CURL_SYM(easy_getinfo, "curl_easy_getinfo")
+  PC_CURL_SYM(easy_strerror, "curl_easy_strerror")
+  PC_CURL_SYM(easy_cleanup, "curl_easy_cleanup")
+  PC_CURL_SYM(slist_append, "curl_slist_append")
+  PC_CURL_SYM(slist_free_all, "curl_slist_free_all")
+#undef PC_CURL_SYM
+  curl_init_rc = cu.global_init(CURL_GLOBAL_DEFAULT);
+  if (curl_init_rc != CURLE_OK)
+    snprintf(curl_missing, sizeof curl_missing, "libcurl could not be initialised");
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   pc_buf *b = ud;
@@ -133,54 +183,54 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 static long http_do(pc_oauth2 *o, const char *url, const pc_buf *form, pc_buf *body, char *why,
                     size_t len) {
   if (pthread_once(&curl_once, curl_init) != 0 || curl_init_rc != CURLE_OK) {
-    snprintf(why, len, "libcurl could not be initialised");
+    snprintf(why, len, "%s", curl_missing[0] ? curl_missing : "libcurl could not be loaded");
     return -1;
   }
-  CURL *h = curl_easy_init();
+  CURL *h = cu.easy_init();
   if (h == NULL) {
     snprintf(why, len, "out of memory");
     return -1;
   }
   const char *protos = o->allow_http ? "http,https" : "https";
   char err[CURL_ERROR_SIZE] = "";
-  struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos);
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_ms);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "pulsarc");
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, o);
+  struct curl_slist *hdr = cu.slist_append(NULL, "Accept: application/json");
+  cu.easy_setopt(h, CURLOPT_URL, url);
+  cu.easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos);
+  cu.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
+  cu.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  cu.easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+  cu.easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
+  cu.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_ms);
+  cu.easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+  cu.easy_setopt(h, CURLOPT_USERAGENT, "pulsarc");
+  cu.easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+  cu.easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+  cu.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  cu.easy_setopt(h, CURLOPT_WRITEDATA, body);
+  cu.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  cu.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  cu.easy_setopt(h, CURLOPT_XFERINFODATA, o);
   if (o->trust_file != NULL)
-    curl_easy_setopt(h, CURLOPT_CAINFO, o->trust_file);
+    cu.easy_setopt(h, CURLOPT_CAINFO, o->trust_file);
   if (form != NULL) {
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)form->data);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)form->len);
+    cu.easy_setopt(h, CURLOPT_POST, 1L);
+    cu.easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)form->data);
+    cu.easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)form->len);
   }
   pc_buf_reset(body);
-  CURLcode rc = curl_easy_perform(h);
+  CURLcode rc = cu.easy_perform(h);
   long status = -1;
   if (rc == CURLE_OK) {
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   } else {
     /* curl's words name the host and the failure, never the body. */
-    snprintf(why, len, "%s", err[0] ? err : curl_easy_strerror(rc));
+    snprintf(why, len, "%s", err[0] ? err : cu.easy_strerror(rc));
     size_t l = strlen(why);
     while (l > 0 && (why[l - 1] == '\n' || why[l - 1] == '\r'))
       why[--l] = '\0';
   }
-  curl_slist_free_all(hdr);
-  curl_easy_cleanup(h);
+  cu.slist_free_all(hdr);
+  cu.easy_cleanup(h);
   return status;
 }
 
@@ -229,20 +279,23 @@ out:
   return rc;
 }
 
+/* Appends key=value to an application/x-www-form-urlencoded body, the
+ * value percent-encoded (RFC 3986 unreserved characters kept). 0 or -1. */
 static int form_add(pc_buf *f, const char *key, const char *value) {
   if (value == NULL)
     return 0;
-  char *esc = curl_easy_escape(NULL, value, 0);
-  if (esc == NULL)
+  if ((f->len > 0 && pc_buf_append(f, "&", 1) != 0) || pc_buf_append(f, key, strlen(key)) != 0 ||
+      pc_buf_append(f, "=", 1) != 0)
     return -1;
-  int rc = (f->len > 0 && pc_buf_append(f, "&", 1) != 0) ||
-                   pc_buf_append(f, key, strlen(key)) != 0 || pc_buf_append(f, "=", 1) != 0 ||
-                   pc_buf_append(f, esc, strlen(esc)) != 0
-               ? -1
-               : 0;
-  OPENSSL_cleanse(esc, strlen(esc));
-  curl_free(esc);
-  return rc;
+  static const char hex[] = "0123456789ABCDEF";
+  for (const unsigned char *c = (const unsigned char *)value; *c != '\0'; c++) {
+    bool keep = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                *c == '-' || *c == '.' || *c == '_' || *c == '~';
+    char esc[3] = {'%', hex[*c >> 4], hex[*c & 15]};
+    if ((keep ? pc_buf_append(f, c, 1) : pc_buf_append(f, esc, 3)) != 0)
+      return -1;
+  }
+  return 0;
 }
 
 /* The server's own words on a refusal (`error`, `error_description`),
