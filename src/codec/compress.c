@@ -1,5 +1,5 @@
 /* Compression codecs in the forms Pulsar brokers and consumers expect
- * (protocol-notes.md §7.1). Pure functions over buffers: any thread.
+ * (docs/protocol-notes.md §7.1). Pure functions over buffers: any thread.
  *
  * Decompression reads bytes from the network, so every decoder writes into
  * a region of exactly uncompressed_size bytes and the result must fill it
