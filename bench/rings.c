@@ -47,12 +47,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The producer's internals this bench uses. When the producer moves to
- * src/producer/, these two lines become "producer/sendq.h" (and the test
- * probe's header, wherever testing.h then lives). */
-#include "client/sendq.h"
+/* The producer's internals this bench uses. */
 #include "client/testing.h"
 #include "common/futex.h"
+#include "producer/sendq.h"
 
 #define MAX_THREADS 64
 #define MSG_LEN 100

@@ -1,5 +1,5 @@
 // Frame encoding: byte-for-byte against the hand-encoded frames of
-// protocol-notes.md §1.4, and pc_frame_seal_payload's headroom handling.
+// docs/protocol-notes.md §1.4, and pc_frame_seal_payload's headroom handling.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -60,7 +60,7 @@ TEST(CodecFrame, ConnectExample) {
   cmd.type = PULSARC__BASE_COMMAND__TYPE__CONNECT;
   cmd.connect = &c;
   Bytes ours = command_frame(cmd);
-  // protocol-notes.md writes field 5 (auth_method_name) before field 4
+  // docs/protocol-notes.md writes field 5 (auth_method_name) before field 4
   // (protocol_version), upstream's declaration order. protobuf-c, like the
   // official protobuf runtimes, emits fields by number; both orders are valid
   // protobuf. Check the canonical bytes exactly, and that the notes' bytes
