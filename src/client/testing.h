@@ -69,6 +69,8 @@ int pc_test_pool_cancel_in_delivery(pulsarc_client_t *client, const char *host, 
 uint64_t pc_test_client_wakes(pulsarc_client_t *client);
 /* Payload bytes the client currently counts against memory_limit_bytes. */
 int64_t pc_test_client_memory_used(pulsarc_client_t *client);
+/* Producer polls (src/producer/route.c) so far, process-wide. */
+uint64_t pc_test_producer_polls(void);
 #endif
 
 #ifdef __cplusplus
