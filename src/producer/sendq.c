@@ -3,6 +3,7 @@
 
 #include <linux/membarrier.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -710,6 +711,68 @@ static void *fill_once(void *p) {
     n++;
   s->pushed = n;
   return NULL;
+}
+
+typedef struct race_arg {
+  pc_sendq *q;
+  unsigned pushes;
+  int rc;
+  _Atomic bool done;
+} race_arg;
+
+static void *race_sender(void *v) {
+  race_arg *a = v;
+  for (unsigned i = 0; i < a->pushes; i++) {
+    pc_msg m = {.len = 100, .idx = i};
+    bool new_ring;
+    int r;
+    while ((r = pc_sendq_push(a->q, &m, &new_ring)) == 1)
+      sched_yield();
+    if (r < 0) {
+      a->rc = -1;
+      return NULL;
+    }
+    if ((i & 7) == 0)
+      sched_yield(); /* lets the rings run empty, so they get retired */
+  }
+  atomic_store(&a->done, true);
+  return NULL;
+}
+
+typedef struct race_check {
+  uint64_t next;
+  size_t disorder;
+} race_check;
+
+static void race_take(void *ctx, pc_msg *m) {
+  race_check *c = ctx;
+  if (m->idx != c->next)
+    c->disorder++;
+  c->next = m->idx + 1;
+}
+
+int pc_test_sendq_retire_race(unsigned pushes, size_t *retired, size_t *received,
+                              size_t *disorder) {
+  pc_sendq q;
+  pc_sendq_init(&q, 1000 / 8);
+  race_arg a = {&q, pushes, 0, false};
+  race_check c = {0, 0};
+  pthread_t t;
+  if (pthread_create(&t, NULL, race_sender, &a) != 0)
+    return -1;
+  bool room;
+  *retired = *received = 0;
+  /* The sender always finishes (it only waits for room), so this ends;
+   * a lost message shows in *received, not as a hang. */
+  while (!atomic_load(&a.done) && a.rc == 0) {
+    *received += pc_sendq_drain(&q, SIZE_MAX, race_take, &c, &room);
+    *retired += pc_sendq_retire_idle(&q);
+  }
+  pthread_join(t, NULL);
+  *received += pc_sendq_drain(&q, SIZE_MAX, race_take, &c, &room);
+  *disorder = c.disorder;
+  pc_sendq_destroy(&q, drop_msg, NULL);
+  return a.rc;
 }
 
 int pc_test_sendq_churn(unsigned budget, unsigned keep, unsigned churn, size_t *keep_caps,
