@@ -317,7 +317,7 @@ int main(int argc, char **argv) {
   /* ---- idle CPU ---- */
   double cpu0 = cpu_s(), w0 = now_s();
   sleep((unsigned)o.idle_s);
-  double idle_cpu = (cpu_s() - cpu0) / (now_s() - w0);
+  double idle_cpu = o.idle_s > 0 ? (cpu_s() - cpu0) / (now_s() - w0) : 0;
 
   double kib_idle = (double)(rss_idle - rss_before) / (double)units;
   double kib_sent = (double)(rss_sent - rss_before) / (double)units;

@@ -72,6 +72,8 @@ TEST_F(ManyProducers, IdleProducersGiveBackTheirSendRings) {
   const long rings_at_start = pc_sendq_live_rings();
   std::vector<pulsarc_producer_t *> ps = CreateMany("many-rings", kProducers);
   ASSERT_EQ(ps.size(), static_cast<size_t>(kProducers));
+  // All of them share the one I/O thread's connection to the broker.
+  EXPECT_EQ(Stats().connections, 1u);
   ASSERT_TRUE(SendOneEach(ps));
   EXPECT_GE(pc_sendq_live_rings(), rings_at_start + 1);
   // Idle producers trim after about a second parked; the bound is generous.
