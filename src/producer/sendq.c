@@ -262,6 +262,10 @@ static pc_sq_ring *ring_new(unsigned size) {
   }
   sq_ring_init(&r->ring, size);
   r->size = r->full_size = size;
+  /* Born "in a push": the loop may adopt it (pc_sendq_retire_idle) before
+   * the thread's first push, and must not free it under that push. The
+   * thread clears it once its first message is in. */
+  atomic_init(&r->in_push, true);
   r->large_cap = size - 1 > PC_SENDQ_LARGE_CAP ? PC_SENDQ_LARGE_CAP : 0;
   atomic_init(&r->refs, 2);
   atomic_fetch_add(&live_rings, 1);
@@ -358,6 +362,10 @@ static tls_slot *slot_for_thread(pc_sendq *q, bool *new_ring) {
 static _Atomic uint64_t next_uid = 1;
 
 void pc_sendq_init(pc_sendq *q, unsigned budget) {
+  /* membarrier's registration waits for an RCU grace period (8-12 ms
+   * measured, far more on a loaded machine): done here, on the thread that
+   * creates the first producer, not later on an I/O thread. */
+  pthread_once(&mb_once, mb_register);
   memset(q, 0, sizeof *q);
   q->ring_budget = budget;
   q->uid = atomic_fetch_add(&next_uid, 1);
@@ -395,8 +403,12 @@ int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring) {
     /* A small ring filled: this producer is busy after all. */
     unsigned size = r->size * 4 < r->full_size ? r->size * 4 : r->full_size;
     pc_sq_ring *g = ring_replace(q, slot, size, r->full_size, new_ring);
-    if (g != NULL && sq_ring_push(&g->ring, g->slots, m))
-      return 0;
+    if (g != NULL) {
+      bool in = sq_ring_push(&g->ring, g->slots, m);
+      atomic_store_explicit(&g->in_push, false, memory_order_release);
+      if (in)
+        return 0;
+    }
   }
   atomic_store_explicit(&r->was_full, true, memory_order_relaxed);
   return 1;
