@@ -58,6 +58,13 @@ int pc_test_sendq_fairness(unsigned waiting, unsigned busy, size_t budget, unsig
 int pc_test_sendq_churn(unsigned budget, unsigned keep, unsigned churn, size_t *keep_caps,
                         size_t *new_cap);
 
+/* One thread pushes `pushes` numbered messages into a send queue while
+ * this thread drains it and retires its idle rings (pc_sendq_retire_idle)
+ * after every drain, as an idle producer's loop would. *retired: rings
+ * freed that way; *received: messages drained; *disorder: messages that
+ * did not follow their predecessor. 0, or -1 on failure. */
+int pc_test_sendq_retire_race(unsigned pushes, size_t *retired, size_t *received, size_t *disorder);
+
 /* On loop 0's pool, two requests wait for one connection to host:port
  * (which must fail or succeed on its own); the callback of the one answered
  * first cancels the other. *cancelled_runs: how often the cancelled one's
@@ -69,6 +76,8 @@ int pc_test_pool_cancel_in_delivery(pulsarc_client_t *client, const char *host, 
 uint64_t pc_test_client_wakes(pulsarc_client_t *client);
 /* Payload bytes the client currently counts against memory_limit_bytes. */
 int64_t pc_test_client_memory_used(pulsarc_client_t *client);
+/* Producer polls (src/producer/route.c) so far, process-wide. */
+uint64_t pc_test_producer_polls(void);
 #endif
 
 #ifdef __cplusplus

@@ -77,6 +77,9 @@ struct pc_loop {
 
   pc_poller *pollers;
   pc_poller *poll_cursor; /* next poller to run; fixed up by pc_poller_del */
+  /* Parked pollers that senders gave work (a Treiber stack: pushed from any
+   * thread, taken whole by the loop). Its own line: senders write it. */
+  _Alignas(64) pc_poller *ready; /* __atomic builtins */
 
   ck_stack_t tasks;
 
@@ -219,7 +222,7 @@ void pc_io_del(pc_loop *loop, pc_io *io) {
 
 /* ----------------------------------------------------------------- pollers */
 
-void pc_poller_add(pc_loop *loop, pc_poller *p) {
+static void poller_link(pc_loop *loop, pc_poller *p) {
   p->prev = NULL;
   p->next = loop->pollers;
   if (loop->pollers)
@@ -227,7 +230,15 @@ void pc_poller_add(pc_loop *loop, pc_poller *p) {
   loop->pollers = p;
 }
 
-void pc_poller_del(pc_loop *loop, pc_poller *p) {
+void pc_poller_add(pc_loop *loop, pc_poller *p) {
+  /* Stores, not atomic_init: a sender may already read `park` (its
+   * producer's start task has not run yet; it reads LISTED either way). */
+  __atomic_store_n(&p->park, PC_POLLER_LISTED, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->ready_next, NULL, __ATOMIC_RELAXED);
+  poller_link(loop, p);
+}
+
+static void poller_unlink(pc_loop *loop, pc_poller *p) {
   if (loop->poll_cursor == p)
     loop->poll_cursor = p->next;
   if (p->prev)
@@ -239,8 +250,58 @@ void pc_poller_del(pc_loop *loop, pc_poller *p) {
   p->prev = p->next = NULL;
 }
 
+/* [loop] Lists the pollers senders queued (their state is QUEUED, which
+ * only the loop changes). */
+static void take_ready(pc_loop *l) {
+  pc_poller *p = __atomic_exchange_n(&l->ready, NULL, __ATOMIC_ACQUIRE);
+  while (p != NULL) {
+    pc_poller *next = __atomic_load_n(&p->ready_next, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->ready_next, NULL, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&p->park, __ATOMIC_RELAXED) == PC_POLLER_QUEUED) {
+      __atomic_store_n(&p->park, PC_POLLER_LISTED, __ATOMIC_RELAXED);
+      poller_link(l, p);
+    }
+    p = next;
+  }
+}
+
+void pc_poller_del(pc_loop *loop, pc_poller *p) {
+  int s = __atomic_exchange_n(&p->park, PC_POLLER_GONE, __ATOMIC_SEQ_CST);
+  if (s == PC_POLLER_QUEUED) {
+    /* Still in the ready stack: empty it now, so no pointer to p is left
+     * once its owner frees it (GONE pollers are skipped). */
+    take_ready(loop);
+  } else if (s == PC_POLLER_LISTED) {
+    poller_unlink(loop, p);
+  }
+}
+
+void pc_poller_park(pc_loop *loop, pc_poller *p) {
+  if (__atomic_load_n(&p->park, __ATOMIC_RELAXED) != PC_POLLER_LISTED)
+    return;
+  poller_unlink(loop, p);
+  __atomic_store_n(&p->park, PC_POLLER_PARKED, __ATOMIC_SEQ_CST);
+  /* Pairs with the fence in pc_loop_wake_poller: either the sender sees
+   * PARKED and queues p, or this sees the sender's work. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (p->has_work(p))
+    pc_poller_unpark(loop, p);
+}
+
+void pc_poller_unpark(pc_loop *loop, pc_poller *p) {
+  if (__atomic_load_n(&p->park, __ATOMIC_RELAXED) != PC_POLLER_PARKED)
+    return;
+  int expect = PC_POLLER_PARKED;
+  /* A failed exchange means a sender queued p: take_ready lists it. */
+  if (__atomic_compare_exchange_n(&p->park, &expect, PC_POLLER_LISTED, false, __ATOMIC_SEQ_CST,
+                                  __ATOMIC_RELAXED))
+    poller_link(loop, p);
+}
+
 static bool run_pollers(pc_loop *l) {
   bool did = false;
+  if (__atomic_load_n(&l->ready, __ATOMIC_RELAXED) != NULL)
+    take_ready(l);
   l->poll_cursor = l->pollers;
   while (l->poll_cursor) {
     pc_poller *p = l->poll_cursor;
@@ -309,6 +370,25 @@ static void evfd_signal(pc_loop *l) {
 void pc_loop_wake(pc_loop *loop) {
   /* Orders the caller's enqueue before the read of `sleeping`. */
   atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&loop->sleeping, memory_order_relaxed) == 1 &&
+      atomic_exchange(&loop->sleeping, 0) == 1)
+    evfd_signal(loop);
+}
+
+void pc_loop_wake_poller(pc_loop *loop, pc_poller *p) {
+  /* Orders the caller's enqueue before the reads of `park` and `sleeping`
+   * (pc_poller_park and the sleep protocol re-check after their stores). */
+  atomic_thread_fence(memory_order_seq_cst);
+  int expect = PC_POLLER_PARKED;
+  if (__atomic_load_n(&p->park, __ATOMIC_RELAXED) == PC_POLLER_PARKED &&
+      __atomic_compare_exchange_n(&p->park, &expect, PC_POLLER_QUEUED, false, __ATOMIC_SEQ_CST,
+                                  __ATOMIC_RELAXED)) {
+    pc_poller *head = __atomic_load_n(&loop->ready, __ATOMIC_RELAXED);
+    do {
+      __atomic_store_n(&p->ready_next, head, __ATOMIC_RELAXED);
+    } while (!__atomic_compare_exchange_n(&loop->ready, &head, p, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+  }
   if (atomic_load_explicit(&loop->sleeping, memory_order_relaxed) == 1 &&
       atomic_exchange(&loop->sleeping, 0) == 1)
     evfd_signal(loop);
@@ -417,7 +497,8 @@ static void *loop_main(void *arg) {
     if (!busy) {
       atomic_store(&l->sleeping, 1);
       atomic_thread_fence(memory_order_seq_cst);
-      if (tasks_pending(l) || pollers_have_work(l)) {
+      if (tasks_pending(l) || __atomic_load_n(&l->ready, __ATOMIC_SEQ_CST) != NULL ||
+          pollers_have_work(l)) {
         atomic_store(&l->sleeping, 0);
       } else if (l->heap_len > 0) {
         timeout = ms_until(pc_mono_ns(), l->heap[0]->deadline_ns);

@@ -49,6 +49,11 @@ int pc_io_mod(pc_loop *loop, pc_io *io, uint32_t events);
 void pc_io_del(pc_loop *loop, pc_io *io);
 
 /* ---- pollers: sources of work that are not file descriptors ---- */
+/* A listed poller runs on every iteration. A poller with nothing to do can
+ * park: it leaves the list, so thousands of idle producers cost the loop
+ * nothing, and comes back when work arrives (pc_loop_wake_poller from the
+ * thread that queued the work, pc_poller_unpark on the loop). */
+enum { PC_POLLER_LISTED = 0, PC_POLLER_PARKED = 1, PC_POLLER_QUEUED = 2, PC_POLLER_GONE = 3 };
 typedef struct pc_poller pc_poller;
 struct pc_poller {
   /* [loop] Do pending work; return true if anything was done. */
@@ -58,10 +63,23 @@ struct pc_poller {
   bool (*has_work)(pc_poller *p);
   void *ctx;
   pc_poller *prev, *next; /* owned by the loop */
+  /* PC_POLLER_*: the loop's, but senders move PARKED -> QUEUED. Plain
+   * types used through __atomic builtins: C++ tests include this header. */
+  int park;
+  pc_poller *ready_next; /* in the loop's stack of pollers to list again */
 };
 /* [loop] */
 void pc_poller_add(pc_loop *loop, pc_poller *p);
 void pc_poller_del(pc_loop *loop, pc_poller *p);
+/* [loop] Takes p off the list until work arrives for it. Re-checks
+ * has_work after parking (the Dekker pair of pc_loop_wake_poller), so work
+ * queued meanwhile is never left behind. */
+void pc_poller_park(pc_loop *loop, pc_poller *p);
+/* [loop] Lists a parked p again (work made on the loop itself). */
+void pc_poller_unpark(pc_loop *loop, pc_poller *p);
+static inline bool pc_poller_parked(const pc_poller *p) {
+  return __atomic_load_n(&p->park, __ATOMIC_RELAXED) != PC_POLLER_LISTED;
+}
 
 /* ---- the loop ---- */
 /* [any] Creates the epoll set and eventfd; does not start the thread.
@@ -87,6 +105,10 @@ int pc_loop_post(pc_loop *loop, void (*fn)(pc_loop *loop, void *arg), void *arg)
 /* [any] Wakes the loop if it advertised that it is sleeping (coalesced: at
  * most one eventfd write per sleep). Called by senders after enqueueing. */
 void pc_loop_wake(pc_loop *loop);
+/* [any] pc_loop_wake for work queued to poller p: lists p again first if it
+ * is parked (one relaxed load when it is not: no extra atomic operation on
+ * a busy producer's path). */
+void pc_loop_wake_poller(pc_loop *loop, pc_poller *p);
 /* [any] Wakes the loop unconditionally (rare events). */
 void pc_loop_wake_force(pc_loop *loop);
 /* [any] Tells the loop's pollers that something they may be holding back

@@ -73,12 +73,18 @@ void pc_part_seal(pc_part *part, bool force) {
       return;
     }
     part->throttled = false;
-    if (part->sel_cap < cap) {
-      uint32_t *sel = realloc(part->sel, cap * sizeof *sel);
+    /* Sized to what is queued, not to batch_max_messages: a producer that
+     * sends one message at a time should not carry a 4 KiB array. */
+    uint32_t need = part->unsent.n < cap ? (uint32_t)part->unsent.n : cap;
+    if (part->sel_cap < need) {
+      uint32_t grow = part->sel_cap * 2 > need ? part->sel_cap * 2 : need;
+      if (grow > cap)
+        grow = cap;
+      uint32_t *sel = realloc(part->sel, grow * sizeof *sel);
       if (sel == NULL)
         return; /* retried on the next pass */
       part->sel = sel;
-      part->sel_cap = cap;
+      part->sel_cap = grow;
     }
     uint32_t *sel = part->sel;
     uint64_t bytes;
@@ -102,6 +108,8 @@ void pc_part_seal(pc_part *part, bool force) {
   if (part->unsent.n == 0) {
     part->seal_by_ns = UINT64_MAX;
     pc_timer_cancel(p->loop, &part->batch_timer);
+  } else {
+    pc_poller_unpark(p->loop, &p->poller); /* what is left is the poller's */
   }
 }
 

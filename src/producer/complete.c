@@ -13,7 +13,10 @@
 void pc_producer_give_back(pulsarc_producer_t *p, uint32_t slots, uint64_t bytes) {
   if (slots > 0) {
     atomic_fetch_sub_explicit(&p->inflight, slots, memory_order_acq_rel);
-    p->wake_senders = true;
+    if (!p->wake_senders) {
+      p->wake_senders = true;
+      pc_poller_unpark(p->loop, &p->poller); /* the poller does the waking */
+    }
   }
   pc_producer_release_memory(p, bytes);
 }

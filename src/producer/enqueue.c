@@ -94,10 +94,9 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
     uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
     int r = pc_sendq_push(&p->q, m, &new_ring);
     if (r == 0) {
+      pc_loop_wake_poller(p->loop, &p->poller);
       if (new_ring)
         pc_loop_wake_force(p->loop);
-      else
-        pc_loop_wake(p->loop);
       return PULSARC_OK;
     }
     if (r < 0) {
@@ -106,6 +105,7 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
     }
     /* This thread's ring is full: the loop is behind. Make sure it runs,
      * then sleep until it drains (never spin). */
+    pc_loop_wake_poller(p->loop, &p->poller);
     pc_loop_wake_force(p->loop);
     if (!may_block) {
       release_slot(p, m->len);

@@ -114,6 +114,17 @@ static void on_start_timer(pc_loop *loop, pc_timer *t) {
   pulsarc_producer_t *p = t->ctx;
   if (atomic_load(&p->app_state) == PC_APP_FAILED)
     return;
+  if (p->nparts == 0 && p->meta_last_err != PULSARC_OK &&
+      pc_loop_now(loop) >= p->create_deadline_ns) {
+    /* A retry clamped to the creation deadline could not finish: fail now
+     * with why the attempts failed. Waiting for create_timer instead made
+     * the error depend on which of two timers due at the same instant the
+     * heap ran first. */
+    char detail[PC_ERR_DETAIL_MAX];
+    pulsarc_err_t err = pc_producer_meta_timeout(p, detail, sizeof detail);
+    pc_producer_fail(p, err, detail);
+    return;
+  }
   p->meta_lookup = pc_lookup_partitions(p->client, loop, p->topic, on_partitions, p);
   if (p->meta_lookup == NULL)
     pc_producer_fail(p, PULSARC_ERR_NO_MEMORY, NULL);
@@ -143,6 +154,7 @@ void pc_producer_begin(pc_loop *loop, void *arg) {
   pc_timer_init(&p->close_timer, on_close_timeout, p);
   pc_timer_init(&p->update_timer, on_update_timer, p);
   pc_timer_init(&p->create_timer, on_create_deadline, p);
+  pc_timer_init(&p->idle_timer, pc_producer_idle_timer, p);
   /* First creation is bounded by the operation timeout (as the official
    * clients do), from the end of the start delay. */
   uint64_t delay_ms = pc_producer_start_delay_ms(p);
@@ -300,6 +312,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
   pc_timer_cancel(loop, &p->close_timer);
   pc_timer_cancel(loop, &p->update_timer);
   pc_timer_cancel(loop, &p->create_timer);
+  pc_timer_cancel(loop, &p->idle_timer);
   /* Fail everything still queued, unregister, then forget the broker. */
   for (int i = 0; i < p->nparts; i++)
     pc_part_fail_all(p->parts[i], PULSARC_ERR_CLOSED);

@@ -6,7 +6,8 @@
 #include "producer/pipeline.h"
 
 static int fifo_grow(pc_msgfifo *f) {
-  size_t cap = f->cap ? f->cap * 2 : 64;
+  /* Small at first: thousands of producers may each hold a few. */
+  size_t cap = f->cap ? f->cap * 2 : 8;
   pc_msg *a = malloc(cap * sizeof *a);
   if (a == NULL)
     return -1;

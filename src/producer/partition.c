@@ -592,6 +592,21 @@ void pc_part_start(pc_part *part, uint64_t create_deadline_ns) {
   part_lookup(part);
 }
 
+void pc_part_trim(pc_part *part) {
+  while (part->free_entries != NULL) {
+    pc_entry *e = part->free_entries;
+    part->free_entries = e->next;
+    pc_entry_free(e);
+    part->entries_made--;
+  }
+  if (part->unsent.n == 0)
+    pc_fifo_free(&part->unsent);
+  pc_buf_free(&part->scratch);
+  free(part->sel);
+  part->sel = NULL;
+  part->sel_cap = 0;
+}
+
 void pc_part_free(pc_part *part) {
   while (part->free_entries != NULL) {
     pc_entry *e = part->free_entries;

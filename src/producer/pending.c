@@ -97,6 +97,7 @@ void pc_entry_release(pc_part *part, pc_entry *e) {
   if (part->resend_blocker == e) {
     part->resend_blocker = NULL;
     part->resend_kick = true;
+    pc_poller_unpark(part->p->loop, &part->p->poller);
   }
   if (e->in_conn) {
     /* The connection still references the frame: free when it lets go. */
@@ -132,6 +133,7 @@ static void on_entry_written(pc_wref *w, bool written) {
      * from the poller, not from inside the connection's write path. */
     e->part->resend_blocker = NULL;
     e->part->resend_kick = true;
+    pc_poller_unpark(e->part->p->loop, &e->part->p->poller);
   }
 }
 

@@ -36,6 +36,9 @@ void pc_producer_destroy_task(pc_loop *loop, void *p);
 
 bool pc_producer_poll(pc_loop *loop, pc_poller *poller);
 bool pc_producer_has_work(pc_poller *poller);
+/* idle_timer: the producer stayed parked (nothing queued, nothing in
+ * flight) for PC_IDLE_TRIM_MS: gives back its rings and buffers. */
+void pc_producer_idle_timer(pc_loop *loop, pc_timer *t);
 /* Takes in everything the rings hold (a flush or close covers it all). */
 void pc_producer_drain_all(pulsarc_producer_t *p);
 /* Hands an accepted message to its partition. */
@@ -52,6 +55,10 @@ enum {
 pc_part *pc_part_new(pulsarc_producer_t *p, int index);
 /* Frees what pc_part_new and the partition's life allocated. */
 void pc_part_free(pc_part *part);
+/* Gives back the buffers an idle partition keeps only to send again soon:
+ * its entry pool, the unsent ring's array, the batch selection and the
+ * compression scratch. They come back on the next message. */
+void pc_part_trim(pc_part *part);
 /* Starts a partition: lookup, connect, register. */
 void pc_part_start(pc_part *part, uint64_t create_deadline_ns);
 /* Starts a lazily started partition on its first message. */

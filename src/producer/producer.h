@@ -190,6 +190,8 @@ struct pulsarc_producer {
   uint64_t drained;          /* arrival counter for pc_msg.idx */
   uint32_t rr_part, rr_left; /* round robin: partition and messages left */
   bool rings_drained;        /* the last drain emptied every ring (group commit) */
+  uint64_t active_ns;        /* the poller last did work (route.c parks it after a pause) */
+  pc_timer idle_timer;       /* armed when the poller parks: gives back idle buffers */
   uint32_t kicks_seen;       /* pc_loop_kicks when the futures were last checked */
   uint32_t single_part;      /* routing_mode=single_partition: chosen at random */
   uint32_t ready_parts;
@@ -212,6 +214,12 @@ struct pulsarc_producer {
  * socket is the bottleneck, and messages wait better unsealed (they can
  * still fail by deadline without ever being sent). */
 #define PC_CONN_HIGH_WATER (4u << 20)
+
+/* A poller with nothing to do for this long leaves the loop's list (a busy
+ * producer stays on it: parking and coming back cost an atomic exchange),
+ * and one parked this long gives back its rings and buffers. */
+#define PC_PARK_AFTER_NS (1000000ull)
+#define PC_IDLE_TRIM_MS 1000
 
 /* Messages with a delivery time travel alone (never batched). */
 static inline bool pc_msg_travels_alone(const pc_msg *m) {

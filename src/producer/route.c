@@ -6,9 +6,15 @@
 #include <stdint.h>
 
 #include "client/future.h"
+#include "client/testing.h"
 #include "producer/pipeline.h"
 
 #define DRAIN_BUDGET 4096
+
+#ifdef PULSARC_TEST_HOOKS
+static _Atomic uint64_t pc_test_polls;
+uint64_t pc_test_producer_polls(void) { return atomic_load(&pc_test_polls); }
+#endif
 
 static void part_take(pc_part *part, pc_msg *m) {
   if (pc_fifo_push(&part->unsent, m) != 0) {
@@ -96,6 +102,7 @@ void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
   }
   pc_part *part = p->parts[k];
   part_take(part, m);
+  pc_poller_unpark(p->loop, &p->poller); /* a parked producer holds no unsent message */
   if (part->state == PS_INIT)
     pc_part_start_lazy(part);
 }
@@ -113,8 +120,51 @@ void pc_producer_drain_all(pulsarc_producer_t *p) {
     pc_producer_wake_senders(p);
 }
 
+/* Nothing queued that a later poll would seal: a parked producer's work
+ * arrives through its rings (pc_loop_wake_poller) or the loop (unpark). */
+static bool quiet(const pulsarc_producer_t *p) {
+  if (p->unrouted.n > 0 || p->wake_senders)
+    return false;
+  for (int k = 0; k < p->nparts; k++)
+    if (p->parts[k]->unsent.n > 0 || p->parts[k]->resend_kick)
+      return false;
+  return true;
+}
+
+/* Parks a producer that has had nothing to do for PC_PARK_AFTER_NS: with
+ * thousands of producers, polling each idle one on every iteration was
+ * most of the loop's work. */
+static void maybe_park(pulsarc_producer_t *p, bool did) {
+  uint64_t now = pc_loop_now(p->loop);
+  if (did || !quiet(p)) {
+    p->active_ns = now;
+    return;
+  }
+  if (now - p->active_ns < PC_PARK_AFTER_NS)
+    return;
+  pc_poller_park(p->loop, &p->poller);
+  if (pc_poller_parked(&p->poller) && !pc_timer_armed(&p->idle_timer))
+    pc_timer_start(p->loop, &p->idle_timer, PC_IDLE_TRIM_MS * 1000000ull);
+}
+
+void pc_producer_idle_timer(pc_loop *loop, pc_timer *t) {
+  pulsarc_producer_t *p = t->ctx;
+  if (!pc_poller_parked(&p->poller) || !quiet(p) || p->destroyed || !pc_producer_idle(p))
+    return; /* busy again: the next park re-arms it */
+  pc_sendq_retire_idle(&p->q);
+  for (int k = 0; k < p->nparts; k++)
+    pc_part_trim(p->parts[k]);
+  if (p->unrouted.n == 0)
+    pc_fifo_free(&p->unrouted);
+  /* Nothing is in flight: no deadline to watch. */
+  pc_timer_cancel(loop, &p->deadline_timer);
+}
+
 bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
   pulsarc_producer_t *p = poller->ctx;
+#ifdef PULSARC_TEST_HOOKS
+  atomic_fetch_add_explicit(&pc_test_polls, 1, memory_order_relaxed);
+#endif
   bool room = false;
   size_t n = pc_sendq_drain(&p->q, DRAIN_BUDGET, accept, p, &room);
   if (room || p->wake_senders)
@@ -140,6 +190,7 @@ bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
       did |= part->unsent.n != before;
     }
   }
+  maybe_park(p, did);
   return did;
 }
 

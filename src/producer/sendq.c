@@ -1,9 +1,13 @@
 /* Per-thread SPSC rings behind one producer; see sendq.h. */
 #include "producer/sendq.h"
 
+#include <linux/membarrier.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* ck's atomics are inline assembly that ThreadSanitizer cannot see, so it
  * reports every message handed through a ring as a race. Under TSan (the
@@ -72,23 +76,56 @@ struct pc_sq_ring {
   ck_stack_entry_t link;    /* in pc_sendq.incoming until adopted */
   pc_sq_ring *next;         /* [loop] in pc_sendq.rings */
   _Atomic int refs;         /* the thread's reference + the queue's */
-  _Atomic bool thread_gone; /* the sending thread exited */
+  _Atomic bool thread_gone; /* the sending thread pushes here no more (exited, or moved on) */
   _Atomic bool queue_gone;  /* the producer was destroyed */
   _Atomic bool was_full;    /* a push failed since the last drain */
-  unsigned large_cap;       /* PC_SENDQ_LARGE_CAP if the ring holds more, else 0 */
-  unsigned owed;            /* [loop] left of a turn the drain budget cut short */
+  /* Retiring an idle ring (pc_sendq_retire_idle): the sender raises
+   * in_push around each push and then reads `retired`; the loop sets
+   * `retired`, runs membarrier() and frees the slots only if it then sees
+   * no push under way. */
+  _Atomic bool in_push;
+  _Atomic bool retired;
+  unsigned size;      /* slots */
+  unsigned full_size; /* what the ring may grow to when it fills */
+  unsigned large_cap; /* PC_SENDQ_LARGE_CAP if the ring holds more, else 0 */
+  unsigned owed;      /* [loop] left of a turn the drain budget cut short */
   pc_msg *slots;
 };
 
+/* Rings holding slots (retired ones keep their small struct until the
+ * sending thread lets go of it). */
 static _Atomic long live_rings;
 long pc_sendq_live_rings(void) { return atomic_load(&live_rings); }
 
-static void ring_unref(pc_sq_ring *r) {
-  if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
+static void ring_free_slots(pc_sq_ring *r) {
+  if (r->slots != NULL) {
     free(r->slots);
-    free(r);
+    r->slots = NULL;
     atomic_fetch_sub(&live_rings, 1);
   }
+}
+
+static void ring_unref(pc_sq_ring *r) {
+  if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
+    ring_free_slots(r);
+    free(r);
+  }
+}
+
+/* ---- membarrier: the loop's half of the asymmetric fence ---- */
+
+static pthread_once_t mb_once = PTHREAD_ONCE_INIT;
+static bool mb_ok;
+
+static void mb_register(void) {
+  mb_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+/* A full fence on every thread of the process, or false if the kernel has
+ * none to offer (then idle rings are simply kept). */
+static bool membarrier_all(void) {
+  pthread_once(&mb_once, mb_register);
+  return mb_ok && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 /* ---- the sending thread's table of rings, one entry per producer used ---- */
@@ -98,10 +135,59 @@ typedef struct tls_slot {
   pc_sq_ring *ring;
 } tls_slot;
 
+/* A thread sending to many producers finds its ring through a hash index
+ * (open addressing, slot number + 1, 0 = empty) once it has more than
+ * TLS_LINEAR of them; below that a scan is faster. */
+#define TLS_LINEAR 8
+
 typedef struct tls_table {
   tls_slot *slots;
   size_t n, cap;
+  uint32_t *index;
+  size_t index_cap; /* power of two, at least 2 * cap; 0 = no index */
 } tls_table;
+
+static size_t tls_hash(uint64_t uid, size_t cap) {
+  return (size_t)((uid * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
+static void tls_index_add(tls_table *t, size_t i) {
+  size_t h = tls_hash(t->slots[i].uid, t->index_cap);
+  while (t->index[h] != 0)
+    h = (h + 1) & (t->index_cap - 1);
+  t->index[h] = (uint32_t)i + 1;
+}
+
+/* Rebuilds the index for cap slots; -1 on no memory (then none is used). */
+static int tls_reindex(tls_table *t) {
+  free(t->index);
+  t->index = NULL;
+  t->index_cap = 0;
+  if (t->cap <= TLS_LINEAR)
+    return 0;
+  size_t ic = 16;
+  while (ic < 2 * t->cap)
+    ic *= 2;
+  if ((t->index = calloc(ic, sizeof *t->index)) == NULL)
+    return -1;
+  t->index_cap = ic;
+  for (size_t i = 0; i < t->n; i++)
+    tls_index_add(t, i);
+  return 0;
+}
+
+static tls_slot *tls_find(tls_table *t, uint64_t uid) {
+  if (t->index_cap == 0) {
+    for (size_t i = 0; i < t->n; i++)
+      if (t->slots[i].uid == uid)
+        return &t->slots[i];
+    return NULL;
+  }
+  for (size_t h = tls_hash(uid, t->index_cap); t->index[h] != 0; h = (h + 1) & (t->index_cap - 1))
+    if (t->slots[t->index[h] - 1].uid == uid)
+      return &t->slots[t->index[h] - 1];
+  return NULL;
+}
 
 static __thread tls_table *tls;
 static pthread_key_t tls_key;
@@ -116,6 +202,7 @@ static void tls_destroy(void *p) {
     ring_unref(t->slots[i].ring);
   }
   free(t->slots);
+  free(t->index);
   free(t);
 }
 
@@ -143,7 +230,10 @@ static void tls_prune(tls_table *t) {
     else
       t->slots[w++] = t->slots[i];
   }
-  t->n = w;
+  if (w != t->n) {
+    t->n = w;
+    tls_reindex(t);
+  }
 }
 
 static pc_sq_ring *ring_new(unsigned size) {
@@ -156,6 +246,11 @@ static pc_sq_ring *ring_new(unsigned size) {
     return NULL;
   }
   sq_ring_init(&r->ring, size);
+  r->size = r->full_size = size;
+  /* Born "in a push": the loop may adopt it (pc_sendq_retire_idle) before
+   * the thread's first push, and must not free it under that push. The
+   * thread clears it once its first message is in. */
+  atomic_init(&r->in_push, true);
   r->large_cap = size - 1 > PC_SENDQ_LARGE_CAP ? PC_SENDQ_LARGE_CAP : 0;
   atomic_init(&r->refs, 2);
   atomic_fetch_add(&live_rings, 1);
@@ -176,15 +271,57 @@ static unsigned ring_size_for(const pc_sendq *q, unsigned k) {
   return s < floor ? floor : s > PC_SENDQ_RING_MAX ? PC_SENDQ_RING_MAX : s;
 }
 
-static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
+/* A thread that feeds many producers starts each ring small (a thread can
+ * only keep so many rings deep at once, and an idle producer should not
+ * hold tens of KiB); a ring that fills grows (ring_replace) up to its full
+ * size. The first PC_SENDQ_MANY producers of a thread get full rings. */
+#define PC_SENDQ_MANY 8
+#define PC_SENDQ_THREAD_SLOTS 4096
+#define PC_SENDQ_RING_SMALL 16
+
+static unsigned first_size(unsigned full, size_t producers) {
+  if (producers < PC_SENDQ_MANY)
+    return full;
+  unsigned s = pow2_floor((unsigned)(PC_SENDQ_THREAD_SLOTS / (producers + 1)));
+  if (s < PC_SENDQ_RING_SMALL)
+    s = PC_SENDQ_RING_SMALL;
+  return s < full ? s : full;
+}
+
+/* Gives the thread a new ring for q in place of old (NULL: its first): the
+ * old one, if any, is left to the loop, which drains it before the new one
+ * (the new ring joins the round behind it) and frees it once empty. */
+static pc_sq_ring *ring_replace(pc_sendq *q, tls_slot *slot, unsigned size, unsigned full,
+                                bool *new_ring) {
+  atomic_fetch_add(&q->rings_live, 1);
+  pc_sq_ring *r = ring_new(size);
+  if (r == NULL) {
+    atomic_fetch_sub(&q->rings_live, 1);
+    return NULL;
+  }
+  r->full_size = full;
+  pc_sq_ring *old = slot->ring;
+  slot->ring = r;
+  pc_stack_push(&q->incoming, &r->link);
+  if (old != NULL) {
+    atomic_store_explicit(&old->thread_gone, true, memory_order_release);
+    ring_unref(old);
+  }
+  *new_ring = true;
+  return r;
+}
+
+static tls_slot *slot_for_thread(pc_sendq *q, bool *new_ring) {
   tls_table *t = tls_get();
   if (t == NULL)
     return NULL;
-  /* Most threads use a handful of producers: a linear scan beats hashing. */
-  for (size_t i = 0; i < t->n; i++)
-    if (t->slots[i].uid == q->uid)
-      return t->slots[i].ring;
-  tls_prune(t);
+  tls_slot *slot = tls_find(t, q->uid);
+  if (slot != NULL)
+    return slot;
+  /* Pruning scans the table: only when it is full (amortised), or a
+   * thread feeding thousands of producers would scan them all per new one. */
+  if (t->n == t->cap)
+    tls_prune(t);
   if (t->n == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 4;
     tls_slot *s = realloc(t->slots, cap * sizeof *s);
@@ -192,23 +329,28 @@ static pc_sq_ring *ring_for_thread(pc_sendq *q, bool *new_ring) {
       return NULL;
     t->slots = s;
     t->cap = cap;
+    if (tls_reindex(t) != 0)
+      return NULL;
   }
-  pc_sq_ring *r = ring_new(ring_size_for(q, atomic_fetch_add(&q->rings_live, 1) + 1));
-  if (r == NULL) {
-    atomic_fetch_sub(&q->rings_live, 1);
+  unsigned full = ring_size_for(q, atomic_load(&q->rings_live) + 1);
+  slot = &t->slots[t->n];
+  slot->uid = q->uid;
+  slot->ring = NULL;
+  if (ring_replace(q, slot, first_size(full, t->n), full, new_ring) == NULL)
     return NULL;
-  }
-  t->slots[t->n].uid = q->uid;
-  t->slots[t->n].ring = r;
+  if (t->index_cap != 0)
+    tls_index_add(t, t->n);
   t->n++;
-  pc_stack_push(&q->incoming, &r->link);
-  *new_ring = true;
-  return r;
+  return slot;
 }
 
 static _Atomic uint64_t next_uid = 1;
 
 void pc_sendq_init(pc_sendq *q, unsigned budget) {
+  /* membarrier's registration waits for an RCU grace period (8-12 ms
+   * measured, far more on a loaded machine): done here, on the thread that
+   * creates the first producer, not later on an I/O thread. */
+  pthread_once(&mb_once, mb_register);
   memset(q, 0, sizeof *q);
   q->ring_budget = budget;
   q->uid = atomic_fetch_add(&next_uid, 1);
@@ -217,14 +359,42 @@ void pc_sendq_init(pc_sendq *q, unsigned budget) {
 
 int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring) {
   *new_ring = false;
-  pc_sq_ring *r = ring_for_thread(q, new_ring);
-  if (r == NULL)
+  tls_slot *slot = slot_for_thread(q, new_ring);
+  if (slot == NULL)
     return -1;
+  pc_sq_ring *r = slot->ring;
+  atomic_store_explicit(&r->in_push, true, memory_order_relaxed);
+  /* Only the compiler must keep the store before the load: the loop's
+   * membarrier() is the fence for both (see pc_sendq_retire_idle). */
+  atomic_signal_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&r->retired, memory_order_relaxed)) {
+    atomic_store_explicit(&r->in_push, false, memory_order_release);
+    /* Back from idle: start small again, grow if busy. */
+    unsigned full = r->full_size;
+    if ((r = ring_replace(q, slot, PC_SENDQ_RING_SMALL < full ? PC_SENDQ_RING_SMALL : full, full,
+                          new_ring)) == NULL)
+      return -1;
+    atomic_store_explicit(&r->in_push, true, memory_order_relaxed);
+  }
   /* Large messages stop at PC_SENDQ_LARGE_CAP (sendq.h). */
   bool room =
       m->len < PC_SENDQ_LARGE_MSG || r->large_cap == 0 || sq_ring_count(&r->ring) < r->large_cap;
-  if (room && sq_ring_push(&r->ring, r->slots, m))
+  if (room && sq_ring_push(&r->ring, r->slots, m)) {
+    atomic_store_explicit(&r->in_push, false, memory_order_release);
     return 0;
+  }
+  atomic_store_explicit(&r->in_push, false, memory_order_release);
+  if (r->size < r->full_size) {
+    /* A small ring filled: this producer is busy after all. */
+    unsigned size = r->size * 4 < r->full_size ? r->size * 4 : r->full_size;
+    pc_sq_ring *g = ring_replace(q, slot, size, r->full_size, new_ring);
+    if (g != NULL) {
+      bool in = sq_ring_push(&g->ring, g->slots, m);
+      atomic_store_explicit(&g->in_push, false, memory_order_release);
+      if (in)
+        return 0;
+    }
+  }
   atomic_store_explicit(&r->was_full, true, memory_order_relaxed);
   return 1;
 }
@@ -303,6 +473,43 @@ size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *
     q->tail = last;
   }
   return taken;
+}
+
+size_t pc_sendq_retire_idle(pc_sendq *q) {
+  adopt_incoming(q);
+  size_t marked = 0, freed = 0;
+  for (pc_sq_ring *r = q->rings; r != NULL; r = r->next)
+    if (sq_ring_count(&r->ring) == 0 &&
+        !atomic_load_explicit(&r->thread_gone, memory_order_relaxed)) {
+      atomic_store_explicit(&r->retired, true, memory_order_relaxed);
+      marked++;
+    }
+  /* After the fence every sender has passed a full fence since `retired`
+   * was set: one that read false then has in_push visible now (or
+   * finished, its message visible); any later push sees true and moves to
+   * a new ring. Rings of departed threads need no fence. */
+  bool fenced = marked > 0 && membarrier_all();
+  pc_sq_ring **link = &q->rings, *last = NULL;
+  while (*link != NULL) {
+    pc_sq_ring *r = *link;
+    bool gone = atomic_load_explicit(&r->thread_gone, memory_order_acquire);
+    if ((gone || (fenced && atomic_load_explicit(&r->retired, memory_order_relaxed) &&
+                  !atomic_load_explicit(&r->in_push, memory_order_acquire))) &&
+        sq_ring_count(&r->ring) == 0) {
+      *link = r->next;
+      atomic_fetch_sub(&q->rings_live, 1);
+      ring_free_slots(r);
+      ring_unref(r);
+      freed++;
+      continue;
+    }
+    /* A push was under way: the ring stays (retired, so the sender leaves
+     * it on its next push) and is drained and freed as a departed one. */
+    last = r;
+    link = &r->next;
+  }
+  q->tail = last;
+  return freed;
 }
 
 bool pc_sendq_has_work(pc_sendq *q) {
@@ -501,6 +708,68 @@ static void *fill_once(void *p) {
     n++;
   s->pushed = n;
   return NULL;
+}
+
+typedef struct race_arg {
+  pc_sendq *q;
+  unsigned pushes;
+  int rc;
+  _Atomic bool done;
+} race_arg;
+
+static void *race_sender(void *v) {
+  race_arg *a = v;
+  for (unsigned i = 0; i < a->pushes; i++) {
+    pc_msg m = {.len = 100, .idx = i};
+    bool new_ring;
+    int r;
+    while ((r = pc_sendq_push(a->q, &m, &new_ring)) == 1)
+      sched_yield();
+    if (r < 0) {
+      a->rc = -1;
+      return NULL;
+    }
+    if ((i & 7) == 0)
+      sched_yield(); /* lets the rings run empty, so they get retired */
+  }
+  atomic_store(&a->done, true);
+  return NULL;
+}
+
+typedef struct race_check {
+  uint64_t next;
+  size_t disorder;
+} race_check;
+
+static void race_take(void *ctx, pc_msg *m) {
+  race_check *c = ctx;
+  if (m->idx != c->next)
+    c->disorder++;
+  c->next = m->idx + 1;
+}
+
+int pc_test_sendq_retire_race(unsigned pushes, size_t *retired, size_t *received,
+                              size_t *disorder) {
+  pc_sendq q;
+  pc_sendq_init(&q, 1000 / 8);
+  race_arg a = {&q, pushes, 0, false};
+  race_check c = {0, 0};
+  pthread_t t;
+  if (pthread_create(&t, NULL, race_sender, &a) != 0)
+    return -1;
+  bool room;
+  *retired = *received = 0;
+  /* The sender always finishes (it only waits for room), so this ends;
+   * a lost message shows in *received, not as a hang. */
+  while (!atomic_load(&a.done) && a.rc == 0) {
+    *received += pc_sendq_drain(&q, SIZE_MAX, race_take, &c, &room);
+    *retired += pc_sendq_retire_idle(&q);
+  }
+  pthread_join(t, NULL);
+  *received += pc_sendq_drain(&q, SIZE_MAX, race_take, &c, &room);
+  *disorder = c.disorder;
+  pc_sendq_destroy(&q, drop_msg, NULL);
+  return a.rc;
 }
 
 int pc_test_sendq_churn(unsigned budget, unsigned keep, unsigned churn, size_t *keep_caps,

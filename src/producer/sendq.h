@@ -113,6 +113,11 @@ int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring);
 size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *m), void *ctx,
                       bool *made_room);
 
+/* [loop] Frees the slots of every empty ring (their threads get a small
+ * new ring on their next push). For producers that went idle; costs one
+ * membarrier() system call. Returns how many were freed. */
+size_t pc_sendq_retire_idle(pc_sendq *q);
+
 /* [loop] True if any ring holds messages or a new ring arrived. */
 bool pc_sendq_has_work(pc_sendq *q);
 
