@@ -36,6 +36,7 @@
 #include "common/clock.h"
 #include "common/err_detail.h"
 #include "common/thread.h"
+#include "conf/conf.h"
 
 #define PC_OAUTH2_BODY_MAX (256u * 1024u) /* answers are a few hundred bytes */
 #define PC_OAUTH2_FILE_MAX (64u * 1024u)
@@ -65,13 +66,6 @@ struct pc_oauth2 {
 };
 
 /* ------------------------------------------------------------ small tools */
-
-static void free_secret(char *s) {
-  if (s != NULL) {
-    OPENSSL_cleanse(s, strlen(s));
-    free(s);
-  }
-}
 
 static void wipe_buf(pc_buf *b) {
   if (b->data != NULL && b->len > 0)
@@ -315,8 +309,8 @@ static void refusal_words(const pc_oauth2 *o, const pc_buf *body, char *out, siz
     if (l)
       snprintf(out + strlen(out), len - strlen(out), ")");
   }
-  free_secret(e);
-  free_secret(d);
+  pc_free_secret(e);
+  pc_free_secret(d);
 }
 
 /* One client-credentials grant. PULSARC_OK with the token in *tok and its
@@ -535,7 +529,7 @@ static int load_params(pc_oauth2 *o, const char *js, pc_buf *creds, char *why, s
   rc = 0;
 out:
   free(issuer);
-  free_secret(key);
+  pc_free_secret(key);
   free(aud);
   free(scope);
   return rc;
@@ -588,7 +582,7 @@ static void release(pc_oauth2 *o) {
   free(o->issuer_url);
   free(o->token_endpoint);
   free(o->client_id);
-  free_secret(o->client_secret);
+  pc_free_secret(o->client_secret);
   free(o->audience);
   free(o->scope);
   free(o->trust_file);

@@ -81,6 +81,31 @@ private:
   std::thread th_;
 };
 
+// Collects the library's log lines (a client's logger) for assertions.
+struct LogSink {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  static void Fn(pulsarc_log_level_t, const char *line, void *ctx) {
+    LogSink *s = static_cast<LogSink *>(ctx);
+    std::lock_guard<std::mutex> lk(s->mu);
+    s->lines.emplace_back(line);
+  }
+  bool Contains(const std::string &needle) {
+    std::lock_guard<std::mutex> lk(mu);
+    for (const auto &l : lines)
+      if (l.find(needle) != std::string::npos)
+        return true;
+    return false;
+  }
+  std::string All() {
+    std::lock_guard<std::mutex> lk(mu);
+    std::string r;
+    for (const auto &l : lines)
+      r += l + "\n";
+    return r;
+  }
+};
+
 // A TCP port on 127.0.0.1 with nobody listening (bound, then closed).
 inline uint16_t ClosedPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -23,30 +23,6 @@ using pulsarc_oauth2_test::TokenServer;
 
 namespace {
 
-struct LogSink {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  static void Fn(pulsarc_log_level_t, const char *line, void *ctx) {
-    LogSink *s = static_cast<LogSink *>(ctx);
-    std::lock_guard<std::mutex> lk(s->mu);
-    s->lines.emplace_back(line);
-  }
-  bool Contains(const std::string &needle) {
-    std::lock_guard<std::mutex> lk(mu);
-    for (const auto &l : lines)
-      if (l.find(needle) != std::string::npos)
-        return true;
-    return false;
-  }
-  std::string All() {
-    std::lock_guard<std::mutex> lk(mu);
-    std::string r;
-    for (const auto &l : lines)
-      r += l + "\n";
-    return r;
-  }
-};
-
 class OAuth2 : public ::testing::Test {
 protected:
   void SetUp() override {
