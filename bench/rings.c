@@ -292,7 +292,8 @@ int main(int argc, char **argv) {
   unsigned budget = 1000 / 8;
   bool ck_mpmc = false, do_sendq = true, do_ck = true;
   unsigned threads[MAX_THREADS] = {1, 2, 4, 8, 16}, nthreads = 5;
-  for (int i = 1; i < argc; i++) {
+  /* Every option takes a value: the pair is consumed at once. */
+  for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (v == NULL)
       goto usage;
@@ -322,7 +323,6 @@ int main(int argc, char **argv) {
     } else {
       goto usage;
     }
-    i++;
   }
   if (per_thread < 1 || reps < 1 || reps > 16 || timeout_s < 1 || budget < 1 || nthreads == 0)
     goto usage;
