@@ -156,10 +156,17 @@ XML
 # ---------------------------------------------------------------- helpers
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-pick_port() {  # random free port in 20000..59999, not in "$@"
-  local p i
+pick_port() {  # random free port below the kernel's ephemeral range, not in "$@"
+  # A port inside the ephemeral range can be taken as the local port of an
+  # outgoing connection (the broker's own, to its bookie) between this
+  # check and the broker's bind: CI once failed with "Address already in
+  # use" on such a port. So pick from 20000 up to the range's start.
+  local p i lo=20000 hi=32767 eph
+  eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [[ "$eph" =~ ^[0-9]+$ ]] && (( eph - 1 < hi )) && hi=$(( eph - 1 ))
+  (( hi - lo < 2000 )) && { lo=20000; hi=59999; }  # an unusual range: as before
   for i in $(seq 1 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    p=$(( lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1) ))
     [[ " $* " == *" $p "* ]] && continue
     port_in_use "$p" && continue
     echo "$p"; return 0
