@@ -1,5 +1,7 @@
-/* The client: I/O threads, one connection pool per I/O thread, the producer
- * registry, and service discovery. */
+/* The client: I/O threads, one connection pool per I/O thread, the registry
+ * of its members (the producers, which register close/destroy ops: the
+ * client never calls up into them), credentials, the client-wide memory
+ * limit and service discovery. Thread rules are marked per function. */
 #ifndef PULSARC_CLIENT_CLIENT_H
 #define PULSARC_CLIENT_CLIENT_H
 

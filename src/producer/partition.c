@@ -67,12 +67,11 @@ void pc_part_set_state(pc_part *part, pc_part_state state, pulsarc_err_t why) {
   if (told < 0 || told == part->told)
     return;
   part->told = told;
+  /* Only the states a failure leads to carry a reason. */
+  bool has_reason = told != PULSARC_PRODUCER_CONNECTING && told != PULSARC_PRODUCER_READY &&
+                    told != PULSARC_PRODUCER_RECONNECTING && told != PULSARC_PRODUCER_CLOSED;
   if (p->conf.state_cb != NULL && !p->destroyed)
-    p->conf.state_cb(p, part->index, (pulsarc_producer_state_t)told,
-                     told == PULSARC_PRODUCER_DISCONNECTED || told == PULSARC_PRODUCER_FENCED ||
-                             told == PULSARC_PRODUCER_TERMINATED || told == PULSARC_PRODUCER_FAILED
-                         ? why
-                         : PULSARC_OK,
+    p->conf.state_cb(p, part->index, (pulsarc_producer_state_t)told, has_reason ? why : PULSARC_OK,
                      p->conf.state_ctx);
 }
 
