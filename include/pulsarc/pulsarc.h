@@ -612,6 +612,112 @@ PULSARC_API pulsarc_err_t pulsarc_producer_close_cb(pulsarc_producer_t *producer
  * memory is freed after the callback returns. */
 PULSARC_API void pulsarc_producer_destroy(pulsarc_producer_t *producer);
 
+/* -------------------------------------------------------------------- stats */
+
+/* Send latencies (from the send call to the completion of the message, in
+ * microseconds) of the sends completed so far, successes and failures.
+ * Percentiles come from a histogram of logarithmic buckets (4 per power of
+ * two), so they are within 19% of the true value; max is exact. */
+#define PULSARC_LATENCY_BUCKETS 24
+typedef struct pulsarc_latency_stats {
+  uint64_t count;  /* sends measured */
+  uint64_t sum_us; /* their latencies added up */
+  uint64_t p50_us, p99_us, p999_us, max_us;
+  /* buckets[i], i < PULSARC_LATENCY_BUCKETS - 1, counts the sends whose
+   * latency was below 2^(i + 6) us (64 us, 128 us, ... 2^28 us = 268 s) and
+   * not counted in an earlier bucket; the last bucket counts the rest.
+   * Not cumulative (Prometheus export accumulates them). */
+  uint64_t buckets[PULSARC_LATENCY_BUCKETS];
+} pulsarc_latency_stats_t;
+
+/* One slot per error code (pulsarc_err_t values are all below this). */
+#define PULSARC_STATS_ERRORS 200
+
+/* Cumulative counters of a producer (all its partitions) or of one
+ * partition, since the producer was created, plus two gauges (pending_*).
+ * Each counter is exact, but they are read one after another while sends
+ * go on, so two of them may be a few messages apart. The struct only ever
+ * grows at its end: callers pass sizeof their struct, fields past that are
+ * not written, and fields this library version does not know stay zero. */
+typedef struct pulsarc_producer_stats {
+  uint64_t msgs_accepted, bytes_accepted; /* sends that returned PULSARC_OK; payload bytes */
+  uint64_t msgs_sent, bytes_sent;         /* first written to a connection (resends not
+                                             counted again); payload bytes before compression */
+  uint64_t msgs_acked, bytes_acked;       /* completed with a message id */
+  uint64_t msgs_failed;                   /* completed with an error (timeouts included) */
+  uint64_t msgs_timed_out;                /* of those: TIMEOUT or TIMEOUT_UNCONFIRMED */
+  uint64_t pending_msgs, pending_bytes;   /* gauges: accepted and not completed, now */
+  uint64_t batches_sent;                  /* SEND frames first written (a batch, a lone
+                                             message or a chunk each) */
+  double mean_batch_msgs;                 /* msgs_sent / batches_sent (0 before any) */
+  uint64_t uncompressed_bytes;            /* payload bytes of the sent frames before
+                                             compression ... */
+  uint64_t compressed_bytes;              /* ... and after (equal when not compressing) */
+  uint64_t reconnects;                    /* registrations after the first */
+  uint64_t resent_batches;                /* SEND frames written again after a reconnect */
+  uint64_t blocked_pending_limit;         /* sends that waited for max_pending_messages room */
+  uint64_t blocked_memory_limit;          /* sends that waited for the client memory limit */
+  uint64_t blocked_ns;                    /* time those sends spent waiting, added up */
+  uint64_t rejected_pending_limit;        /* sends refused with PULSARC_ERR_QUEUE_FULL */
+  uint64_t rejected_memory_limit;         /* sends refused with PULSARC_ERR_MEMORY_LIMIT */
+  pulsarc_latency_stats_t latency;
+  /* msgs_failed by the error they completed with: failed_by_error[err]. */
+  uint64_t failed_by_error[PULSARC_STATS_ERRORS];
+} pulsarc_producer_stats_t;
+
+/* Fills *stats (size: sizeof *stats as the caller compiled it) with the
+ * producer's stats, all partitions together. Any thread, any time until
+ * destroy; never blocks on the I/O thread and never allocates.
+ * PULSARC_ERR_INVALID_ARGUMENT for NULL arguments or a size below
+ * offsetof(pulsarc_producer_stats_t, latency). */
+PULSARC_API pulsarc_err_t pulsarc_producer_stats(const pulsarc_producer_t *producer,
+                                                 pulsarc_producer_stats_t *stats, size_t size);
+
+/* The number of partitions whose stats pulsarc_producer_partition_stats
+ * gives (0 for a non-partitioned topic; it grows with the topic). */
+PULSARC_API int pulsarc_producer_num_partitions(const pulsarc_producer_t *producer);
+
+/* The same for one partition, 0..num_partitions-1 (sends accepted by the
+ * producer count toward a partition once routed to it).
+ * PULSARC_ERR_INVALID_ARGUMENT for a partition out of range. */
+PULSARC_API pulsarc_err_t pulsarc_producer_partition_stats(const pulsarc_producer_t *producer,
+                                                           int partition,
+                                                           pulsarc_producer_stats_t *stats,
+                                                           size_t size);
+
+/* Client-wide counters (cumulative unless marked as a gauge); grows at its
+ * end as pulsarc_producer_stats_t does. */
+typedef struct pulsarc_client_stats {
+  uint64_t producers;           /* gauge: producers not yet destroyed */
+  uint64_t connections;         /* gauge: broker connections open now */
+  uint64_t connections_opened;  /* connections that reached CONNECTED */
+  uint64_t connections_failed;  /* connection attempts that failed */
+  uint64_t connections_closed;  /* connections lost or closed after CONNECTED */
+  uint64_t bytes_out, bytes_in; /* wire bytes (after TLS) */
+  uint64_t frames_out, frames_in;
+  uint64_t memory_used;        /* gauge: bytes held against memory_limit */
+  uint64_t memory_limit;       /* the option's value (0 = none) */
+  uint64_t lookups;            /* LOOKUP requests sent (redirects included) */
+  uint64_t lookups_failed;     /* lookups that ended in an error */
+  uint64_t partition_metadata; /* PARTITIONED_METADATA requests sent */
+} pulsarc_client_stats_t;
+
+/* Fills *stats; any thread; never blocks on an I/O thread.
+ * PULSARC_ERR_INVALID_ARGUMENT for NULL arguments or size 0. */
+PULSARC_API pulsarc_err_t pulsarc_client_stats(const pulsarc_client_t *client,
+                                               pulsarc_client_stats_t *stats, size_t size);
+
+/* Writes the stats of the client and of every producer on it (per
+ * partition for partitioned ones) in the Prometheus text exposition format
+ * 0.0.4: metric names pulsarc_client_* and pulsarc_producer_*, counters
+ * ending in _total, the send latency as a histogram in seconds, labels
+ * topic, producer and partition. fn receives the text in pieces, in order,
+ * on the calling thread (each piece lives only during the call). Any
+ * thread; does not wait on an I/O thread. */
+typedef void (*pulsarc_text_fn)(const char *text, size_t len, void *ctx);
+PULSARC_API pulsarc_err_t pulsarc_client_metrics(pulsarc_client_t *client, pulsarc_text_fn fn,
+                                                 void *ctx);
+
 #ifdef __cplusplus
 }
 #endif
