@@ -317,6 +317,8 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
     atomic_store(&p->max_message_size, (uint32_t)mx);
   if (part->index <= 0 && atomic_load(&p->name) == NULL)
     atomic_store_explicit(&p->name, part->name, memory_order_release);
+  if (part->created_once)
+    pc_stat_add(&part->stats.reconnects, 1);
   part->created_once = true;
   pc_timer_cancel(p->loop, &part->create_timer);
   part->backoff_ms = 0;
