@@ -1,7 +1,10 @@
 // The stats API (pulsarc_producer_stats, pulsarc_producer_partition_stats,
 // pulsarc_client_stats) against the test broker: counters checked against
 // what the broker stored and what the send calls returned, exactly.
+#include <cmath>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -420,3 +423,58 @@ TEST_F(StatsTest, SmallerStructIsHonoured) {
 }
 
 } // namespace
+
+#ifdef PULSARC_PERF_PROGRAM
+namespace {
+
+// The number after "key": in json at or after from (NaN if absent).
+double JsonNum(const std::string &json, const std::string &key, size_t from = 0) {
+  size_t at = json.find("\"" + key + "\":", from);
+  if (at == std::string::npos)
+    return std::nan("");
+  return std::strtod(json.c_str() + at + key.size() + 3, nullptr);
+}
+
+// pulsarc-perf prints the library's stats beside its own figures, and
+// they agree with what the embedded broker stored.
+TEST(StatsPerf, PerfJsonCarriesTheLibraryStats) {
+  std::string cmd = std::string("timeout 120 ") + PULSARC_PERF_PROGRAM +
+                    " --messages 20000 --compression lz4 --json --quiet 2>/dev/null";
+  FILE *f = popen(cmd.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    out.append(buf, n);
+  ASSERT_EQ(pclose(f), 0) << out;
+  size_t lib = out.find("\"lib\":{");
+  ASSERT_NE(lib, std::string::npos) << out;
+  double messages = JsonNum(out, "messages");
+  double entries = JsonNum(out, "entries");
+  EXPECT_EQ(messages, 20000);
+  EXPECT_EQ(JsonNum(out, "msgs_acked", lib), messages);
+  EXPECT_EQ(JsonNum(out, "msgs_sent", lib), messages);
+  EXPECT_EQ(JsonNum(out, "msgs_failed", lib), 0);
+  EXPECT_EQ(JsonNum(out, "batches", lib), entries);
+  EXPECT_GT(JsonNum(out, "batches", lib), 0);
+  EXPECT_GT(JsonNum(out, "mean_batch", lib), 1);
+  EXPECT_NEAR(JsonNum(out, "mean_batch", lib), JsonNum(out, "mean_batch"), 0.01);
+  double unc = JsonNum(out, "uncompressed_bytes", lib),
+         comp = JsonNum(out, "compressed_bytes", lib);
+  EXPECT_GT(comp, 0);
+  EXPECT_LT(comp, unc);
+  EXPECT_NEAR(JsonNum(out, "compression_ratio", lib), comp / unc, 0.0001);
+  EXPECT_EQ(JsonNum(out, "reconnects", lib), 0);
+  EXPECT_EQ(JsonNum(out, "resent_batches", lib), 0);
+  size_t lat = out.find("\"latency_us\":{", lib);
+  ASSERT_NE(lat, std::string::npos);
+  EXPECT_EQ(JsonNum(out, "count", lat), messages);
+  EXPECT_LE(JsonNum(out, "p50", lat), JsonNum(out, "p99", lat));
+  EXPECT_LE(JsonNum(out, "p99", lat), JsonNum(out, "p999", lat));
+  EXPECT_LE(JsonNum(out, "p999", lat), JsonNum(out, "max", lat));
+  EXPECT_GT(JsonNum(out, "max", lat), 0);
+}
+
+} // namespace
+#endif
