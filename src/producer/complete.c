@@ -52,7 +52,7 @@ static void count_completion(pulsarc_producer_t *p, const pc_msg *m, pulsarc_err
     pc_stat_add(&s->failed, 1);
     pc_stat_add(&s->bytes_failed, m->len);
     if ((unsigned)err < PULSARC_STATS_ERRORS)
-      pc_stat_add(&s->failed_by[err], 1);
+      pc_stat_add(&p->failed_by[err], 1);
     if (err == PULSARC_ERR_TIMEOUT || err == PULSARC_ERR_TIMEOUT_UNCONFIRMED)
       pc_stat_add(&s->timed_out, 1);
   }

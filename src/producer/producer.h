@@ -72,7 +72,6 @@ typedef struct pc_part_stats {
   pc_stat failed, bytes_failed, timed_out;
   pc_stat batches, uncompressed, compressed;
   pc_stat reconnects, resent;
-  pc_stat failed_by[PULSARC_STATS_ERRORS]; /* by pulsarc_err_t */
 } pc_part_stats;
 
 /* The partitions' counters as readers on any thread find them: the loop
@@ -211,6 +210,9 @@ struct pulsarc_producer {
   _Alignas(64) pc_poller poller;
   pc_part_stats xstats; /* messages completed before routing */
   pc_hist latency;      /* every completion, from its drain */
+  /* Failures by pulsarc_err_t, for the producer as a whole (1.6 KiB each
+   * partition would add up on partitioned topics). */
+  pc_stat failed_by[PULSARC_STATS_ERRORS];
   pc_timer start_timer;
   pc_timer deadline_timer;
   const pc_producer_events *events;

@@ -28,8 +28,6 @@ static void add_part(pulsarc_producer_stats_t *out, const pc_part_stats *s, uint
   out->compressed_bytes += pc_stat_get(&s->compressed);
   out->reconnects += pc_stat_get(&s->reconnects);
   out->resent_batches += pc_stat_get(&s->resent);
-  for (unsigned i = 0; i < PULSARC_STATS_ERRORS; i++)
-    out->failed_by_error[i] += pc_stat_get(&s->failed_by[i]);
 }
 
 static void finish(pulsarc_producer_stats_t *out, uint64_t done_msgs, uint64_t done_bytes) {
@@ -57,6 +55,8 @@ pulsarc_err_t pulsarc_producer_stats(const pulsarc_producer_t *producer,
   /* xstats: completed unrouted, accepted and done at once. */
   add_part(&s, &p->xstats, &done_msgs, &done_bytes);
   finish(&s, done_msgs, done_bytes);
+  for (unsigned i = 0; i < PULSARC_STATS_ERRORS; i++)
+    s.failed_by_error[i] = pc_stat_get(&p->failed_by[i]);
   /* Every accepted send holds a slot until it completes, including those
    * still in a sender's ring, which the I/O thread has not counted yet. */
   uint64_t inflight = atomic_load_explicit(&p->inflight, memory_order_relaxed);

@@ -357,6 +357,7 @@ TEST_F(StatsTest, PartitionsSumToTheProducer) {
     EXPECT_EQ(ps.msgs_acked, TopicStats(part).messages) << i;
     EXPECT_GT(ps.msgs_acked, 0u) << i;
     EXPECT_EQ(ps.latency.count, 0u); // one histogram per producer
+    EXPECT_EQ(ps.msgs_failed, 0u);
     sum.msgs_accepted += ps.msgs_accepted;
     sum.bytes_accepted += ps.bytes_accepted;
     sum.msgs_sent += ps.msgs_sent;
