@@ -453,11 +453,84 @@ TEST_F(ProduceCli, LinesSendsOneMessagePerLine) {
   EXPECT_EQ(Lines(a.out).size(), 3u) << a.out;
   CliRun b = Produce(Args("cli-lines", {"--lines"}), f);
   ASSERT_EQ(b.status, 0) << b.err;
+  // -n re-reads a file; stdin cannot be read twice.
+  CliRun c = Produce(Args("cli-lines", {"--lines", "-f", f, "-n", "2"}));
+  ASSERT_EQ(c.status, 0) << c.err;
+  CliRun d = Produce(Args("cli-lines", {"--lines", "-n", "2"}), f);
+  EXPECT_EQ(d.status, 2) << d.err;
+  EXPECT_NE(d.err.find("cannot read stdin twice"), std::string::npos) << d.err;
   Snapshot s(tb_, "cli-lines");
   std::vector<std::string> got;
   for (const StoredMsg &m : Stored(s))
     got.push_back(m.payload);
-  EXPECT_EQ(got, (std::vector<std::string>{"one", "two", "three", "one", "two", "three"}));
+  std::vector<std::string> want;
+  for (int i = 0; i < 4; i++)
+    want.insert(want.end(), {"one", "two", "three"});
+  EXPECT_EQ(got, want);
+}
+
+// --lines streams stdin: a line is sent, and its id printed, while stdin
+// is still open (as `tail -f log | pulsarc-produce --lines` needs).
+TEST_F(ProduceCli, LinesStreamsStdin) {
+  signal(SIGPIPE, SIG_IGN); // a dead child fails the writes, not the suite
+  int in[2], out[2];
+  ASSERT_EQ(pipe(in), 0);
+  ASSERT_EQ(pipe(out), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  for (int fd : {in[0], in[1], out[0], out[1]})
+    posix_spawn_file_actions_addclose(&fa, fd);
+  std::vector<std::string> args = Args("cli-stream", {"--lines"});
+  std::vector<char *> argv = {const_cast<char *>(PULSARC_PRODUCE_PROGRAM)};
+  for (auto &a : args)
+    argv.push_back(const_cast<char *>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, PULSARC_PRODUCE_PROGRAM, &fa, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  close(in[0]);
+  close(out[1]);
+  ASSERT_EQ(write(in[1], "first\n", 6), 6);
+  std::string got;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (got.find('\n') == std::string::npos && std::chrono::steady_clock::now() < until) {
+    pollfd p = {out[0], POLLIN, 0};
+    if (poll(&p, 1, 100) == 1) {
+      char buf[256];
+      ssize_t n = read(out[0], buf, sizeof buf);
+      if (n <= 0)
+        break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  EXPECT_NE(got.find('\n'), std::string::npos) << "no id while stdin was open";
+  {
+    Snapshot s(tb_, "cli-stream");
+    EXPECT_EQ(s->messages, 1u);
+  }
+  ASSERT_EQ(write(in[1], "second\n", 7), 7);
+  close(in[1]);
+  for (;;) {
+    pollfd p = {out[0], POLLIN, 0};
+    char buf[256];
+    ssize_t n = poll(&p, 1, 30000) == 1 ? read(out[0], buf, sizeof buf) : -1;
+    if (n <= 0)
+      break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(out[0]);
+  int st = 0;
+  if (!WaitUntil([&] { return waitpid(pid, &st, WNOHANG) == pid; }, 30000)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    FAIL() << "pulsarc-produce did not end after stdin closed";
+  }
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  EXPECT_EQ(Lines(got).size(), 2u) << got;
+  Snapshot s(tb_, "cli-stream");
+  EXPECT_EQ(s->messages, 2u);
 }
 
 // --rate 50 with 100 messages takes about 2 s: at least 1 s (generous),

@@ -7,11 +7,14 @@
  * stays bounded whatever the input's size; the futures are waited in order,
  * which is also the order of the printed ids. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "produce.h"
 #include "pulsarc/pulsarc.h"
@@ -142,34 +145,50 @@ static void print_failure(const char *what, pulsarc_err_t e, const char *detail)
           detail[0] ? ": " : "", detail, pulsarc_err_name(e));
 }
 
+/* One message to send: a view into its source's text or line buffer, valid
+ * until the send call returns (the library copies payload and key). */
+typedef struct msg {
+  const char *data;
+  size_t len;
+  const char *key; /* per-line key (--key-separator); NULL: --key's, if any */
+} msg;
+
+/* Where a message in flight came from, for its report. */
+typedef struct slot {
+  pulsarc_future_t *fut;
+  uint32_t src, line; /* line: 1-based with --lines, else 0 */
+  uint64_t round;     /* 0-based */
+  char *key;          /* its own key (--json reports it), else NULL */
+} slot;
+
 typedef struct run {
   const produce_opts *o;
   pulsarc_producer_t *prod;
-  const char *topic; /* full name */
-  pulsarc_future_t *futs[WINDOW];
-  size_t head, inflight; /* futs[head] is message done */
+  pulsarc_msg_opts_t *mo, *mo_key; /* every message's options; plus a per-line key */
+  const char *topic;               /* full name */
+  slot slots[WINDOW];
+  size_t head, inflight; /* slots[head] holds message done */
   size_t done;           /* messages reported */
+  size_t sent;           /* messages accepted (the next one's index) */
   size_t failed;
+  uint64_t start_ns; /* of the first send, for --rate */
 } run;
 
-static const produce_msg *msg_of(const run *r, size_t k) { return &r->o->msgs[k % r->o->nmsgs]; }
-
-/* "<pre>message 3 (-f in.txt, line 2, round 1)<post>" */
-static void describe(const run *r, size_t k, const char *pre, const char *post, char *buf,
-                     size_t cap) {
-  const produce_msg *m = msg_of(r, k);
+/* "<pre>message 3 (in.txt, line 2, round 1)<post>" */
+static void describe(const run *r, size_t k, const slot *s, const char *pre, const char *post,
+                     char *buf, size_t cap) {
   char line[32] = "";
-  if (m->line)
-    snprintf(line, sizeof line, ", line %" PRIu32, m->line);
-  snprintf(buf, cap, "%smessage %zu (%s%s, round %zu)%s", pre, k + 1, r->o->srcs[m->src].origin,
-           line, k / r->o->nmsgs + 1, post);
+  if (s->line)
+    snprintf(line, sizeof line, ", line %" PRIu32, s->line);
+  snprintf(buf, cap, "%smessage %zu (%s%s, round %" PRIu64 ")%s", pre, k + 1,
+           r->o->srcs[s->src].origin, line, s->round + 1, post);
 }
 
 /* Reports message k's failure on stderr and, with --json, on stdout. */
-static void fail(run *r, size_t k, pulsarc_err_t e, const char *detail, const char *pre,
-                 const char *post) {
+static void fail(run *r, size_t k, const slot *s, pulsarc_err_t e, const char *detail,
+                 const char *pre, const char *post) {
   char what[300];
-  describe(r, k, pre, post, what, sizeof what);
+  describe(r, k, s, pre, post, what, sizeof what);
   r->failed++;
   print_failure(what, e, detail);
   if (!r->o->json)
@@ -186,12 +205,11 @@ static void fail(run *r, size_t k, pulsarc_err_t e, const char *detail, const ch
 }
 
 /* Reports message k's result, on stdout (id or JSON) and stderr (failure). */
-static void report(run *r, size_t k, pulsarc_err_t e, const pulsarc_msg_id_t *id) {
-  const produce_msg *m = msg_of(r, k);
+static void report(run *r, size_t k, const slot *s, pulsarc_err_t e, const pulsarc_msg_id_t *id) {
   if (e) {
     char detail[512];
     snprintf(detail, sizeof detail, "%s", pulsarc_last_error_text());
-    fail(r, k, e, detail, "", " failed");
+    fail(r, k, s, e, detail, "", " failed");
     return;
   }
   if (!r->o->json) {
@@ -205,7 +223,7 @@ static void report(run *r, size_t k, pulsarc_err_t e, const pulsarc_msg_id_t *id
   printf(",\"partition\":%" PRId32 ",\"ledger\":%" PRId64 ",\"entry\":%" PRId64
          ",\"batch_index\":%" PRId32 ",\"batch_size\":%" PRId32,
          id->partition, id->ledger_id, id->entry_id, id->batch_index, id->batch_size);
-  const char *key = m->key ? m->key : r->o->key;
+  const char *key = s->key ? s->key : r->o->key;
   if (key) {
     printf(",\"key\":");
     json_str(stdout, key);
@@ -217,16 +235,22 @@ static void report(run *r, size_t k, pulsarc_err_t e, const pulsarc_msg_id_t *id
  * it is complete) and reports it. false when it was not complete. */
 static bool complete_oldest(run *r, bool block) {
   pulsarc_msg_id_t id;
-  pulsarc_future_t *f = r->futs[r->head];
-  pulsarc_err_t e = pulsarc_future_wait(f, block ? -1 : 0, &id);
+  slot *s = &r->slots[r->head];
+  pulsarc_err_t e = pulsarc_future_wait(s->fut, block ? -1 : 0, &id);
   if (e == PULSARC_ERR_WAIT_TIMEOUT && !block)
     return false;
-  report(r, r->done++, e, &id);
-  pulsarc_future_destroy(f);
-  r->futs[r->head] = NULL;
+  report(r, r->done++, s, e, &id);
+  pulsarc_future_destroy(s->fut);
+  free(s->key);
+  *s = (slot){0};
   r->head = (r->head + 1) % WINDOW;
   r->inflight--;
   return true;
+}
+
+static void complete_all(run *r) {
+  while (r->inflight > 0)
+    complete_oldest(r, true);
 }
 
 static uint64_t now_ns(void) {
@@ -236,46 +260,177 @@ static uint64_t now_ns(void) {
 }
 
 /* Message k leaves no earlier than start + k / rate. */
-static void pace(const run *r, uint64_t start, size_t k) {
+static void pace(run *r, size_t k) {
   if (r->o->rate <= 0)
     return;
-  uint64_t at = start + (uint64_t)((double)k * 1e9 / r->o->rate);
+  if (k == 0)
+    r->start_ns = now_ns();
+  uint64_t at = r->start_ns + (uint64_t)((double)k * 1e9 / r->o->rate);
+  if (at > now_ns())
+    fflush(stdout); /* ids reported so far show up while we wait */
   struct timespec ts = {(time_t)(at / 1000000000u), (long)(at % 1000000000u)};
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
     ;
 }
 
-/* Sends every message, reporting as results come in. */
-static void send_all(run *r, pulsarc_msg_opts_t *mo, pulsarc_msg_opts_t *mo_key) {
-  const produce_opts *o = r->o;
-  size_t total = o->nmsgs * (size_t)o->repeat;
-  uint64_t start = now_ns();
-  for (size_t k = 0; k < total; k++) {
-    const produce_msg *m = msg_of(r, k);
-    pace(r, start, k);
-    if (r->inflight == WINDOW)
-      complete_oldest(r, true);
-    pulsarc_msg_opts_t *opts = m->key ? mo_key : mo;
-    pulsarc_err_t e = m->key ? pulsarc_msg_opts_set_partition_key(mo_key, m->key) : PULSARC_OK;
-    size_t slot = (r->head + r->inflight) % WINDOW;
-    if (e == PULSARC_OK)
-      e = pulsarc_producer_send_async(r->prod, m->data, m->len, opts, &r->futs[slot]);
-    if (e) {
-      /* Stop at the first refused message: later ones would skip it. The
-       * detail is copied first: reporting the earlier ones overwrites it. */
-      char detail[512];
-      snprintf(detail, sizeof detail, "%s", pulsarc_last_error_text());
-      while (r->inflight > 0)
-        complete_oldest(r, true);
-      fail(r, k, e, detail, "cannot send ", "");
-      return;
-    }
-    r->inflight++;
-    while (r->inflight > 0 && complete_oldest(r, false))
-      ;
-  }
-  while (r->inflight > 0)
+/* Sends one message and reports whatever has completed. false when it was
+ * refused: the run stops there, as later ones would skip it. */
+static bool send_one(run *r, const msg *m, uint32_t src, uint32_t line, uint64_t round) {
+  size_t k = r->sent;
+  pace(r, k);
+  if (r->inflight == WINDOW)
     complete_oldest(r, true);
+  slot *s = &r->slots[(r->head + r->inflight) % WINDOW];
+  *s = (slot){NULL, src, line, round, NULL};
+  pulsarc_err_t e = PULSARC_OK;
+  if (m->key) {
+    e = pulsarc_msg_opts_set_partition_key(r->mo_key, m->key);
+    if (r->o->json && !(s->key = strdup(m->key)))
+      e = PULSARC_ERR_NO_MEMORY;
+  }
+  if (e == PULSARC_OK)
+    e = pulsarc_producer_send_async(r->prod, m->data, m->len, m->key ? r->mo_key : r->mo, &s->fut);
+  if (e) {
+    /* The detail is copied first: reporting the earlier ones overwrites it. */
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", pulsarc_last_error_text());
+    slot me = *s;
+    *s = (slot){0};
+    complete_all(r);
+    fail(r, k, &me, e, detail, "cannot send ", "");
+    free(me.key);
+    return false;
+  }
+  r->sent++;
+  r->inflight++;
+  while (r->inflight > 0 && complete_oldest(r, false))
+    ;
+  return true;
+}
+
+/* A source read line by line: from fd, or from memory (fd -1, eof set). */
+typedef struct reader {
+  int fd;
+  char *buf;
+  size_t cap, beg, end;
+  bool eof;
+} reader;
+
+/* The next line (without its newline; NUL-free is not promised) in *line,
+ * writable until the next call. 1, 0 at the end, -1 on a read error (after
+ * a message). Before blocking on an empty pipe or terminal it reports what
+ * is in flight, so an interactive user sees each id as the line is sent. */
+static int next_line(run *r, reader *rd, const char *origin, char **line, size_t *len) {
+  for (;;) {
+    char *p = rd->buf + rd->beg;
+    char *nl = memchr(p, '\n', rd->end - rd->beg);
+    if (nl || (rd->eof && rd->beg < rd->end)) {
+      *line = p;
+      *len = nl ? (size_t)(nl - p) : rd->end - rd->beg;
+      rd->beg = nl ? (size_t)(nl + 1 - rd->buf) : rd->end;
+      return 1;
+    }
+    if (rd->eof)
+      return 0;
+    memmove(rd->buf, p, rd->end - rd->beg);
+    rd->end -= rd->beg;
+    rd->beg = 0;
+    if (rd->end == rd->cap) {
+      char *nb = realloc(rd->buf, rd->cap * 2);
+      if (!nb) {
+        fprintf(stderr, "pulsarc-produce: %s: line too long: out of memory\n", origin);
+        return -1;
+      }
+      rd->buf = nb;
+      rd->cap *= 2;
+    }
+    struct pollfd pf = {rd->fd, POLLIN, 0};
+    if (poll(&pf, 1, 0) == 0) {
+      complete_all(r);
+      fflush(stdout); /* a pipe's stdout is fully buffered */
+    }
+    ssize_t n = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      fprintf(stderr, "pulsarc-produce: cannot read %s: %s\n", origin, strerror(errno));
+      return -1;
+    }
+    if (n == 0)
+      rd->eof = true;
+    rd->end += (size_t)n;
+  }
+}
+
+/* Sends every line of source i (round: 0-based). false to stop the run. */
+static bool send_lines(run *r, uint32_t i, uint64_t round) {
+  const produce_opts *o = r->o;
+  const produce_src *src = &o->srcs[i];
+  reader rd = {-1, NULL, 4096, 0, 0, false};
+  if (!src->path) { /* -m: a copy, as keys are cut in place */
+    rd.cap = src->len + 1;
+    rd.end = src->len;
+    rd.eof = true;
+  } else if (round == 0 || !strcmp(src->path, "-")) {
+    rd.fd = src->fd;
+  } else if ((rd.fd = open(src->path, O_RDONLY | O_CLOEXEC)) < 0) {
+    fprintf(stderr, "pulsarc-produce: cannot open %s: %s\n", src->path, strerror(errno));
+    return false;
+  }
+  bool ok = (rd.buf = malloc(rd.cap)) != NULL;
+  if (!ok)
+    fprintf(stderr, "pulsarc-produce: out of memory\n");
+  else if (!src->path)
+    memcpy(rd.buf, src->data, src->len);
+  size_t seplen = o->key_sep ? strlen(o->key_sep) : 0;
+  char *p;
+  size_t len;
+  int got = 0;
+  for (uint32_t line = 1; ok && (got = next_line(r, &rd, src->origin, &p, &len)) == 1; line++) {
+    if (len > 0 && p[len - 1] == '\r')
+      len--;
+    if (len == 0)
+      continue;
+    msg m = {p, len, NULL};
+    char *sep = seplen ? memmem(p, len, o->key_sep, seplen) : NULL;
+    if (sep) {
+      if (sep > p && memchr(p, '\0', (size_t)(sep - p))) {
+        fprintf(stderr, "pulsarc-produce: %s, line %" PRIu32 ": the key holds a NUL byte\n",
+                src->origin, line);
+        ok = false;
+        break;
+      }
+      if (sep > p) {
+        *sep = '\0';
+        m.key = p;
+      }
+      m.data = sep + seplen;
+      m.len = (size_t)(p + len - m.data);
+    }
+    ok = send_one(r, &m, i, line, round);
+  }
+  if (got < 0)
+    ok = false;
+  if (rd.fd > 0 && rd.fd != src->fd)
+    close(rd.fd);
+  free(rd.buf);
+  return ok;
+}
+
+/* Sends every message, reporting as results come in. false when the run
+ * stopped early (a refused send, an unreadable input). */
+static bool send_all(run *r) {
+  const produce_opts *o = r->o;
+  for (uint64_t round = 0; round < o->repeat; round++)
+    for (uint32_t i = 0; i < o->nsrcs; i++) {
+      msg m = {o->srcs[i].data, o->srcs[i].len, NULL};
+      if (!(o->lines ? send_lines(r, i, round) : send_one(r, &m, i, 0, round))) {
+        complete_all(r);
+        return false;
+      }
+    }
+  complete_all(r);
+  return true;
 }
 
 int main(int argc, char **argv) {
@@ -284,11 +439,6 @@ int main(int argc, char **argv) {
   if (rc >= 0) {
     produce_opts_free(&o);
     return rc;
-  }
-  if (o.nmsgs == 0) {
-    fprintf(stderr, "pulsarc-produce: no message in the input: nothing sent\n");
-    produce_opts_free(&o);
-    return 0;
   }
   if (!pc_cli_url_is_tls(o.url))
     pc_cli_warn_plaintext("pulsarc-produce", o.url, o.has_token, o.has_tls_files);
@@ -332,8 +482,13 @@ int main(int argc, char **argv) {
     goto done;
   }
   r->o = &o;
+  r->mo = mo;
+  r->mo_key = mo_key;
   r->topic = pulsarc_producer_topic(r->prod);
-  send_all(r, mo, mo_key);
+  if (!send_all(r) && r->failed == 0)
+    r->failed++; /* the input failed; its message is out */
+  if (r->sent == 0 && r->failed == 0)
+    fprintf(stderr, "pulsarc-produce: no message in the input: nothing sent\n");
   if (fflush(stdout) != 0) {
     fprintf(stderr, "pulsarc-produce: cannot write to stdout: %s\n", strerror(errno));
     r->failed++;

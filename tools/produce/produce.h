@@ -9,30 +9,23 @@
 
 #include "cli.h"
 
-/* One -m TEXT or -f FILE, read whole. With --lines its buffer is split in
- * place: separators are overwritten by NULs that end the keys. */
+/* One -m TEXT or -f FILE. Without --lines a file is read whole into data;
+ * with --lines a file is streamed from fd (opened before the library is
+ * touched, so a missing file costs no connection) and reopened by path for
+ * later -n rounds. */
 typedef struct produce_src {
-  char *data;
+  char *data; /* -m's text, or the whole file without --lines */
   size_t len;
+  const char *path;   /* -f's argument ("-" = stdin), NULL for -m */
+  int fd;             /* --lines: the open file, -1 when none */
   const char *origin; /* "-m #2" or the file name, for error messages */
   char label[32];
 } produce_src;
-
-/* One message to send: a view into its source's buffer. */
-typedef struct produce_msg {
-  const char *data;
-  size_t len;
-  const char *key; /* per-line key (--key-separator); NULL: --key's, if any */
-  uint32_t src;    /* index into produce_opts.srcs */
-  uint32_t line;   /* 1-based line within the source with --lines, else 0 */
-} produce_msg;
 
 typedef struct produce_opts {
   const char *url, *topic;
   produce_src *srcs;
   size_t nsrcs;
-  produce_msg *msgs; /* the messages of one round, in input order */
-  size_t nmsgs;
   uint64_t repeat;
   bool lines;
   const char *key_sep;
@@ -60,8 +53,8 @@ typedef struct produce_opts {
   size_t nowned;
 } produce_opts;
 
-/* Parses the command line, reads every file and splits lines, before the
- * library is touched. -1: go on; otherwise the exit status (0 after --help,
+/* Parses the command line and opens (or, without --lines, reads) every
+ * file, before the library is touched. -1: go on; otherwise the exit status (0 after --help,
  * 1 when a file cannot be read, 2 on usage errors) after a message. */
 int produce_parse_args(int argc, char **argv, produce_opts *o);
 void produce_opts_free(produce_opts *o);

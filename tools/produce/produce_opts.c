@@ -1,12 +1,14 @@
 /* pulsarc-produce: the command line. Everything is parsed and every file
- * read (and split into lines) before the library is touched, so usage
+ * read (or, with --lines, opened) before the library is touched, so usage
  * errors never cost a connection attempt. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "produce.h"
 
@@ -23,12 +25,13 @@ static void usage(FILE *f) {
       "  -m, --message TEXT        a message (repeatable)\n"
       "  -f, --file PATH           a message made of the whole file, '-' = stdin (repeatable)\n"
       "      --lines               one message per line of every -m and -f instead (stdin\n"
-      "                            when neither is given); a trailing CR is dropped, empty\n"
-      "                            lines are skipped\n"
+      "                            when neither is given), sent as read; a trailing CR is\n"
+      "                            dropped, empty lines are skipped\n"
       "      --key-separator SEP   with --lines: a line KEY<SEP>VALUE is sent as VALUE with\n"
       "                            partition key KEY (first SEP splits; e.g. $'\\t'); a line\n"
       "                            without SEP, or with an empty KEY, gets --key's key\n"
-      "  -n, --num-produce N       send the given messages N times (default 1)\n"
+      "  -n, --num-produce N       send the given messages N times (default 1; with --lines\n"
+      "                            files are read again, stdin cannot be)\n"
       "      --rate R              at most R messages per second (decimal; default 0 = as\n"
       "                            fast as possible)\n"
       "  -k, --key, --partition-key KEY\n"
@@ -180,60 +183,6 @@ static char *own(produce_opts *o, char *p) {
   return p;
 }
 
-/* Splits every source into lines (or takes it whole) into o->msgs. */
-static int split(produce_opts *o) {
-  size_t cap = 0;
-  for (size_t i = 0; i < o->nsrcs; i++) {
-    cap++;
-    for (const char *p = o->srcs[i].data, *end = p + o->srcs[i].len;
-         o->lines && (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-      cap++;
-  }
-  o->msgs = calloc(cap ? cap : 1, sizeof *o->msgs);
-  if (!o->msgs) {
-    fprintf(stderr, "pulsarc-produce: out of memory\n");
-    return 1;
-  }
-  size_t seplen = o->key_sep ? strlen(o->key_sep) : 0;
-  for (size_t i = 0; i < o->nsrcs; i++) {
-    produce_src *s = &o->srcs[i];
-    if (!o->lines) {
-      o->msgs[o->nmsgs++] = (produce_msg){s->data, s->len, NULL, (uint32_t)i, 0};
-      continue;
-    }
-    char *p = s->data, *end = s->data + s->len;
-    for (uint32_t line = 1; p < end; line++) {
-      char *nl = memchr(p, '\n', (size_t)(end - p));
-      char *le = nl ? nl : end;
-      char *next = nl ? nl + 1 : end;
-      if (le > p && le[-1] == '\r')
-        le--;
-      if (le == p) {
-        p = next;
-        continue;
-      }
-      produce_msg m = {p, (size_t)(le - p), NULL, (uint32_t)i, line};
-      char *sep = seplen ? memmem(p, (size_t)(le - p), o->key_sep, seplen) : NULL;
-      if (sep) {
-        if (sep > p) {
-          if (memchr(p, '\0', (size_t)(sep - p))) {
-            fprintf(stderr, "pulsarc-produce: %s, line %u: the key holds a NUL byte\n", s->origin,
-                    line);
-            return 2;
-          }
-          *sep = '\0';
-          m.key = p;
-        }
-        m.data = sep + seplen;
-        m.len = (size_t)(le - m.data);
-      }
-      o->msgs[o->nmsgs++] = m;
-      p = next;
-    }
-  }
-  return -1;
-}
-
 int produce_parse_args(int argc, char **argv, produce_opts *o) {
   enum {
     O_URL = 256,
@@ -347,6 +296,7 @@ int produce_parse_args(int argc, char **argv, produce_opts *o) {
     case 'm':
       s->data = strdup(optarg);
       s->len = strlen(optarg);
+      s->fd = -1;
       s->origin = s->label;
       snprintf(s->label, sizeof s->label, "-m #%zu", o->nsrcs + 1);
       if (!s->data) {
@@ -356,8 +306,7 @@ int produce_parse_args(int argc, char **argv, produce_opts *o) {
       o->nsrcs++;
       break;
     case 'f':
-      if (read_file(optarg, s))
-        return 1;
+      s->path = s->origin = optarg;
       o->nsrcs++;
       break;
     case O_LINES:
@@ -547,22 +496,42 @@ int produce_parse_args(int argc, char **argv, produce_opts *o) {
       return 2;
     cconf(o, pc_cli_sec_keys[PC_CLI_TLS_KEY_PW], o->key_pw);
   }
-  if (o->lines && o->nsrcs == 0) {
-    if (read_file("-", &o->srcs[0]))
+  if (o->lines && o->nsrcs == 0)
+    o->srcs[o->nsrcs++] = (produce_src){.path = "-", .origin = "-"};
+  for (size_t i = 0; i < o->nsrcs; i++) {
+    produce_src *s = &o->srcs[i];
+    s->fd = -1;
+    if (!s->path)
+      continue;
+    bool in = !strcmp(s->path, "-");
+    if (in)
+      s->origin = "stdin";
+    if (in && o->lines && o->repeat > 1)
+      return usage_err("%s", "-n with --lines cannot read stdin twice (give a file)");
+    if (!o->lines) {
+      if (read_file(s->path, s))
+        return 1;
+      continue;
+    }
+    s->fd = in ? 0 : open(s->path, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0) {
+      fprintf(stderr, "pulsarc-produce: cannot open %s: %s\n", s->path, strerror(errno));
       return 1;
-    o->nsrcs = 1;
+    }
   }
-  return split(o);
+  return -1;
 }
 
 void produce_opts_free(produce_opts *o) {
   explicit_bzero(o->key_pw, sizeof o->key_pw);
-  for (size_t i = 0; o->srcs && i < o->nsrcs; i++)
+  for (size_t i = 0; o->srcs && i < o->nsrcs; i++) {
     free(o->srcs[i].data);
+    if (o->srcs[i].fd > 0)
+      close(o->srcs[i].fd);
+  }
   for (size_t i = 0; o->owned && i < o->nowned; i++)
     free(o->owned[i]);
   free(o->srcs);
-  free(o->msgs);
   free(o->props);
   free(o->pflags);
   free(o->pkeys);
