@@ -54,8 +54,9 @@ typedef struct produce_opts {
 } produce_opts;
 
 /* Parses the command line and opens (or, without --lines, reads) every
- * file, before the library is touched. -1: go on; otherwise the exit status (0 after --help,
- * 1 when a file cannot be read, 2 on usage errors) after a message. */
+ * file, before the library is touched. -1: go on; otherwise the exit
+ * status (0 after --help, 1 when a file cannot be read, 2 on usage errors),
+ * after a message. */
 int produce_parse_args(int argc, char **argv, produce_opts *o);
 void produce_opts_free(produce_opts *o);
 
