@@ -241,6 +241,9 @@ TEST_F(ProduceCli, MaxMessageSizeRefusesLargerMessages) {
   CliRun r = Produce(Args("cli-max", {"-m", big, "--max-message-size", "1024"}));
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("PULSARC_ERR_MESSAGE_TOO_BIG"), std::string::npos) << r.err;
+  CliRun j = Produce(Args("cli-max", {"-m", big, "--max-message-size", "1024", "--json"}));
+  EXPECT_EQ(j.status, 1) << j.err;
+  EXPECT_EQ(j.out.rfind("{\"index\":0,\"error\":\"PULSARC_ERR_MESSAGE_TOO_BIG\",", 0), 0u) << j.out;
   Snapshot none(tb_, "cli-max");
   EXPECT_EQ(none->messages, 0u);
   CliRun ok = Produce(Args("cli-max", {"-m", big, "--max-message-size", "4096"}));
