@@ -182,6 +182,10 @@ static bool on_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, void *
 }
 
 static void send_request(pc_lookup_op *op) {
+  /* The cluster tests count these to show a transfer needed no lookup. */
+  PC_DEBUG(&op->client->conf.logger, "sending %s for %s to %s:%u",
+           op->kind == OP_PARTITIONS ? "PARTITIONED_METADATA" : "LOOKUP", op->topic,
+           op->target.host, op->target.port);
   op->request_id = pc_conn_next_request_id(op->conn);
   pc_cmd cmd;
   Pulsarc__BaseCommand *req =

@@ -498,6 +498,9 @@ static void on_topic_lookup(pulsarc_err_t err, const pc_lookup_result *res, void
     pc_part_reconnect(part, err);
     return;
   }
+  part->proxied = res->proxy;
+  if (res->proxy)
+    part->proxy = res->via;
   connect_to(part, &res->broker, res->proxy ? &res->via : NULL);
 }
 
@@ -515,10 +518,14 @@ static void on_backoff_done(pc_loop *loop, pc_timer *t) {
   if (part->state != PS_BACKOFF)
     return;
   part->epoch++;
-  if (part->has_assigned)
-    connect_to(part, &part->assigned, NULL);
-  else
+  if (part->has_assigned) {
+    /* One attempt only: if the named owner fails us, the next attempt backs
+     * off and looks up, rather than redialling it at once forever. */
+    part->has_assigned = false;
+    connect_to(part, &part->assigned, part->proxied ? &part->proxy : NULL);
+  } else {
     part_lookup(part);
+  }
 }
 
 void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {

@@ -123,6 +123,10 @@ typedef struct pc_part {
   uint64_t backoff_ms;
   bool has_assigned; /* broker named the new owner in CLOSE_PRODUCER */
   pc_host_port assigned;
+  /* The last lookup said proxy_through_service_url: the assigned owner is
+   * then reached through this service host too, never dialled directly. */
+  bool proxied;
+  pc_host_port proxy;
   uint32_t max_message_size; /* min(conf, broker) */
 
   /* creation.c: the first creation's deadline */
