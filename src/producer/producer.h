@@ -212,8 +212,9 @@ struct pulsarc_producer {
 
   /* [loop] */
   _Alignas(64) pc_poller poller;
-  pc_part_stats xstats; /* messages completed before routing */
-  pc_hist latency;      /* every completion, from its drain */
+  /* Its own lines: senders touch the poller above (wake-ups). */
+  _Alignas(64) pc_part_stats xstats; /* messages completed before routing */
+  pc_hist latency;                   /* every completion, from its drain */
   /* Failures by pulsarc_err_t, for the producer as a whole (1.6 KiB each
    * partition would add up on partitioned topics). */
   pc_stat failed_by[PULSARC_STATS_ERRORS];
