@@ -614,10 +614,12 @@ PULSARC_API void pulsarc_producer_destroy(pulsarc_producer_t *producer);
 
 /* -------------------------------------------------------------------- stats */
 
-/* Send latencies (from the send call to the completion of the message, in
- * microseconds) of the sends completed so far, successes and failures.
- * Percentiles come from a histogram of logarithmic buckets (4 per power of
- * two), so they are within 19% of the true value; max is exact. */
+/* Send latencies of the sends completed so far, successes and failures, in
+ * microseconds: from the moment the I/O thread takes the message from its
+ * sender's ring (normally within one poll of the send call; a send that
+ * waited for room is not timed until it got in: see blocked_ns) to the
+ * completion. Percentiles are the midpoints of logarithmic buckets (4 per
+ * power of two), within 12.5% of the true value; max is exact. */
 #define PULSARC_LATENCY_BUCKETS 24
 typedef struct pulsarc_latency_stats {
   uint64_t count;  /* sends measured */
