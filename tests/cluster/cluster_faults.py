@@ -45,6 +45,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clusterlib import Cluster, log, read_all  # noqa: E402
+from cluster_smoke import smoke  # noqa: E402
 
 THREADS = 4
 
@@ -354,6 +355,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
     ap.add_argument("--publisher", required=True)
+    ap.add_argument("--smoke-publisher",
+                    help="pulsarc-interop-publish: first run cluster_smoke.py's check "
+                         "on this cluster (one cluster start for both in CI)")
     ap.add_argument("--scenarios", default="unload,kill")
     ap.add_argument("--proxy-scenarios", default="unload,kill,rolling,transfer",
                     help="of --scenarios, those also run via proxy (firstdown never is)")
@@ -395,6 +399,8 @@ def main():
             cl.load_ports()
         else:
             cl.start(*(["--extensible-lm"] if a.extensible_lm else []))
+        if a.smoke_publisher:
+            smoke(cl, a.smoke_publisher, 200)
         cl.run("dedup", "public/default", a.dedup)
         for via in vias:
             for kind in kinds:
