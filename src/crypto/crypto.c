@@ -18,6 +18,7 @@
 /* The retry delay after a failed rotation: sends fail (or go plain) until
  * a key is read, without re-reading it for every entry meanwhile. */
 #define RETRY_NS 1000000000ull
+#define IV_POOL 64
 
 typedef struct wrapped {
   char *name;
@@ -38,6 +39,10 @@ struct pc_crypto {
   uint8_t data_key[PC_CRYPTO_KEY_LEN];
   uint8_t prev_key[PC_CRYPTO_KEY_LEN]; /* generation - 1: unsealing may need it */
   EVP_CIPHER_CTX *gcm;                 /* keyed with data_key */
+  /* IVs drawn from RAND_bytes in bulk: one call cost ~2.8 us in OpenSSL 3
+   * (pulsarc-cryptospeed), four times the GCM pass of a 100-byte entry. */
+  uint8_t ivs[IV_POOL * PC_CRYPTO_IV_LEN];
+  unsigned ivs_left;
   size_t nkeys;
   wrapped *keys;
   Pulsarc__EncryptionKeys **pb_ptrs; /* for MessageMetadata.encryption_keys */
@@ -346,8 +351,16 @@ int pc_crypto_encrypt(pc_crypto *c, pc_buf *buf, size_t off, uint8_t iv[PC_CRYPT
   int n = 0, fin = 0;
   /* In place: GCM is a stream mode, so the ciphertext is the plaintext's
    * size and may overwrite it; the key schedule stays from the rotation. */
-  if (RAND_bytes(iv, PC_CRYPTO_IV_LEN) != 1 ||
-      EVP_EncryptInit_ex(c->gcm, NULL, NULL, NULL, iv) != 1 ||
+  if (c->ivs_left == 0) {
+    if (RAND_bytes(c->ivs, sizeof c->ivs) != 1) {
+      ERR_clear_error();
+      return -1;
+    }
+    c->ivs_left = IV_POOL;
+  }
+  c->ivs_left--;
+  memcpy(iv, c->ivs + (size_t)c->ivs_left * PC_CRYPTO_IV_LEN, PC_CRYPTO_IV_LEN);
+  if (EVP_EncryptInit_ex(c->gcm, NULL, NULL, NULL, iv) != 1 ||
       EVP_EncryptUpdate(c->gcm, p, &n, p, (int)len) != 1 ||
       EVP_EncryptFinal_ex(c->gcm, p + n, &fin) != 1 ||
       EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_GCM_GET_TAG, PC_CRYPTO_TAG_LEN, p + len) != 1) {
