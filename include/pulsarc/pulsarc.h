@@ -126,6 +126,9 @@ typedef enum pulsarc_err {
                                              provider failed); not retried */
   PULSARC_ERR_INTERNAL = 29,              /* pulsarc broke one of its own invariants
                                              (a bug: please report it) */
+  PULSARC_ERR_CRYPTO = 30,                /* end-to-end encryption failed: a public key
+                                             could not be read, parsed or used, or the
+                                             payload could not be encrypted */
 
   /* Broker errors: PULSARC_ERR_BROKER_BASE + ServerError. */
   PULSARC_ERR_BROKER_BASE = 100,
@@ -426,6 +429,52 @@ typedef void (*pulsarc_producer_state_cb)(pulsarc_producer_t *producer, int part
 PULSARC_API pulsarc_err_t pulsarc_producer_conf_set_state_cb(pulsarc_producer_conf_t *conf,
                                                              pulsarc_producer_state_cb cb,
                                                              void *ctx);
+
+/* --------------------------------------------------------------- encryption */
+
+/* End-to-end encryption, wire-compatible with the official clients
+ * (docs/encryption.md). Set the key names with the option encryption_keys
+ * ("name1,name2"): every message is then encrypted with AES-256-GCM under a
+ * random data key, and the data key travels in the message metadata,
+ * wrapped with RSA-OAEP (SHA-1, MGF1-SHA-1) for each named public key. The
+ * data key is renewed every encryption_key_rotation_seconds and by
+ * pulsarc_producer_rotate_encryption_key. Compression comes before
+ * encryption; a batch is encrypted whole, each chunk separately. */
+
+/* What a key reader fills for one key name: the public key (PEM, an RSA
+ * "PUBLIC KEY" in SubjectPublicKeyInfo form) and optional metadata that
+ * travels with the wrapped data key (consumers' key readers receive it).
+ * Owned by the library; valid only during the reader's call. */
+typedef struct pulsarc_key_info pulsarc_key_info_t;
+/* Copies the PEM bytes. PULSARC_ERR_INVALID_ARGUMENT for NULL or empty. */
+PULSARC_API pulsarc_err_t pulsarc_key_info_set_key(pulsarc_key_info_t *info, const void *pem,
+                                                   size_t len);
+/* Copies one metadata pair. */
+PULSARC_API pulsarc_err_t pulsarc_key_info_add_metadata(pulsarc_key_info_t *info, const char *key,
+                                                        const char *value);
+
+/* Reads the public key named key_name into info. Returns PULSARC_OK, or
+ * an error that fails the sends (PULSARC_ERR_CRYPTO to them) until a later
+ * rotation reads the key. Called on the producer's I/O thread at the first
+ * message and at each data key rotation (not per message); must not block
+ * for long and must not call blocking pulsarc functions. */
+typedef pulsarc_err_t (*pulsarc_key_reader_fn)(const char *key_name, pulsarc_key_info_t *info,
+                                               void *ctx);
+/* Sets the key reader (NULL: the file reader on the option
+ * encryption_public_key_file). ctx must outlive the producers made from
+ * this conf. */
+PULSARC_API pulsarc_err_t pulsarc_producer_conf_set_key_reader(pulsarc_producer_conf_t *conf,
+                                                               pulsarc_key_reader_fn fn, void *ctx);
+/* The file-based key reader: ctx is a NUL-terminated path of a PEM public
+ * key, the same file for every key name. PULSARC_ERR_CRYPTO when the file
+ * cannot be read (detail in the log). */
+PULSARC_API pulsarc_err_t pulsarc_file_key_reader(const char *key_name, pulsarc_key_info_t *info,
+                                                  void *ctx);
+
+/* Asks for a new data key before the next message is sealed (as a
+ * scheduled rotation does). Any thread, never blocks.
+ * PULSARC_ERR_INVALID_ARGUMENT when producer is NULL or does not encrypt. */
+PULSARC_API pulsarc_err_t pulsarc_producer_rotate_encryption_key(pulsarc_producer_t *producer);
 
 /* ----------------------------------------------------------------- producer */
 

@@ -131,6 +131,10 @@ Pulsarc__BaseCommand *pc_cmd_producer(pc_cmd *c, const pc_cmd_producer_args *a) 
     pr->topic_epoch = a->topic_epoch;
   }
   pr->schema = a->schema;
+  if (a->encrypted) {
+    pr->has_encrypted = true;
+    pr->encrypted = true;
+  }
   base(c, PULSARC__BASE_COMMAND__TYPE__PRODUCER)->producer = pr;
   return &c->base;
 }

@@ -89,6 +89,7 @@ typedef struct pc_cmd_producer_args {
   bool has_topic_epoch;
   uint64_t topic_epoch;
   Pulsarc__Schema *schema;
+  bool encrypted; /* end-to-end encryption on (a namespace may require it) */
 } pc_cmd_producer_args;
 Pulsarc__BaseCommand *pc_cmd_producer(pc_cmd *c, const pc_cmd_producer_args *a);
 

@@ -44,6 +44,7 @@ static const err_info local_errors[] = {
     E(PULSARC_ERR_REGISTER_TIMEOUT, "timed out registering the producer with the broker"),
     E(PULSARC_ERR_AUTH_DATA, "authentication data could not be obtained"),
     E(PULSARC_ERR_INTERNAL, "internal error in pulsarc (a bug; please report it)"),
+    E(PULSARC_ERR_CRYPTO, "end-to-end encryption failed (public key unreadable or unusable)"),
 };
 
 #define B(code, sentence) [code - PULSARC_ERR_BROKER_BASE] = {#code, sentence}

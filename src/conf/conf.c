@@ -127,6 +127,10 @@ void pc_producer_conf_release(struct pulsarc_producer_conf *c) {
   free(c->schema_definition);
   c->schema_definition = NULL;
   pc_kv_list_free(&c->schema_properties);
+  free(c->encryption_keys);
+  c->encryption_keys = NULL;
+  free(c->encryption_public_key_file);
+  c->encryption_public_key_file = NULL;
 }
 
 void pulsarc_producer_conf_destroy(pulsarc_producer_conf_t *conf) {
@@ -142,6 +146,12 @@ int pc_producer_conf_copy(struct pulsarc_producer_conf *dst,
   dst->name = dst->schema_name = NULL;
   dst->schema_definition = NULL;
   memset(&dst->schema_properties, 0, sizeof dst->schema_properties);
+  dst->encryption_keys = dst->encryption_public_key_file = NULL;
+  if (src->encryption_keys != NULL && (dst->encryption_keys = strdup(src->encryption_keys)) == NULL)
+    goto fail;
+  if (src->encryption_public_key_file != NULL &&
+      (dst->encryption_public_key_file = strdup(src->encryption_public_key_file)) == NULL)
+    goto fail;
   if (src->name != NULL && (dst->name = strdup(src->name)) == NULL)
     goto fail;
   if (src->schema_name != NULL && (dst->schema_name = strdup(src->schema_name)) == NULL)
@@ -171,6 +181,15 @@ pulsarc_err_t pulsarc_producer_conf_set_state_cb(pulsarc_producer_conf_t *c,
   return PULSARC_OK;
 }
 
+pulsarc_err_t pulsarc_producer_conf_set_key_reader(pulsarc_producer_conf_t *c,
+                                                   pulsarc_key_reader_fn fn, void *ctx) {
+  if (c == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  c->key_reader = fn;
+  c->key_reader_ctx = ctx;
+  return PULSARC_OK;
+}
+
 pulsarc_err_t pulsarc_producer_conf_set_router(pulsarc_producer_conf_t *c, pulsarc_router_fn fn,
                                                void *ctx) {
   if (c == NULL)
@@ -189,6 +208,13 @@ pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char
   }
   if (c->chunking && c->batching) {
     snprintf(why, len, "chunking cannot be combined with batching (set batching=false)");
+    return PULSARC_ERR_CONFLICT;
+  }
+  if (c->encryption_keys != NULL && c->key_reader == NULL &&
+      c->encryption_public_key_file == NULL) {
+    snprintf(why, len,
+             "encryption_keys needs encryption_public_key_file or "
+             "pulsarc_producer_conf_set_key_reader");
     return PULSARC_ERR_CONFLICT;
   }
   if (c->routing_mode == PC_ROUTE_CUSTOM && c->router == NULL) {

@@ -87,7 +87,16 @@ struct pulsarc_producer_conf {
   int hashing; /* PC_HASH_* */
   bool lazy_start_partitions;
   uint64_t partitions_update_interval_ms; /* 0 = never */
+  /* End-to-end encryption (src/crypto/): on when encryption_keys names a key. */
+  char *encryption_keys;            /* "name1,name2" */
+  char *encryption_public_key_file; /* the file reader's PEM, without a key reader */
+  uint64_t encryption_key_rotation_seconds;
+  int crypto_failure_action; /* PC_CRYPTO_FAIL_* */
+  pulsarc_key_reader_fn key_reader;
+  void *key_reader_ctx;
 };
+
+enum { PC_CRYPTO_FAIL_FAIL = 0, PC_CRYPTO_FAIL_SEND = 1 };
 
 enum { PC_ROUTE_ROUND_ROBIN = 0, PC_ROUTE_SINGLE = 1, PC_ROUTE_CUSTOM = 2 };
 enum { PC_HASH_JAVA_STRING = 0, PC_HASH_MURMUR3_32 = 1 };

@@ -243,6 +243,8 @@ static const pc_opt_name routing_modes[] = {{"round_robin", PC_ROUTE_ROUND_ROBIN
                                             {NULL, 0}};
 static const pc_opt_name hashings[] = {
     {"java_string", PC_HASH_JAVA_STRING}, {"murmur3_32", PC_HASH_MURMUR3_32}, {NULL, 0}};
+static const pc_opt_name crypto_actions[] = {
+    {"fail", PC_CRYPTO_FAIL_FAIL}, {"send", PC_CRYPTO_FAIL_SEND}, {NULL, 0}};
 
 static const pc_opt producer_opts[] = {
     {.key = "name",
@@ -450,6 +452,38 @@ static const pc_opt producer_opts[] = {
      .max = 1ull << 40,
      .def = "60000",
      .doc = "how often the partition count is re-read (grow only); 0 = never"},
+    {.key = "encryption_keys",
+     .section = "producer",
+     .type = PC_OPT_STR,
+     .flags = PC_OPT_EMPTY_CLEARS | PC_OPT_ONE_LINE,
+     PF(encryption_keys),
+     .def_doc = "none",
+     .doc = "comma-separated public key names: encrypt every message end to end (AES-256-GCM, "
+            "data key wrapped with RSA-OAEP for each name; docs/encryption.md)"},
+    {.key = "encryption_public_key_file",
+     .section = "producer",
+     .type = PC_OPT_STR,
+     .flags = PC_OPT_EMPTY_CLEARS,
+     PF(encryption_public_key_file),
+     .def_doc = "none",
+     .doc = "PEM public key for every name of `encryption_keys`, read at each rotation (unless "
+            "`pulsarc_producer_conf_set_key_reader` gives a key reader)"},
+    {.key = "encryption_key_rotation_seconds",
+     .section = "producer",
+     .type = PC_OPT_UINT,
+     PF(encryption_key_rotation_seconds),
+     .min = 1,
+     .max = 1ull << 32,
+     .def = "14400",
+     .doc = "a new data key (wrapped again) this often, as the official clients (4 hours)"},
+    {.key = "crypto_failure_action",
+     .section = "producer",
+     .type = PC_OPT_ENUM,
+     PF(crypto_failure_action),
+     .names = crypto_actions,
+     .def = "fail",
+     .doc = "when a key cannot be read or used: fail (the sends fail with `PULSARC_ERR_CRYPTO`) "
+            "or send (unencrypted), as the official `ProducerCryptoFailureAction`"},
 };
 
 const pc_opt *pc_conf_options(bool producer, size_t *n) {

@@ -14,6 +14,27 @@ static pulsarc_err_t member_close(pc_client_member *m);
 static void member_destroy(pc_client_member *m);
 static const pc_client_member_ops member_ops = {.close = member_close, .destroy = member_destroy};
 
+/* The producer's encryption, when its conf names keys; the file reader
+ * reads the path kept in the producer's own conf copy. */
+static pulsarc_err_t encryption_new(pulsarc_producer_t *p, const pc_logger *log) {
+  const struct pulsarc_producer_conf *c = &p->conf;
+  if (c->encryption_keys == NULL)
+    return PULSARC_OK;
+  pc_crypto_conf cc = {.key_names = c->encryption_keys,
+                       .reader = c->key_reader,
+                       .reader_ctx = c->key_reader_ctx,
+                       .rotation_ns = c->encryption_key_rotation_seconds * 1000000000ull};
+  if (cc.reader == NULL) {
+    cc.reader = pulsarc_file_key_reader;
+    cc.reader_ctx = c->encryption_public_key_file;
+  }
+  pulsarc_err_t err;
+  p->crypto = pc_crypto_new(&cc, log, &err);
+  if (err == PULSARC_ERR_INVALID_ARGUMENT)
+    pc_err_detail_set("encryption_keys \"%.200s\" names no key", c->encryption_keys);
+  return err;
+}
+
 pulsarc_err_t pulsarc_producer_create_cb(pulsarc_client_t *client, const char *topic,
                                          const pulsarc_producer_conf_t *conf,
                                          pulsarc_producer_ready_cb ready_cb, void *ctx,
@@ -50,6 +71,11 @@ pulsarc_err_t pulsarc_producer_create_cb(pulsarc_client_t *client, const char *t
     free(p);
     return PULSARC_ERR_NO_MEMORY;
   }
+  if ((err = encryption_new(p, &client->conf.logger)) != PULSARC_OK) {
+    pc_producer_conf_release(&p->conf);
+    free(p);
+    return err;
+  }
   memcpy(p->topic, full, sizeof full);
   p->client = client;
   p->ready_cb = ready_cb;
@@ -63,6 +89,7 @@ pulsarc_err_t pulsarc_producer_create_cb(pulsarc_client_t *client, const char *t
 
   p->member.ops = &member_ops;
   if (pc_client_join(client, &p->member, &p->loop) != 0) {
+    pc_crypto_free(p->crypto);
     pc_producer_conf_release(&p->conf);
     free(p);
     pc_err_detail_set("producer for %s not created: the client is closed", full);
@@ -71,6 +98,7 @@ pulsarc_err_t pulsarc_producer_create_cb(pulsarc_client_t *client, const char *t
   if (pc_loop_post(p->loop, pc_producer_begin, p) != 0) {
     /* Cannot happen short of memory exhaustion; unlink and give up. */
     pc_client_leave(client, &p->member);
+    pc_crypto_free(p->crypto);
     pc_producer_conf_release(&p->conf);
     free(p);
     return PULSARC_ERR_NO_MEMORY;
@@ -123,6 +151,13 @@ pulsarc_err_t pulsarc_producer_create(pulsarc_client_t *client, const char *topi
     return err;
   }
   *out = p;
+  return PULSARC_OK;
+}
+
+pulsarc_err_t pulsarc_producer_rotate_encryption_key(pulsarc_producer_t *p) {
+  if (p == NULL || p->crypto == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  pc_crypto_request_rotation(p->crypto);
   return PULSARC_OK;
 }
 

@@ -358,6 +358,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
     free(d);
   }
   pc_fifo_free(&p->unrouted);
+  pc_crypto_free(p->crypto);
   pc_producer_conf_release(&p->conf);
   void *waiter = p->destroy_waiter;
   free(p);

@@ -399,7 +399,8 @@ static void send_producer(pc_part *part) {
                                .epoch = part->epoch,
                                .access_mode = p->conf.access_mode,
                                .has_topic_epoch = part->has_topic_epoch,
-                               .topic_epoch = part->topic_epoch};
+                               .topic_epoch = part->topic_epoch,
+                               .encrypted = p->crypto != NULL};
   /* Plain bytes send no schema, as the official clients do. */
   Pulsarc__Schema schema = PULSARC__SCHEMA__INIT;
   if (p->conf.schema_type >= 0) {

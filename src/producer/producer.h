@@ -14,6 +14,7 @@
 #include "common/err_detail.h"
 #include "common/histogram.h"
 #include "conf/conf.h"
+#include "crypto/crypto.h"
 #include "loop/conn.h"
 #include "loop/loop.h"
 #include "producer/sendq.h"
@@ -46,6 +47,8 @@ typedef struct pc_entry {
   uint32_t uncompressed_size;
   int32_t chunk_id; /* chunks: 0..num_chunks-1; num_chunks 0 = not a chunk */
   int32_t num_chunks;
+  uint64_t key_gen; /* encrypted under this data key generation, 0 = plain */
+  uint8_t iv[12];   /* and this IV (unseal.c decrypts with them) */
   pc_wref wref;
   pc_msg *msgs; /* the messages, payload pointers cleared unless spliced */
   uint32_t msgs_cap;
@@ -254,6 +257,7 @@ struct pulsarc_producer {
   bool wake_senders;       /* slots were released since the last wake */
   void *destroy_waiter;    /* pc_waiter of a blocking destroy, or NULL */
   pc_client_member member; /* the client's registry; client->lock */
+  pc_crypto *crypto;       /* end-to-end encryption, NULL when off (seal.c) */
 };
 
 /* Stop sealing while the connection holds this much unwritten data: the

@@ -175,6 +175,22 @@ static int fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, cons
   return 0;
 }
 
+/* The entry's encryption: NULL for a plain entry. A data key that cannot
+ * be made fails the entry (*err), or lets it go plain when the user chose
+ * crypto_failure_action=send, as the official clients allow. */
+static pc_crypto *entry_crypto(pc_part *part, pulsarc_err_t *err) {
+  pulsarc_producer_t *p = part->p;
+  *err = PULSARC_OK;
+  if (p->crypto == NULL)
+    return NULL;
+  pulsarc_err_t e = pc_crypto_ready(p->crypto, pc_mono_ns());
+  if (e == PULSARC_OK)
+    return p->crypto;
+  if (p->conf.crypto_failure_action != PC_CRYPTO_FAIL_SEND)
+    *err = e;
+  return NULL;
+}
+
 /* --------------------------------------------------------------- frames */
 
 /* Removes the selected messages from unsent into dst (in order). */
@@ -228,7 +244,8 @@ static int seal_frame(pc_entry *e, Pulsarc__BaseCommand *cmd, Pulsarc__MessageMe
  * chunk's receipt. The caller's payload stays with the message until then
  * (a never-written message can be unsealed whole). */
 static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *payload,
-                        size_t total, int codec, uint32_t uncompressed, size_t md_size) {
+                        size_t total, int codec, uint32_t uncompressed, size_t md_size,
+                        pc_crypto *crypto) {
   pulsarc_producer_t *p = part->p;
   size_t chunk = part->max_message_size > md_size + 64 ? part->max_message_size - md_size - 64 : 0;
   if (chunk == 0) {
@@ -253,6 +270,7 @@ static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *p
     e->first_seq = e->last_seq = seq;
     e->chunk_id = k;
     e->num_chunks = nchunks;
+    e->key_gen = 0; /* the last chunk's message kept its plain payload */
     e->codec = codec;
     e->uncompressed_size = uncompressed;
     e->count = e->incomplete = last ? 1 : 0;
@@ -260,9 +278,16 @@ static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *p
     e->frame.len = HEADROOM;
     if (rc == 0)
       rc = pc_buf_append(&e->frame, payload + off, len);
+    /* Each chunk is encrypted alone, under its own IV, as the official
+     * consumers decrypt chunks before joining them. */
+    uint8_t iv[PC_CRYPTO_IV_LEN];
+    if (rc == 0 && crypto != NULL)
+      rc = pc_crypto_encrypt(crypto, &e->frame, HEADROOM, iv);
     Pulsarc__MessageMetadata md = PULSARC__MESSAGE_METADATA__INIT;
     if (rc == 0)
       rc = fill_metadata(&md, part, x, false);
+    if (crypto != NULL)
+      pc_crypto_fill_metadata(crypto, &md, iv);
     md.sequence_id = seq;
     md.uuid = uuid;
     md.has_num_chunks_from_msg = md.has_total_chunk_msg_size = md.has_chunk_id = true;
@@ -310,6 +335,14 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     return;
   }
   take_selected(part, sel, n, e->msgs);
+  pulsarc_err_t crypto_err;
+  pc_crypto *crypto = entry_crypto(part, &crypto_err);
+  if (crypto_err != PULSARC_OK) {
+    fail_msgs(part, e->msgs, n, crypto_err);
+    e->count = 0;
+    pc_entry_release(part, e);
+    return;
+  }
   pc_msg *first = &e->msgs[0];
   bool batched = p->conf.batching && !pc_msg_travels_alone(first);
   int codec = (int)p->conf.compression;
@@ -333,7 +366,7 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
    * compressed into the frame; large payloads stay where they are. */
   pc_buf *body = codec != 0 ? &part->scratch : &e->frame;
   pc_buf_reset(&part->scratch);
-  bool splice = may_splice(e->msgs, n, codec);
+  bool splice = crypto == NULL && may_splice(e->msgs, n, codec);
   uint64_t guess = 0, spliced_bytes = 0;
   uint64_t msg_bytes = 0;
   for (uint32_t i = 0; i < n; i++) {
@@ -369,6 +402,10 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   Pulsarc__MessageMetadata md = PULSARC__MESSAGE_METADATA__INIT;
   if (rc == 0)
     rc = fill_metadata(&md, part, x, batched);
+  uint8_t *iv = e->iv;
+  _Static_assert(sizeof e->iv == PC_CRYPTO_IV_LEN, "IV size");
+  if (crypto != NULL)
+    pc_crypto_fill_metadata(crypto, &md, iv);
   md.sequence_id = e->first_seq;
   if (codec != 0) {
     md.has_compression = md.has_uncompressed_size = true;
@@ -396,7 +433,8 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
    * refused by the send call. */
   size_t payload_len = e->frame.len - HEADROOM + spliced_bytes;
   size_t md_size = pulsarc__message_metadata__get_packed_size(&md);
-  if (md_size + payload_len > part->max_message_size) {
+  size_t tag = crypto != NULL ? PC_CRYPTO_TAG_LEN : 0;
+  if (md_size + payload_len + tag > part->max_message_size) {
     if (p->conf.chunking && !batched && n == 1) {
       pc_msg m = e->msgs[0];
       e->count = 0;
@@ -404,7 +442,7 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
       /* The frame buffer (or, spliced, the message) holds the payload to
        * split; seal_chunks copies slices out, so release e only afterwards. */
       seal_chunks(part, &m, e->first_seq, splice ? m.data : e->frame.data + HEADROOM, payload_len,
-                  codec, (uint32_t)raw_len, md_size + 64);
+                  codec, (uint32_t)raw_len, md_size + 64 + tag, crypto);
       pc_entry_release(part, e);
       return;
     }
@@ -414,7 +452,9 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     pc_entry_release(part, e);
     return;
   }
-  if (seal_frame(e, &cmd.base, &md) != 0) {
+  e->key_gen = crypto != NULL ? pc_crypto_generation(crypto) : 0;
+  if ((crypto != NULL && pc_crypto_encrypt(crypto, &e->frame, HEADROOM, iv) != 0) ||
+      seal_frame(e, &cmd.base, &md) != 0) {
     e->nholes = 0;
     fail_msgs(part, e->msgs, n, PULSARC_ERR_NO_MEMORY);
     e->count = 0;

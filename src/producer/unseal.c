@@ -72,7 +72,15 @@ static void unseal_entry(pc_part *part, pc_entry *e, pc_msgfifo *out) {
     }
     return;
   }
-  if (e->codec != 0) {
+  pc_buf dec = {0};
+  if (e->key_gen != 0) {
+    /* Encrypted: back to the (compressed) plaintext first. */
+    ok = pc_buf_append(&dec, body, body_len) == 0 &&
+         pc_crypto_decrypt(part->p->crypto, e->key_gen, e->iv, &dec, 0) == 0;
+    body = dec.data;
+    body_len = dec.len;
+  }
+  if (ok && e->codec != 0) {
     ok = pc_decompress(e->codec, body, body_len, e->uncompressed_size, &plain) == 0;
     body = plain.data;
     body_len = plain.len;
@@ -97,6 +105,7 @@ static void unseal_entry(pc_part *part, pc_entry *e, pc_msgfifo *out) {
     }
   }
   pc_buf_free(&plain);
+  pc_buf_free(&dec);
 }
 
 /* Takes every never-written entry from `from` to the tail out of the pending

@@ -27,6 +27,7 @@ enum send_mode { MODE_SYNC, MODE_ASYNC, MODE_CB, MODE_MIXED };
 static const char *const mode_names[] = {"sync", "async", "cb", "mixed"};
 
 #define MAX_PROPS 32
+#define MAX_CONFS 16
 
 struct options {
   const char *service_url;
@@ -57,6 +58,11 @@ struct options {
   const char *hashing;
   long payload_size;        /* 0: the pattern as is; else padded with filler to this size */
   const char *payload_file; /* one base64 payload per line (no NUL bytes) */
+  /* Any producer option (encryption and later ones) as key=value. */
+  const char *conf_keys[MAX_CONFS];
+  const char *conf_values[MAX_CONFS];
+  int nconfs;
+  long rotate_every; /* pulsarc_producer_rotate_encryption_key before every Nth message */
 };
 
 /* Outcome of one message; written by callbacks on an I/O thread, read by
@@ -92,7 +98,8 @@ static void usage(FILE *f) {
         "  [--chunking on|off] [--max-message-size B] [--payload-size B]\n"
         "  [--schema-type T] [--schema-definition TEXT] [--schema-name NAME]\n"
         "  [--routing round_robin|single_partition] [--hashing java_string|murmur3_32]\n"
-        "  [--payload-file F (line i = base64 payload of message i)]\n",
+        "  [--payload-file F (line i = base64 payload of message i)]\n"
+        "  [--conf key=value]... [--rotate-every N (new data key before message N, 2N, ...)]\n",
         f);
 }
 
@@ -326,6 +333,15 @@ static int parse_args(int argc, char **argv, struct options *o) {
       o->hashing = v;
     } else if (!strcmp(a, "--payload-file")) {
       o->payload_file = v;
+    } else if (!strcmp(a, "--conf")) {
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v || o->nconfs == MAX_CONFS)
+        goto bad;
+      o->conf_keys[o->nconfs] = strndup(v, (size_t)(eq - v));
+      o->conf_values[o->nconfs++] = eq + 1;
+    } else if (!strcmp(a, "--rotate-every")) {
+      if (parse_long(v, &o->rotate_every) || o->rotate_every <= 0)
+        goto bad;
     } else {
       fprintf(stderr, "unknown option %s\n", a);
       return -1;
@@ -426,6 +442,11 @@ int main(int argc, char **argv) {
     pulsarc_client_destroy(client);
     return 2;
   }
+  for (int c = 0; c < o.nconfs; c++)
+    if (set_conf(pc, o.conf_keys[c], o.conf_values[c])) {
+      pulsarc_client_destroy(client);
+      return 2;
+    }
   pulsarc_producer_t *producer = NULL;
   e = pulsarc_producer_create(client, o.topic, pc, &producer);
   pulsarc_producer_conf_destroy(pc);
@@ -458,6 +479,11 @@ int main(int argc, char **argv) {
     size_t len = strlen(payloads[i]);
     if (build_opts(&o, i, opts))
       return 2;
+    if (o.rotate_every > 0 && i > 0 && i % o.rotate_every == 0 &&
+        (e = pulsarc_producer_rotate_encryption_key(producer)) != PULSARC_OK) {
+      fprintf(stderr, "rotate_encryption_key: %s\n", pulsarc_err_str(e));
+      return 1;
+    }
     switch (r->mode) {
     case MODE_SYNC:
       e = pulsarc_producer_send(producer, payloads[i], len, opts, &r->id);

@@ -289,7 +289,11 @@ TEST(ConfTable, EveryKnownKeyIsInTheTable) {
                             "routing_mode",
                             "hashing",
                             "lazy_start_partitions",
-                            "partitions_update_interval_ms"};
+                            "partitions_update_interval_ms",
+                            "encryption_keys",
+                            "encryption_public_key_file",
+                            "encryption_key_rotation_seconds",
+                            "crypto_failure_action"};
   for (bool p : {false, true}) {
     Kind k(p);
     std::set<std::string> keys;

@@ -168,13 +168,18 @@ static void fill_entry(arena *a, const tb_topic *t, const tb_entry *e, pulsarc_t
       o->schema_version_len = md->schema_version.len;
     }
     o->null_value = md->has_null_value && md->null_value;
+    o->is_encrypted = md->n_encryption_keys > 0;
   }
+  o->metadata = arena_dup(a, e->data, e->md_len);
+  o->metadata_len = o->metadata ? e->md_len : 0;
   bool walkable = (e->flags & TB_ENTRY_WALKABLE) != 0;
   if (e->retained) {
     o->payload_retained = true;
     o->payload = arena_dup(a, e->data + e->md_len, e->payload_len);
     o->payload_crc32c = o->payload ? pc_crc32c(0, o->payload, e->payload_len) : 0;
-    if (o->payload && o->compression == 0) {
+    if (o->is_encrypted) {
+      /* ciphertext: nothing to list */
+    } else if (o->payload && o->compression == 0) {
       list_messages(a, o, o->payload, e->payload_len, o->is_batch, e->num_messages);
     } else if (o->payload && md) {
       pc_buf dec = {0};

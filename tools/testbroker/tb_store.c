@@ -191,7 +191,10 @@ int64_t tb_store_entry(pulsarc_tb *tb, tb_topic *t, const char *producer_name,
   const uint8_t *payload = f->payload;
   size_t plen = f->payload_len;
   bool is_batch = md->has_num_messages_in_batch;
-  bool compressed = md->has_compression && md->compression != PULSARC__COMPRESSION_TYPE__NONE;
+  /* An encrypted payload is opaque, as to a real broker: stored, not walked. */
+  bool encrypted = md->n_encryption_keys > 0;
+  bool compressed =
+      !encrypted && md->has_compression && md->compression != PULSARC__COMPRESSION_TYPE__NONE;
   bool chunk = md->has_chunk_id || (send->has_is_chunk && send->is_chunk);
   bool last_chunk =
       !chunk || (md->has_num_chunks_from_msg && md->chunk_id == md->num_chunks_from_msg - 1);
@@ -211,7 +214,7 @@ int64_t tb_store_entry(pulsarc_tb *tb, tb_topic *t, const char *producer_name,
   pc_buf dec = {0};
   const uint8_t *body = payload;
   size_t blen = plen;
-  bool walkable = !compressed;
+  bool walkable = !compressed && !encrypted;
   if (compressed) {
     if (tb_decompress(md->compression, payload, plen, md->uncompressed_size, &dec) == 0) {
       body = dec.data;

@@ -237,6 +237,12 @@ typedef struct pulsarc_tb_entry {
    * a compressed payload does not decode (stats.decompress_errors). */
   const pulsarc_tb_message *messages;
   size_t num_listed;
+  /* End-to-end encrypted (metadata had encryption_keys): payload is the
+   * ciphertext and no message is listed. The raw MessageMetadata bytes are
+   * there for tests that decrypt (NULL if not retained). */
+  bool is_encrypted;
+  const uint8_t *metadata;
+  size_t metadata_len;
 } pulsarc_tb_entry;
 
 typedef struct pulsarc_tb_snapshot {
