@@ -18,7 +18,14 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "harness.h"
+
+extern "C" {
+#include "codec/frame.h"
+}
 
 extern char **environ;
 
@@ -228,9 +235,10 @@ protected:
 TEST_F(ProduceCli, HelpListsEveryFlag) {
   CliRun r = Produce({"--help"});
   EXPECT_EQ(r.status, 0) << r.err;
-  for (const char *flag : {"--max-message-size", "--access-mode", "--schema-type", "--schema-file",
-                           "--routing", "--hashing", "--key-based-batching", "--partition-key",
-                           "--key-separator", "--conf", "--lines", "--rate", "--json"})
+  for (const char *flag :
+       {"--max-message-size", "--access-mode", "--schema-type", "--schema-file", "--routing",
+        "--hashing", "--key-based-batching", "--partition-key", "--key-separator", "--conf",
+        "--lines", "--rate", "--json", "--encryption-key", "--encryption-public-key"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
 }
 
@@ -639,6 +647,49 @@ TEST_F(ProduceCli, ConfReachesProducerAndClientOptions) {
   EXPECT_EQ(allowed.err.find("sesame"), std::string::npos) << "the token was echoed";
   Snapshot s(tb_, "cli-conf-auth");
   EXPECT_EQ(s->messages, 1u);
+}
+
+// --encryption-key (repeatable) and --encryption-public-key: every stored
+// entry is encrypted, carries the data key wrapped for each name, and no
+// longer holds the text; a key name without a key is refused at creation.
+TEST_F(ProduceCli, EncryptionFlagsEncryptForEveryKeyName) {
+  EVP_PKEY *key = EVP_RSA_gen(2048);
+  ASSERT_NE(key, nullptr);
+  BIO *b = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(b, key);
+  char *pem;
+  long pem_len = BIO_get_mem_data(b, &pem);
+  std::string pub = WriteFile(std::string(pem, (size_t)pem_len));
+  BIO_free(b);
+  EVP_PKEY_free(key);
+  const std::string text = "a secret for two readers";
+  CliRun r = Produce(
+      Args("cli-enc", {"-m", text, "-m", text, "--no-batching", "--encryption-key", "app-key",
+                       "--encryption-key", "ops-key", "--encryption-public-key", pub}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  Snapshot s(tb_, "cli-enc");
+  ASSERT_EQ(s->num_entries, 2u);
+  for (size_t i = 0; i < s->num_entries; i++) {
+    const pulsarc_tb_entry &e = s->entries[i];
+    EXPECT_TRUE(e.is_encrypted);
+    EXPECT_EQ(e.payload_len, text.size() + 16) << "AES-GCM: the text and a 16-byte tag";
+    EXPECT_EQ(std::string(reinterpret_cast<const char *>(e.payload), e.payload_len).find(text),
+              std::string::npos);
+    Pulsarc__MessageMetadata *md = pc_metadata_unpack(e.metadata, e.metadata_len);
+    ASSERT_NE(md, nullptr);
+    ASSERT_EQ(md->n_encryption_keys, 2u);
+    EXPECT_STREQ(md->encryption_keys[0]->key, "app-key");
+    EXPECT_STREQ(md->encryption_keys[1]->key, "ops-key");
+    EXPECT_EQ(md->encryption_keys[0]->value.len, 256u) << "RSA-2048 wrapped data key";
+    pulsarc__message_metadata__free_unpacked(md, nullptr);
+  }
+  CliRun nokey = Produce(Args("cli-enc-nokey", {"-m", text, "--encryption-key", "app-key"}));
+  EXPECT_EQ(nokey.status, 1) << nokey.err;
+  EXPECT_NE(nokey.err.find("PULSARC_ERR_CONFLICT"), std::string::npos) << nokey.err;
+  CliRun two = Produce(Args("cli-enc-bad", {"-m", text, "--encryption-key", "a,b"}));
+  EXPECT_EQ(two.status, 2) << two.err;
+  Snapshot none(tb_, "cli-enc-nokey");
+  EXPECT_EQ(none->messages, 0u);
 }
 
 // Bad values: exit 2, a message naming the flag or option, no connection.

@@ -68,6 +68,10 @@ static void usage(FILE *f) {
       "      --conf KEY=VALUE      any producer option (docs/options.md), or a client option\n"
       "                            when KEY starts with \"client.\" (repeatable; applied\n"
       "                            after the flags, so it overrides them)\n"
+      "      --encryption-key NAME encrypt end to end for this key name (repeatable: the\n"
+      "                            data key is wrapped for every name; docs/encryption.md)\n"
+      "      --encryption-public-key FILE\n"
+      "                            the RSA public key (PEM) used for every key name\n"
       "      --json                print one JSON object per message instead of its id:\n"
       "                            {\"index\":0,\"topic\":...,\"partition\":-1,\"ledger\":...,\n"
       "                            \"entry\":...,\"batch_index\":...,\"batch_size\":...} (index:\n"
@@ -209,6 +213,8 @@ int produce_parse_args(int argc, char **argv, produce_opts *o) {
     O_HASHING,
     O_CONF,
     O_JSON,
+    O_ENCKEY,
+    O_ENCPUB,
     O_SEC /* the security flags: O_SEC + enum pc_cli_sec_flag */
   };
   static const struct option lo[] = {
@@ -243,6 +249,8 @@ int produce_parse_args(int argc, char **argv, produce_opts *o) {
       {"hashing", required_argument, NULL, O_HASHING},
       {"conf", required_argument, NULL, O_CONF},
       {"json", no_argument, NULL, O_JSON},
+      {"encryption-key", required_argument, NULL, O_ENCKEY},
+      {"encryption-public-key", required_argument, NULL, O_ENCPUB},
       PC_CLI_SEC_OPTIONS(O_SEC),
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -265,6 +273,7 @@ int produce_parse_args(int argc, char **argv, produce_opts *o) {
     return 1;
   }
   const char *key_pw_file = NULL, *schema_file = NULL;
+  char *enc_keys = NULL; /* --encryption-key names, comma-separated */
   const char *sec[PC_CLI_NSEC] = {NULL};
   const char **conf_args = calloc(n, sizeof *conf_args);
   size_t nconf = 0;
@@ -416,6 +425,26 @@ int produce_parse_args(int argc, char **argv, produce_opts *o) {
     case O_JSON:
       o->json = true;
       break;
+    case O_ENCKEY: {
+      if (!optarg[0] || strchr(optarg, ','))
+        USAGE("invalid --encryption-key '%s' (want one key name; repeat the flag)", optarg);
+      if (!enc_keys) { /* room for every argument: the names cannot need more */
+        size_t room = 1;
+        for (int i = 0; i < argc; i++)
+          room += strlen(argv[i]) + 1;
+        if (!(enc_keys = own(o, calloc(room, 1)))) {
+          fprintf(stderr, "pulsarc-produce: out of memory\n");
+          return 1;
+        }
+      }
+      if (enc_keys[0])
+        strcat(enc_keys, ",");
+      strcat(enc_keys, optarg);
+      break;
+    }
+    case O_ENCPUB:
+      pconf(o, "--encryption-public-key", "encryption_public_key_file", optarg);
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -425,6 +454,8 @@ int produce_parse_args(int argc, char **argv, produce_opts *o) {
     }
   }
 #undef USAGE
+  if (enc_keys)
+    pconf(o, "--encryption-key", "encryption_keys", enc_keys);
   if (optind < argc)
     return usage_err("unexpected argument '%s'", argv[optind]);
   if (!o->topic)
