@@ -5,6 +5,8 @@ loop that runs named cases against one broker, printing "PASS name (Ns)" or
 A suite object provides start_broker() and stop_broker(keep). The runner
 returns the exit status: 0 only if at least one case ran and none failed.
 """
+import argparse
+import os
 import signal
 import time
 
@@ -53,3 +55,22 @@ def run_cases(suite, cases, only, keep):
     print(f"total {time.monotonic() - t0:.1f}s", flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     return 0 if failed == 0 and passed > 0 else 1
+
+
+def suite_main(doc, suite_cls, cases):
+    """The command line of a suite that needs only the publisher: --publisher,
+    --root, --only, --keep; runs the cases and returns the exit status."""
+    ap = argparse.ArgumentParser(description=doc,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--publisher", required=True)
+    ap.add_argument("--root", default=os.path.abspath(
+        os.path.join(os.path.dirname(__file__), "..", "..")))
+    ap.add_argument("--only", default="")
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    a.publisher = os.path.abspath(a.publisher)
+    only = {c for c in a.only.split(",") if c}
+    unknown = only - {name for name, _ in cases}
+    if unknown:
+        ap.error(f"unknown case(s): {sorted(unknown)}")
+    return run_cases(suite_cls(a), cases, only, a.keep)

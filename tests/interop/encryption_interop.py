@@ -28,7 +28,6 @@ Usage (venv python from tools/interop/setup-venv.sh):
   encryption_interop.py --publisher BUILD/tests/interop/pulsarc-interop-publish
       [--root REPO] [--only unbatched,...] [--keep]
 """
-import argparse
 import json
 import os
 import shutil
@@ -41,7 +40,7 @@ import uuid
 import pulsar
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from case_runner import check, run_cases  # noqa: E402
+from case_runner import check, suite_main  # noqa: E402
 
 
 class Suite:
@@ -190,20 +189,7 @@ CASES = [("unbatched", case_unbatched), ("batched_codecs", case_batched_codecs),
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--publisher", required=True)
-    ap.add_argument("--root", default=os.path.abspath(
-        os.path.join(os.path.dirname(__file__), "..", "..")))
-    ap.add_argument("--only", default="")
-    ap.add_argument("--keep", action="store_true")
-    a = ap.parse_args()
-    a.publisher = os.path.abspath(a.publisher)
-    only = {c for c in a.only.split(",") if c}
-    unknown = only - {name for name, _ in CASES}
-    if unknown:
-        ap.error(f"unknown case(s): {sorted(unknown)}")
-    return run_cases(Suite(a), CASES, only, a.keep)
+    return suite_main(__doc__, Suite, CASES)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ Usage (venv python from tools/interop/setup-venv.sh):
   features_interop.py --publisher BUILD/tests/interop/pulsarc-interop-publish
       [--root REPO] [--only codecs,...] [--keep]
 """
-import argparse
 import base64
 import json
 import os
@@ -45,7 +44,7 @@ import uuid
 
 import pulsar
 
-from case_runner import check, run_cases  # noqa: E402
+from case_runner import check, suite_main  # noqa: E402
 from pulsar.schema import AvroSchema, Integer, JsonSchema, Record, StringSchema
 
 MAX_MESSAGE_SIZE = 1 << 20
@@ -360,21 +359,7 @@ CASES = [("codecs", case_codecs), ("chunking", case_chunking), ("schemas", case_
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--publisher", required=True)
-    ap.add_argument("--root", default=os.path.abspath(
-        os.path.join(os.path.dirname(__file__), "..", "..")))
-    ap.add_argument("--only", default="")
-    ap.add_argument("--keep", action="store_true")
-    a = ap.parse_args()
-    a.publisher = os.path.abspath(a.publisher)
-    only = {c for c in a.only.split(",") if c}
-    unknown = only - {name for name, _ in CASES}
-    if unknown:
-        ap.error(f"unknown case(s): {sorted(unknown)}")
-
-    return run_cases(Suite(a), CASES, only, a.keep)
+    return suite_main(__doc__, Suite, CASES)
 
 
 if __name__ == "__main__":
