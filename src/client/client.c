@@ -155,6 +155,7 @@ int pc_client_join(pulsarc_client_t *c, pc_client_member *m, pc_loop **loop) {
   *loop = c->loops[k % (uint32_t)c->nloops];
   m->next = c->members;
   c->members = m;
+  atomic_fetch_add(&c->nmembers, 1);
   pthread_mutex_unlock(&c->lock);
   return 0;
 }
@@ -164,6 +165,7 @@ void pc_client_leave(pulsarc_client_t *c, pc_client_member *m) {
   for (pc_client_member **l = &c->members; *l; l = &(*l)->next)
     if (*l == m) {
       *l = m->next;
+      atomic_fetch_sub(&c->nmembers, 1);
       break;
     }
   pthread_mutex_unlock(&c->lock);
@@ -251,6 +253,40 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
   pc_tls_ctx_free(c->tls);   /* every connection is gone with the loops */
   pc_client_conf_release(&c->conf);
   free(c);
+}
+
+/* Sums the loops' counters; closed is read before opened, so the
+ * connections gauge never goes below zero. */
+pulsarc_err_t pulsarc_client_stats(const pulsarc_client_t *client, pulsarc_client_stats_t *stats,
+                                   size_t size) {
+  if (client == NULL || stats == NULL || size == 0)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  pulsarc_client_t *c = (pulsarc_client_t *)client;
+  pulsarc_client_stats_t s = {0};
+  uint64_t closed = 0, opened = 0;
+  for (int i = 0; i < c->nloops; i++) {
+    const pc_loop_counters *k = pc_loop_counters_of(c->loops[i]);
+    closed += pc_stat_get(&k->conns_closed);
+    s.connections_failed += pc_stat_get(&k->conns_failed);
+    s.bytes_out += pc_stat_get(&k->bytes_out);
+    s.bytes_in += pc_stat_get(&k->bytes_in);
+    s.frames_out += pc_stat_get(&k->frames_out);
+    s.frames_in += pc_stat_get(&k->frames_in);
+    s.lookups += pc_stat_get(&k->lookups);
+    s.lookups_failed += pc_stat_get(&k->lookups_failed);
+    s.partition_metadata += pc_stat_get(&k->partition_metadata);
+  }
+  for (int i = 0; i < c->nloops; i++)
+    opened += pc_stat_get(&pc_loop_counters_of(c->loops[i])->conns_opened);
+  s.connections_opened = opened;
+  s.connections_closed = closed;
+  s.connections = opened - closed;
+  s.producers = atomic_load(&c->nmembers);
+  int64_t used = atomic_load_explicit(&c->memory_used, memory_order_relaxed);
+  s.memory_used = used > 0 ? (uint64_t)used : 0;
+  s.memory_limit = c->conf.memory_limit_bytes;
+  memcpy(stats, &s, size < sizeof s ? size : sizeof s);
+  return PULSARC_OK;
 }
 
 #ifdef PULSARC_TEST_HOOKS

@@ -63,6 +63,7 @@ struct pulsarc_client {
   _Atomic uint32_t mem_waiters;
   pthread_mutex_t lock; /* guards members and closed */
   pc_client_member *members;
+  _Atomic uint64_t nmembers; /* changed under lock, read without (client stats) */
   bool closed;
   /* stats_interval_seconds > 0: fires on loops[0] (stats_log.c). */
   pc_timer stats_timer;

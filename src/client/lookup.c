@@ -55,6 +55,8 @@ bool pc_err_retryable(pulsarc_err_t err) {
 }
 
 static void finish(pc_lookup_op *op, pulsarc_err_t err, const pc_lookup_result *res) {
+  if (err != PULSARC_OK && op->kind == OP_LOOKUP && !op->cancelled)
+    pc_stat_add(&pc_loop_counters_of(op->loop)->lookups_failed, 1);
   if (!op->cancelled)
     op->cb(err, res, op->ctx);
   free(op);
@@ -180,11 +182,17 @@ static bool on_response(pc_conn *c, pulsarc_err_t err, const pc_frame *f, void *
 }
 
 static void send_request(pc_lookup_op *op) {
+  /* The cluster tests count these to show a transfer needed no lookup. */
+  PC_DEBUG(&op->client->conf.logger, "sending %s for %s to %s:%u",
+           op->kind == OP_PARTITIONS ? "PARTITIONED_METADATA" : "LOOKUP", op->topic,
+           op->target.host, op->target.port);
   op->request_id = pc_conn_next_request_id(op->conn);
   pc_cmd cmd;
   Pulsarc__BaseCommand *req =
       op->kind == OP_PARTITIONS ? pc_cmd_partitioned_metadata(&cmd, op->topic, op->request_id)
                                 : pc_cmd_lookup(&cmd, op->topic, op->request_id, op->authoritative);
+  pc_loop_counters *ctr = pc_loop_counters_of(op->loop);
+  pc_stat_add(op->kind == OP_PARTITIONS ? &ctr->partition_metadata : &ctr->lookups, 1);
   if (pc_conn_request(op->conn, req, op->request_id, op->client->conf.operation_timeout_ms,
                       on_response, op) != 0) {
     op->conn = NULL;

@@ -224,6 +224,7 @@ static void on_connected(pc_conn *c, const Pulsarc__CommandConnected *cd) {
   c->protocol_version = cd->has_protocol_version ? cd->protocol_version : 0;
   c->dec.max_frame = c->max_message_size + PC_CONN_FRAME_PADDING;
   c->state = ST_READY;
+  pc_stat_add(&c->ctr->conns_opened, 1);
   pc_timer_cancel(c->loop, &c->connect_timer);
   if (c->keepalive_ms)
     pc_timer_start(c->loop, &c->keepalive_timer, ms_to_ns(c->keepalive_ms));
@@ -344,7 +345,7 @@ static void decode_all(pc_conn *c) {
       fail(c, r == PC_DEC_NOMEM ? PULSARC_ERR_NO_MEMORY : PULSARC_ERR_PROTOCOL);
       return;
     }
-    c->stats.frames_in++;
+    PC_CONN_COUNT(c, frames_in, 1);
     c->ping_outstanding = false; /* any frame proves the peer alive */
     dispatch(c, &f);
   }
@@ -367,7 +368,7 @@ static void do_read_tls(pc_conn *c) {
     pc_tls_status st = pc_tls_read(c->tls, p, avail, &n, why, sizeof why);
     if (st == PC_TLS_OK) {
       pc_decoder_commit(&c->dec, n);
-      c->stats.bytes_in += (uint64_t)n;
+      PC_CONN_COUNT(c, bytes_in, (uint64_t)n);
       budget = n >= budget ? 0 : budget - n;
       decode_all(c);
     } else if (st == PC_TLS_WANT_READ) {
@@ -448,7 +449,7 @@ static void do_read(pc_conn *c) {
     }
     if (r > 0) {
       pc_decoder_commit(&c->dec, (size_t)r);
-      c->stats.bytes_in += (uint64_t)r;
+      PC_CONN_COUNT(c, bytes_in, (uint64_t)r);
       budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
       decode_all(c);
       if ((size_t)r < avail)
@@ -663,6 +664,7 @@ pc_conn *pc_conn_open(pc_loop *loop, const pc_conn_opts *opts, const pc_conn_eve
   if (c == NULL)
     return NULL;
   c->loop = loop;
+  c->ctr = pc_loop_counters_of(loop);
   c->log = log ? log : pc_loop_logger(loop);
   c->host = strdup(opts->host ? opts->host : "");
   const char *method = opts->auth.method ? opts->auth.method : opts->auth_method_name;

@@ -66,6 +66,7 @@ void pc_conn_close(pc_conn *c, pulsarc_err_t err) {
 
 void pc_conn_teardown(pc_conn *c) {
   c->depth++; /* nothing below may re-enter teardown */
+  pc_stat_add(c->state == ST_READY ? &c->ctr->conns_closed : &c->ctr->conns_failed, 1);
   c->state = ST_CLOSED;
   pc_loop *loop = c->loop;
   if (c->job)

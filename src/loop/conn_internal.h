@@ -69,6 +69,7 @@ struct pc_conn {
   pulsarc_err_t close_err;
   char close_detail[PC_ERR_DETAIL_MAX]; /* why, for pulsarc_last_error_text(); "" if none */
   pc_conn_stats stats;
+  pc_loop_counters *ctr; /* the loop's totals, which PC_CONN_COUNT keeps too */
 };
 
 /* A request waiting for its answer, and a producer attached to the conn. */
@@ -104,6 +105,13 @@ bool pc_conn_flush(pc_conn *c);
 /* The writer poller's two hooks. */
 bool pc_conn_writer_has_work(pc_poller *p);
 bool pc_conn_writer_poll(pc_loop *loop, pc_poller *p);
+
+/* Counts on the connection and in its loop's totals (client stats). */
+#define PC_CONN_COUNT(c, field, n)                                                                 \
+  do {                                                                                             \
+    (c)->stats.field += (n);                                                                       \
+    pc_stat_add(&(c)->ctr->field, (n));                                                            \
+  } while (0)
 /* conn_auth.c: CONNECT (queued at the head) with fresh credentials; 0 or
  * -1 (no credentials: logged, and the conn closed with
  * PULSARC_ERR_AUTH_DATA). */

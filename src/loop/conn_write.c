@@ -154,7 +154,7 @@ int pc_conn_queue_command(pc_conn *c, const Pulsarc__BaseCommand *cmd, bool at_h
       memcpy(ch->data + t->len, c->scratch.data, n);
       t->len += n;
       c->out_bytes += n;
-      c->stats.frames_out++;
+      PC_CONN_COUNT(c, frames_out, 1);
       return 0;
     }
   }
@@ -172,7 +172,7 @@ int pc_conn_queue_command(pc_conn *c, const Pulsarc__BaseCommand *cmd, bool at_h
   ch->w.done = chunk_done;
   ch->w.ctx = NULL;
   queue_link(c, &ch->w, at_head);
-  c->stats.frames_out++;
+  PC_CONN_COUNT(c, frames_out, 1);
   if (at_head)
     c->connect_w = &ch->w;
   return 0;
@@ -272,7 +272,7 @@ static bool flush_tls(pc_conn *c) {
     c->stats.writev_calls++;
     if (st == PC_TLS_OK) {
       c->tls_off += n;
-      c->stats.bytes_out += (uint64_t)n;
+      PC_CONN_COUNT(c, bytes_out, (uint64_t)n);
       wrote = true;
     } else if (st == PC_TLS_WANT_WRITE) {
       pc_conn_set_out_interest(c, true);
@@ -351,7 +351,7 @@ bool pc_conn_flush(pc_conn *c) {
         break;
       }
       wrote = true;
-      c->stats.bytes_out += (uint64_t)r;
+      PC_CONN_COUNT(c, bytes_out, (uint64_t)r);
       c->out_bytes -= (size_t)r;
     }
     /* Zero-length entries complete here too (rem == 0 <= left). */
@@ -409,7 +409,7 @@ int pc_conn_write_ref(pc_conn *c, pc_wref *w) {
   if (c->closing)
     return -1;
   queue_link(c, w, false);
-  c->stats.frames_out++;
+  PC_CONN_COUNT(c, frames_out, 1);
   return 0;
 }
 

@@ -75,6 +75,8 @@ struct pc_loop {
   pc_timer **heap;
   size_t heap_len, heap_cap;
 
+  _Alignas(64) pc_loop_counters counters;
+
   pc_poller *pollers;
   pc_poller *poll_cursor; /* next poller to run; fixed up by pc_poller_del */
   /* Parked pollers that senders gave work (a Treiber stack: pushed from any
@@ -421,6 +423,7 @@ static void evfd_readable(pc_loop *loop, pc_io *io, uint32_t events) {
 
 uint64_t pc_loop_now(const pc_loop *loop) { return loop->now; }
 pc_loop *pc_loop_current(void) { return tl_current; }
+pc_loop_counters *pc_loop_counters_of(pc_loop *loop) { return &loop->counters; }
 void pc_loop_set_busy_poll(pc_loop *loop, uint64_t ns) { loop->busy_poll_ns = ns; }
 int pc_loop_index(const pc_loop *loop) { return loop->index; }
 const pc_logger *pc_loop_logger(const pc_loop *loop) { return loop->log; }

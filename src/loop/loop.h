@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/histogram.h"
 #include "common/log.h"
 
 typedef struct pc_loop pc_loop;
@@ -121,6 +122,16 @@ uint64_t pc_loop_wake_count(const pc_loop *loop);
 
 /* [loop] Monotonic time, refreshed every iteration. */
 uint64_t pc_loop_now(const pc_loop *loop);
+
+/* What the loop's connections and lookups did, for pulsarc_client_stats:
+ * written by the loop thread only (pc_stat_add), read from any thread. */
+typedef struct pc_loop_counters {
+  pc_stat frames_in, frames_out, bytes_in, bytes_out;
+  pc_stat conns_opened, conns_failed, conns_closed;
+  pc_stat lookups, lookups_failed, partition_metadata;
+} pc_loop_counters;
+/* [any] The loop's counters (they live as long as the loop). */
+pc_loop_counters *pc_loop_counters_of(pc_loop *loop);
 /* [any] The loop whose thread is calling, or NULL on any other thread. */
 pc_loop *pc_loop_current(void);
 /* [any] True on any library I/O thread (for wrong-thread checks). */

@@ -36,10 +36,36 @@ void pc_msg_release_payload(pc_msg *m) {
   m->data = NULL;
 }
 
-bool pc_msg_complete_once(pc_msg *m, pulsarc_err_t err, const pulsarc_msg_id_t *id) {
+/* The completion's counters: its partition's (a message completed before
+ * routing counts as accepted and failed in xstats) and the latency since
+ * the loop took the message in. */
+static void count_completion(pulsarc_producer_t *p, const pc_msg *m, pulsarc_err_t err) {
+  pc_part_stats *s = m->route != 0 ? &p->parts[m->route - 1]->stats : &p->xstats;
+  if (m->route == 0) {
+    pc_stat_add(&s->accepted, 1);
+    pc_stat_add(&s->bytes_accepted, m->len);
+  }
+  if (err == PULSARC_OK) {
+    pc_stat_add(&s->acked, 1);
+    pc_stat_add(&s->bytes_acked, m->len);
+  } else {
+    pc_stat_add(&s->failed, 1);
+    pc_stat_add(&s->bytes_failed, m->len);
+    if ((unsigned)err < PULSARC_STATS_ERRORS)
+      pc_stat_add(&p->failed_by[err], 1);
+    if (err == PULSARC_ERR_TIMEOUT || err == PULSARC_ERR_TIMEOUT_UNCONFIRMED)
+      pc_stat_add(&s->timed_out, 1);
+  }
+  uint64_t now = pc_loop_now(p->loop);
+  pc_hist_record(&p->latency, now > m->arrival_ns ? (now - m->arrival_ns) / 1000 : 0);
+}
+
+bool pc_msg_complete_once(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
+                          const pulsarc_msg_id_t *id) {
   if (m->flags & PC_MSG_COMPLETED)
     return false;
   m->flags |= PC_MSG_COMPLETED;
+  count_completion(p, m, err);
   if (!(m->flags & PC_MSG_SPLICED))
     pc_msg_release_payload(m);
   free(m->ext);
@@ -51,7 +77,7 @@ bool pc_msg_complete_once(pc_msg *m, pulsarc_err_t err, const pulsarc_msg_id_t *
 
 void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
                      const pulsarc_msg_id_t *id) {
-  if (pc_msg_complete_once(m, err, id))
+  if (pc_msg_complete_once(p, m, err, id))
     pc_producer_give_back(p, 1, m->len);
 }
 

@@ -21,11 +21,13 @@ pulsarc_err_t pc_producer_take_memory(pulsarc_producer_t *p, uint32_t len, uint6
   if (limit == 0 || len == 0)
     return PULSARC_OK;
   int64_t chunk = pc_client_memory_chunk(c);
+  uint64_t since_ns = 0;
+  pulsarc_err_t err = PULSARC_OK;
   for (;;) {
     uint32_t seen = atomic_load_explicit(&c->mem_seq, memory_order_acquire);
     int64_t left = atomic_fetch_sub_explicit(&p->mem_credit, len, memory_order_acq_rel) - len;
     if (left >= 0)
-      return PULSARC_OK;
+      break;
     /* Short by -left (other senders' shortfalls may be in it: the excess
      * comes back on release). */
     int64_t need = -left, grant = 0;
@@ -35,11 +37,15 @@ pulsarc_err_t pc_producer_take_memory(pulsarc_producer_t *p, uint32_t len, uint6
       grant = need;
     if (grant > 0) {
       atomic_fetch_add_explicit(&p->mem_credit, grant, memory_order_acq_rel);
-      return PULSARC_OK;
+      break;
     }
     atomic_fetch_add_explicit(&p->mem_credit, len, memory_order_acq_rel);
-    if (!may_block)
-      return PULSARC_ERR_MEMORY_LIMIT;
+    if (!may_block) {
+      err = PULSARC_ERR_MEMORY_LIMIT;
+      break;
+    }
+    if (since_ns == 0)
+      since_ns = pc_mono_ns();
     atomic_fetch_add(&c->mem_waiters, 1);
     bool ok = true;
     if (atomic_load(&c->memory_used) + (int64_t)len > limit &&
@@ -54,9 +60,17 @@ pulsarc_err_t pc_producer_take_memory(pulsarc_producer_t *p, uint32_t len, uint6
         pc_futex_wait(&c->mem_seq, seen, wait);
     }
     atomic_fetch_sub(&c->mem_waiters, 1);
-    if (!ok)
-      return PULSARC_ERR_MEMORY_LIMIT;
+    if (!ok) {
+      err = PULSARC_ERR_MEMORY_LIMIT;
+      break;
+    }
   }
+  if (since_ns != 0) {
+    /* A send that waited for the limit, counted once with its whole wait. */
+    atomic_fetch_add_explicit(&p->blocked_memory, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->blocked_ns, pc_mono_ns() - since_ns, memory_order_relaxed);
+  }
+  return err;
 }
 
 void pc_producer_release_memory(pulsarc_producer_t *p, uint64_t bytes) {

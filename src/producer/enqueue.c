@@ -35,8 +35,19 @@ static bool wait_for_room(pulsarc_producer_t *p, uint32_t seen, uint64_t deadlin
   return true;
 }
 
-/* Reserves one in-flight slot, blocking if configured. */
-static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, bool may_block) {
+/* A send that waited for room: counted once, with the whole wait, when it
+ * stops waiting (whatever the outcome). Slow path only. */
+static void count_blocked(pulsarc_producer_t *p, uint64_t since_ns) {
+  if (since_ns == 0)
+    return;
+  atomic_fetch_add_explicit(&p->blocked_pending, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&p->blocked_ns, pc_mono_ns() - since_ns, memory_order_relaxed);
+}
+
+/* Reserves one in-flight slot, blocking if configured; *since_ns: when the
+ * send started waiting for room (left alone if it did not). */
+static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, bool may_block,
+                                  uint64_t *since_ns) {
   uint32_t max = p->conf.max_pending_messages;
   for (;;) {
     uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
@@ -45,6 +56,8 @@ static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, b
     atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
     if (!may_block)
       return PULSARC_ERR_QUEUE_FULL;
+    if (*since_ns == 0)
+      *since_ns = pc_mono_ns();
     atomic_fetch_add(&p->space_waiters, 1);
     /* Re-check after announcing ourselves, so a wake between the failed
      * reservation and the announcement is not lost. */
@@ -66,7 +79,7 @@ static void release_slot(pulsarc_producer_t *p, uint32_t len) {
 /* Common path of every send: validate, reserve, enqueue, wake. On error the
  * caller still owns (and must release) data and ext. */
 static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
-                                 int64_t default_timeout_ms) {
+                                 int64_t default_timeout_ms, uint64_t *since_ns) {
   pulsarc_err_t err = closed_error(p);
   if (err != PULSARC_OK)
     return err;
@@ -85,7 +98,7 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
   bool may_block = p->conf.block_if_queue_full && !on_loop;
   if ((err = pc_producer_take_memory(p, m->len, m->deadline_ns, may_block)) != PULSARC_OK)
     return err;
-  if ((err = reserve_slot(p, m->deadline_ns, may_block)) != PULSARC_OK) {
+  if ((err = reserve_slot(p, m->deadline_ns, may_block, since_ns)) != PULSARC_OK) {
     pc_producer_release_memory(p, m->len);
     return err;
   }
@@ -111,6 +124,8 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
       release_slot(p, m->len);
       return PULSARC_ERR_QUEUE_FULL;
     }
+    if (*since_ns == 0)
+      *since_ns = pc_mono_ns();
     atomic_fetch_add(&p->space_waiters, 1);
     bool ok = wait_for_room(p, seen, m->deadline_ns);
     atomic_fetch_sub(&p->space_waiters, 1);
@@ -160,9 +175,17 @@ static void explain_refusal(pulsarc_producer_t *p, const pc_msg *m, pulsarc_err_
 
 pulsarc_err_t pc_producer_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
                                   int64_t default_timeout_ms) {
-  pulsarc_err_t err = try_enqueue(p, m, opts, default_timeout_ms);
-  if (err != PULSARC_OK)
+  uint64_t since_ns = 0;
+  pulsarc_err_t err = try_enqueue(p, m, opts, default_timeout_ms, &since_ns);
+  if (__builtin_expect(since_ns != 0, 0))
+    count_blocked(p, since_ns);
+  if (err != PULSARC_OK) {
+    if (err == PULSARC_ERR_QUEUE_FULL)
+      atomic_fetch_add_explicit(&p->rejected_pending, 1, memory_order_relaxed);
+    else if (err == PULSARC_ERR_MEMORY_LIMIT)
+      atomic_fetch_add_explicit(&p->rejected_memory, 1, memory_order_relaxed);
     explain_refusal(p, m, err);
+  }
   return err;
 }
 

@@ -21,9 +21,25 @@ static const pc_logger *logger(pulsarc_producer_t *p) { return &p->client->conf.
 
 /* ------------------------------------------------------------ partitions */
 
+/* Publishes the partitions' counters for readers on any thread. The old
+ * directory stays (a reader may hold it) until the producer is freed. */
+static void publish_stats_dir(pulsarc_producer_t *p) {
+  pc_stats_dir *old = atomic_load_explicit(&p->stats_dir, memory_order_relaxed);
+  pc_stats_dir *d = malloc(sizeof *d + (size_t)p->nparts * sizeof d->s[0]);
+  if (d == NULL)
+    return; /* the new partitions stay out of the stats until the next growth */
+  d->prev = old;
+  d->n = p->nparts;
+  d->partitioned = p->parts[0]->index >= 0;
+  for (int i = 0; i < p->nparts; i++)
+    d->s[i] = &p->parts[i]->stats;
+  atomic_store_explicit(&p->stats_dir, d, memory_order_release);
+}
+
 /* Adds partitions up to n (the count only grows). Lazily started partitions
  * register on their first message. */
 static int grow_parts(pulsarc_producer_t *p, int n, bool partitioned) {
+  int rc = 0, before = p->nparts;
   if (n <= p->nparts)
     return 0;
   pc_part **parts = realloc(p->parts, (size_t)n * sizeof *parts);
@@ -31,8 +47,10 @@ static int grow_parts(pulsarc_producer_t *p, int n, bool partitioned) {
     return -1;
   p->parts = parts;
   for (int i = p->nparts; i < n; i++) {
-    if ((parts[i] = pc_part_new(p, partitioned ? i : -1)) == NULL)
-      return -1;
+    if ((parts[i] = pc_part_new(p, partitioned ? i : -1)) == NULL) {
+      rc = -1;
+      break;
+    }
     p->nparts = i + 1;
     atomic_store_explicit(&p->parts_known, p->nparts, memory_order_release);
     if (!(partitioned && p->conf.lazy_start_partitions)) {
@@ -43,7 +61,9 @@ static int grow_parts(pulsarc_producer_t *p, int n, bool partitioned) {
                                   : p->create_deadline_ns);
     }
   }
-  return 0;
+  if (p->nparts > before)
+    publish_stats_dir(p);
+  return rc;
 }
 
 static void on_partitions_update(pulsarc_err_t err, const pc_lookup_result *res, void *ctx) {
@@ -333,6 +353,10 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
   for (int i = 0; i < p->nparts; i++)
     pc_part_free(p->parts[i]);
   free(p->parts);
+  for (pc_stats_dir *d = atomic_load(&p->stats_dir), *prev; d != NULL; d = prev) {
+    prev = d->prev;
+    free(d);
+  }
   pc_fifo_free(&p->unrouted);
   pc_producer_conf_release(&p->conf);
   void *waiter = p->destroy_waiter;

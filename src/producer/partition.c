@@ -317,6 +317,8 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
     atomic_store(&p->max_message_size, (uint32_t)mx);
   if (part->index <= 0 && atomic_load(&p->name) == NULL)
     atomic_store_explicit(&p->name, part->name, memory_order_release);
+  if (part->created_once)
+    pc_stat_add(&part->stats.reconnects, 1);
   part->created_once = true;
   pc_timer_cancel(p->loop, &part->create_timer);
   part->backoff_ms = 0;
@@ -496,6 +498,9 @@ static void on_topic_lookup(pulsarc_err_t err, const pc_lookup_result *res, void
     pc_part_reconnect(part, err);
     return;
   }
+  part->proxied = res->proxy;
+  if (res->proxy)
+    part->proxy = res->via;
   connect_to(part, &res->broker, res->proxy ? &res->via : NULL);
 }
 
@@ -513,10 +518,14 @@ static void on_backoff_done(pc_loop *loop, pc_timer *t) {
   if (part->state != PS_BACKOFF)
     return;
   part->epoch++;
-  if (part->has_assigned)
-    connect_to(part, &part->assigned, NULL);
-  else
+  if (part->has_assigned) {
+    /* One attempt only: if the named owner fails us, the next attempt backs
+     * off and looks up, rather than redialling it at once forever. */
+    part->has_assigned = false;
+    connect_to(part, &part->assigned, part->proxied ? &part->proxy : NULL);
+  } else {
     part_lookup(part);
+  }
 }
 
 void pc_part_reconnect(pc_part *part, pulsarc_err_t why) {

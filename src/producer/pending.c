@@ -59,6 +59,7 @@ pc_entry *pc_entry_get(pc_part *part, uint32_t count) {
   e->codec = 0;
   e->uncompressed_size = 0;
   e->chunk_id = e->num_chunks = 0;
+  e->stat_msg_bytes = e->stat_raw = e->stat_wire = 0;
   e->payload_off = 0;
   e->nholes = 0;
   e->iovcnt = 0;
@@ -122,6 +123,15 @@ static void on_entry_written(pc_wref *w, bool written) {
   pc_entry *e = w->ctx;
   e->in_conn = false;
   e->conn = NULL;
+  if (written && !e->ever_written && !e->dead) {
+    /* A dead entry's partition may be gone (destroy): not counted. */
+    pc_part_stats *s = &e->part->stats;
+    pc_stat_add(&s->sent, e->count);
+    pc_stat_add(&s->bytes_sent, e->stat_msg_bytes);
+    pc_stat_add(&s->batches, 1);
+    pc_stat_add(&s->uncompressed, e->stat_raw);
+    pc_stat_add(&s->compressed, e->stat_wire);
+  }
   if (written)
     e->ever_written = true;
   if (e->dead) {

@@ -172,7 +172,8 @@ void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
                      const pulsarc_msg_id_t *id);
 /* Runs the completion only; true if it had not run (the caller then owes
  * the message's slot and bytes: pc_producer_give_back). */
-bool pc_msg_complete_once(pc_msg *m, pulsarc_err_t err, const pulsarc_msg_id_t *id);
+bool pc_msg_complete_once(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
+                          const pulsarc_msg_id_t *id);
 /* Gives back in-flight slots and memory of completed messages. */
 void pc_producer_give_back(pulsarc_producer_t *p, uint32_t slots, uint64_t bytes);
 void pc_msg_release_payload(pc_msg *m);

@@ -12,6 +12,7 @@
 #include "client/topic.h"
 #include "common/buf.h"
 #include "common/err_detail.h"
+#include "common/histogram.h"
 #include "conf/conf.h"
 #include "loop/conn.h"
 #include "loop/loop.h"
@@ -55,7 +56,33 @@ typedef struct pc_entry {
   uint32_t nholes, holes_cap;
   int iovcnt;
   size_t wire_len; /* frame bytes including the holes */
+  /* For the stats once the frame is first written: its messages' payload
+   * bytes, and its payload before and after compression. */
+  uint64_t stat_msg_bytes, stat_raw, stat_wire;
 } pc_entry;
+
+/* The counters of one partition (or, in pulsarc_producer.xstats, of the
+ * messages that completed before they were routed to one). Written by the
+ * producer's I/O thread only (pc_stat_add), read from any thread;
+ * docs/stats.md says when each one moves. */
+typedef struct pc_part_stats {
+  pc_stat accepted, bytes_accepted; /* routed here (xstats: taken in, never routed) */
+  pc_stat sent, bytes_sent;         /* in an entry whose frame was first fully written */
+  pc_stat acked, bytes_acked;
+  pc_stat failed, bytes_failed, timed_out;
+  pc_stat batches, uncompressed, compressed;
+  pc_stat reconnects, resent;
+} pc_part_stats;
+
+/* The partitions' counters as readers on any thread find them: the loop
+ * publishes a new directory when partitions are added and keeps the old
+ * ones (prev) until the producer is freed, so a reader never sees one go. */
+typedef struct pc_stats_dir {
+  struct pc_stats_dir *prev;
+  int n;
+  bool partitioned;
+  pc_part_stats *s[];
+} pc_stats_dir;
 
 typedef enum pc_part_state {
   PS_INIT,        /* waiting for the start delay or the partition count */
@@ -96,6 +123,10 @@ typedef struct pc_part {
   uint64_t backoff_ms;
   bool has_assigned; /* broker named the new owner in CLOSE_PRODUCER */
   pc_host_port assigned;
+  /* The last lookup said proxy_through_service_url: the assigned owner is
+   * then reached through this service host too, never dialled directly. */
+  bool proxied;
+  pc_host_port proxy;
   uint32_t max_message_size; /* min(conf, broker) */
 
   /* creation.c: the first creation's deadline */
@@ -130,6 +161,9 @@ typedef struct pc_part {
   bool resend_blocked;      /* resend waits for a frame still in a connection */
   pc_entry *resend_blocker; /* that frame */
   bool resend_kick;         /* it is out: the poller resumes the resend */
+
+  /* stats.c and every file that counts */
+  pc_part_stats stats;
 } pc_part;
 
 /* Upward events. Calls go only downward (src/LAYERS); this table is how
@@ -169,9 +203,20 @@ struct pulsarc_producer {
   _Alignas(64) _Atomic uint32_t space_seq; /* futex word bumped when room appears */
   _Atomic uint32_t space_waiters;
   _Alignas(64) pc_sendq q;
+  /* [any] Senders update these only on slow paths (a refused send, a wait
+   * for room), so an atomic add is fine; their own line keeps them away
+   * from the lines every send touches. */
+  _Alignas(64) _Atomic uint64_t blocked_pending, blocked_memory, blocked_ns;
+  _Atomic uint64_t rejected_pending, rejected_memory;
+  _Atomic(pc_stats_dir *) stats_dir; /* written by the loop, see pc_stats_dir */
 
   /* [loop] */
   _Alignas(64) pc_poller poller;
+  pc_part_stats xstats; /* messages completed before routing */
+  pc_hist latency;      /* every completion, from its drain */
+  /* Failures by pulsarc_err_t, for the producer as a whole (1.6 KiB each
+   * partition would add up on partitioned topics). */
+  pc_stat failed_by[PULSARC_STATS_ERRORS];
   pc_timer start_timer;
   pc_timer deadline_timer;
   const pc_producer_events *events;

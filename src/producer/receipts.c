@@ -22,7 +22,7 @@ static void complete_entry(pc_part *part, pc_entry *e, pulsarc_err_t err, int64_
   for (uint32_t i = 0; i < e->count; i++) {
     if (e->batched)
       id.batch_index = (int32_t)i;
-    if (pc_msg_complete_once(&e->msgs[i], err, err == PULSARC_OK ? &id : NULL)) {
+    if (pc_msg_complete_once(p, &e->msgs[i], err, err == PULSARC_OK ? &id : NULL)) {
       slots++;
       bytes += e->msgs[i].len;
     }

@@ -26,6 +26,8 @@ void pc_part_resend_resume(pc_part *part) {
       part->resend_blocker = e;
       return;
     }
+    if (e->ever_written)
+      pc_stat_add(&part->stats.resent, 1);
     pc_entry_write(part, e);
     e->sent_round = part->resend_round;
   }

@@ -101,6 +101,9 @@ void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
     }
   }
   pc_part *part = p->parts[k];
+  m->route = k + 1;
+  pc_stat_add(&part->stats.accepted, 1);
+  pc_stat_add(&part->stats.bytes_accepted, m->len);
   part_take(part, m);
   pc_poller_unpark(p->loop, &p->poller); /* a parked producer holds no unsent message */
   if (part->state == PS_INIT)

@@ -285,6 +285,9 @@ static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *p
     }
     if (last)
       e->msgs[0] = *m;
+    e->stat_msg_bytes = last ? m->len : 0;
+    e->stat_raw = k == 0 ? uncompressed : 0; /* the whole message, once */
+    e->stat_wire = len;
     pc_pending_push(part, e);
     pc_entry_write(part, e);
   }
@@ -332,8 +335,11 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   pc_buf_reset(&part->scratch);
   bool splice = may_splice(e->msgs, n, codec);
   uint64_t guess = 0, spliced_bytes = 0;
-  for (uint32_t i = 0; i < n; i++)
+  uint64_t msg_bytes = 0;
+  for (uint32_t i = 0; i < n; i++) {
     guess += (splice ? 0 : e->msgs[i].len) + 16;
+    msg_bytes += e->msgs[i].len;
+  }
   int rc = pc_buf_reserve(&e->frame, HEADROOM + guess);
   e->frame.len = HEADROOM;
   if (rc == 0 && codec != 0)
@@ -427,6 +433,9 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     e->waited = (e->msgs[i].flags & PC_MSG_WAITED) != 0;
   if (e->waited)
     part->waited_inflight++; /* pending.c counts it down on release */
+  e->stat_msg_bytes = msg_bytes;
+  e->stat_raw = raw_len;
+  e->stat_wire = payload_len;
   pc_pending_push(part, e);
   pc_entry_write(part, e);
 }

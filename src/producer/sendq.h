@@ -27,6 +27,7 @@ typedef struct pc_msg {
   uint32_t len;
   uint32_t flags;          /* PC_MSG_* */
   uint32_t crc;            /* pc_crc32c of the payload, if PC_MSG_HAS_CRC */
+  uint32_t route;          /* [loop] its partition's index + 1; 0 before routing */
   pulsarc_free_fn free_fn; /* releases data once copied; NULL if borrowed */
   void *free_ctx;
   pc_msg_ext *ext;      /* options, or NULL */

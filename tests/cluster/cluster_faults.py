@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cluster fault scenarios (issue 14 item 2a, 2b) against the real cluster.
+"""Cluster fault scenarios (issue 14 items 2a-e, 2g) against the real cluster.
 
 Deduplication on; pulsarc-cluster-publish sends --count unique messages
 "t<thread>-<i>" from 4 threads through one producer (send timeout 0) while
@@ -8,17 +8,29 @@ this script injects the fault:
           the run (each after more receipts arrived);
   kill    the owning broker is SIGKILLed once (its topics move to the other
           broker when its metadata session expires); restarted afterwards.
+  rolling both brokers are restarted (SIGTERM, start), the owner first, one
+          after the other (published at --rolling-rate so both hit mid-stream).
+  split   a 16-partition topic, each thread's messages keyed by its thread id;
+          every bundle of public/default is split (and unloaded) mid-stream.
+  transfer (extensible load manager only) the topic's bundle is unloaded
+          --transfers times naming the other broker as destination: the
+          CLOSE_PRODUCER names the new owner and pulsarc goes straight there,
+          without a LOOKUP (its DEBUG log), through the proxy when via proxy.
+  firstdown  no fault: broker1, the first host of the two-broker service URL,
+          is stopped before pulsarc starts (multi only); restarted afterwards.
 Then the official client reads the topic from the start: every message
 exactly once, each thread's messages in order. The fault must hit
 mid-stream: receipts before and after each fault, pulsarc re-registered the
 producer (its own INFO log), and for kill the owner changed (admin lookup).
-With --via proxy, pulsarc must have connected to the proxy's port only.
+With --via proxy, pulsarc must have dialled the proxy's port only: every
+address it dialled is in its DEBUG log, failed dials included (the default
+log level here is debug); only --proxy-scenarios run via proxy.
 
 Figures printed per scenario: sent, received, duplicates, losses, time from
 each fault to the first receipt after it, the longest receipt gap.
 
 Usage: run_cluster_test.sh cluster_faults.py --publisher PATH
-         [--scenarios unload,kill] [--count 100000] [--rate 5000]
+         [--scenarios unload,kill,rolling,split,firstdown] [--proxy-scenarios ...] [--count 100000] [--rate 5000]
          [--state-dir DIR] [--reuse] [--keep] [--dedup on|off] [--pulsarc-log-level L]
          [--via multi,proxy,...]
 """
@@ -40,13 +52,13 @@ THREADS = 4
 class Publisher:
     """pulsarc-cluster-publish in the background; follows its progress."""
 
-    def __init__(self, path, url, topic, count, rate, workdir, name, log_level):
+    def __init__(self, path, url, topic, count, rate, workdir, name, log_level, extra=()):
         self.out = os.path.join(workdir, f"{name}.receipts")
         self.log = os.path.join(workdir, f"{name}.pulsarc.log")
         cmd = [path, "--service-url", url, "--topic", topic, "--threads", str(THREADS),
                "--count-per-thread", str(count // THREADS), "--rate", str(rate),
                "--name", name, "--send-timeout-ms", "0", "--out", self.out, "--log", self.log,
-               "--log-level", log_level]
+               "--log-level", log_level, *extra]
         self.total = (count // THREADS) * THREADS
         self.receipts = 0
         self.done = None
@@ -84,15 +96,17 @@ class Publisher:
         self.reader.join(timeout=10)
         if rc != 0:
             raise AssertionError(f"publisher failed (exit {rc}); see {self.out}")
-        times = []
+        times, parts = [], {}
         with open(self.out) as f:
             for line in f:
                 t, i, ns, mid, err = line.split()
                 if err != "PULSARC_OK":
                     raise AssertionError(f"message t{t}-{i}: {err}")
                 times.append(int(ns) / 1e9)
+                p = partition_of(mid)
+                parts[p] = parts.get(p, 0) + 1
         times.sort()
-        return times
+        return times, parts
 
     def registrations(self):
         """Realtime seconds of each producer registration (pulsarc's INFO log)."""
@@ -123,26 +137,84 @@ def after(times, t):
     return None
 
 
-def connected_ports(path):
-    """Ports pulsarc connected to, from its INFO log ("conn HOST:PORT: connected")."""
-    ports = set()
+def dialled_ports(path):
+    """Every port pulsarc dialled, from its DEBUG log ("connecting to HOST:PORT")
+    and INFO log ("connect to HOST:PORT failed"); None if the log has no dial
+    line at all (log level above debug)."""
+    ports, seen = set(), False
     with open(path) as f:
         for line in f:
-            m = re.search(r" conn [0-9.]+:([0-9]+): connected", line)
+            m = re.search(r" (?:connecting to|connect to) [0-9.]+:([0-9]+)", line)
             if m:
+                seen = True
                 ports.add(int(m.group(1)))
-    return ports
+    return ports if seen else None
+
+
+def new_owner_closes(path, topic, since):
+    """(CLOSE_PRODUCERs that named a new owner, LOOKUPs of topic sent after
+    since) from pulsarc's log (the LOOKUP lines are DEBUG)."""
+    named = lookups = 0
+    with open(path) as f:
+        for line in f:
+            if f"broker closed producer on {topic}, new owner " in line:
+                named += 1
+            elif f" sending LOOKUP for {topic} to " in line and int(line.split()[0]) / 1e9 > since:
+                lookups += 1
+    return named, lookups
+
+
+def partition_of(msg_id):
+    """LEDGER:ENTRY:PARTITION:BATCH -> PARTITION (-1: not partitioned)."""
+    return int(msg_id.split(":")[2])
+
+
+def owners(cl, topic, nparts):
+    """{topic or partition: broker name} by admin lookup."""
+    names = [topic] if nparts == 0 else [f"{topic}-partition-{i}" for i in range(nparts)]
+    return {n: cl.owner(n) for n in names}
+
+
+def owner_summary(own):
+    if len(own) == 1:
+        return next(iter(own.values()))
+    per = {}
+    for b in own.values():
+        per[b] = per.get(b, 0) + 1
+    return ", ".join(f"{b}: {n} partitions" for b, n in sorted(per.items()))
+
+
+def other(broker):
+    return "broker2" if broker == "broker1" else "broker1"
+
+
+SPLIT_PARTITIONS = 16
 
 
 def scenario(cl, a, kind, via):
     topic = f"persistent://public/default/faults-{kind}-{uuid.uuid4().hex[:8]}"
     workdir = os.path.join(cl.dir, "scenarios")
     os.makedirs(workdir, exist_ok=True)
-    owner_before = cl.owner(topic)
-    log(f"[{kind}] topic {topic} owned by {owner_before}; publishing via {via}")
+    nparts = SPLIT_PARTITIONS if kind == "split" else 0
+    if nparts:
+        cl.run("create-partitioned", topic, str(nparts))
+    stopped = None
+    if kind == "firstdown":
+        # the service URL's first host is down before pulsarc starts
+        stopped = "broker1"
+        cl.run("stop", stopped, timeout=300)
+    own_before = owners(cl, topic, nparts)
+    if kind == "split" and len(set(own_before.values())) < 2:
+        # spread the partitions: move the bundles of the first broker's half
+        log(f"[{kind}] all partitions on one broker; splitting the bundles to spread them")
+        cl.run("split-bundle", "public/default")
+        own_before = owners(cl, topic, nparts)
+    log(f"[{kind}] topic {topic} owned by {owner_summary(own_before)}; publishing via {via}")
     url = cl.url(via)
-    pub = Publisher(a.publisher, url, topic, a.count, a.rate, workdir, f"{kind}-{via}-{os.getpid()}",
-                    a.pulsarc_log_level)
+    rate = a.rolling_rate if kind == "rolling" else a.rate
+    pub = Publisher(a.publisher, url, topic, a.count, rate, workdir,
+                    f"{kind}-{via}-{os.getpid()}", a.pulsarc_log_level,
+                    extra=["--key-by-thread", "1"] if nparts else [])
     t_start = time.time()
     faults = []  # (label, time)
     killed = None
@@ -155,38 +227,92 @@ def scenario(cl, a, kind, via):
                 cl.run("unload", topic)
                 faults.append((f"unload {k + 1} (owner {before})", t))
                 time.sleep(0.5)
-        else:
+        elif kind == "kill":
             pub.wait_receipts(pub.total // 3, timeout_s=300)
             killed = cl.owner(topic)
             t = time.time()
             cl.run("kill", killed)
             faults.append((f"SIGKILL {killed}", t))
-        times = pub.finish(timeout_s=600)
+        elif kind == "rolling":
+            # the owner first (its topics move to the other broker), then the
+            # other one (they move back): a rolling restart of both
+            first = cl.owner(topic)
+            for k, broker in enumerate((first, other(first))):
+                pub.wait_receipts(max(pub.total * (k + 1) // 6, pub.receipts + 1000),
+                                  timeout_s=300)
+                t = time.time()
+                cl.run("restart", broker, timeout=300)
+                faults.append((f"restart {broker} ({time.time() - t:.1f}s)", t))
+        elif kind == "split":
+            pub.wait_receipts(pub.total // 3, timeout_s=300)
+            t = time.time()
+            cl.run("split-bundle", "public/default")
+            faults.append(("split of every bundle of public/default", t))
+        elif kind == "transfer":
+            for k in range(a.transfers):
+                pub.wait_receipts(pub.total * (k + 1) // (a.transfers + 2), timeout_s=300)
+                before = cl.owner(topic)
+                dest = other(before)
+                t = time.time()
+                cl.run("unload", topic, dest)
+                faults.append((f"transfer {k + 1} {before} -> {dest}", t))
+                time.sleep(0.5)
+        elif kind == "firstdown":
+            pass
+        times, parts = pub.finish(timeout_s=600)
     except BaseException:
         pub.proc.kill()  # with send timeout 0 it would wait for the cluster forever
         raise
     t_end = time.time()
-    owner_after = cl.owner(topic)
+    own_after = owners(cl, topic, nparts)
     regs = pub.registrations()
-    ports = connected_ports(pub.log)
-    if killed:
-        log(f"[{kind}] restarting {killed}")
-        cl.run("restart", killed, timeout=300)
+    ports = dialled_ports(pub.log)
+    if killed or stopped:
+        log(f"[{kind}] restarting {killed or stopped}")
+        cl.run("restart", killed or stopped, timeout=300)
 
     t0 = time.monotonic()
-    got = read_all(cl.url("broker1"), topic, pub.total, timeout_s=300)
+    if nparts:
+        got = []
+        for part, n in sorted(parts.items()):
+            got += read_all(cl.url("broker1"), f"{topic}-partition-{part}", n, timeout_s=300,
+                            quiet_ms=1000)
+    else:
+        got = read_all(cl.url("broker1"), topic, pub.total, timeout_s=300)
     read_s = time.monotonic() - t0
     dups, lost, disorder = check_readback(got, pub.total)
     gaps = [b - x for x, b in zip(times, times[1:])]
+    reconnects = len(regs) - max(nparts, 1)
     lines = [f"[{kind}] sent {pub.total}, receipts {len(times)}, received {len(got)}, "
              f"duplicates {dups}, lost {lost}, out of order {disorder}; "
-             f"publish {t_end - t_start:.1f}s, read back {read_s:.1f}s; owner {owner_before} -> "
-             f"{owner_after}; producer registrations {len(regs)}; longest receipt gap "
-             f"{max(gaps) * 1000:.0f} ms; pulsarc connected to ports {sorted(ports)}"]
+             f"publish {t_end - t_start:.1f}s, read back {read_s:.1f}s; owner "
+             f"{owner_summary(own_before)} -> {owner_summary(own_after)}; producer "
+             f"re-registrations {reconnects}; longest receipt gap {max(gaps) * 1000:.0f} ms; "
+             f"pulsarc dialled ports {sorted(ports) if ports is not None else '?'}"]
+    if nparts:
+        used = [f"{topic}-partition-{i}" for i in sorted(parts)]
+        lines.append(f"[{kind}]   messages per partition {dict(sorted(parts.items()))}, their "
+                     f"owners {[own_before[n] for n in used]} -> {[own_after[n] for n in used]}; "
+                     f"partitions that changed owner "
+                     f"{sum(1 for n in own_before if own_before[n] != own_after[n])}")
     problems = []
     proxy_port = int(cl.ports["PROXY_PORT"])
-    if via == "proxy" and ports != {proxy_port}:
-        problems.append(f"through the proxy ({proxy_port}) pulsarc connected to {sorted(ports)}")
+    if via == "proxy":
+        # every address pulsarc dialled, not just the connections that made it
+        if ports is None:
+            problems.append("no dial lines in pulsarc's log (run with --pulsarc-log-level debug)")
+        elif ports != {proxy_port}:
+            problems.append(f"through the proxy ({proxy_port}) pulsarc dialled {sorted(ports)}")
+    if kind == "firstdown":
+        # pulsarc starts a client's lookups at host (producers so far % hosts):
+        # its one producer asks the second host first, so multi never dials
+        # the stopped broker1, and multirev (broker2,broker1) must fail over
+        down = int(cl.ports["BROKER1_PORT"])
+        dialled = ports is not None and down in ports
+        lines.append(f"[{kind}]   broker1 (port {down}) down at start, service URL {url}; "
+                     f"pulsarc dialled it (refused) and went on: {dialled}")
+        if via == "multirev" and not dialled:
+            problems.append("pulsarc never tried the stopped broker: no failover shown")
     for label, t in faults:
         # the fault's effect: pulsarc's next registration after it; the
         # recovery: the first receipt after that registration
@@ -202,10 +328,22 @@ def scenario(cl, a, kind, via):
             problems.append(f"{label} did not hit mid-stream")
     for line in lines:
         log(line)
-    if len(regs) < 2:
+    if faults and reconnects < 1:
         problems.append(f"pulsarc registered the producer {len(regs)} time(s): no reconnect")
-    if killed and owner_after == killed:
+    if kind == "transfer":
+        named, lookups = new_owner_closes(pub.log, topic, faults[0][1])
+        lines.append(f"[{kind}]   CLOSE_PRODUCERs naming the new owner: {named}; LOOKUPs pulsarc "
+                     f"sent after the first transfer: {lookups}")
+        if named == 0:
+            problems.append("no CLOSE_PRODUCER named the new owner")
+        if lookups:
+            problems.append(f"pulsarc sent {lookups} LOOKUP(s) after a transfer named the owner")
+        if own_after[topic] == own_before[topic] and a.transfers % 2:
+            problems.append("the owner did not change")
+    if killed and own_after[topic] == killed:
         problems.append(f"owner did not change after SIGKILL of {killed}")
+    if kind == "split" and len(set(own_before.values())) < 2:
+        problems.append(f"the {nparts} partitions were not spread over both brokers")
     if len(got) != pub.total or dups or lost or disorder:
         problems.append(f"read back: {len(got)}/{pub.total}, {dups} duplicates, {lost} lost, "
                         f"{disorder} out of order")
@@ -217,28 +355,38 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--publisher", required=True)
     ap.add_argument("--scenarios", default="unload,kill")
+    ap.add_argument("--proxy-scenarios", default="unload,kill,rolling,transfer",
+                    help="of --scenarios, those also run via proxy (firstdown never is)")
     ap.add_argument("--count", type=int, default=100000)
     ap.add_argument("--rate", type=float, default=5000, help="messages/s, all threads")
+    ap.add_argument("--rolling-rate", type=float, default=1000,
+                    help="messages/s for rolling: the publish must outlast two broker restarts")
     ap.add_argument("--unloads", type=int, default=5)
+    ap.add_argument("--transfers", type=int, default=3)
+    ap.add_argument("--extensible-lm", action="store_true",
+                    help="start the cluster with the extensible load manager (for transfer)")
     ap.add_argument("--state-dir", default="cluster-faults")
     ap.add_argument("--via", default="multi",
                     help="comma-separated service URLs to run each scenario through: multi "
                          "(both brokers, default), broker1, broker2, proxy (then pulsarc may "
-                         "connect to the proxy port only)")
+                         "connect to the proxy port only); multirev (broker2,broker1) serves "
+                         "firstdown only")
     ap.add_argument("--dedup", choices=("on", "off"), default="on",
                     help="off shows that the read-back check catches duplicates")
-    ap.add_argument("--pulsarc-log-level", default="info",
+    ap.add_argument("--pulsarc-log-level", default="debug",
                     help="pulsarc's log level (the log is in STATE/scenarios)")
     ap.add_argument("--reuse", action="store_true", help="use a running cluster in --state-dir")
     ap.add_argument("--keep", action="store_true", help="leave the cluster running")
     a = ap.parse_args()
 
     kinds = a.scenarios.split(",")
-    if any(k not in ("unload", "kill") for k in kinds):
-        ap.error("--scenarios: a comma-separated list of unload, kill")
+    all_kinds = ("unload", "kill", "rolling", "split", "firstdown", "transfer")
+    if any(k not in all_kinds for k in kinds):
+        ap.error("--scenarios: a comma-separated list of " + ", ".join(all_kinds))
+    proxy_kinds = a.proxy_scenarios.split(",")
     vias = a.via.split(",")
-    if any(v not in ("multi", "broker1", "broker2", "proxy") for v in vias):
-        ap.error("--via: a comma-separated list of multi, broker1, broker2, proxy")
+    if any(v not in ("multi", "multirev", "broker1", "broker2", "proxy") for v in vias):
+        ap.error("--via: a comma-separated list of multi, multirev, broker1, broker2, proxy")
     cl = Cluster(a.root, a.state_dir)
     t_all = time.monotonic()
     report, problems = [], []
@@ -246,10 +394,14 @@ def main():
         if a.reuse:
             cl.load_ports()
         else:
-            cl.start()
+            cl.start(*(["--extensible-lm"] if a.extensible_lm else []))
         cl.run("dedup", "public/default", a.dedup)
         for via in vias:
             for kind in kinds:
+                if (via == "proxy" and kind not in proxy_kinds) or \
+                        (kind == "firstdown" and via not in ("multi", "multirev")) or \
+                        (via == "multirev" and kind != "firstdown"):
+                    continue
                 lines, bad = scenario(cl, a, kind, via)
                 report += [f"via {via}: {line}" for line in lines]
                 problems += [f"[{kind} via {via}] {p}" for p in bad]

@@ -14,7 +14,9 @@
  * Usage: pulsarc-cluster-publish --service-url URL --topic T [--threads 4]
  *          [--count-per-thread 25000] [--rate MSGS_PER_S_TOTAL] [--name NAME]
  *          [--send-timeout-ms 0] [--conf key=value]... [--log-level info]
- *          --out FILE --log FILE
+ *          [--key-by-thread 1] --out FILE --log FILE
+ * With --key-by-thread 1 thread t's messages carry the partition key "t<t>",
+ * so on a partitioned topic each thread's messages share one partition.
  */
 #include <pulsarc/pulsarc.h>
 
@@ -46,6 +48,7 @@ struct worker {
 
 static pulsarc_producer_t *producer;
 static double rate_per_thread; /* 0: as fast as accepted */
+static int key_by_thread;
 static atomic_long n_receipts, n_errors;
 static FILE *log_file;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -85,6 +88,18 @@ static void on_receipt(pulsarc_err_t err, const pulsarc_msg_id_t *id, void *ctx)
 static void *run_worker(void *arg) {
   struct worker *w = arg;
   char payload[64];
+  pulsarc_msg_opts_t *opts = NULL;
+  if (key_by_thread) {
+    char key[16];
+    snprintf(key, sizeof key, "t%d", w->index);
+    opts = pulsarc_msg_opts_new();
+    if (!opts || pulsarc_msg_opts_set_partition_key(opts, key) != PULSARC_OK) {
+      fprintf(stderr, "cluster-publish: thread %d: no message options\n", w->index);
+      w->send_err = PULSARC_ERR_NO_MEMORY;
+      pulsarc_msg_opts_destroy(opts);
+      return NULL;
+    }
+  }
   int64_t t0 = now_ns(CLOCK_MONOTONIC);
   for (long i = 0; i < w->count; i++) {
     if (rate_per_thread > 0) {
@@ -97,14 +112,15 @@ static void *run_worker(void *arg) {
     }
     int len = snprintf(payload, sizeof payload, "t%d-%ld", w->index, i);
     pulsarc_err_t e =
-        pulsarc_producer_send_cb(producer, payload, (size_t)len, NULL, on_receipt, &w->receipts[i]);
+        pulsarc_producer_send_cb(producer, payload, (size_t)len, opts, on_receipt, &w->receipts[i]);
     if (e != PULSARC_OK) {
       fprintf(stderr, "cluster-publish: thread %d message %ld refused: %s\n", w->index, i,
               pulsarc_err_str(e));
       w->send_err = e;
-      return NULL;
+      break;
     }
   }
+  pulsarc_msg_opts_destroy(opts);
   return NULL;
 }
 
@@ -112,7 +128,7 @@ static void usage(void) {
   fprintf(stderr, "usage: pulsarc-cluster-publish --service-url URL --topic T [--threads N]\n"
                   "  [--count-per-thread N] [--rate MSGS_PER_S] [--name NAME]\n"
                   "  [--send-timeout-ms MS] [--conf key=value]... [--log-level LEVEL]\n"
-                  "  --out FILE --log FILE\n");
+                  "  [--key-by-thread 1] --out FILE --log FILE\n");
   exit(2);
 }
 
@@ -150,6 +166,8 @@ int main(int argc, char **argv) {
       out = v;
     else if (!strcmp(a, "--log"))
       logp = v;
+    else if (!strcmp(a, "--key-by-thread"))
+      key_by_thread = atoi(v);
     else
       usage();
   }

@@ -65,6 +65,8 @@ class Cluster:
             "broker2": self.ports["PULSAR_CLUSTER_BROKER2_URL"],
             "proxy": self.ports["PULSAR_CLUSTER_PROXY_URL"],
             "multi": self.ports["PULSAR_CLUSTER_SERVICE_URL"],
+            "multirev": (f"pulsar://127.0.0.1:{self.ports['BROKER2_PORT']},"
+                         f"127.0.0.1:{self.ports['BROKER1_PORT']}"),
         }[member]
 
     def owner(self, topic):

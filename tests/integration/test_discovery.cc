@@ -119,6 +119,84 @@ TEST_F(MultiHost, FirstHostClosedStillWorks) {
 }
 
 // 13. Partitioned topic.
+// A topic transfer names the new owner in CLOSE_PRODUCER. Behind a proxy
+// (the lookup said proxy_through_service_url) the new owner is reached
+// through the proxy, with the owner as the logical address, never dialled
+// directly: here "proxy" A names B as the new owner, and B must see no
+// connection while A sees a second proxied CONNECT.
+TEST(Discovery, AssignedOwnerIsReachedThroughTheProxy) {
+  Watchdog dog(30);
+  pulsarc_tb_opts ob = pulsarc_tb_opts_default();
+  pulsarc_tb *b = nullptr;
+  ASSERT_EQ(pulsarc_tb_start(&ob, &b), 0);
+  pulsarc_tb_opts oa = pulsarc_tb_opts_default();
+  oa.proxy_through = true;
+  oa.assign_to = pulsarc_tb_service_url(b);
+  pulsarc_tb *a = nullptr;
+  ASSERT_EQ(pulsarc_tb_start(&oa, &a), 0);
+
+  pulsarc_client_t *client = nullptr;
+  ASSERT_EQ(pulsarc_client_new(pulsarc_tb_service_url(a), nullptr, &client), PULSARC_OK);
+  pulsarc_producer_t *p = nullptr;
+  ASSERT_EQ(pulsarc_producer_create(client, "transferred", nullptr, &p), PULSARC_OK);
+  MsgOpts o;
+  o.Timeout(10000);
+  EXPECT_EQ(pulsarc_producer_send(p, "before", 6, o.get(), nullptr), PULSARC_OK);
+  pulsarc_tb_stats sa;
+  pulsarc_tb_get_stats(a, &sa);
+  EXPECT_EQ(sa.proxied_connects, 1u);
+  ASSERT_EQ(pulsarc_tb_close_producers(a, "transferred"), 1);
+  EXPECT_EQ(pulsarc_producer_send(p, "after", 5, o.get(), nullptr), PULSARC_OK);
+
+  pulsarc_tb_stats sb;
+  pulsarc_tb_get_stats(a, &sa);
+  pulsarc_tb_get_stats(b, &sb);
+  EXPECT_EQ(sb.connections, 0u) << "the assigned owner was dialled directly, bypassing the proxy";
+  EXPECT_EQ(sa.proxied_connects, 2u);
+  EXPECT_EQ(sa.lookups, 1u) << "the assigned owner needs no lookup";
+  pulsarc_tb_topic_stats ts;
+  pulsarc_tb_get_topic_stats(a, "transferred", &ts);
+  EXPECT_EQ(ts.messages, 2u);
+  pulsarc_producer_destroy(p);
+  pulsarc_client_destroy(client);
+  pulsarc_tb_free(a);
+  pulsarc_tb_free(b);
+}
+
+// An assigned owner that cannot be reached is tried once; then the producer
+// backs off and looks the topic up again (before, it redialled the dead
+// owner at once, forever, and never came back).
+TEST(Discovery, UnreachableAssignedOwnerFallsBackToLookup) {
+  Watchdog dog(30);
+  uint16_t closed = ClosedPort();
+  ASSERT_NE(closed, 0);
+  std::string dead = "pulsar://127.0.0.1:" + std::to_string(closed);
+  pulsarc_tb_opts oa = pulsarc_tb_opts_default();
+  oa.assign_to = dead.c_str();
+  pulsarc_tb *a = nullptr;
+  ASSERT_EQ(pulsarc_tb_start(&oa, &a), 0);
+
+  pulsarc_client_t *client = nullptr;
+  ASSERT_EQ(pulsarc_client_new(pulsarc_tb_service_url(a), nullptr, &client), PULSARC_OK);
+  pulsarc_producer_t *p = nullptr;
+  ASSERT_EQ(pulsarc_producer_create(client, "dead-owner", nullptr, &p), PULSARC_OK);
+  MsgOpts o;
+  o.Timeout(10000);
+  EXPECT_EQ(pulsarc_producer_send(p, "before", 6, o.get(), nullptr), PULSARC_OK);
+  ASSERT_EQ(pulsarc_tb_close_producers(a, "dead-owner"), 1);
+  EXPECT_EQ(pulsarc_producer_send(p, "after", 5, o.get(), nullptr), PULSARC_OK);
+  pulsarc_tb_stats sa;
+  pulsarc_tb_get_stats(a, &sa);
+  EXPECT_EQ(sa.lookups, 2u);
+  EXPECT_EQ(sa.producers_created, 2u);
+  pulsarc_tb_topic_stats ts;
+  pulsarc_tb_get_topic_stats(a, "dead-owner", &ts);
+  EXPECT_EQ(ts.messages, 2u);
+  pulsarc_producer_destroy(p);
+  pulsarc_client_destroy(client);
+  pulsarc_tb_free(a);
+}
+
 class Partitioned : public BrokerTest {
 protected:
   void BrokerOptions(pulsarc_tb_opts *o) override {

@@ -597,6 +597,11 @@ int main(int argc, char **argv) {
   free(iv);
 
   for (unsigned i = 0; i < o.producers; i++) {
+    pulsarc_producer_stats_t ps;
+    if (pulsarc_producer_stats(prods[i], &ps, sizeof ps) == PULSARC_OK)
+      perf_add_lib_stats(&r, &ps);
+  }
+  for (unsigned i = 0; i < o.producers; i++) {
     e = pulsarc_producer_close(prods[i]);
     if (e)
       fprintf(stderr, "pulsarc-perf: close of producer %u: %s\n", i + 1, pulsarc_err_str(e));

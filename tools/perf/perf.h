@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "hist.h"
+#include "pulsarc/pulsarc.h"
 
 #define PERF_MAX_CONF 64
 
@@ -54,7 +55,14 @@ typedef struct perf_result {
    * the measured window, so mean batch = stored_messages / entries. */
   bool has_batch;
   uint64_t entries, stored_messages;
+  /* The library's own stats (pulsarc_producer_stats), whole run, warm-up
+   * included: counters summed over the producers, latency percentiles the
+   * worst producer's (percentiles do not add up). */
+  pulsarc_producer_stats_t lib;
 } perf_result;
+
+/* Adds one producer's stats to r->lib. */
+void perf_add_lib_stats(perf_result *r, const pulsarc_producer_stats_t *s);
 
 /* Returns 0 to run, 1 after --help (exit 0), 2 on a usage error (message
  * already printed). */

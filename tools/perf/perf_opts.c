@@ -322,6 +322,32 @@ static void json_str(FILE *f, const char *s) {
   fputc('"', f);
 }
 
+void perf_add_lib_stats(perf_result *r, const pulsarc_producer_stats_t *s) {
+  pulsarc_producer_stats_t *l = &r->lib;
+  l->msgs_accepted += s->msgs_accepted;
+  l->msgs_sent += s->msgs_sent;
+  l->msgs_acked += s->msgs_acked;
+  l->msgs_failed += s->msgs_failed;
+  l->batches_sent += s->batches_sent;
+  l->uncompressed_bytes += s->uncompressed_bytes;
+  l->compressed_bytes += s->compressed_bytes;
+  l->reconnects += s->reconnects;
+  l->resent_batches += s->resent_batches;
+  l->mean_batch_msgs = l->batches_sent ? (double)l->msgs_sent / (double)l->batches_sent : 0.0;
+  l->latency.count += s->latency.count;
+  l->latency.sum_us += s->latency.sum_us;
+#define WORST(f) l->latency.f = s->latency.f > l->latency.f ? s->latency.f : l->latency.f
+  WORST(p50_us);
+  WORST(p99_us);
+  WORST(p999_us);
+  WORST(max_us);
+#undef WORST
+}
+
+static double lib_ratio(const pulsarc_producer_stats_t *l) {
+  return l->uncompressed_bytes ? (double)l->compressed_bytes / (double)l->uncompressed_bytes : 0.0;
+}
+
 void perf_report(const perf_opts *o, const perf_result *r) {
   double secs = r->seconds > 0 ? r->seconds : 0;
   double rate = secs > 0 ? (double)r->messages / secs : 0;
@@ -350,6 +376,17 @@ void perf_report(const perf_opts *o, const perf_result *r) {
               r->entries ? (double)r->stored_messages / (double)r->entries : 0.0);
     else
       fprintf(f, "batches: n/a (entry counts need the embedded broker)\n");
+    const pulsarc_producer_stats_t *l = &r->lib;
+    fprintf(f,
+            "library stats (whole run): %llu batches, mean batch %.2f messages, compression "
+            "ratio %.3f, %llu reconnects, %llu batches resent\n",
+            (unsigned long long)l->batches_sent, l->mean_batch_msgs, lib_ratio(l),
+            (unsigned long long)l->reconnects, (unsigned long long)l->resent_batches);
+    fprintf(f,
+            "library latency ms (taken in -> completed): p50 %.3f  p99 %.3f  p99.9 %.3f  "
+            "max %.3f\n",
+            (double)l->latency.p50_us / 1e3, (double)l->latency.p99_us / 1e3,
+            (double)l->latency.p999_us / 1e3, (double)l->latency.max_us / 1e3);
     fprintf(f, "client CPU %.2f s (%s)", r->client_cpu, r->cpu_scope);
     if (r->broker_cpu >= 0)
       fprintf(f, ", embedded broker CPU %.2f s", r->broker_cpu);
@@ -394,6 +431,19 @@ void perf_report(const perf_opts *o, const perf_result *r) {
            r->entries ? (double)r->stored_messages / (double)r->entries : 0.0);
   else
     printf(",\"entries\":null,\"stored_messages\":null,\"mean_batch\":null");
+  const pulsarc_producer_stats_t *l = &r->lib;
+  printf(",\"lib\":{\"msgs_sent\":%llu,\"msgs_acked\":%llu,\"msgs_failed\":%llu,"
+         "\"batches\":%llu,\"mean_batch\":%.3f,\"uncompressed_bytes\":%llu,"
+         "\"compressed_bytes\":%llu,\"compression_ratio\":%.4f,\"reconnects\":%llu,"
+         "\"resent_batches\":%llu,\"latency_us\":{\"count\":%llu,\"p50\":%llu,\"p99\":%llu,"
+         "\"p999\":%llu,\"max\":%llu}}",
+         (unsigned long long)l->msgs_sent, (unsigned long long)l->msgs_acked,
+         (unsigned long long)l->msgs_failed, (unsigned long long)l->batches_sent,
+         l->mean_batch_msgs, (unsigned long long)l->uncompressed_bytes,
+         (unsigned long long)l->compressed_bytes, lib_ratio(l), (unsigned long long)l->reconnects,
+         (unsigned long long)l->resent_batches, (unsigned long long)l->latency.count,
+         (unsigned long long)l->latency.p50_us, (unsigned long long)l->latency.p99_us,
+         (unsigned long long)l->latency.p999_us, (unsigned long long)l->latency.max_us);
   printf(",\"embedded_broker\":%s,\"service_url\":", r->embedded ? "true" : "false");
   json_str(stdout, r->service_url ? r->service_url : "");
   printf(",\"topic\":");

@@ -8,7 +8,8 @@
 # Usage:
 #   pulsar-cluster.sh fetch                       resolve jars, write the classpath file
 #   pulsar-cluster.sh start [--extensible-lm]     fresh cluster (wipes the state dir)
-#   pulsar-cluster.sh stop                        SIGTERM every member (SIGKILL after a grace)
+#   pulsar-cluster.sh stop [MEMBER]               SIGTERM every member, or one (SIGKILL after a grace);
+#                                                 `restart MEMBER` starts a stopped one again
 #   pulsar-cluster.sh kill MEMBER                 SIGKILL one member (zk|bookie|broker1|broker2|proxy)
 #   pulsar-cluster.sh restart MEMBER [--kill]     stop (SIGTERM, or SIGKILL) and start again, same ports/data
 #   pulsar-cluster.sh status                      one line per member; exit 0 if all are up
@@ -488,6 +489,7 @@ cmd_stop() {
   [[ -f "$PORTS" ]] || { log "nothing to stop ($PORTS missing)"; return 0; }
   load_ports
   local m
+  if [[ -n "${1:-}" ]]; then main_class "$1" >/dev/null; stop_member "$1" TERM; return 0; fi
   # front to back, so no member outlives what it depends on for long
   for m in proxy broker2 broker1 bookie zk; do stop_member "$m" TERM; done
 }

@@ -68,7 +68,10 @@ static void send_producer_success(pulsarc_tb *tb, tb_producer *p, uint64_t reque
 
 static void send_close_producer(pulsarc_tb *tb, tb_producer *p) {
   pc_cmd cmd;
-  tb_conn_send_cmd(tb, p->conn, pc_cmd_close_producer(&cmd, p->producer_id, tb->next_request_id++));
+  Pulsarc__BaseCommand *c = pc_cmd_close_producer(&cmd, p->producer_id, tb->next_request_id++);
+  c->close_producer->assigned_broker_service_url = tb->assign_to;
+  c->close_producer->assigned_broker_service_url_tls = tb->assign_to;
+  tb_conn_send_cmd(tb, p->conn, c);
 }
 
 /* ---------------------------------------------------------------- producers */

@@ -174,6 +174,7 @@ struct pulsarc_tb {
   char *listen_host;
   char *advertised_url;
   char *redirect_to;
+  char *assign_to;
   bool proxy_through;
   bool dedup;
   uint32_t max_message_size;

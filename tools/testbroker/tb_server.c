@@ -438,6 +438,7 @@ void pulsarc_tb_free(pulsarc_tb *tb) {
   free(tb->listen_host);
   free(tb->advertised_url);
   free(tb->redirect_to);
+  free(tb->assign_to);
   pthread_mutex_destroy(&tb->mu);
   pthread_cond_destroy(&tb->cond);
   free(tb);
@@ -461,6 +462,7 @@ int pulsarc_tb_start(const pulsarc_tb_opts *opts, pulsarc_tb **out) {
   tb->listen_host = dup_or_null(opts->listen_host ? opts->listen_host : "127.0.0.1");
   tb->advertised_url = dup_or_null(opts->advertised_url);
   tb->redirect_to = dup_or_null(opts->redirect_to);
+  tb->assign_to = dup_or_null(opts->assign_to);
   tb->proxy_through = opts->proxy_through;
   tb->dedup = opts->dedup;
   tb->max_message_size = opts->max_message_size;
@@ -473,7 +475,7 @@ int pulsarc_tb_start(const pulsarc_tb_opts *opts, pulsarc_tb **out) {
   tb->next_request_id = 1;
   int rc = -ENOMEM;
   if (!tb->listen_host || (opts->advertised_url && !tb->advertised_url) ||
-      (opts->redirect_to && !tb->redirect_to))
+      (opts->redirect_to && !tb->redirect_to) || (opts->assign_to && !tb->assign_to))
     goto fail;
   for (size_t i = 0; i < opts->num_partitions; i++) {
     if (!opts->partitions[i].topic) {

@@ -74,6 +74,10 @@ typedef struct pulsarc_tb_opts {
                                    there (authoritative=true). NULL: off */
   bool proxy_through;           /* LOOKUP Connect carries
                                    proxy_through_service_url=true */
+  const char *assign_to;        /* CLOSE_PRODUCERs this broker sends name this
+                                   URL as the new owner (assigned_broker_
+                                   service_url and _tls), as a topic transfer
+                                   does. NULL: they name none */
   uint32_t ping_interval_ms;    /* send PING to clients this often; 0 = never */
   int32_t max_protocol_version; /* CONNECTED.protocol_version = min(client, this); 19 */
   /* TLS and authentication (tb_tls.c). With tls_cert_file + tls_key_file
