@@ -219,7 +219,7 @@ static void producer_failed(out *o, const pc_prom_series *s, size_t n) {
   header(o, name, "counter",
          "Messages completed with an error (timeouts included), by error (pulsarc_err_name).");
   for (size_t i = 0; i < n; i++)
-    for (int e = 1; e < PULSARC_STATS_ERRORS && per_partition(&s[i]); e++) {
+    for (int e = 1; e < PULSARC_STATS_ERRORS && per_producer(&s[i]); e++) {
       uint64_t v = s[i].stats->failed_by_error[e];
       if (v == 0)
         continue;

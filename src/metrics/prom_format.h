@@ -10,7 +10,8 @@
 
 /* Which families a series feeds. The library counts most things per
  * partition, but a send blocks or is refused before it is routed, and the
- * latency histogram is kept per producer: a partitioned producer gives
+ * latency histogram and the failures by error are kept per producer
+ * (partition stats leave them zero): a partitioned producer gives
  * PARTITION series for the first kind and one PRODUCER series for the
  * second, so no family holds a total beside its parts. */
 typedef enum pc_prom_scope {

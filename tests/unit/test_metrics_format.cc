@@ -233,8 +233,8 @@ TEST(MetricsFormat, PiecesArriveInOrderAndBounded) {
 }
 
 // A partitioned producer: the per-partition families have one series per
-// partition and none for the producer; latency, blocked and refused sends
-// (counted per producer) have the producer's series only. No family holds
+// partition and none for the producer; latency, failures by error, blocked
+// and refused sends (counted per producer) have the producer's series only. No family holds
 // a total beside its parts.
 TEST(MetricsFormat, PartitionedProducerHasNoTotalBesideItsParts) {
   pulsarc_producer_stats_t p0 = sample_stats(1), p1 = sample_stats(2), whole = sample_stats(5);
@@ -249,7 +249,10 @@ TEST(MetricsFormat, PartitionedProducerHasNoTotalBesideItsParts) {
                           "partition=\"1\"} 180"));
   EXPECT_EQ(t.find("pulsarc_producer_messages_sent_total{topic=\"t\",producer=\"p\"} "),
             std::string::npos);
-  EXPECT_EQ(t.find("pulsarc_producer_messages_failed_total{topic=\"t\",producer=\"p\",error"),
+  EXPECT_TRUE(has_line(t, "pulsarc_producer_messages_failed_total{topic=\"t\",producer=\"p\","
+                          "error=\"PULSARC_ERR_TIMEOUT\"} 25"));
+  EXPECT_EQ(t.find("pulsarc_producer_messages_failed_total{topic=\"t\",producer=\"p\","
+                   "partition"),
             std::string::npos);
   EXPECT_TRUE(has_line(t, "pulsarc_producer_send_latency_seconds_count{topic=\"t\","
                           "producer=\"p\"} 435"));
