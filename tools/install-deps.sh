@@ -14,6 +14,10 @@ set -euo pipefail
 # abigail-tools: abidw/abidiff for the ABI check (tools/abi-dump.sh).
 # valgrind: the ctest example_valgrind_suppressions keeps tools/valgrind.supp
 # right; openssl: the throw-away CA of the TLS example's test.
+# prometheus (for its promtool) and python3-prometheus-client: the metrics
+# tests run both real parsers on pulsarc_client_metrics' text. The package
+# also brings the Prometheus server, whose service Debian enables where
+# systemd runs; the tests need only promtool.
 # Sanitizer runtimes: gcc's (libasan8, libubsan1, libtsan2) come with
 # build-essential; clang's (ASan, TSan, libFuzzer) are only a Recommends of
 # clang on Debian 12, hence libclang-rt-14-dev (clang there is clang-14).
@@ -24,6 +28,7 @@ PACKAGES=(
   libcurl4-openssl-dev
   libgtest-dev gnuplot-nox python3-venv curl
   abigail-tools valgrind openssl
+  prometheus python3-prometheus-client
 )
 
 for a in "$@"; do

@@ -758,13 +758,17 @@ typedef struct pulsarc_client_stats {
 PULSARC_API pulsarc_err_t pulsarc_client_stats(const pulsarc_client_t *client,
                                                pulsarc_client_stats_t *stats, size_t size);
 
-/* Writes the stats of the client and of every producer on it (per
- * partition for partitioned ones) in the Prometheus text exposition format
- * 0.0.4: metric names pulsarc_client_* and pulsarc_producer_*, counters
+/* Writes the stats of the client and of every producer on it in the
+ * Prometheus text exposition format 0.0.4 (docs/metrics.md lists every
+ * family): metric names pulsarc_client_* and pulsarc_producer_*, counters
  * ending in _total, the send latency as a histogram in seconds, labels
- * topic, producer and partition. fn receives the text in pieces, in order,
- * on the calling thread (each piece lives only during the call). Any
- * thread; does not wait on an I/O thread. */
+ * topic and producer, plus partition for a partitioned producer's
+ * per-partition series (no total beside them: sum() over partitions).
+ * fn receives the text in pieces, in order, on the calling thread (each
+ * piece lives only during the call), with no library lock held: it may call
+ * pulsarc. Any thread; does not wait on an I/O thread; allocates a copy of
+ * the producers' stats (about 2 KiB per producer and partition).
+ * PULSARC_ERR_INVALID_ARGUMENT for NULL client or fn. */
 typedef void (*pulsarc_text_fn)(const char *text, size_t len, void *ctx);
 PULSARC_API pulsarc_err_t pulsarc_client_metrics(pulsarc_client_t *client, pulsarc_text_fn fn,
                                                  void *ctx);

@@ -124,6 +124,7 @@ pulsarc_err_t pulsarc_client_new(const char *service_url, const pulsarc_client_c
         pc_loop_stop(c->loops[k]);
       goto nomem;
     }
+  pc_client_stats_log_start(c);
   *out = c;
   return PULSARC_OK;
 nomem:
@@ -238,6 +239,7 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
       break;
     m->ops->destroy(m); /* leaves the registry */
   }
+  pc_client_stats_log_stop(c);
   for (int i = 0; i < c->nloops; i++)
     (void)pc_loop_post(c->loops[i], pool_free_task, c->pools[i]);
   for (int i = 0; i < c->nloops; i++) {

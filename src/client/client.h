@@ -19,15 +19,27 @@ typedef struct pc_pool pc_pool;
 /* Whatever lives on a client and must go when it does (the producers, a
  * layer above: the client cannot call them, so they register these). */
 typedef struct pc_client_member pc_client_member;
+/* What the periodic stats log reports of a member. */
+typedef struct pc_member_stats {
+  char topic[PC_TOPIC_MAX];
+  char name[256]; /* "" before the broker named it */
+  pulsarc_producer_stats_t stats;
+} pc_member_stats;
 typedef struct pc_client_member_ops {
   /* [app] Closes the member, waiting for it; PULSARC_OK or its error. */
   pulsarc_err_t (*close)(pc_client_member *m);
   /* [app] Destroys the member; it calls pc_client_leave first. */
   void (*destroy)(pc_client_member *m);
+  /* [any, client->lock held] Fills *out for the periodic stats log; never
+   * blocks or allocates. -1: nothing to report. */
+  int (*stats)(pc_client_member *m, pc_member_stats *out);
 } pc_client_member_ops;
 struct pc_client_member {
   pc_client_member *next; /* client->lock */
   const pc_client_member_ops *ops;
+  /* The previous stats line's counters, for its rates (stats_log.c) [the
+   * stats timer's loop, client->lock held]. */
+  uint64_t log_acked, log_acked_bytes, log_failed;
 };
 
 struct pulsarc_client {
@@ -53,6 +65,9 @@ struct pulsarc_client {
   pc_client_member *members;
   _Atomic uint64_t nmembers; /* changed under lock, read without (client stats) */
   bool closed;
+  /* stats_interval_seconds > 0: fires on loops[0] (stats_log.c). */
+  pc_timer stats_timer;
+  uint64_t stats_last_ns;
 };
 
 /* ---- connection pool, one per loop: every function [loop] ---- */
@@ -108,6 +123,18 @@ pulsarc_err_t pc_lookup_stage(const pc_lookup_op *op, char *what, size_t len);
 int pc_client_join(pulsarc_client_t *c, pc_client_member *m, pc_loop **loop);
 /* Unregisters m (no-op if it is not registered). */
 void pc_client_leave(pulsarc_client_t *c, pc_client_member *m);
+
+/* ---- stats_log.c: the members' stats ---- */
+
+/* [any] Calls fn on every member with client->lock held (fn must not block,
+ * take a library lock or call the application), newest first. */
+void pc_client_members_each(pulsarc_client_t *c, void (*fn)(pc_client_member *m, void *arg),
+                            void *arg);
+
+/* [app] Starts the stats timer if stats_interval_seconds > 0. */
+void pc_client_stats_log_start(pulsarc_client_t *c);
+/* [app, not a loop] Stops it (before the loops stop). */
+void pc_client_stats_log_stop(pulsarc_client_t *c);
 
 /* ---- auth.c ---- */
 

@@ -23,7 +23,8 @@ struct pulsarc_client_conf {
   uint64_t operation_timeout_ms;
   uint64_t keepalive_interval_ms;
   int max_lookup_redirects;
-  uint64_t memory_limit_bytes; /* 0 = none */
+  uint64_t memory_limit_bytes;     /* 0 = none */
+  uint64_t stats_interval_seconds; /* 0 = no periodic stats log */
   pc_logger logger;
   /* TLS (pulsar+ssl://) and authentication. Strings belong to the conf;
    * pc_client_conf_copy duplicates them. */

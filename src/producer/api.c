@@ -12,7 +12,9 @@
 
 static pulsarc_err_t member_close(pc_client_member *m);
 static void member_destroy(pc_client_member *m);
-static const pc_client_member_ops member_ops = {.close = member_close, .destroy = member_destroy};
+static int member_stats(pc_client_member *m, pc_member_stats *out);
+static const pc_client_member_ops member_ops = {
+    .close = member_close, .destroy = member_destroy, .stats = member_stats};
 
 /* The producer's encryption, when its conf names keys; the file reader
  * reads the path kept in the producer's own conf copy. */
@@ -428,4 +430,14 @@ static pulsarc_err_t member_close(pc_client_member *m) {
 static void member_destroy(pc_client_member *m) {
   pulsarc_producer_destroy(
       (pulsarc_producer_t *)(void *)((char *)m - offsetof(pulsarc_producer_t, member)));
+}
+
+/* For the client's periodic stats log [any, client->lock held]. */
+static int member_stats(pc_client_member *m, pc_member_stats *out) {
+  const pulsarc_producer_t *p =
+      (const pulsarc_producer_t *)(void *)((char *)m - offsetof(pulsarc_producer_t, member));
+  const char *name = pulsarc_producer_name(p);
+  snprintf(out->topic, sizeof out->topic, "%s", p->topic);
+  snprintf(out->name, sizeof out->name, "%s", name != NULL ? name : "");
+  return pulsarc_producer_stats(p, &out->stats, sizeof out->stats) == PULSARC_OK ? 0 : -1;
 }

@@ -248,6 +248,7 @@ TEST(ConfTable, EveryKnownKeyIsInTheTable) {
                           "keepalive_interval_ms",
                           "max_lookup_redirects",
                           "memory_limit_bytes",
+                          "stats_interval_seconds",
                           "log_level",
                           "tls_trust_certs_file",
                           "tls_cert_file",
