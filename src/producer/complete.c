@@ -1,7 +1,8 @@
 /* Completing messages on the producer's I/O thread: each message's
  * callback runs exactly once (receipt, error, deadline or close), its
  * payload and options are released, and its in-flight slot and memory go
- * back, waking blocked senders at most once per loop pass. [loop] */
+ * back (before the callback runs), waking blocked senders at most once per
+ * loop pass. [loop] */
 #include <stdlib.h>
 
 #include "common/futex.h"
@@ -77,8 +78,11 @@ bool pc_msg_complete_once(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
 
 void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
                      const pulsarc_msg_id_t *id) {
-  if (pc_msg_complete_once(p, m, err, id))
-    pc_producer_give_back(p, 1, m->len);
+  if (m->flags & PC_MSG_COMPLETED)
+    return;
+  /* Room first, then the callback: a sender it wakes finds the slot free. */
+  pc_producer_give_back(p, 1, m->len);
+  pc_msg_complete_once(p, m, err, id);
 }
 
 /* Only the producer's loop writes it, so a plain compare and store keeps

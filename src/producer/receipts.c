@@ -16,18 +16,22 @@ static void complete_entry(pc_part *part, pc_entry *e, pulsarc_err_t err, int64_
                          .first_chunk_ledger_id = e->num_chunks ? part->first_chunk_ledger : -1,
                          .first_chunk_entry_id = e->num_chunks ? part->first_chunk_entry : -1};
   /* The counters senders contend on are given back once per entry, not
-   * per message: each update moves their cache line between cores. */
+   * per message: each update moves their cache line between cores. And
+   * before the callbacks run: a sender that a callback wakes (say, after
+   * PULSARC_ERR_QUEUE_FULL) must find the room that callback stands for. */
   uint32_t slots = 0;
   uint64_t bytes = 0;
-  for (uint32_t i = 0; i < e->count; i++) {
-    if (e->batched)
-      id.batch_index = (int32_t)i;
-    if (pc_msg_complete_once(p, &e->msgs[i], err, err == PULSARC_OK ? &id : NULL)) {
+  for (uint32_t i = 0; i < e->count; i++)
+    if (!(e->msgs[i].flags & PC_MSG_COMPLETED)) {
       slots++;
       bytes += e->msgs[i].len;
     }
-  }
   pc_producer_give_back(p, slots, bytes);
+  for (uint32_t i = 0; i < e->count; i++) {
+    if (e->batched)
+      id.batch_index = (int32_t)i;
+    pc_msg_complete_once(p, &e->msgs[i], err, err == PULSARC_OK ? &id : NULL);
+  }
   pc_entry_release(part, e);
 }
 

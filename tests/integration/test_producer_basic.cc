@@ -391,4 +391,43 @@ TEST(ClientNew, ProducerAfterClientCloseIsClosed) {
 }
 
 } // namespace
+// A callback stands for room: by the time a message's callback runs, its
+// in-flight slot is free, so a sender reacting to the callback (here the
+// callback itself, which never blocks) is not refused with QUEUE_FULL. The
+// slots of a batch used to come back only after all its callbacks ran, and
+// a non-blocking sender that waited for a callback after QUEUE_FULL could
+// wait forever (the callbacks_backpressure example stalled that way).
+struct RoomInCallback {
+  pulsarc_producer_t *producer;
+  std::atomic<int> calls{0};
+  std::atomic<int> refused{0};
+  Completions inner{10};
+};
+
+void RoomCb(pulsarc_err_t err, const pulsarc_msg_id_t *, void *ctx) {
+  RoomInCallback *s = static_cast<RoomInCallback *>(ctx);
+  EXPECT_EQ(err, PULSARC_OK);
+  int k = s->calls.fetch_add(1);
+  if (pulsarc_producer_send_cb(s->producer, "again", 5, nullptr, Completions::Cb,
+                               s->inner.ctx((size_t)k)) == PULSARC_ERR_QUEUE_FULL)
+    s->refused++;
+}
+
+TEST_F(ProducerBasic, SlotIsFreeWhenItsCallbackRuns) {
+  ProducerConf pc;
+  pc.Set("max_pending_messages", "10").Set("block_if_queue_full", "false");
+  pc.Set("batch_max_messages", "10").Set("batch_max_delay_ms", "60000");
+  pulsarc_producer_t *p = Create("room-in-callback", pc.get());
+  ASSERT_NE(p, nullptr);
+  RoomInCallback s;
+  s.producer = p;
+  for (int i = 0; i < 10; i++) // one batch of 10: every slot taken
+    ASSERT_EQ(pulsarc_producer_send_cb(p, "first", 5, nullptr, RoomCb, &s), PULSARC_OK);
+  ASSERT_TRUE(WaitUntil([&] { return s.calls.load() == 10; })) << s.calls.load() << " callbacks";
+  EXPECT_EQ(s.refused.load(), 0) << "a callback's own slot was still taken while it ran";
+  // Every callback into s has run before s goes.
+  EXPECT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
+  EXPECT_TRUE(s.inner.WaitTotal(10 - (size_t)s.refused.load()));
+}
+
 } // namespace pulsarc_it
