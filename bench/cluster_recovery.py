@@ -136,8 +136,8 @@ def render(results, meta):
            f"{meta['rate']}/s ({meta['rolling_rate']}/s for rolling). Same fault script "
            "(cluster_faults.inject) for both.", "",
            "recovery = fault (admin command issued) to the first receipt after the longest "
-           "receipt gap that starts within [fault - 1 s, fault + 60 s] and before the next fault; worst gap = that gap "
-           "(the worst send latency the fault caused, by receipts); re-registered = fault to the "
+           "receipt gap that starts within [fault - 1 s, fault + 60 s] and before the next "
+           "fault; worst gap = that gap (the worst send latency the fault caused, by receipts); re-registered = fault to the "
            "producer's next registration in the client's own log.", "",
            "| scenario | fault | client | recovery ms | worst gap ms | re-registered ms |",
            "|---|---|---|---:|---:|---:|"]
@@ -184,7 +184,8 @@ def main():
     ap.add_argument("--publisher", help="pulsarc-cluster-publish")
     ap.add_argument("--scenarios", default="unload,kill,rolling",
                     help="comma-separated, repeats allowed (kill,kill,kill: three runs)")
-    ap.add_argument("--render", metavar="DIR", help="only rewrite DIR/summary.md from its results.json")
+    ap.add_argument("--render", metavar="DIR",
+                    help="only rewrite DIR/summary.md from its results.json")
     ap.add_argument("--count", type=int, default=100000)
     ap.add_argument("--rate", type=float, default=5000)
     ap.add_argument("--rolling-rate", type=float, default=1000)
