@@ -56,16 +56,21 @@ class Publisher:
     def __init__(self, path, url, topic, count, rate, workdir, name, log_level, extra=()):
         self.out = os.path.join(workdir, f"{name}.receipts")
         self.log = os.path.join(workdir, f"{name}.pulsarc.log")
-        cmd = [path, "--service-url", url, "--topic", topic, "--threads", str(THREADS),
-               "--count-per-thread", str(count // THREADS), "--rate", str(rate),
-               "--name", name, "--send-timeout-ms", "0", "--out", self.out, "--log", self.log,
-               "--log-level", log_level, *extra]
         self.total = (count // THREADS) * THREADS
         self.receipts = 0
         self.done = None
+        cmd = self.command(path, url, topic, count, rate, name, log_level, extra)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         self.reader = threading.Thread(target=self._follow, daemon=True)
         self.reader.start()
+
+    def command(self, path, url, topic, count, rate, name, log_level, extra):
+        """The publisher's argv; bench/cluster_recovery.py overrides it to run
+        the official client's publisher (same progress and --out format)."""
+        return [path, "--service-url", url, "--topic", topic, "--threads", str(THREADS),
+                "--count-per-thread", str(count // THREADS), "--rate", str(rate),
+                "--name", name, "--send-timeout-ms", "0", "--out", self.out, "--log", self.log,
+                "--log-level", log_level, *extra]
 
     def _follow(self):
         for line in self.proc.stdout:
@@ -165,6 +170,19 @@ def new_owner_closes(path, topic, since):
     return named, lookups
 
 
+def read_back(cl, topic, nparts, parts, total):
+    """(payloads read back by the official client, seconds it took)."""
+    t0 = time.monotonic()
+    if nparts:
+        got = []
+        for part, n in sorted(parts.items()):
+            got += read_all(cl.url("broker1"), f"{topic}-partition-{part}", n, timeout_s=300,
+                            quiet_ms=1000)
+    else:
+        got = read_all(cl.url("broker1"), topic, total, timeout_s=300)
+    return got, time.monotonic() - t0
+
+
 def partition_of(msg_id):
     """LEDGER:ENTRY:PARTITION:BATCH -> PARTITION (-1: not partitioned)."""
     return int(msg_id.split(":")[2])
@@ -192,6 +210,54 @@ def other(broker):
 SPLIT_PARTITIONS = 16
 
 
+def inject(cl, a, kind, topic, pub):
+    """Runs kind's fault script against the running publisher pub; returns
+    (faults as [(label, realtime seconds)], the broker killed or None)."""
+    faults = []  # (label, time)
+    killed = None
+    if kind == "unload":
+        for k in range(a.unloads):
+            pub.wait_receipts(pub.total * (k + 1) // (a.unloads + 2), timeout_s=300)
+            before = cl.owner(topic)
+            t = time.time()
+            cl.run("unload", topic)
+            faults.append((f"unload {k + 1} (owner {before})", t))
+            time.sleep(0.5)
+    elif kind == "kill":
+        pub.wait_receipts(pub.total // 3, timeout_s=300)
+        killed = cl.owner(topic)
+        t = time.time()
+        cl.run("kill", killed)
+        faults.append((f"SIGKILL {killed}", t))
+    elif kind == "rolling":
+        # the owner first (its topics move to the other broker), then the
+        # other one (they move back): a rolling restart of both
+        first = cl.owner(topic)
+        for k, broker in enumerate((first, other(first))):
+            pub.wait_receipts(max(pub.total * (k + 1) // 6, pub.receipts + 1000),
+                              timeout_s=300)
+            t = time.time()
+            cl.run("restart", broker, timeout=300)
+            faults.append((f"restart {broker} ({time.time() - t:.1f}s)", t))
+    elif kind == "split":
+        pub.wait_receipts(pub.total // 3, timeout_s=300)
+        t = time.time()
+        cl.run("split-bundle", "public/default")
+        faults.append(("split of every bundle of public/default", t))
+    elif kind == "transfer":
+        for k in range(a.transfers):
+            pub.wait_receipts(pub.total * (k + 1) // (a.transfers + 2), timeout_s=300)
+            before = cl.owner(topic)
+            dest = other(before)
+            t = time.time()
+            cl.run("unload", topic, dest)
+            faults.append((f"transfer {k + 1} {before} -> {dest}", t))
+            time.sleep(0.5)
+    elif kind == "firstdown":
+        pass
+    return faults, killed
+
+
 def scenario(cl, a, kind, via):
     topic = f"persistent://public/default/faults-{kind}-{uuid.uuid4().hex[:8]}"
     workdir = os.path.join(cl.dir, "scenarios")
@@ -217,49 +283,8 @@ def scenario(cl, a, kind, via):
                     f"{kind}-{via}-{os.getpid()}", a.pulsarc_log_level,
                     extra=["--key-by-thread", "1"] if nparts else [])
     t_start = time.time()
-    faults = []  # (label, time)
-    killed = None
     try:
-        if kind == "unload":
-            for k in range(a.unloads):
-                pub.wait_receipts(pub.total * (k + 1) // (a.unloads + 2), timeout_s=300)
-                before = cl.owner(topic)
-                t = time.time()
-                cl.run("unload", topic)
-                faults.append((f"unload {k + 1} (owner {before})", t))
-                time.sleep(0.5)
-        elif kind == "kill":
-            pub.wait_receipts(pub.total // 3, timeout_s=300)
-            killed = cl.owner(topic)
-            t = time.time()
-            cl.run("kill", killed)
-            faults.append((f"SIGKILL {killed}", t))
-        elif kind == "rolling":
-            # the owner first (its topics move to the other broker), then the
-            # other one (they move back): a rolling restart of both
-            first = cl.owner(topic)
-            for k, broker in enumerate((first, other(first))):
-                pub.wait_receipts(max(pub.total * (k + 1) // 6, pub.receipts + 1000),
-                                  timeout_s=300)
-                t = time.time()
-                cl.run("restart", broker, timeout=300)
-                faults.append((f"restart {broker} ({time.time() - t:.1f}s)", t))
-        elif kind == "split":
-            pub.wait_receipts(pub.total // 3, timeout_s=300)
-            t = time.time()
-            cl.run("split-bundle", "public/default")
-            faults.append(("split of every bundle of public/default", t))
-        elif kind == "transfer":
-            for k in range(a.transfers):
-                pub.wait_receipts(pub.total * (k + 1) // (a.transfers + 2), timeout_s=300)
-                before = cl.owner(topic)
-                dest = other(before)
-                t = time.time()
-                cl.run("unload", topic, dest)
-                faults.append((f"transfer {k + 1} {before} -> {dest}", t))
-                time.sleep(0.5)
-        elif kind == "firstdown":
-            pass
+        faults, killed = inject(cl, a, kind, topic, pub)
         times, parts = pub.finish(timeout_s=600)
     except BaseException:
         pub.proc.kill()  # with send timeout 0 it would wait for the cluster forever
@@ -272,15 +297,7 @@ def scenario(cl, a, kind, via):
         log(f"[{kind}] restarting {killed or stopped}")
         cl.run("restart", killed or stopped, timeout=300)
 
-    t0 = time.monotonic()
-    if nparts:
-        got = []
-        for part, n in sorted(parts.items()):
-            got += read_all(cl.url("broker1"), f"{topic}-partition-{part}", n, timeout_s=300,
-                            quiet_ms=1000)
-    else:
-        got = read_all(cl.url("broker1"), topic, pub.total, timeout_s=300)
-    read_s = time.monotonic() - t0
+    got, read_s = read_back(cl, topic, nparts, parts, pub.total)
     dups, lost, disorder = check_readback(got, pub.total)
     gaps = [b - x for x, b in zip(times, times[1:])]
     reconnects = len(regs) - max(nparts, 1)
