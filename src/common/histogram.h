@@ -10,8 +10,11 @@
 
 #include "pulsarc/pulsarc.h"
 
-#ifdef __cplusplus
-/* For the C++ tests: the same layout as C11's _Atomic uint64_t. */
+#if defined(__cplusplus) && !defined(__clang__)
+/* For the C++ tests under g++, which has no _Atomic: the same layout as
+ * C11's _Atomic uint64_t. clang++ takes _Atomic as an extension, and its
+ * <stdatomic.h> (included first by other headers) defines the C names as
+ * macros, so it uses the C definitions below. */
 #include <atomic>
 typedef std::atomic<uint64_t> pc_stat;
 using std::atomic_load_explicit;
