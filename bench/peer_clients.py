@@ -551,9 +551,12 @@ def run_real_broker(bins, dur, warm, runs, log):
     script = os.path.join(ROOT, "tools/real-broker/pulsar-broker.sh")
     d = os.path.join(CACHE, "real-broker-bench")
     log("starting a real Pulsar standalone in %s" % d)
-    # The script's 30 s readiness bound is too short beside other JVMs on 2 cores.
+    # The script's 30 s readiness bound is too short beside other JVMs on 2 cores,
+    # and its 512 MiB of direct memory ran out (OutOfDirectMemoryError, the
+    # broker shut down) under 16 KiB messages with 10000 pending.
     p = subprocess.run([script, "start", d], capture_output=True, text=True,
-                       env=dict(os.environ, PULSAR_START_TIMEOUT="150"))
+                       env=dict(os.environ, PULSAR_START_TIMEOUT="150",
+                                PULSAR_HEAP="-Xms256m -Xmx1g -XX:MaxDirectMemorySize=2g"))
     if p.returncode:
         info["broker"] = "error: did not start: " + p.stderr.strip()[-300:]
         return [], info
@@ -562,8 +565,9 @@ def run_real_broker(bins, dur, warm, runs, log):
         for line in f:
             k, _, v = line.strip().partition("=")
             env[k] = v
-    info["broker"] = "Pulsar %s standalone (tools/real-broker/pulsar-broker.sh), %s" % (
-        env.get("PULSAR_VERSION"), env.get("PULSAR_SERVICE_URL"))
+    info["broker"] = ("Pulsar %s standalone (tools/real-broker/pulsar-broker.sh, heap 1 GiB, "
+                      "direct memory 2 GiB), %s" % (env.get("PULSAR_VERSION"),
+                                                    env.get("PULSAR_SERVICE_URL")))
     got = {(c, s): [] for c in REAL_CLIENTS for s in REAL_SIZES}
     try:
         # Rounds interleave the clients, so drift in the machine's load
@@ -573,6 +577,9 @@ def run_real_broker(bins, dur, warm, runs, log):
                 for c in REAL_CLIENTS:
                     if why[c]:
                         continue
+                    if proc_cpu_s(int(env["PULSAR_PID"])) is None:
+                        info["broker"] += "; error: the broker died (see %s/logs)" % d
+                        raise RuntimeError("the broker died")
                     topic = "real-%s-%d-r%d-%d" % (c, size, rnd, os.getpid())
                     cmd = real_cmd(c, bins, tools, env["PULSAR_SERVICE_URL"], size, topic,
                                    warm + dur + 30)
@@ -584,6 +591,8 @@ def run_real_broker(bins, dur, warm, runs, log):
                         "%.0f msg/s, client %.0f ns/msg, broker %.0f ns/msg" % (
                             r["msgs_per_sec"], r["client_ns_per_msg"],
                             r.get("broker_ns_per_msg") or 0) if r.get("msgs_per_sec") else ""))
+    except RuntimeError as e:
+        log("real-broker group stopped: %s" % e)
     finally:
         subprocess.run([script, "stop", d], capture_output=True)
     rows = []
