@@ -18,6 +18,12 @@ here against the libpulsar shared object the pulsar-client wheel carries:
 the wheel has no headers, and the program declares the few C functions it
 calls) and from the official Python client's producer.send(), against one
 stand-alone test broker whose HTTP internalStats give each topic's entries.
+
+run_real_broker() (bench/run.py --real-broker only): ASYNC sends, batching
+on, at 100 B and 16 KiB from pulsarc-perf, the Java pulsar-perf, the C++
+client's C API (bench/peers/cpp/async_send.c, built the same way) and the
+Python client, against ONE real Pulsar standalone; msg/s and client CPU per
+message measured from outside, the same way for every client.
 """
 import glob
 import json
