@@ -18,6 +18,12 @@ here against the libpulsar shared object the pulsar-client wheel carries:
 the wheel has no headers, and the program declares the few C functions it
 calls) and from the official Python client's producer.send(), against one
 stand-alone test broker whose HTTP internalStats give each topic's entries.
+
+run_real_broker() (bench/run.py --real-broker only): ASYNC sends, batching
+on, at 100 B and 16 KiB from pulsarc-perf, the Java pulsar-perf, the C++
+client's C API (bench/peers/cpp/async_send.c, built the same way) and the
+Python client, against ONE real Pulsar standalone; msg/s and client CPU per
+message measured from outside, the same way for every client.
 """
 import glob
 import json
@@ -401,3 +407,222 @@ def run_blocking(bins, dur, warm, log, runs=1):
         tb.send_signal(signal.SIGTERM)
         tb.wait(timeout=10)
     return out
+
+
+# ------------------------------------------------------------ real broker group
+# bench/run.py --real-broker (issue #13 item 6): async sends with batching on
+# at the highest rate each client reaches, against ONE real Pulsar standalone
+# (tools/real-broker/pulsar-broker.sh). Every client is measured the same way,
+# from outside: after a warm-up (which also excludes the JVM's JIT warm-up),
+# the broker's msgInCounter for the client's topic and the client process's
+# user+sys CPU (/proc/<pid>/stat, all its threads) are read at the start and
+# at the end of the measured window. msg/s = messages the broker took in per
+# second; CPU per message = client CPU over those messages.
+
+REAL_CLIENTS = ("pulsarc", "java", "cpp", "python")
+REAL_SIZES = (100, 16384)
+
+
+def build_cpp_async_peer(pybin, log):
+    """bench/peers/cpp/async_send.c against the wheel's libpulsar, as
+    build_cpp_peer does for the blocking one: (path, None) or (None, why)."""
+    if not pybin:
+        return None, "no venv"
+    site = subprocess.run([pybin, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True).stdout.strip()
+    libs = sorted(glob.glob(os.path.join(site, "pulsar_client.libs", "libpulsar*.so*")))
+    if not libs:
+        return None, "no libpulsar shared object in %s/pulsar_client.libs" % site
+    src = os.path.join(ROOT, "bench/peers/cpp/async_send.c")
+    exe = os.path.join(CACHE, "cpp-async-send")
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        os.makedirs(CACHE, exist_ok=True)
+        log("building the C++ client async peer against %s" % libs[0])
+        p = subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-o", exe, src, libs[0],
+                            "-Wl,-rpath," + os.path.dirname(libs[0]), "-lpthread"],
+                           capture_output=True, text=True)
+        if p.returncode:
+            return None, "cc: " + p.stderr.strip()[-300:]
+    return exe, None
+
+
+def proc_cpu_s(pid):
+    """user+sys seconds of a live process (all threads), None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def msg_in_counter(web_url, topic):
+    try:
+        with urllib.request.urlopen("%s/admin/v2/persistent/public/default/%s/stats"
+                                    % (web_url, topic), timeout=10) as f:
+            return json.load(f).get("msgInCounter")
+    except (OSError, ValueError):
+        return None
+
+
+def real_cmd(client, bins, tools, url, size, topic, secs):
+    """The command publishing size-byte messages to topic for about secs s."""
+    b = dict(bmm=BASE["bmm"], bmb=BASE["bmb"], delay=BASE["delay"], mp=BASE["max_pending"])
+    if client == "pulsarc":
+        return [bins["perf"], "--quiet", "--json", "--service-url", url, "--topic", topic,
+                "--size", str(size), "--duration", str(secs), "--warmup", "0",
+                "--batch-max-messages", str(b["bmm"]), "--batch-max-bytes", str(b["bmb"]),
+                "--batch-max-delay-ms", str(b["delay"]), "--max-pending", str(b["mp"])]
+    if client == "java":
+        conf = os.path.join(CACHE, "client-real.conf")
+        with open(conf, "w") as f:
+            f.write("brokerServiceUrl=%s\n" % url)
+        return (["java"] + JVM_FLAGS +
+                ["-cp", open(JAVA_CP).read().strip(),
+                 "org.apache.pulsar.testclient.PulsarPerfTestTool", conf, "produce", "-u", url,
+                 "-r", "100000000", "-s", str(size), "-time", str(int(secs)), "-threads", "1",
+                 "-o", str(b["mp"]), "-bm", str(b["bmm"]), "-bb", str(b["bmb"]),
+                 "-b", str(b["delay"]), topic])
+    if client == "cpp":
+        return [tools["cpp"], "--service-url", url, "--topic", topic, "--size", str(size),
+                "--duration", str(secs), "--batch-max-messages", str(b["bmm"]),
+                "--batch-max-bytes", str(b["bmb"]), "--batch-max-delay-ms", str(b["delay"]),
+                "--max-pending", str(b["mp"])]
+    return [tools["python"], os.path.join(ROOT, "bench/peers/python/perf_produce.py"),
+            "--service-url", url, "--topic", topic, "--size", str(size), "--threads", "1",
+            "--duration", str(secs), "--warmup", "0", "--batch-max-messages", str(b["bmm"]),
+            "--batch-max-bytes", str(b["bmb"]), "--batch-max-delay-ms", str(b["delay"]),
+            "--max-pending", str(b["mp"])]
+
+
+def real_one(cmd, env, topic, dur, warm):
+    """One measured run: dict with msgs_per_sec, client_ns_per_msg, ... or status error."""
+    # A file, not a pipe: a chatty client (the JVM logs) must never block on it.
+    errf = open(os.path.join(CACHE, "real-broker-client.stderr"), "w+")
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf, text=True)
+    web, bpid = env["PULSAR_WEB_URL"], int(env["PULSAR_PID"])
+    try:
+        deadline = time.time() + 90  # JVM start and topic creation on a loaded box
+        while not msg_in_counter(web, topic):
+            if p.poll() is not None or time.time() > deadline:
+                errf.seek(0)
+                err = [l for l in errf.read().splitlines() if l.strip()]
+                return dict(status="error: no message reached the broker%s" % (
+                    ": " + err[-1][:200] if err else ""))
+            time.sleep(0.2)
+        time.sleep(warm)
+        t0, c0, cpu0, b0 = time.monotonic(), msg_in_counter(web, topic), proc_cpu_s(p.pid), \
+            proc_cpu_s(bpid)
+        time.sleep(dur)
+        t1, c1, cpu1, b1 = time.monotonic(), msg_in_counter(web, topic), proc_cpu_s(p.pid), \
+            proc_cpu_s(bpid)
+        if None in (c0, c1, cpu0, cpu1) or c1 <= c0:
+            return dict(status="error: client ended or stalled in the window (exit %s)" % p.poll())
+        n = c1 - c0
+        r = dict(status="ok", messages=n, seconds=round(t1 - t0, 3),
+                 msgs_per_sec=n / (t1 - t0), mb_per_sec=None,
+                 client_cpu_s=round(cpu1 - cpu0, 3), client_ns_per_msg=(cpu1 - cpu0) / n * 1e9,
+                 client_cores=(cpu1 - cpu0) / (t1 - t0))
+        if b0 is not None and b1 is not None:
+            r.update(broker_ns_per_msg=(b1 - b0) / n * 1e9, broker_cores=(b1 - b0) / (t1 - t0))
+        return r
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        errf.close()
+
+
+def run_real_broker(bins, dur, warm, runs, log):
+    """The --real-broker group: (rows, info). rows: one per client and size,
+    medians of runs (msg/s and CPU per message each the median of its own)."""
+    import statistics
+    info = dict(clients={})
+    tools = {}
+    py = subprocess.run([os.path.join(ROOT, "tools/interop/setup-venv.sh")], capture_output=True,
+                        text=True)
+    tools["python"] = py.stdout.strip().splitlines()[-1] if py.returncode == 0 else None
+    why = {"python": None if tools["python"] else "setup-venv: " + py.stderr.strip()[-300:]}
+    tools["cpp"], why["cpp"] = build_cpp_async_peer(tools["python"], log)
+    if not os.path.exists(JAVA_CP):
+        why["java"] = fetch(log).get("java")  # also resolves Go and the venv; cached after
+    why["java"] = why.get("java") or (None if os.path.exists(JAVA_CP) else "no classpath")
+    why["pulsarc"] = None
+    for c in REAL_CLIENTS:
+        info["clients"][c] = why[c] or "ok"
+    script = os.path.join(ROOT, "tools/real-broker/pulsar-broker.sh")
+    d = os.path.join(CACHE, "real-broker-bench")
+    log("starting a real Pulsar standalone in %s" % d)
+    # The script's 30 s readiness bound is too short beside other JVMs on 2 cores,
+    # and its 512 MiB of direct memory ran out (OutOfDirectMemoryError, the
+    # broker shut down) under 16 KiB messages with 10000 pending.
+    p = subprocess.run([script, "start", d], capture_output=True, text=True,
+                       env=dict(os.environ, PULSAR_START_TIMEOUT="150",
+                                PULSAR_HEAP="-Xms256m -Xmx1g -XX:MaxDirectMemorySize=2g"))
+    if p.returncode:
+        info["broker"] = "error: did not start: " + p.stderr.strip()[-300:]
+        return [], info
+    env = {}
+    with open(os.path.join(d, "env")) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            env[k] = v
+    info["broker"] = ("Pulsar %s standalone (tools/real-broker/pulsar-broker.sh, heap 1 GiB, "
+                      "direct memory 2 GiB), %s" % (env.get("PULSAR_VERSION"),
+                                                    env.get("PULSAR_SERVICE_URL")))
+    got = {(c, s): [] for c in REAL_CLIENTS for s in REAL_SIZES}
+    try:
+        # Rounds interleave the clients, so drift in the machine's load
+        # spreads over all of them instead of favouring one.
+        for rnd in range(runs):
+            for size in REAL_SIZES:
+                for c in REAL_CLIENTS:
+                    if why[c]:
+                        continue
+                    if proc_cpu_s(int(env["PULSAR_PID"])) is None:
+                        info["broker"] += "; error: the broker died (see %s/logs)" % d
+                        raise RuntimeError("the broker died")
+                    topic = "real-%s-%d-r%d-%d" % (c, size, rnd, os.getpid())
+                    cmd = real_cmd(c, bins, tools, env["PULSAR_SERVICE_URL"], size, topic,
+                                   warm + dur + 30)
+                    r = real_one(cmd, env, topic, dur, warm)
+                    r["load1"] = round(os.getloadavg()[0], 2)
+                    got[(c, size)].append(r)
+                    log("real broker run %d/%d %-7s %5d B: %s %s" % (
+                        rnd + 1, runs, c, size, r["status"],
+                        "%.0f msg/s, client %.0f ns/msg, broker %.0f ns/msg" % (
+                            r["msgs_per_sec"], r["client_ns_per_msg"],
+                            r.get("broker_ns_per_msg") or 0) if r.get("msgs_per_sec") else ""))
+    except RuntimeError as e:
+        log("real-broker group stopped: %s" % e)
+    finally:
+        subprocess.run([script, "stop", d], capture_output=True)
+    rows = []
+    for size in REAL_SIZES:
+        mine = None
+        for c in REAL_CLIENTS:
+            rs = got[(c, size)]
+            ok = [r for r in rs if r.get("msgs_per_sec")]
+            row = dict(client=c, size=size, runs=len(ok), runs_tried=len(rs),
+                       status=("ok" if ok and len(ok) == len(rs) else
+                               "error: " + why[c] if why[c] else
+                               "ok (%d of %d runs)" % (len(ok), len(rs)) if ok else
+                               (rs[-1]["status"] if rs else "not run")),
+                       per_run=rs)
+            for k in ("msgs_per_sec", "client_ns_per_msg", "client_cores", "broker_ns_per_msg",
+                      "broker_cores"):
+                vals = [r[k] for r in ok if r.get(k) is not None]
+                row[k] = statistics.median(vals) if vals else None
+            if row["msgs_per_sec"]:
+                row["mb_per_sec"] = row["msgs_per_sec"] * size / 1e6
+            if c == "pulsarc":
+                mine = row
+            elif mine and mine.get("client_ns_per_msg") and row.get("client_ns_per_msg"):
+                row["cpu_per_msg_vs_pulsarc"] = row["client_ns_per_msg"] / mine["client_ns_per_msg"]
+                row["msgs_per_sec_vs_pulsarc"] = row["msgs_per_sec"] / mine["msgs_per_sec"]
+            rows.append(row)
+    return rows, info

@@ -22,6 +22,13 @@ Writes results.csv, results.json, baselines.json, summary.md and plots
   bench/run.py --quick     about 3 minutes; of the peers only the blocking-send
                            ones (C++ and Python clients from the interop venv)
   bench/run.py --full      states its expected duration first
+  bench/run.py --real-broker
+                           opt-in, not in CI: async sends, batching on, at 100 B
+                           and 16 KiB from pulsarc-perf, the Java pulsar-perf,
+                           the official C++ client (C API send_async) and the
+                           official Python client against ONE real Pulsar
+                           standalone; msg/s and client CPU per message,
+                           medians of 3 (about 10 minutes)
 
 Python 3 standard library only.
 """
@@ -274,6 +281,10 @@ def main():
     g.add_argument("--quick", action="store_true",
                    help="short runs; of the peers only the blocking-send ones (default)")
     g.add_argument("--full", action="store_true", help="long runs, medians of 3, peer clients")
+    g.add_argument("--real-broker", action="store_true",
+                   help="only the real-broker group (see above): starts and stops a Pulsar "
+                        "standalone (JVM)")
+    ap.add_argument("--runs", type=int, default=3, help="--real-broker: runs per point (median)")
     ap.add_argument("--service-url", help="broker to use instead of the embedded test broker")
     ap.add_argument("--out", help="output dir (default bench/results/<mode>-<date>)")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
@@ -289,6 +300,8 @@ def main():
     a = ap.parse_args()
     if a.render:
         return render(a.render)
+    if a.real_broker:
+        return real_broker_main(a)
     mode = "full" if a.full else "quick"
     dur = a.duration or (10.0 if mode == "full" else 1.0)
     warm = a.warmup if a.warmup is not None else (2.0 if mode == "full" else 0.3)
@@ -398,6 +411,78 @@ def main():
     write_outputs(out, meta, rows, base)
     log("wrote %s in %.0f s" % (out, time.time() - t_start))
     return 0
+
+
+def real_broker_main(a):
+    """bench/run.py --real-broker: the group of peer_clients.run_real_broker."""
+    import peer_clients  # bench/peer_clients.py
+    dur = a.duration or 10.0
+    warm = a.warmup if a.warmup is not None else 5.0
+    log("real-broker group: 2 sizes x 4 clients x %d runs of %.0f s after %.0f s warm-up "
+        "(plus start-up); expected about %.0f min" % (
+            a.runs, dur, warm, 8 * a.runs * (dur + warm + 6) / 60 + 1))
+    bins = build(a.build_dir, a.no_build)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d")
+    out = a.out or os.path.join(BENCH, "results", "real-broker-%s" % stamp)
+    os.makedirs(out, exist_ok=True)
+    t_start, load0 = time.time(), os.getloadavg()
+    rows, info = peer_clients.run_real_broker(bins, dur, warm, a.runs, log)
+    meta = dict(mode="real-broker",
+                command=" ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
+                date=datetime.datetime.now().isoformat(timespec="seconds"),
+                duration_per_run_s=dur, warmup_s=warm, runs=a.runs,
+                seconds_total=round(time.time() - t_start, 1),
+                loadavg_before=[round(x, 2) for x in load0],
+                loadavg_after=[round(x, 2) for x in os.getloadavg()],
+                machine=machine(), git=git_rev(), **info)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(dict(meta=meta, rows=rows), f, indent=1)
+    md = real_broker_md(meta, rows)
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(md)
+    print(md)
+    log("wrote %s in %.0f s" % (out, time.time() - t_start))
+    return 0 if rows and all(r["status"] == "ok" for r in rows) else 1
+
+
+REAL_NAMES = dict(pulsarc="pulsarc (pulsarc-perf)", java="Java pulsar-perf produce",
+                  cpp="C++ client (C API send_async)", python="Python client (send_async)")
+
+
+def real_broker_md(meta, rows):
+    L = ["# pulsarc bench: real broker, async batched sends", "",
+         "- command: `%s`" % meta["command"],
+         "- date: %s, git %s, %.0f s total" % (meta["date"], meta["git"], meta["seconds_total"]),
+         "- machine: %d CPUs, %s, Linux %s (broker and client share it)" % (
+             meta["machine"]["nproc"], meta["machine"]["cpu"], meta["machine"]["kernel"]),
+         "- load average before / after: %s / %s" % (meta["loadavg_before"],
+                                                     meta["loadavg_after"]),
+         "- broker: %s" % meta.get("broker"),
+         "- each run: one client process, one producer, one application thread, async sends, "
+         "batching 1000 msgs / 128 KiB / 10 ms, max pending 10000; %.0f s warm-up after the "
+         "first message reaches the broker (this also excludes the JVM's JIT warm-up), then a "
+         "%.0f s window; medians of %d runs, rounds interleave the clients" % (
+             meta["warmup_s"], meta["duration_per_run_s"], meta["runs"]),
+         "- msg/s: the broker's msgInCounter for the client's topic over the window; client "
+         "CPU: user+sys of the client process (all threads, /proc/<pid>/stat) over the same "
+         "window, divided by those messages; broker CPU likewise for the broker's JVM",
+         "- CPU/msg vs pulsarc: the peer's client CPU per message over pulsarc's (above 1: "
+         "the peer needs more CPU per message)", "",
+         "| size | client | msg/s | MB/s | client CPU ns/msg | client cores | broker CPU ns/msg "
+         "| CPU/msg vs pulsarc | msg/s vs pulsarc | runs | status |",
+         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        L.append("| %s |" % " | ".join([
+            "100 B" if r["size"] == 100 else "16 KiB", REAL_NAMES.get(r["client"], r["client"]),
+            fmt(r.get("msgs_per_sec")), fmt(r.get("mb_per_sec")),
+            fmt(r.get("client_ns_per_msg")), fmt(r.get("client_cores")),
+            fmt(r.get("broker_ns_per_msg")),
+            "%.2fx" % r["cpu_per_msg_vs_pulsarc"] if r.get("cpu_per_msg_vs_pulsarc") else "",
+            "%.2fx" % r["msgs_per_sec_vs_pulsarc"] if r.get("msgs_per_sec_vs_pulsarc") else "",
+            "%d/%d" % (r["runs"], r["runs_tried"]), r["status"]]))
+    L += ["", "Client availability: " + ", ".join(
+        "%s %s" % (c, s) for c, s in meta.get("clients", {}).items()), ""]
+    return "\n".join(L) + "\n"
 
 
 def render(out):

@@ -158,6 +158,9 @@ TEST_F(StatsTest, ReconnectAndResendAreCounted) {
               PULSARC_OK);
   // Every entry is on the broker (written) and waits for its receipt.
   ASSERT_TRUE(pulsarc_tb_wait_messages(tb_, FullTopic("stats-reconnect").c_str(), n, kWaitMs));
+  // The broker can read a frame before the writing I/O thread, back from
+  // writev, counts it as sent: wait for that count (bounded).
+  ASSERT_TRUE(WaitUntil([&] { return PStats(p).msgs_sent == n; })) << PStats(p).msgs_sent;
   pulsarc_producer_stats_t before = PStats(p);
   EXPECT_EQ(before.msgs_acked, 0u);
   EXPECT_EQ(before.pending_msgs, n);
