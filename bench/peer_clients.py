@@ -119,9 +119,10 @@ def topic_entries(http_url, topic):
         return None
 
 
-def build_cpp_peer(pybin, log):
-    """Compiles bench/peers/cpp/blocking_send.c against the wheel's libpulsar;
-    returns (program path, None) or (None, why)."""
+def build_c_peer(pybin, log, source, exe_name):
+    """Compiles bench/peers/cpp/<source> (the official C++ client's C API,
+    declared in pulsar_c_api.h) against the wheel's libpulsar; returns
+    (program path, None) or (None, why)."""
     if not pybin:
         return None, "no venv"
     site = subprocess.run([pybin, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -129,11 +130,13 @@ def build_cpp_peer(pybin, log):
     libs = sorted(glob.glob(os.path.join(site, "pulsar_client.libs", "libpulsar*.so*")))
     if not libs:
         return None, "no libpulsar shared object in %s/pulsar_client.libs" % site
-    src = os.path.join(ROOT, "bench/peers/cpp/blocking_send.c")
-    exe = os.path.join(CACHE, "cpp-blocking-send")
-    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+    src = os.path.join(ROOT, "bench/peers/cpp", source)
+    api = os.path.join(ROOT, "bench/peers/cpp/pulsar_c_api.h")
+    exe = os.path.join(CACHE, exe_name)
+    newest = max(os.path.getmtime(src), os.path.getmtime(api))
+    if not os.path.exists(exe) or os.path.getmtime(exe) < newest:
         os.makedirs(CACHE, exist_ok=True)
-        log("building the C++ client peer against %s" % libs[0])
+        log("building %s against %s" % (source, libs[0]))
         p = subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-I",
                             os.path.join(ROOT, "tools/perf"), "-o", exe, src, libs[0],
                             "-Wl,-rpath," + os.path.dirname(libs[0]), "-lpthread"],
@@ -141,6 +144,11 @@ def build_cpp_peer(pybin, log):
         if p.returncode:
             return None, "cc: " + p.stderr.strip()[-300:]
     return exe, None
+
+
+def build_cpp_peer(pybin, log):
+    """The blocking-send peer (bench/peers/cpp/blocking_send.c)."""
+    return build_c_peer(pybin, log, "blocking_send.c", "cpp-blocking-send")
 
 
 def run_java(cfg, url, dur, warm, topic):
@@ -424,26 +432,8 @@ REAL_SIZES = (100, 16384)
 
 
 def build_cpp_async_peer(pybin, log):
-    """bench/peers/cpp/async_send.c against the wheel's libpulsar, as
-    build_cpp_peer does for the blocking one: (path, None) or (None, why)."""
-    if not pybin:
-        return None, "no venv"
-    site = subprocess.run([pybin, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True).stdout.strip()
-    libs = sorted(glob.glob(os.path.join(site, "pulsar_client.libs", "libpulsar*.so*")))
-    if not libs:
-        return None, "no libpulsar shared object in %s/pulsar_client.libs" % site
-    src = os.path.join(ROOT, "bench/peers/cpp/async_send.c")
-    exe = os.path.join(CACHE, "cpp-async-send")
-    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
-        os.makedirs(CACHE, exist_ok=True)
-        log("building the C++ client async peer against %s" % libs[0])
-        p = subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-o", exe, src, libs[0],
-                            "-Wl,-rpath," + os.path.dirname(libs[0]), "-lpthread"],
-                           capture_output=True, text=True)
-        if p.returncode:
-            return None, "cc: " + p.stderr.strip()[-300:]
-    return exe, None
+    """The async-send peer (bench/peers/cpp/async_send.c)."""
+    return build_c_peer(pybin, log, "async_send.c", "cpp-async-send")
 
 
 def proc_cpu_s(pid):
