@@ -12,14 +12,20 @@
 #include <string.h>
 
 #include <lz4.h>
+#include <lz4hc.h>
 #include <snappy-c.h>
 #include <zlib.h>
 #include <zstd.h>
 
 enum { CODEC_NONE = 0, CODEC_LZ4 = 1, CODEC_ZLIB = 2, CODEC_ZSTD = 3, CODEC_SNAPPY = 4 };
 
-/* Same level as the official C++ client (CompressionCodecZstd.cc). */
+/* Same levels as the official clients: zstd 3 (CompressionCodecZstd in the
+ * Java and C++ clients), zlib's own default (Deflater() and deflateInit with
+ * Z_DEFAULT_COMPRESSION, which is 6). */
 #define PC_ZSTD_LEVEL 3
+#define PC_ZSTD_LEVEL_MAX 22
+#define PC_ZLIB_LEVEL_MAX 9
+#define PC_LZ4HC_LEVEL_MAX 12
 
 /* Largest output a raw LZ4 block can produce per input byte: a run-length
  * byte of 255 extends a match by 255 bytes. */
@@ -53,42 +59,45 @@ static uint8_t *tail(pc_buf *out, size_t bound) {
   return out->data + out->len;
 }
 
-static int compress_lz4(const uint8_t *in, size_t len, pc_buf *out) {
-  if (len > LZ4_MAX_INPUT_SIZE)
+static int compress_lz4(const uint8_t *in, size_t len, int level, pc_buf *out) {
+  if (len > LZ4_MAX_INPUT_SIZE || level < 0 || level > PC_LZ4HC_LEVEL_MAX)
     return -1;
   int bound = LZ4_compressBound((int)len);
   uint8_t *dst = tail(out, (size_t)bound);
   if (!dst)
     return -1;
-  int n = LZ4_compress_default((const char *)in, (char *)dst, (int)len, bound);
+  int n = level == 0 ? LZ4_compress_default((const char *)in, (char *)dst, (int)len, bound)
+                     : LZ4_compress_HC((const char *)in, (char *)dst, (int)len, bound, level);
   if (n <= 0)
     return -1;
   out->len += (size_t)n;
   return 0;
 }
 
-static int compress_zlib(const uint8_t *in, size_t len, pc_buf *out) {
-  if ((uLong)len != len)
+static int compress_zlib(const uint8_t *in, size_t len, int level, pc_buf *out) {
+  if ((uLong)len != len || level < 0 || level > PC_ZLIB_LEVEL_MAX)
     return -1;
   uLong bound = compressBound((uLong)len);
   uint8_t *dst = tail(out, bound);
   if (!dst)
     return -1;
   uLongf n = bound;
-  if (compress2(dst, &n, in, (uLong)len, Z_DEFAULT_COMPRESSION) != Z_OK)
+  if (compress2(dst, &n, in, (uLong)len, level ? level : Z_DEFAULT_COMPRESSION) != Z_OK)
     return -1;
   out->len += n;
   return 0;
 }
 
-static int compress_zstd(const uint8_t *in, size_t len, pc_buf *out) {
+static int compress_zstd(const uint8_t *in, size_t len, int level, pc_buf *out) {
+  if (level < 0 || level > PC_ZSTD_LEVEL_MAX)
+    return -1;
   size_t bound = ZSTD_compressBound(len);
   if (ZSTD_isError(bound))
     return -1;
   uint8_t *dst = tail(out, bound);
   if (!dst)
     return -1;
-  size_t n = ZSTD_compress(dst, bound, in, len, PC_ZSTD_LEVEL);
+  size_t n = ZSTD_compress(dst, bound, in, len, level ? level : PC_ZSTD_LEVEL);
   if (ZSTD_isError(n))
     return -1;
   out->len += n;
@@ -111,15 +120,19 @@ static int compress_snappy(const uint8_t *in, size_t len, pc_buf *out) {
 }
 
 int pc_compress(int codec, const uint8_t *in, size_t len, pc_buf *out) {
+  return pc_compress_level(codec, 0, in, len, out);
+}
+
+int pc_compress_level(int codec, int level, const uint8_t *in, size_t len, pc_buf *out) {
   switch (codec) {
   case CODEC_NONE:
     return pc_buf_append(out, in, len);
   case CODEC_LZ4:
-    return compress_lz4(in, len, out);
+    return compress_lz4(in, len, level, out);
   case CODEC_ZLIB:
-    return compress_zlib(in, len, out);
+    return compress_zlib(in, len, level, out);
   case CODEC_ZSTD:
-    return compress_zstd(in, len, out);
+    return compress_zstd(in, len, level, out);
   case CODEC_SNAPPY:
     return compress_snappy(in, len, out);
   default:

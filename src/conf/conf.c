@@ -206,6 +206,16 @@ pulsarc_err_t pc_producer_conf_check(const struct pulsarc_producer_conf *c, char
     snprintf(why, len, "backoff_initial_ms is larger than backoff_max_ms");
     return PULSARC_ERR_CONFLICT;
   }
+  /* The table bounds the level by zstd's maximum; the other codecs stop lower. */
+  uint32_t level_max = c->compression == PULSARC_COMPRESSION_ZLIB  ? 9
+                       : c->compression == PULSARC_COMPRESSION_LZ4 ? 12
+                                                                   : 22;
+  if (c->compression_level > level_max) {
+    snprintf(why, len, "compression_level %u is out of range for compression=%s (at most %u)",
+             (unsigned)c->compression_level,
+             c->compression == PULSARC_COMPRESSION_ZLIB ? "zlib" : "lz4", (unsigned)level_max);
+    return PULSARC_ERR_CONFLICT;
+  }
   if (c->chunking && c->batching) {
     snprintf(why, len, "chunking cannot be combined with batching (set batching=false)");
     return PULSARC_ERR_CONFLICT;

@@ -57,6 +57,7 @@ struct pulsarc_producer_conf {
   char *name; /* NULL: broker assigns */
   pulsarc_access_mode_t access_mode;
   pulsarc_compression_t compression;
+  uint32_t compression_level; /* 0 = the codec's default */
   bool batching;
   uint32_t batch_max_messages;
   uint64_t batch_max_bytes;

@@ -396,7 +396,8 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   size_t raw_len = codec != 0 ? part->scratch.len : e->frame.len - HEADROOM + spliced_bytes;
   e->uncompressed_size = (uint32_t)raw_len;
   if (rc == 0 && codec != 0)
-    rc = pc_compress(codec, part->scratch.data, part->scratch.len, &e->frame);
+    rc = pc_compress_level(codec, (int)p->conf.compression_level, part->scratch.data,
+                           part->scratch.len, &e->frame);
 
   const pc_msg_ext *x = first->ext;
   Pulsarc__MessageMetadata md = PULSARC__MESSAGE_METADATA__INIT;

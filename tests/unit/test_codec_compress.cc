@@ -196,6 +196,46 @@ TEST(CodecCompressNone, CopiesAndChecksTheSize) {
   EXPECT_EQ(Decompress(kNone, in, in.size() - 1, nullptr), -1);
 }
 
+// The level reaches the codec: on compressible text a higher level writes
+// fewer bytes, every level decodes with the plain decoder (LZ4 HC is the
+// same raw block), snappy ignores it, and out-of-range levels fail.
+TEST(CodecCompressLevel, LevelChangesSizeAndEveryLevelDecodes) {
+  const Bytes in = JsonLike(256 * 1024, 11);
+  auto at = [&](int codec, int level) {
+    pc_buf out{};
+    EXPECT_EQ(pc_compress_level(codec, level, in.data(), in.size(), &out), 0)
+        << pc_compress_name(codec) << " level " << level;
+    Bytes r(out.data, out.data + out.len);
+    pc_buf_free(&out);
+    Bytes back;
+    EXPECT_EQ(Decompress(codec, r, in.size(), &back), 0)
+        << pc_compress_name(codec) << " level " << level;
+    EXPECT_TRUE(back == in) << pc_compress_name(codec) << " level " << level;
+    return r;
+  };
+  struct {
+    int codec, low, high;
+  } cases[] = {{kZstd, 1, 19}, {kZlib, 1, 9}, {kLz4, 0, 12}};
+  for (auto &c : cases) {
+    size_t low = at(c.codec, c.low).size(), high = at(c.codec, c.high).size();
+    EXPECT_LT(high, low) << pc_compress_name(c.codec);
+  }
+  // Level 0 is the default: exactly what pc_compress writes (zstd 3, zlib 6).
+  for (int codec : {kLz4, kZlib, kZstd})
+    EXPECT_TRUE(at(codec, 0) == Compress(codec, in)) << pc_compress_name(codec);
+  EXPECT_TRUE(at(kZstd, 3) == Compress(kZstd, in));
+  EXPECT_TRUE(at(kZlib, 6) == Compress(kZlib, in));
+  EXPECT_TRUE(at(kSnappy, 7) == Compress(kSnappy, in));
+
+  pc_buf b{};
+  EXPECT_EQ(pc_compress_level(kZstd, 23, in.data(), in.size(), &b), -1);
+  EXPECT_EQ(pc_compress_level(kZlib, 10, in.data(), in.size(), &b), -1);
+  EXPECT_EQ(pc_compress_level(kLz4, 13, in.data(), in.size(), &b), -1);
+  EXPECT_EQ(pc_compress_level(kZstd, -1, in.data(), in.size(), &b), -1);
+  EXPECT_EQ(b.len, 0u);
+  pc_buf_free(&b);
+}
+
 // ------------------------------------------------ wire forms (known answers)
 
 TEST(CodecCompressWire, Lz4IsARawBlockWithoutFrame) {

@@ -267,6 +267,7 @@ TEST(ConfTable, EveryKnownKeyIsInTheTable) {
   const char *producer[] = {"name",
                             "access_mode",
                             "compression",
+                            "compression_level",
                             "batching",
                             "batch_max_messages",
                             "batch_max_bytes",

@@ -348,6 +348,8 @@ static int configure(const perf_opts *o, pulsarc_producer_conf_t *pc, pulsarc_cl
     bad |= set_conf(pc, cc, "batch_max_delay_ms", o->batch_max_delay_ms_s) != PULSARC_OK;
   if (strcmp(o->compression, "none"))
     bad |= set_conf(pc, cc, "compression", o->compression) != PULSARC_OK;
+  if (o->compression_level)
+    bad |= set_conf(pc, cc, "compression_level", o->compression_level) != PULSARC_OK;
   if (o->io_threads)
     bad |= set_conf(pc, cc, "client.io_threads", o->io_threads) != PULSARC_OK;
   for (unsigned i = 0; i < o->nconf && !bad; i++) {

@@ -28,8 +28,9 @@ typedef struct perf_opts {
   double rate; /* msgs/s over all threads, 0 = unlimited */
   double warmup;
   const char *compression;
-  bool text_payload; /* --payload text (tools/perf/payload.h) */
-  bool blocking;     /* --blocking: pulsarc_producer_send */
+  const char *compression_level; /* NULL: the library's default */
+  bool text_payload;             /* --payload text (tools/perf/payload.h) */
+  bool blocking;                 /* --blocking: pulsarc_producer_send */
   const char *io_threads;
   const char *conf[PERF_MAX_CONF]; /* "key=value" as given */
   unsigned nconf;

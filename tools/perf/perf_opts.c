@@ -34,6 +34,7 @@ static void usage(FILE *f) {
           "  --rate R                 total messages/s over all threads (default 0 = unlimited)\n"
           "  --warmup S               first S seconds not counted in the figures (default 0)\n"
           "  --compression C          none|lz4|zlib|zstd|snappy (default none)\n"
+          "  --compression-level L    producer compression_level (default 0 = the codec's)\n"
           "  --payload P              pattern (default: after the 16 unique bytes, a fixed\n"
           "                           pattern that compresses far beyond real data) or text\n"
           "                           (words, numbers and punctuation at a moving offset of a\n"
@@ -74,6 +75,8 @@ static void note_conf(perf_opts *o, const char *key, const char *val) {
                     strcmp(val, "off") == 0);
   else if (!strcmp(key, "compression"))
     o->compression = val;
+  else if (!strcmp(key, "compression_level"))
+    o->compression_level = val;
   else if (!strcmp(key, "batch_max_messages") && !parse_u64(val, &v))
     o->batch_max_messages = v;
   else if (!strcmp(key, "batch_max_bytes") && !parse_u64(val, &v))
@@ -104,6 +107,7 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
     O_RATE,
     O_WARM,
     O_COMP,
+    O_COMPLEVEL,
     O_PAYLOAD,
     O_IOT,
     O_CONF,
@@ -129,6 +133,7 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       {"rate", required_argument, NULL, O_RATE},
       {"warmup", required_argument, NULL, O_WARM},
       {"compression", required_argument, NULL, O_COMP},
+      {"compression-level", required_argument, NULL, O_COMPLEVEL},
       {"payload", required_argument, NULL, O_PAYLOAD},
       {"io-threads", required_argument, NULL, O_IOT},
       {"conf", required_argument, NULL, O_CONF},
@@ -240,6 +245,9 @@ int perf_parse_args(int argc, char **argv, perf_opts *o) {
       break;
     case O_COMP:
       o->compression = optarg;
+      break;
+    case O_COMPLEVEL:
+      o->compression_level = optarg;
       break;
     case O_PAYLOAD:
       if (strcmp(optarg, "pattern") && strcmp(optarg, "text"))
@@ -412,6 +420,8 @@ void perf_report(const perf_opts *o, const perf_result *r) {
          (unsigned long long)o->batch_max_bytes, (unsigned long long)o->batch_max_delay_ms,
          (unsigned long long)o->max_pending, o->rate, o->warmup);
   json_str(stdout, o->compression);
+  printf(",\"compression_level\":");
+  json_str(stdout, o->compression_level ? o->compression_level : "0");
   printf(",\"payload\":\"%s\",\"blocking\":%s", o->text_payload ? "text" : "pattern",
          o->blocking ? "true" : "false");
   uint64_t iot = 1;
