@@ -1,0 +1,230 @@
+// Per-partition pending limits: a partition whose broker is gone holds at
+// most its share (min(max_pending_messages,
+// max_pending_messages_across_partitions / N)) and only sends routed to it
+// wait or fail; the other partitions keep publishing past
+// max_pending_messages. The dead partition is a test broker that refuses
+// its PRODUCER (ServiceNotReady) after closing it, as a broker that lost
+// the topic's bundle would, so it keeps retrying and never registers.
+#include <thread>
+
+#include "harness.h"
+
+extern "C" {
+#include "client/topic.h"
+}
+
+namespace pulsarc_it {
+namespace {
+
+constexpr int kParts = 4;
+constexpr int kDead = 3;
+// max_pending_messages 40, across 100: each partition's share is 25, the
+// producer's limit 100.
+constexpr size_t kShare = 25;
+
+class PartitionLimits : public BrokerTest {
+protected:
+  void SetUp() override {
+    BrokerTest::SetUp();
+    // A key per partition, hashed as the producer does (java_string_hash,
+    // the default); the message ids confirm it.
+    keys_.assign(kParts, "");
+    for (int i = 0, found = 0; found < kParts; i++) {
+      std::string k = "key" + std::to_string(i);
+      uint32_t part = (uint32_t)pc_java_string_hash(k.data(), k.size()) % kParts;
+      if (keys_[part].empty()) {
+        keys_[part] = k;
+        found++;
+      }
+    }
+  }
+  static void Conf(ProducerConf &c, bool block, bool batching) {
+    c.Set("max_pending_messages", "40")
+        .Set("batching", batching ? "true" : "false")
+        .Set("max_pending_messages_across_partitions", "100")
+        .Set("block_if_queue_full", block ? "true" : "false")
+        .Set("send_timeout_ms", "0")
+        .Set("batch_max_delay_ms", "1")
+        .Set("backoff_initial_ms", "20")
+        .Set("backoff_max_ms", "100");
+  }
+  // Creates the producer, registers every partition (one keyed send each)
+  // and then cuts partition kDead off for good: closed, and its PRODUCER
+  // refused until Revive().
+  pulsarc_producer_t *CreateWithDeadPartition(const std::string &topic, bool block,
+                                              bool batching = true) {
+    pulsarc_tb_set_partitions(tb_, topic.c_str(), kParts);
+    ProducerConf c;
+    Conf(c, block, batching);
+    pulsarc_producer_t *p = Create(topic, c.get());
+    if (p == nullptr)
+      return nullptr;
+    for (int k = 0; k < kParts; k++) {
+      pulsarc_msg_id_t id;
+      EXPECT_EQ(Send(p, k, "hello", &id), PULSARC_OK) << pulsarc_last_error_text();
+      EXPECT_EQ(id.partition, k);
+    }
+    dead_ = topic + "-partition-" + std::to_string(kDead);
+    uint64_t lookups = Stats().lookups;
+    pulsarc_tb_refuse_producers(tb_, dead_.c_str(), PULSARC_TB_SERVICE_NOT_READY);
+    EXPECT_EQ(pulsarc_tb_close_producers(tb_, dead_.c_str()), 1);
+    // The producer took the close in: it is looking the partition up again.
+    EXPECT_TRUE(WaitUntil([&] { return Stats().lookups > lookups; }));
+    return p;
+  }
+  void Revive() { pulsarc_tb_refuse_producers(tb_, nullptr, PULSARC_TB_UNKNOWN_ERROR); }
+  pulsarc_err_t Send(pulsarc_producer_t *p, int part, const std::string &payload,
+                     pulsarc_msg_id_t *id) {
+    MsgOpts o;
+    o.Timeout(kWaitMs);
+    EXPECT_EQ(pulsarc_msg_opts_set_partition_key(o.get(), keys_[part].c_str()), PULSARC_OK);
+    return pulsarc_producer_send(p, payload.data(), payload.size(), o.get(), id);
+  }
+  pulsarc_err_t SendCb(pulsarc_producer_t *p, int part, const std::string &payload,
+                       Completions &done, size_t i) {
+    MsgOpts o;
+    EXPECT_EQ(pulsarc_msg_opts_set_partition_key(o.get(), keys_[part].c_str()), PULSARC_OK);
+    return pulsarc_producer_send_cb(p, payload.data(), payload.size(), o.get(), Completions::Cb,
+                                    done.ctx(i));
+  }
+  uint64_t PartPending(pulsarc_producer_t *p, int part) {
+    pulsarc_producer_stats_t s;
+    EXPECT_EQ(pulsarc_producer_partition_stats(p, part, &s, sizeof s), PULSARC_OK);
+    return s.pending_msgs;
+  }
+  size_t StoredIn(const std::string &topic, int part) {
+    Snapshot s(tb_, topic + "-partition-" + std::to_string(part));
+    return StoredMessages(s.get()).size();
+  }
+
+  std::vector<std::string> keys_;
+  std::string dead_;
+};
+
+// block_if_queue_full=false: only the dead partition's keys get QUEUE_FULL,
+// once it holds its share; the live partitions take three times
+// max_pending_messages meanwhile. Back, the dead one's messages complete.
+TEST_F(PartitionLimits, DeadPartitionFailsOnlyItsOwnKeys) {
+  const std::string topic = "pl-nonblocking";
+  pulsarc_producer_t *p = CreateWithDeadPartition(topic, false);
+  ASSERT_NE(p, nullptr);
+  constexpr size_t kRounds = 40; // 120 live sends, 3 x max_pending_messages
+  Completions live(kRounds * (kParts - 1)), dead(kRounds);
+  size_t dead_ok = 0, dead_full = 0, live_sent = 0;
+  for (size_t r = 0; r < kRounds; r++) {
+    for (int k = 0; k < kParts; k++) {
+      std::string m = "r" + std::to_string(r) + "p" + std::to_string(k);
+      if (k == kDead) {
+        pulsarc_err_t e = SendCb(p, k, m, dead, r);
+        if (e == PULSARC_OK) {
+          dead_ok++;
+        } else {
+          EXPECT_EQ(e, PULSARC_ERR_QUEUE_FULL) << pulsarc_err_name(e);
+          EXPECT_NE(std::string(pulsarc_last_error_text()).find("partition 3"), std::string::npos)
+              << pulsarc_last_error_text();
+          dead_full++;
+        }
+        continue;
+      }
+      ASSERT_EQ(SendCb(p, k, m, live, live_sent++), PULSARC_OK)
+          << "round " << r << " partition " << k << ": " << pulsarc_last_error_text();
+    }
+    // The live partitions' receipts come back while the dead one holds its
+    // share: each round waits for them, so they never near their own.
+    ASSERT_TRUE(live.WaitTotal(live_sent)) << "round " << r;
+  }
+  EXPECT_EQ(dead_ok, kShare);
+  EXPECT_EQ(dead_full, kRounds - kShare);
+  for (size_t i = 0; i < live_sent; i++) {
+    ASSERT_EQ(live.at(i).err.load(), PULSARC_OK) << "live message " << i;
+    EXPECT_NE(live.at(i).id.partition, kDead);
+  }
+  EXPECT_EQ(dead.Total(), 0u) << "the dead partition completed a message";
+  // Its stats hold what it was given (routing is asynchronous: bounded wait).
+  EXPECT_TRUE(WaitUntil([&] { return PartPending(p, kDead) == kShare; })) << PartPending(p, kDead);
+  EXPECT_EQ(PartPending(p, 0), 0u);
+
+  Revive();
+  ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK) << pulsarc_last_error_text();
+  ASSERT_EQ(dead.Total(), kShare);
+  for (size_t i = 0; i < kShare; i++) {
+    EXPECT_EQ(dead.at(i).err.load(), PULSARC_OK) << "dead message " << i;
+    EXPECT_EQ(dead.at(i).id.partition, kDead);
+  }
+  EXPECT_EQ(PartPending(p, kDead), 0u);
+  // None lost: the first message of each partition plus what was accepted.
+  for (int k = 0; k < kParts; k++)
+    EXPECT_EQ(StoredIn(topic, k), 1 + (k == kDead ? kShare : kRounds)) << "partition " << k;
+}
+
+// block_if_queue_full=true: the thread sending the dead partition's key
+// blocks once it holds its share; the live partitions' senders go on past
+// max_pending_messages. Back, the blocked thread finishes.
+TEST_F(PartitionLimits, DeadPartitionBlocksOnlyItsOwnSenders) {
+  const std::string topic = "pl-blocking";
+  pulsarc_producer_t *p = CreateWithDeadPartition(topic, true);
+  ASSERT_NE(p, nullptr);
+  constexpr size_t kDeadSends = 60; // past max_pending_messages
+  Completions dead(kDeadSends);
+  std::atomic<size_t> returned{0};
+  std::atomic<int> dead_err{PULSARC_OK};
+  std::thread blocked([&] {
+    for (size_t i = 0; i < kDeadSends; i++) {
+      // No deadline: only room lets this return.
+      MsgOpts o;
+      EXPECT_EQ(pulsarc_msg_opts_set_partition_key(o.get(), keys_[kDead].c_str()), PULSARC_OK);
+      std::string m = "d" + std::to_string(i);
+      pulsarc_err_t e =
+          pulsarc_producer_send_cb(p, m.data(), m.size(), o.get(), Completions::Cb, dead.ctx(i));
+      if (e != PULSARC_OK)
+        dead_err = e;
+      returned++;
+    }
+  });
+  ASSERT_TRUE(WaitUntil([&] { return returned.load() >= kShare; }));
+  // 150 synchronous sends to the live partitions, each bounded by its own
+  // deadline: before the split they all waited behind the dead partition.
+  for (int i = 0; i < 150; i++) {
+    pulsarc_msg_id_t id;
+    int k = i % (kParts - 1);
+    ASSERT_EQ(Send(p, k, "live" + std::to_string(i), &id), PULSARC_OK)
+        << "send " << i << ": " << pulsarc_last_error_text();
+    EXPECT_EQ(id.partition, k);
+  }
+  EXPECT_EQ(returned.load(), kShare) << "the dead partition's sender did not block at its share";
+
+  Revive();
+  ASSERT_TRUE(WaitUntil([&] { return returned.load() == kDeadSends; }));
+  blocked.join();
+  EXPECT_EQ(dead_err.load(), PULSARC_OK) << pulsarc_err_name((pulsarc_err_t)dead_err.load());
+  ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK) << pulsarc_last_error_text();
+  ASSERT_EQ(dead.Total(), kDeadSends);
+  for (size_t i = 0; i < kDeadSends; i++)
+    EXPECT_EQ(dead.at(i).err.load(), PULSARC_OK) << "dead message " << i;
+  EXPECT_EQ(StoredIn(topic, kDead), 1 + kDeadSends);
+  EXPECT_EQ(StoredIn(topic, 0) + StoredIn(topic, 1) + StoredIn(topic, 2), 3 + 150u);
+}
+
+// Messages without a key: round robin passes over the partition that lost
+// its broker (it would hold a quarter of them until it came back).
+TEST_F(PartitionLimits, RoundRobinSkipsTheDeadPartition) {
+  const std::string topic = "pl-round-robin";
+  // Without batching round robin moves on at every message.
+  pulsarc_producer_t *p = CreateWithDeadPartition(topic, false, false);
+  ASSERT_NE(p, nullptr);
+  for (int i = 0; i < 100; i++) {
+    MsgOpts o;
+    o.Timeout(kWaitMs);
+    pulsarc_msg_id_t id;
+    std::string m = "rr" + std::to_string(i);
+    ASSERT_EQ(pulsarc_producer_send(p, m.data(), m.size(), o.get(), &id), PULSARC_OK)
+        << "send " << i << ": " << pulsarc_last_error_text();
+    EXPECT_NE(id.partition, kDead);
+  }
+  EXPECT_EQ(PartPending(p, kDead), 0u);
+  Revive();
+  ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
+}
+
+} // namespace
+} // namespace pulsarc_it
