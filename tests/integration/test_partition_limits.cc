@@ -23,6 +23,10 @@ constexpr int kDead = 3;
 constexpr size_t kShare = 25;
 
 class PartitionLimits : public BrokerTest {
+public:
+  // The dead partition's broker takes it again.
+  void Revive() { pulsarc_tb_refuse_producers(tb_, nullptr, PULSARC_TB_UNKNOWN_ERROR); }
+
 protected:
   void SetUp() override {
     BrokerTest::SetUp();
@@ -72,7 +76,6 @@ protected:
     EXPECT_TRUE(WaitUntil([&] { return Stats().lookups > lookups; }));
     return p;
   }
-  void Revive() { pulsarc_tb_refuse_producers(tb_, nullptr, PULSARC_TB_UNKNOWN_ERROR); }
   pulsarc_err_t Send(pulsarc_producer_t *p, int part, const std::string &payload,
                      pulsarc_msg_id_t *id) {
     MsgOpts o;
@@ -97,8 +100,16 @@ protected:
     return StoredMessages(s.get()).size();
   }
 
+  // Completions outlive the producer (the fixture destroys it): a test
+  // that stops early leaves callbacks to run at destroy.
+  Completions &Keep(size_t n) {
+    kept_.push_back(std::make_unique<Completions>(n));
+    return *kept_.back();
+  }
+
   std::vector<std::string> keys_;
   std::string dead_;
+  std::vector<std::unique_ptr<Completions>> kept_;
 };
 
 // block_if_queue_full=false: only the dead partition's keys get QUEUE_FULL,
@@ -108,33 +119,47 @@ TEST_F(PartitionLimits, DeadPartitionFailsOnlyItsOwnKeys) {
   const std::string topic = "pl-nonblocking";
   pulsarc_producer_t *p = CreateWithDeadPartition(topic, false);
   ASSERT_NE(p, nullptr);
-  constexpr size_t kRounds = 40; // 120 live sends, 3 x max_pending_messages
-  Completions live(kRounds * (kParts - 1)), dead(kRounds);
-  size_t dead_ok = 0, dead_full = 0, live_sent = 0;
+  // First max_pending_messages sends to the dead partition: it takes its
+  // share, the rest is refused. Then rounds of 5 messages to each live
+  // partition and one more to the dead one: 450 live sends in all, over ten
+  // times max_pending_messages; a round's 15 fit their partitions' shares
+  // (not max_pending_messages beside the dead partition's messages).
+  constexpr size_t kFirst = 40, kRounds = 30, kBurst = 5;
+  Completions &live = Keep(kRounds * kBurst * (kParts - 1)), &dead = Keep(kFirst + kRounds);
+  size_t dead_ok = 0, dead_full = 0, dead_sent = 0, live_sent = 0;
+  auto send_dead = [&] {
+    std::string m = "dead" + std::to_string(dead_sent);
+    pulsarc_err_t e = SendCb(p, kDead, m, dead, dead_sent++);
+    if (e == PULSARC_OK) {
+      dead_ok++;
+      return;
+    }
+    EXPECT_EQ(e, PULSARC_ERR_QUEUE_FULL) << pulsarc_err_name(e);
+    EXPECT_NE(std::string(pulsarc_last_error_text()).find("partition 3"), std::string::npos)
+        << pulsarc_last_error_text();
+    dead_full++;
+  };
+  for (size_t i = 0; i < kFirst; i++)
+    send_dead();
+  EXPECT_EQ(dead_ok, kShare);
   for (size_t r = 0; r < kRounds; r++) {
     for (int k = 0; k < kParts; k++) {
-      std::string m = "r" + std::to_string(r) + "p" + std::to_string(k);
       if (k == kDead) {
-        pulsarc_err_t e = SendCb(p, k, m, dead, r);
-        if (e == PULSARC_OK) {
-          dead_ok++;
-        } else {
-          EXPECT_EQ(e, PULSARC_ERR_QUEUE_FULL) << pulsarc_err_name(e);
-          EXPECT_NE(std::string(pulsarc_last_error_text()).find("partition 3"), std::string::npos)
-              << pulsarc_last_error_text();
-          dead_full++;
-        }
+        send_dead();
         continue;
       }
-      ASSERT_EQ(SendCb(p, k, m, live, live_sent++), PULSARC_OK)
-          << "round " << r << " partition " << k << ": " << pulsarc_last_error_text();
+      for (size_t b = 0; b < kBurst; b++) {
+        std::string m = "r" + std::to_string(r) + "p" + std::to_string(k) + "b" + std::to_string(b);
+        ASSERT_EQ(SendCb(p, k, m, live, live_sent++), PULSARC_OK)
+            << "round " << r << " partition " << k << ": " << pulsarc_last_error_text();
+      }
     }
     // The live partitions' receipts come back while the dead one holds its
-    // share: each round waits for them, so they never near their own.
+    // share: each round waits for them.
     ASSERT_TRUE(live.WaitTotal(live_sent)) << "round " << r;
   }
   EXPECT_EQ(dead_ok, kShare);
-  EXPECT_EQ(dead_full, kRounds - kShare);
+  EXPECT_EQ(dead_full, kFirst + kRounds - kShare);
   for (size_t i = 0; i < live_sent; i++) {
     ASSERT_EQ(live.at(i).err.load(), PULSARC_OK) << "live message " << i;
     EXPECT_NE(live.at(i).id.partition, kDead);
@@ -154,7 +179,8 @@ TEST_F(PartitionLimits, DeadPartitionFailsOnlyItsOwnKeys) {
   EXPECT_EQ(PartPending(p, kDead), 0u);
   // None lost: the first message of each partition plus what was accepted.
   for (int k = 0; k < kParts; k++)
-    EXPECT_EQ(StoredIn(topic, k), 1 + (k == kDead ? kShare : kRounds)) << "partition " << k;
+    EXPECT_EQ(StoredIn(topic, k), 1 + (k == kDead ? kShare : kRounds * kBurst))
+        << "partition " << k;
 }
 
 // block_if_queue_full=true: the thread sending the dead partition's key
@@ -165,10 +191,21 @@ TEST_F(PartitionLimits, DeadPartitionBlocksOnlyItsOwnSenders) {
   pulsarc_producer_t *p = CreateWithDeadPartition(topic, true);
   ASSERT_NE(p, nullptr);
   constexpr size_t kDeadSends = 60; // past max_pending_messages
-  Completions dead(kDeadSends);
+  Completions &dead = Keep(kDeadSends);
   std::atomic<size_t> returned{0};
   std::atomic<int> dead_err{PULSARC_OK};
-  std::thread blocked([&] {
+  // Whatever happens, the partition comes back and the sender finishes
+  // (bounded: the watchdog) before the test's locals go.
+  struct Joiner {
+    PartitionLimits *t;
+    std::thread th;
+    ~Joiner() {
+      t->Revive();
+      if (th.joinable())
+        th.join();
+    }
+  } blocked{this, {}};
+  blocked.th = std::thread([&] {
     for (size_t i = 0; i < kDeadSends; i++) {
       // No deadline: only room lets this return.
       MsgOpts o;
@@ -195,7 +232,7 @@ TEST_F(PartitionLimits, DeadPartitionBlocksOnlyItsOwnSenders) {
 
   Revive();
   ASSERT_TRUE(WaitUntil([&] { return returned.load() == kDeadSends; }));
-  blocked.join();
+  blocked.th.join();
   EXPECT_EQ(dead_err.load(), PULSARC_OK) << pulsarc_err_name((pulsarc_err_t)dead_err.load());
   ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK) << pulsarc_last_error_text();
   ASSERT_EQ(dead.Total(), kDeadSends);
