@@ -1,6 +1,7 @@
 /* The application-thread half of a send [app threads, any thread for the
- * non-blocking forms]: the deadline, the memory credit, an in-flight slot,
- * the push into this thread's ring and the wake of the I/O thread, with the
+ * non-blocking forms]: the deadline, the memory credit, an in-flight slot
+ * (and its partition's, for a keyed message on a partitioned topic), the
+ * push into this thread's ring and the wake of the I/O thread, with the
  * blocking waits for room. Nothing here touches state the loop owns. */
 #include <stdlib.h>
 

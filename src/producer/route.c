@@ -1,7 +1,8 @@
 /* The producer's poller on its I/O thread: drains the per-thread rings
  * (fairly, a budget per pass), stamps each message's arrival, arms the
  * deadline timer, routes it to a partition (key hash, round robin that
- * switches once per batch, single partition or the user's router) and lets
+ * switches once per batch and passes over a partition that can take no
+ * more, single partition or the user's router) and lets
  * each ready partition seal what its batching rules allow. [loop] */
 #include <stdint.h>
 
@@ -107,38 +108,37 @@ static uint32_t round_robin(pulsarc_producer_t *p) {
 
 void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
   uint32_t k = 0;
-  if (m->flags & PC_MSG_PRE_ROUTED) {
+  bool charged = (m->flags & PC_MSG_PRE_ROUTED) != 0;
+  if (charged) {
     /* Hashed by the sender, which holds the partition's slot. */
     k = m->route - 1;
     m->flags &= ~PC_MSG_PRE_ROUTED;
-  } else {
-    if (p->nparts > 1) {
-      const char *key = m->ext != NULL ? m->ext->partition_key : NULL;
-      size_t key_len = key != NULL ? m->ext->partition_key_len : 0;
-      if (p->conf.routing_mode == PC_ROUTE_CUSTOM) {
-        int r = p->conf.router(key, key_len, p->nparts, p->conf.router_ctx);
-        if (r < 0 || r >= p->nparts) {
-          PC_WARN(&p->client->conf.logger, "custom router returned partition %d of %d", r,
-                  p->nparts);
-          pc_msg_complete(p, m, PULSARC_ERR_INVALID_ARGUMENT, NULL);
-          return;
-        }
-        k = (uint32_t)r;
-      } else if (key != NULL) {
-        /* One key, one partition: keeps per-key order. */
-        int32_t h = p->conf.hashing == PC_HASH_MURMUR3_32 ? pc_murmur3_32_hash(key, key_len)
-                                                          : pc_java_string_hash(key, key_len);
-        k = (uint32_t)h % (uint32_t)p->nparts;
-      } else if (p->conf.routing_mode == PC_ROUTE_SINGLE) {
-        k = p->single_part;
-      } else {
-        k = round_robin(p);
+  } else if (p->nparts > 1) {
+    const char *key = m->ext != NULL ? m->ext->partition_key : NULL;
+    size_t key_len = key != NULL ? m->ext->partition_key_len : 0;
+    if (p->conf.routing_mode == PC_ROUTE_CUSTOM) {
+      int r = p->conf.router(key, key_len, p->nparts, p->conf.router_ctx);
+      if (r < 0 || r >= p->nparts) {
+        PC_WARN(&p->client->conf.logger, "custom router returned partition %d of %d", r, p->nparts);
+        pc_msg_complete(p, m, PULSARC_ERR_INVALID_ARGUMENT, NULL);
+        return;
       }
+      k = (uint32_t)r;
+    } else if (key != NULL) {
+      /* One key, one partition: keeps per-key order. */
+      int32_t h = p->conf.hashing == PC_HASH_MURMUR3_32 ? pc_murmur3_32_hash(key, key_len)
+                                                        : pc_java_string_hash(key, key_len);
+      k = (uint32_t)h % (uint32_t)p->nparts;
+    } else if (p->conf.routing_mode == PC_ROUTE_SINGLE) {
+      k = p->single_part;
+    } else {
+      k = round_robin(p);
     }
-    m->route = k + 1;
-    pc_part_slots_charge(p, m->route);
   }
   pc_part *part = p->parts[k];
+  m->route = k + 1;
+  if (!charged)
+    pc_part_slots_charge(p, m->route);
   pc_stat_add(&part->stats.accepted, 1);
   pc_stat_add(&part->stats.bytes_accepted, m->len);
   part_take(part, m);

@@ -263,5 +263,44 @@ TEST_F(PartitionLimits, RoundRobinSkipsTheDeadPartition) {
   ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
 }
 
+// The share follows the partition count: min(max_pending_messages,
+// across / N) with N as it is now.
+TEST_F(PartitionLimits, ShareShrinksWhenPartitionsAreAdded) {
+  const std::string topic = "pl-grow";
+  pulsarc_tb_set_partitions(tb_, topic.c_str(), 2);
+  ProducerConf c;
+  c.Set("max_pending_messages", "40")
+      .Set("max_pending_messages_across_partitions", "40")
+      .Set("block_if_queue_full", "false")
+      .Set("send_timeout_ms", "0")
+      .Set("partitions_update_interval_ms", "200");
+  pulsarc_producer_t *p = Create(topic, c.get());
+  ASSERT_NE(p, nullptr);
+  // With receipts held, a key takes its partition's share and no more.
+  auto fill = [&](const std::string &key, Completions &done) {
+    size_t ok = 0;
+    pulsarc_tb_hold_receipts(tb_, true);
+    for (size_t i = 0; i < done.size(); i++) {
+      MsgOpts o;
+      EXPECT_EQ(pulsarc_msg_opts_set_partition_key(o.get(), key.c_str()), PULSARC_OK);
+      if (pulsarc_producer_send_cb(p, "x", 1, o.get(), Completions::Cb, done.ctx(i)) == PULSARC_OK)
+        ok++;
+    }
+    pulsarc_tb_hold_receipts(tb_, false);
+    EXPECT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK) << pulsarc_last_error_text();
+    EXPECT_TRUE(done.WaitTotal(ok));
+    return ok;
+  };
+  Completions &two = Keep(30), &four = Keep(30);
+  EXPECT_EQ(fill(keys_[0], two), 20u); // 40 / 2
+  pulsarc_tb_set_partitions(tb_, topic.c_str(), 4);
+  ASSERT_TRUE(pulsarc_tb_wait_producers(tb_, (topic + "-partition-3").c_str(), 1, kWaitMs));
+  EXPECT_EQ(fill(keys_[3], four), 10u); // 40 / 4
+  for (size_t i = 0; i < 10; i++) {
+    EXPECT_EQ(four.at(i).err.load(), PULSARC_OK);
+    EXPECT_EQ(four.at(i).id.partition, 3);
+  }
+}
+
 } // namespace
 } // namespace pulsarc_it
