@@ -66,6 +66,7 @@ struct pulsarc_producer_conf {
   uint64_t max_message_size;
   uint64_t send_timeout_ms; /* 0 = none */
   uint32_t max_pending_messages;
+  uint32_t max_pending_across_partitions; /* split over a partitioned topic's partitions */
   bool block_if_queue_full;
   bool has_initial_sequence_id;
   int64_t initial_sequence_id;

@@ -319,6 +319,17 @@ static const pc_opt producer_opts[] = {
      .max = 10000000,
      .def = "1000",
      .doc = "accepted but not yet acknowledged"},
+    {.key = "max_pending_messages_across_partitions",
+     .section = "producer",
+     .type = PC_OPT_UINT,
+     PF(max_pending_across_partitions),
+     .min = 1,
+     .max = 100000000,
+     .def = "50000",
+     .doc = "on a partitioned topic of N partitions each partition may hold "
+            "min(`max_pending_messages`, this / N) pending messages (at least 1), and the "
+            "producer the sum: a partition whose broker is gone holds at most its share, and "
+            "only sends routed to it wait or fail with `PULSARC_ERR_QUEUE_FULL`"},
     {.key = "block_if_queue_full",
      .section = "producer",
      .type = PC_OPT_BOOL,

@@ -41,8 +41,9 @@ void pc_msg_release_payload(pc_msg *m) {
  * routing counts as accepted and failed in xstats) and the latency since
  * the loop took the message in. */
 static void count_completion(pulsarc_producer_t *p, const pc_msg *m, pulsarc_err_t err) {
-  pc_part_stats *s = m->route != 0 ? &p->parts[m->route - 1]->stats : &p->xstats;
-  if (m->route == 0) {
+  bool routed = m->route != 0 && !(m->flags & PC_MSG_PRE_ROUTED);
+  pc_part_stats *s = routed ? &p->parts[m->route - 1]->stats : &p->xstats;
+  if (!routed) {
     pc_stat_add(&s->accepted, 1);
     pc_stat_add(&s->bytes_accepted, m->len);
   }
@@ -81,6 +82,7 @@ void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
   if (m->flags & PC_MSG_COMPLETED)
     return;
   /* Room first, then the callback: a sender it wakes finds the slot free. */
+  pc_part_slots_release(p, m->route, 1);
   pc_producer_give_back(p, 1, m->len);
   pc_msg_complete_once(p, m, err, id);
 }

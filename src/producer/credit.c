@@ -9,7 +9,12 @@
  * the credit; whatever is above two chunks (all of it, once the producer
  * has nothing in flight) goes back to the client. With 16 sending threads
  * on 2 cores the client-wide counter had been the largest cost per send.
- * Functions run on any thread. */
+ * Functions run on any thread.
+ *
+ * Below, the other credit a send takes: its partition's share of the
+ * pending limit (only on partitioned topics). */
+#include <stdlib.h>
+
 #include "common/clock.h"
 #include "common/futex.h"
 #include "producer/pipeline.h"
@@ -88,4 +93,75 @@ void pc_producer_release_memory(pulsarc_producer_t *p, uint64_t bytes) {
   }
   if (credit > keep)
     pc_client_give_memory(c, credit - keep);
+}
+
+/* ---- Per-partition pending limits. Every send takes a slot of the
+ * producer's (`inflight`); on a partitioned topic every message also holds
+ * one of its partition's until it completes: the sender takes it for a
+ * keyed message (its partition is known then, enqueue.c), the loop charges
+ * it for the rest when it routes them (route.c). A partition that lost its
+ * broker so holds at most its share, and only sends for it wait. */
+
+void pc_producer_publish_slots(pulsarc_producer_t *p) {
+  pc_slot_dir *old = atomic_load_explicit(&p->slot_dir, memory_order_relaxed);
+  int n = p->nparts, have = old != NULL ? old->n : 0;
+  if (p->slots_frozen || n <= have)
+    return;
+  pc_slot_dir *d = malloc(sizeof *d + (size_t)n * sizeof d->part[0]);
+  if (d == NULL) {
+    /* The old limits stay for good: a counter published later would be
+     * given back slots it was never charged. */
+    p->slots_frozen = true;
+    return;
+  }
+  int i;
+  for (i = 0; i < have; i++)
+    d->part[i] = old->part[i];
+  for (; i < n; i++) {
+    if ((d->part[i] = aligned_alloc(64, sizeof(pc_part_slots))) == NULL)
+      break;
+    atomic_init(&d->part[i]->pending, 0);
+  }
+  if (i < n) {
+    while (--i >= have)
+      free(d->part[i]);
+    free(d);
+    p->slots_frozen = true;
+    return;
+  }
+  uint64_t max = p->conf.max_pending_messages, split = p->conf.max_pending_across_partitions / n;
+  d->prev = old;
+  d->n = n;
+  d->share = (uint32_t)(split < max ? (split > 0 ? split : 1) : max);
+  d->total = (uint32_t)((uint64_t)n * d->share < UINT32_MAX ? (uint64_t)n * d->share : UINT32_MAX);
+  atomic_store_explicit(&p->slot_dir, d, memory_order_release);
+}
+
+void pc_producer_free_slots(pulsarc_producer_t *p) {
+  pc_slot_dir *d = atomic_load(&p->slot_dir);
+  if (d != NULL)
+    for (int i = 0; i < d->n; i++)
+      free(d->part[i]);
+  for (pc_slot_dir *prev; d != NULL; d = prev) {
+    prev = d->prev;
+    free(d);
+  }
+}
+
+void pc_part_slots_charge(pulsarc_producer_t *p, uint32_t route) {
+  pc_slot_dir *d = atomic_load_explicit(&p->slot_dir, memory_order_relaxed);
+  if (d != NULL && route != 0 && route <= (uint32_t)d->n)
+    atomic_fetch_add_explicit(&d->part[route - 1]->pending, 1, memory_order_relaxed);
+}
+
+void pc_part_slots_release(pulsarc_producer_t *p, uint32_t route, uint32_t n) {
+  pc_slot_dir *d = atomic_load_explicit(&p->slot_dir, memory_order_relaxed);
+  if (d != NULL && n > 0 && route != 0 && route <= (uint32_t)d->n)
+    atomic_fetch_sub_explicit(&d->part[route - 1]->pending, n, memory_order_acq_rel);
+}
+
+bool pc_part_slots_room(pulsarc_producer_t *p, uint32_t k) {
+  pc_slot_dir *d = atomic_load_explicit(&p->slot_dir, memory_order_relaxed);
+  return d == NULL || k >= (uint32_t)d->n ||
+         atomic_load_explicit(&d->part[k]->pending, memory_order_relaxed) < d->share;
 }

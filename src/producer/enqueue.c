@@ -1,9 +1,11 @@
 /* The application-thread half of a send [app threads, any thread for the
- * non-blocking forms]: the deadline, the memory credit, an in-flight slot,
- * the push into this thread's ring and the wake of the I/O thread, with the
+ * non-blocking forms]: the deadline, the memory credit, an in-flight slot
+ * (and its partition's, for a keyed message on a partitioned topic), the
+ * push into this thread's ring and the wake of the I/O thread, with the
  * blocking waits for room. Nothing here touches state the loop owns. */
 #include <stdlib.h>
 
+#include "client/topic.h"
 #include "codec/crc32c.h"
 #include "common/clock.h"
 #include "common/err_detail.h"
@@ -44,16 +46,16 @@ static void count_blocked(pulsarc_producer_t *p, uint64_t since_ns) {
   atomic_fetch_add_explicit(&p->blocked_ns, pc_mono_ns() - since_ns, memory_order_relaxed);
 }
 
-/* Reserves one in-flight slot, blocking if configured; *since_ns: when the
- * send started waiting for room (left alone if it did not). */
-static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, bool may_block,
-                                  uint64_t *since_ns) {
-  uint32_t max = p->conf.max_pending_messages;
+/* Reserves one slot of count (below max), blocking if configured;
+ * *since_ns: when the send started waiting for room (left alone if it did
+ * not). */
+static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, _Atomic uint32_t *count, uint32_t max,
+                                  uint64_t deadline_ns, bool may_block, uint64_t *since_ns) {
   for (;;) {
     uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&p->inflight, 1, memory_order_acq_rel) < max)
+    if (atomic_fetch_add_explicit(count, 1, memory_order_acq_rel) < max)
       return PULSARC_OK;
-    atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
+    atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel);
     if (!may_block)
       return PULSARC_ERR_QUEUE_FULL;
     if (*since_ns == 0)
@@ -61,7 +63,7 @@ static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, b
     atomic_fetch_add(&p->space_waiters, 1);
     /* Re-check after announcing ourselves, so a wake between the failed
      * reservation and the announcement is not lost. */
-    bool ok = atomic_load(&p->inflight) < max || wait_for_room(p, seen, deadline_ns);
+    bool ok = atomic_load(count) < max || wait_for_room(p, seen, deadline_ns);
     atomic_fetch_sub(&p->space_waiters, 1);
     if (!ok)
       return PULSARC_ERR_TIMEOUT;
@@ -71,9 +73,47 @@ static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, uint64_t deadline_ns, b
   }
 }
 
-static void release_slot(pulsarc_producer_t *p, uint32_t len) {
+/* The partition slot a keyed message on a partitioned topic must hold, or
+ * NULL (then only the producer's). Its partition is the one route.c would
+ * hash it to, chosen here once: route.c takes it from m->route. */
+static pc_part_slots *pre_route(pulsarc_producer_t *p, const pc_slot_dir *d, pc_msg *m) {
+  if (d == NULL || m->ext == NULL || m->ext->partition_key == NULL ||
+      p->conf.routing_mode == PC_ROUTE_CUSTOM)
+    return NULL;
+  const char *key = m->ext->partition_key;
+  size_t len = m->ext->partition_key_len;
+  int32_t h = p->conf.hashing == PC_HASH_MURMUR3_32 ? pc_murmur3_32_hash(key, len)
+                                                    : pc_java_string_hash(key, len);
+  uint32_t k = (uint32_t)h % (uint32_t)d->n;
+  m->route = k + 1;
+  m->flags |= PC_MSG_PRE_ROUTED;
+  return d->part[k];
+}
+
+/* The partition's slot first: a sender of a partition at its share waits
+ * (or fails) without holding one of the producer's. */
+static pulsarc_err_t reserve_slots(pulsarc_producer_t *p, pc_msg *m, bool may_block,
+                                   uint64_t *since_ns) {
+  pc_slot_dir *d = atomic_load_explicit(&p->slot_dir, memory_order_acquire);
+  pc_part_slots *ps = pre_route(p, d, m);
+  pulsarc_err_t err;
+  if (ps != NULL && (err = reserve_slot(p, &ps->pending, d->share, m->deadline_ns, may_block,
+                                        since_ns)) != PULSARC_OK)
+    return err;
+  err = reserve_slot(p, &p->inflight, d != NULL ? d->total : p->conf.max_pending_messages,
+                     m->deadline_ns, may_block, since_ns);
+  if (err != PULSARC_OK && ps != NULL)
+    atomic_fetch_sub_explicit(&ps->pending, 1, memory_order_acq_rel);
+  return err;
+}
+
+static void release_slot(pulsarc_producer_t *p, const pc_msg *m) {
+  if (m->flags & PC_MSG_PRE_ROUTED) {
+    pc_slot_dir *d = atomic_load_explicit(&p->slot_dir, memory_order_acquire);
+    atomic_fetch_sub_explicit(&d->part[m->route - 1]->pending, 1, memory_order_acq_rel);
+  }
   atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
-  pc_producer_release_memory(p, len);
+  pc_producer_release_memory(p, m->len);
 }
 
 /* Common path of every send: validate, reserve, enqueue, wake. On error the
@@ -98,7 +138,7 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
   bool may_block = p->conf.block_if_queue_full && !on_loop;
   if ((err = pc_producer_take_memory(p, m->len, m->deadline_ns, may_block)) != PULSARC_OK)
     return err;
-  if ((err = reserve_slot(p, m->deadline_ns, may_block, since_ns)) != PULSARC_OK) {
+  if ((err = reserve_slots(p, m, may_block, since_ns)) != PULSARC_OK) {
     pc_producer_release_memory(p, m->len);
     return err;
   }
@@ -113,7 +153,7 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
       return PULSARC_OK;
     }
     if (r < 0) {
-      release_slot(p, m->len);
+      release_slot(p, m);
       return PULSARC_ERR_NO_MEMORY;
     }
     /* This thread's ring is full: the loop is behind. Make sure it runs,
@@ -121,7 +161,7 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
     pc_loop_wake_poller(p->loop, &p->poller);
     pc_loop_wake_force(p->loop);
     if (!may_block) {
-      release_slot(p, m->len);
+      release_slot(p, m);
       return PULSARC_ERR_QUEUE_FULL;
     }
     if (*since_ns == 0)
@@ -130,7 +170,7 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
     bool ok = wait_for_room(p, seen, m->deadline_ns);
     atomic_fetch_sub(&p->space_waiters, 1);
     if (!ok) {
-      release_slot(p, m->len);
+      release_slot(p, m);
       return PULSARC_ERR_TIMEOUT;
     }
   }
@@ -152,12 +192,24 @@ static void explain_refusal(pulsarc_producer_t *p, const pc_msg *m, pulsarc_err_
   case PULSARC_ERR_INVALID_ARGUMENT:
     pc_err_detail_set("a null-value message must have an empty payload (got %u bytes)", m->len);
     break;
-  case PULSARC_ERR_QUEUE_FULL:
-    pc_err_detail_set("%s: max_pending_messages (%u) or the sending thread's ring is full%s",
-                      p->topic, p->conf.max_pending_messages,
-                      pc_on_library_thread() ? " (a callback never blocks)"
-                                             : " and block_if_queue_full is false");
+  case PULSARC_ERR_QUEUE_FULL: {
+    const char *why =
+        pc_on_library_thread() ? " (a callback never blocks)" : " and block_if_queue_full is false";
+    const pc_slot_dir *d = atomic_load_explicit(&p->slot_dir, memory_order_acquire);
+    if (d == NULL)
+      pc_err_detail_set("%s: max_pending_messages (%u) or the sending thread's ring is full%s",
+                        p->topic, p->conf.max_pending_messages, why);
+    else if (m->flags & PC_MSG_PRE_ROUTED)
+      pc_err_detail_set("%s: partition %u's share of the pending limit (%u: min of "
+                        "max_pending_messages and max_pending_messages_across_partitions / %d), "
+                        "the producer's (%u) or the sending thread's ring is full%s",
+                        p->topic, m->route - 1, d->share, d->n, d->total, why);
+    else
+      pc_err_detail_set("%s: the pending limit of its %d partitions (%u) or the sending thread's "
+                        "ring is full%s",
+                        p->topic, d->n, d->total, why);
     break;
+  }
   case PULSARC_ERR_MEMORY_LIMIT:
     pc_err_detail_set("%s: the client's memory_limit_bytes is reached", p->topic);
     break;

@@ -61,8 +61,11 @@ static int grow_parts(pulsarc_producer_t *p, int n, bool partitioned) {
                                   : p->create_deadline_ns);
     }
   }
-  if (p->nparts > before)
+  if (p->nparts > before) {
     publish_stats_dir(p);
+    if (partitioned)
+      pc_producer_publish_slots(p);
+  }
   return rc;
 }
 
@@ -357,6 +360,7 @@ void pc_producer_destroy_task(pc_loop *loop, void *arg) {
     prev = d->prev;
     free(d);
   }
+  pc_producer_free_slots(p);
   pc_fifo_free(&p->unrouted);
   pc_crypto_free(p->crypto);
   pc_producer_conf_release(&p->conf);

@@ -200,6 +200,18 @@ pulsarc_err_t pc_producer_take_memory(pulsarc_producer_t *p, uint32_t len, uint6
                                       bool may_block);
 /* Gives bytes back (a completion, or a send that failed after taking). */
 void pc_producer_release_memory(pulsarc_producer_t *p, uint64_t bytes);
+/* [loop] Publishes the per-partition pending limits for the partitions
+ * made so far (a partitioned topic; called when partitions are added). */
+void pc_producer_publish_slots(pulsarc_producer_t *p);
+/* [loop] Frees the slot directories and counters (producer teardown). */
+void pc_producer_free_slots(pulsarc_producer_t *p);
+/* [loop] The loop routed a message the sender did not charge: it takes a
+ * slot of partition route - 1 (route as in pc_msg; 0 or no limits: none). */
+void pc_part_slots_charge(pulsarc_producer_t *p, uint32_t route);
+/* [loop] n messages of partition route - 1 completed. */
+void pc_part_slots_release(pulsarc_producer_t *p, uint32_t route, uint32_t n);
+/* [loop] Partition k is below its share (always true without limits). */
+bool pc_part_slots_room(pulsarc_producer_t *p, uint32_t k);
 
 /* sendq.c (the rings) and arena.c (payload slabs, thread scratch) have
  * headers of their own: producer/sendq.h, producer/arena.h. */

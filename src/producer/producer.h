@@ -184,6 +184,25 @@ typedef struct pc_flush_req {
   void *ctx;
 } pc_flush_req;
 
+/* A partition's pending count, on a line of its own: senders of keys that
+ * hash to it take slots here, the loop charges the rest when it routes
+ * them and gives all back on completion (credit.c). */
+typedef struct pc_part_slots {
+  _Alignas(64) _Atomic uint32_t pending;
+} pc_part_slots;
+
+/* The per-partition pending limits of a partitioned topic as senders find
+ * them: the loop publishes a new directory when partitions are added (the
+ * counters carry over) and keeps the old ones (prev) until the producer is
+ * freed, so a sender never sees one go. */
+typedef struct pc_slot_dir {
+  struct pc_slot_dir *prev;
+  int n;
+  uint32_t share; /* each partition's limit: min(max pending, across / n) */
+  uint32_t total; /* the producer's: n * share */
+  pc_part_slots *part[];
+} pc_slot_dir;
+
 enum { PC_APP_OPEN = 0, PC_APP_CLOSING = 1, PC_APP_CLOSED = 2, PC_APP_FAILED = 3 };
 
 struct pulsarc_producer {
@@ -201,6 +220,7 @@ struct pulsarc_producer {
   _Atomic int parts_known;                 /* partitions made so far (nparts) */
   _Atomic int parts_ready;                 /* of them, registered right now */
   _Atomic int64_t last_seq_id;             /* highest acknowledged, see pulsarc.h */
+  _Atomic(pc_slot_dir *) slot_dir;         /* NULL: not partitioned (yet), see credit.c */
   _Alignas(64) _Atomic uint32_t inflight;  /* accepted, not yet completed */
   _Atomic int64_t mem_credit;              /* client memory granted, not in use (credit.c) */
   _Alignas(64) _Atomic uint32_t space_seq; /* futex word bumped when room appears */
@@ -258,6 +278,7 @@ struct pulsarc_producer {
   void *destroy_waiter;    /* pc_waiter of a blocking destroy, or NULL */
   pc_client_member member; /* the client's registry; client->lock */
   pc_crypto *crypto;       /* end-to-end encryption, NULL when off (seal.c) */
+  bool slots_frozen;       /* a slot directory could not be made: none from now on */
 };
 
 /* Stop sealing while the connection holds this much unwritten data: the

@@ -26,6 +26,7 @@ static void complete_entry(pc_part *part, pc_entry *e, pulsarc_err_t err, int64_
       slots++;
       bytes += e->msgs[i].len;
     }
+  pc_part_slots_release(p, e->msgs[0].route, slots);
   pc_producer_give_back(p, slots, bytes);
   for (uint32_t i = 0; i < e->count; i++) {
     if (e->batched)

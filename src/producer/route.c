@@ -1,7 +1,8 @@
 /* The producer's poller on its I/O thread: drains the per-thread rings
  * (fairly, a budget per pass), stamps each message's arrival, arms the
  * deadline timer, routes it to a partition (key hash, round robin that
- * switches once per batch, single partition or the user's router) and lets
+ * switches once per batch and passes over a partition that can take no
+ * more, single partition or the user's router) and lets
  * each ready partition seal what its batching rules allow. [loop] */
 #include <stdint.h>
 
@@ -69,9 +70,50 @@ static void accept(void *arg, pc_msg *m) {
   pc_producer_route(p, m);
 }
 
+/* A partition round robin may choose: below its share of the pending
+ * limit, and not cut off from its broker (one never registered is not: it
+ * may be waiting for its first message to start). */
+static bool rr_usable(pulsarc_producer_t *p, uint32_t k, bool need_broker) {
+  const pc_part *part = p->parts[k];
+  if (need_broker && part->created_once && part->state != PS_READY)
+    return false;
+  return pc_part_slots_room(p, k);
+}
+
+/* Round robin that switches partition once per batch, so batches stay
+ * full, and early when the partition can take no more: a partition whose
+ * broker is gone keeps what it holds, the others take the rest. (The
+ * official clients' round robin does not skip it, so its pending limit
+ * blocks every sender.) Failing all that, any partition with room, then
+ * plain order: the producer's limit still bounds the total. */
+static uint32_t round_robin(pulsarc_producer_t *p) {
+  uint32_t n = (uint32_t)p->nparts;
+  if (p->rr_left == 0 || !rr_usable(p, p->rr_part, true)) {
+    uint32_t pick = (p->rr_part + 1) % n;
+    for (int pass = 0; pass < 2; pass++) {
+      uint32_t i = 0;
+      while (i < n && !rr_usable(p, (p->rr_part + 1 + i) % n, pass == 0))
+        i++;
+      if (i < n) {
+        pick = (p->rr_part + 1 + i) % n;
+        break;
+      }
+    }
+    p->rr_part = pick;
+    p->rr_left = p->conf.batching ? p->conf.batch_max_messages : 1;
+  }
+  p->rr_left--;
+  return p->rr_part;
+}
+
 void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
   uint32_t k = 0;
-  if (p->nparts > 1) {
+  bool charged = (m->flags & PC_MSG_PRE_ROUTED) != 0;
+  if (charged) {
+    /* Hashed by the sender, which holds the partition's slot. */
+    k = m->route - 1;
+    m->flags &= ~PC_MSG_PRE_ROUTED;
+  } else if (p->nparts > 1) {
     const char *key = m->ext != NULL ? m->ext->partition_key : NULL;
     size_t key_len = key != NULL ? m->ext->partition_key_len : 0;
     if (p->conf.routing_mode == PC_ROUTE_CUSTOM) {
@@ -90,18 +132,13 @@ void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
     } else if (p->conf.routing_mode == PC_ROUTE_SINGLE) {
       k = p->single_part;
     } else {
-      /* Round robin that switches partition once per batch, so batches
-       * stay full. */
-      if (p->rr_left == 0) {
-        p->rr_part = (p->rr_part + 1) % (uint32_t)p->nparts;
-        p->rr_left = p->conf.batching ? p->conf.batch_max_messages : 1;
-      }
-      p->rr_left--;
-      k = p->rr_part;
+      k = round_robin(p);
     }
   }
   pc_part *part = p->parts[k];
   m->route = k + 1;
+  if (!charged)
+    pc_part_slots_charge(p, m->route);
   pc_stat_add(&part->stats.accepted, 1);
   pc_stat_add(&part->stats.bytes_accepted, m->len);
   part_take(part, m);
@@ -114,7 +151,7 @@ void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
  * or close was posted is in them by now (the push came before the post), so
  * one drain of each ring to empty covers them all: the poller's budget
  * would leave some behind. This ends: what senders add meanwhile is bounded
- * by max_pending_messages. */
+ * by the pending limit. */
 void pc_producer_drain_all(pulsarc_producer_t *p) {
   bool room = false;
   pc_sendq_drain(&p->q, SIZE_MAX, accept, p, &room);

@@ -27,7 +27,8 @@ typedef struct pc_msg {
   uint32_t len;
   uint32_t flags;          /* PC_MSG_* */
   uint32_t crc;            /* pc_crc32c of the payload, if PC_MSG_HAS_CRC */
-  uint32_t route;          /* [loop] its partition's index + 1; 0 before routing */
+  uint32_t route;          /* [loop] its partition's index + 1; 0 before routing
+                            * (unless PC_MSG_PRE_ROUTED) */
   pulsarc_free_fn free_fn; /* releases data once copied; NULL if borrowed */
   void *free_ctx;
   pc_msg_ext *ext;      /* options, or NULL */
@@ -45,6 +46,9 @@ typedef struct pc_msg {
  * group commit seals it without the batch delay (producer/batch.c). */
 #define PC_MSG_WAITED 0x10u
 #define PC_MSG_FUTURE 0x20u /* done_ctx is a heap future (client/future.h) */
+/* route was chosen by the sender (a keyed message on a partitioned topic),
+ * which took that partition's pending slot; cleared once the loop routes it. */
+#define PC_MSG_PRE_ROUTED 0x40u
 #define PC_MSG_SPLICED                                                                             \
   0x4u /* [loop] its frame writes the payload from here: kept                                      \
         * until the entry is released, not when done */

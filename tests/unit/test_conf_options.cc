@@ -276,6 +276,7 @@ TEST(ConfTable, EveryKnownKeyIsInTheTable) {
                             "max_message_size",
                             "send_timeout_ms",
                             "max_pending_messages",
+                            "max_pending_messages_across_partitions",
                             "block_if_queue_full",
                             "initial_sequence_id",
                             "startup_delay_ms",

@@ -1,6 +1,7 @@
 /* Test broker: thread-safe inspection, runtime settings and fault injection.
  * Every function here is [any]: it takes tb->mu for the time of a copy. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -203,4 +204,13 @@ void pulsarc_tb_fail_lookups(pulsarc_tb *tb, uint32_t n, pulsarc_tb_server_error
 
 void pulsarc_tb_fail_producers(pulsarc_tb *tb, uint32_t n, pulsarc_tb_server_error err) {
   set_fault(tb, &tb->fail_producers, n, err);
+}
+
+void pulsarc_tb_refuse_producers(pulsarc_tb *tb, const char *topic, pulsarc_tb_server_error err) {
+  char *full = topic != NULL ? pulsarc_tb_full_topic(topic) : NULL;
+  pthread_mutex_lock(&tb->mu);
+  snprintf(tb->refuse_topic, sizeof tb->refuse_topic, "%s", full != NULL ? full : "");
+  tb->refuse_err = (int)err;
+  pthread_mutex_unlock(&tb->mu);
+  free(full);
 }

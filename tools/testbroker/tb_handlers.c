@@ -242,6 +242,11 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
     return;
   }
   char *full = pulsarc_tb_full_topic(pc->topic);
+  if (full && tb->refuse_topic[0] && strcmp(full, tb->refuse_topic) == 0) {
+    free(full);
+    tb_send_error(tb, c, pc->request_id, tb->refuse_err, "injected: topic refused");
+    return;
+  }
   tb_topic *t = full ? tb_topic_get(tb, full, true) : NULL;
   free(full);
   if (!t) {

@@ -202,6 +202,8 @@ struct pulsarc_tb {
   bool hold;
   uint64_t delay_ns;
   tb_fault fail_sends, fail_lookups, fail_producers;
+  char refuse_topic[512]; /* PRODUCER for it answered refuse_err; "": none */
+  int refuse_err;
   tb_req *reqs;
   struct tb_faults {     /* tb_faults.c */
     uint64_t drop_after; /* frames still to receive before a drop; 0 off */

@@ -314,6 +314,11 @@ void pulsarc_tb_fail_sends(pulsarc_tb *tb, uint32_t n, pulsarc_tb_server_error e
 void pulsarc_tb_fail_lookups(pulsarc_tb *tb, uint32_t n, pulsarc_tb_server_error err);
 /* The next n PRODUCER requests are answered ERROR err. n = 0 cancels. */
 void pulsarc_tb_fail_producers(pulsarc_tb *tb, uint32_t n, pulsarc_tb_server_error err);
+/* While set, every PRODUCER request for topic (a partition's own name, say
+ * "t-partition-3") is answered ERROR err, as for a topic whose broker is
+ * gone; NULL clears it. Producers already registered stay (close them with
+ * pulsarc_tb_close_producers). */
+void pulsarc_tb_refuse_producers(pulsarc_tb *tb, const char *topic, pulsarc_tb_server_error err);
 
 /* ------------------------------------------- connection faults (tb_faults.c) */
 
