@@ -706,7 +706,8 @@ typedef struct pulsarc_producer_stats {
   uint64_t compressed_bytes;              /* ... and after (equal when not compressing) */
   uint64_t reconnects;                    /* registrations after the first */
   uint64_t resent_batches;                /* SEND frames written again after a reconnect */
-  uint64_t blocked_pending_limit;         /* sends that waited for max_pending_messages room */
+  uint64_t blocked_pending_limit;         /* sends that waited for pending room (the
+                                             producer's, or a partition's share) */
   uint64_t blocked_memory_limit;          /* sends that waited for the client memory limit */
   uint64_t blocked_ns;                    /* time those sends spent waiting, added up */
   uint64_t rejected_pending_limit;        /* sends refused with PULSARC_ERR_QUEUE_FULL */
