@@ -25,6 +25,11 @@ producer (its own INFO log), and for kill the owner changed (admin lookup).
 With --via proxy, pulsarc must have dialled the proxy's port only: every
 address it dialled is in its DEBUG log, failed dials included (the default
 log level here is debug); only --proxy-scenarios run via proxy.
+With --via proxytls, the --tls-scenarios run through the proxy's TLS port
+(pulsar+ssl://, the CA pulsar-cluster.sh made, a token; the proxy forwards
+the token to the brokers, which verify it too): pulsarc may dial that port
+only, the official client reads back through it with TLS and a token, and a
+token signed with another key is refused first.
 
 Figures printed per scenario: sent, received, duplicates, losses, time from
 each fault to the first receipt after it, the longest receipt gap.
@@ -32,7 +37,7 @@ each fault to the first receipt after it, the longest receipt gap.
 Usage: run_cluster_test.sh cluster_faults.py --publisher PATH
          [--scenarios unload,kill,rolling,split,firstdown] [--proxy-scenarios ...] [--count 100000] [--rate 5000]
          [--state-dir DIR] [--reuse] [--keep] [--dedup on|off] [--pulsarc-log-level L]
-         [--via multi,proxy,...]
+         [--via multi,proxy,proxytls,...] [--tls-scenarios unload]
 """
 import argparse
 import os
@@ -46,6 +51,9 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clusterlib import Cluster, log, read_all  # noqa: E402
 from cluster_smoke import smoke  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+from tls_interop import make_jwt  # noqa: E402
 
 THREADS = 4
 
@@ -170,16 +178,17 @@ def new_owner_closes(path, topic, since):
     return named, lookups
 
 
-def read_back(cl, topic, nparts, parts, total):
-    """(payloads read back by the official client, seconds it took)."""
+def read_back(cl, topic, nparts, parts, total, via="broker1"):
+    """(payloads read back by the official client through via, seconds it took)."""
     t0 = time.monotonic()
+    url, args = cl.url(via), cl.official_args(via)
     if nparts:
         got = []
         for part, n in sorted(parts.items()):
-            got += read_all(cl.url("broker1"), f"{topic}-partition-{part}", n, timeout_s=300,
-                            quiet_ms=1000)
+            got += read_all(url, f"{topic}-partition-{part}", n, timeout_s=300,
+                            quiet_ms=1000, client_args=args)
     else:
-        got = read_all(cl.url("broker1"), topic, total, timeout_s=300)
+        got = read_all(url, topic, total, timeout_s=300, client_args=args)
     return got, time.monotonic() - t0
 
 
@@ -258,6 +267,40 @@ def inject(cl, a, kind, topic, pub):
     return faults, killed
 
 
+def broker_roles(cl, producer_name):
+    """The roles the brokers logged for producer_name's registrations."""
+    roles = set()
+    for b in ("broker1", "broker2"):
+        with open(os.path.join(cl.dir, b, "logs", f"{b}.log"), errors="replace") as f:
+            for line in f:
+                m = re.search(r"producerName=" + re.escape(producer_name) +
+                              r", producerId=\d+\}, role: (\S+)", line)
+                if m:
+                    roles.add(m.group(1))
+    return roles
+
+
+def forged_token_refused(cl, a, workdir):
+    """pulsarc through the proxy's TLS port with a token signed by another
+    key: refused (the proxy verifies tokens). Returns a problem or None."""
+    bad = os.path.join(workdir, "forged.token")
+    with open(bad, "w") as f:
+        f.write(make_jwt(os.urandom(32), "client") + "\n")
+    name = f"forged-{os.getpid()}"
+    cmd = [a.publisher, "--service-url", cl.url("proxytls"), "--topic",
+           f"persistent://public/default/forged-{uuid.uuid4().hex[:8]}", "--threads", "1",
+           "--count-per-thread", "1", "--out", os.path.join(workdir, f"{name}.receipts"),
+           "--log", os.path.join(workdir, f"{name}.pulsarc.log"),
+           *cl.pulsarc_flags("proxytls", token_file=bad)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    log(f"[forged token] exit {r.returncode}: {r.stderr.strip()[-300:]}")
+    if r.returncode == 0:
+        return "a token signed with another key was accepted through the proxy's TLS port"
+    if "auth" not in r.stderr.lower():
+        return f"forged token: no authentication error reported ({r.stderr.strip()[-300:]})"
+    return None
+
+
 def scenario(cl, a, kind, via):
     topic = f"persistent://public/default/faults-{kind}-{uuid.uuid4().hex[:8]}"
     workdir = os.path.join(cl.dir, "scenarios")
@@ -278,10 +321,15 @@ def scenario(cl, a, kind, via):
         own_before = owners(cl, topic, nparts)
     log(f"[{kind}] topic {topic} owned by {owner_summary(own_before)}; publishing via {via}")
     url = cl.url(via)
+    problems = []
+    if via == "proxytls":
+        bad = forged_token_refused(cl, a, workdir)
+        if bad:
+            problems.append(bad)
     rate = a.rolling_rate if kind == "rolling" else a.rate
-    pub = Publisher(a.publisher, url, topic, a.count, rate, workdir,
-                    f"{kind}-{via}-{os.getpid()}", a.pulsarc_log_level,
-                    extra=["--key-by-thread", "1"] if nparts else [])
+    name = f"{kind}-{via}-{os.getpid()}"
+    pub = Publisher(a.publisher, url, topic, a.count, rate, workdir, name, a.pulsarc_log_level,
+                    extra=(["--key-by-thread", "1"] if nparts else []) + cl.pulsarc_flags(via))
     t_start = time.time()
     try:
         faults, killed = inject(cl, a, kind, topic, pub)
@@ -297,7 +345,9 @@ def scenario(cl, a, kind, via):
         log(f"[{kind}] restarting {killed or stopped}")
         cl.run("restart", killed or stopped, timeout=300)
 
-    got, read_s = read_back(cl, topic, nparts, parts, pub.total)
+    # through the proxy's TLS port with a token when pulsarc went that way
+    got, read_s = read_back(cl, topic, nparts, parts, pub.total,
+                            via="proxytls" if via == "proxytls" else "broker1")
     dups, lost, disorder = check_readback(got, pub.total)
     gaps = [b - x for x, b in zip(times, times[1:])]
     reconnects = len(regs) - max(nparts, 1)
@@ -313,14 +363,19 @@ def scenario(cl, a, kind, via):
                      f"owners {[own_before[n] for n in used]} -> {[own_after[n] for n in used]}; "
                      f"partitions that changed owner "
                      f"{sum(1 for n in own_before if own_before[n] != own_after[n])}")
-    problems = []
-    proxy_port = int(cl.ports["PROXY_PORT"])
-    if via == "proxy":
+    proxy_port = int(cl.ports["PROXY_TLS_PORT" if via == "proxytls" else "PROXY_PORT"])
+    if via in ("proxy", "proxytls"):
         # every address pulsarc dialled, not just the connections that made it
         if ports is None:
             problems.append("no dial lines in pulsarc's log (run with --pulsarc-log-level debug)")
         elif ports != {proxy_port}:
             problems.append(f"through the proxy ({proxy_port}) pulsarc dialled {sorted(ports)}")
+    if via == "proxytls":
+        # the proxy forwarded the client's token and the brokers verified it
+        roles = broker_roles(cl, name)
+        lines.append(f"[{kind}]   brokers' roles for producer {name}: {sorted(roles)}")
+        if roles != {"client"}:
+            problems.append(f"the brokers saw roles {sorted(roles)} for {name}, want client")
     if kind == "firstdown":
         # pulsarc starts a client's lookups at host (producers so far % hosts):
         # its one producer asks the second host first, so multi never dials
@@ -378,6 +433,9 @@ def main():
     ap.add_argument("--scenarios", default="unload,kill")
     ap.add_argument("--proxy-scenarios", default="unload,kill,rolling,transfer",
                     help="of --scenarios, those also run via proxy (firstdown never is)")
+    ap.add_argument("--tls-scenarios", default="unload",
+                    help="of --scenarios, those also run via proxytls (the proxy's TLS port, "
+                         "token)")
     ap.add_argument("--count", type=int, default=100000)
     ap.add_argument("--rate", type=float, default=5000, help="messages/s, all threads")
     ap.add_argument("--rolling-rate", type=float, default=1000,
@@ -390,8 +448,8 @@ def main():
     ap.add_argument("--via", default="multi",
                     help="comma-separated service URLs to run each scenario through: multi "
                          "(both brokers, default), broker1, broker2, proxy (then pulsarc may "
-                         "connect to the proxy port only); multirev (broker2,broker1) serves "
-                         "firstdown only")
+                         "connect to the proxy port only), proxytls (the proxy's TLS port with "
+                         "a token; likewise); multirev (broker2,broker1) serves firstdown only")
     ap.add_argument("--dedup", choices=("on", "off"), default="on",
                     help="off shows that the read-back check catches duplicates")
     ap.add_argument("--pulsarc-log-level", default="debug",
@@ -406,8 +464,11 @@ def main():
         ap.error("--scenarios: a comma-separated list of " + ", ".join(all_kinds))
     proxy_kinds = a.proxy_scenarios.split(",")
     vias = a.via.split(",")
-    if any(v not in ("multi", "multirev", "broker1", "broker2", "proxy") for v in vias):
-        ap.error("--via: a comma-separated list of multi, multirev, broker1, broker2, proxy")
+    tls_kinds = a.tls_scenarios.split(",")
+    if any(v not in ("multi", "multirev", "broker1", "broker2", "proxy", "proxytls")
+           for v in vias):
+        ap.error("--via: a comma-separated list of multi, multirev, broker1, broker2, proxy, "
+                 "proxytls")
     cl = Cluster(a.root, a.state_dir)
     t_all = time.monotonic()
     report, problems = [], []
@@ -422,6 +483,7 @@ def main():
         for via in vias:
             for kind in kinds:
                 if (via == "proxy" and kind not in proxy_kinds) or \
+                        (via == "proxytls" and kind not in tls_kinds) or \
                         (kind == "firstdown" and via not in ("multi", "multirev")) or \
                         (via == "multirev" and kind != "firstdown"):
                     continue

@@ -13,8 +13,9 @@
  *
  * Usage: pulsarc-cluster-publish --service-url URL --topic T [--threads 4]
  *          [--count-per-thread 25000] [--rate MSGS_PER_S_TOTAL] [--name NAME]
- *          [--send-timeout-ms 0] [--conf key=value]... [--log-level info]
- *          [--key-by-thread 1] --out FILE --log FILE
+ *          [--send-timeout-ms 0] [--conf key=value]... [--client-conf key=value]...
+ *          [--log-level info] [--key-by-thread 1] --out FILE --log FILE
+ * --conf sets a producer option, --client-conf a client option (TLS, token).
  * With --key-by-thread 1 thread t's messages carry the partition key "t<t>",
  * so on a partitioned topic each thread's messages share one partition.
  */
@@ -127,16 +128,16 @@ static void *run_worker(void *arg) {
 static void usage(void) {
   fprintf(stderr, "usage: pulsarc-cluster-publish --service-url URL --topic T [--threads N]\n"
                   "  [--count-per-thread N] [--rate MSGS_PER_S] [--name NAME]\n"
-                  "  [--send-timeout-ms MS] [--conf key=value]... [--log-level LEVEL]\n"
-                  "  [--key-by-thread 1] --out FILE --log FILE\n");
+                  "  [--send-timeout-ms MS] [--conf key=value]... [--client-conf key=value]...\n"
+                  "  [--log-level LEVEL] [--key-by-thread 1] --out FILE --log FILE\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   const char *url = NULL, *topic = NULL, *name = NULL, *out = NULL, *logp = NULL;
   const char *send_timeout = "0", *log_level = "info";
-  const char *confs[MAX_CONF];
-  int nconf = 0, nthreads = 4;
+  const char *confs[MAX_CONF], *client_confs[MAX_CONF];
+  int nconf = 0, nclient_conf = 0, nthreads = 4;
   long count = 25000;
   double rate = 0;
   for (int i = 1; i < argc; i++) {
@@ -160,6 +161,8 @@ int main(int argc, char **argv) {
       send_timeout = v;
     else if (!strcmp(a, "--conf") && nconf < MAX_CONF)
       confs[nconf++] = v;
+    else if (!strcmp(a, "--client-conf") && nclient_conf < MAX_CONF)
+      client_confs[nclient_conf++] = v;
     else if (!strcmp(a, "--log-level"))
       log_level = v;
     else if (!strcmp(a, "--out"))
@@ -183,6 +186,17 @@ int main(int argc, char **argv) {
   pulsarc_client_conf_t *cc = pulsarc_client_conf_new();
   if (pulsarc_client_conf_set(cc, "log_level", log_level, NULL, 0) != PULSARC_OK)
     usage();
+  for (int i = 0; i < nclient_conf; i++) {
+    char kv[1024];
+    snprintf(kv, sizeof kv, "%s", client_confs[i]);
+    char *eq = strchr(kv, '=');
+    if (eq)
+      *eq = 0;
+    if (!eq || pulsarc_client_conf_set(cc, kv, eq + 1, NULL, 0) != PULSARC_OK) {
+      fprintf(stderr, "cluster-publish: bad client option %s\n", kv);
+      return 2;
+    }
+  }
   pulsarc_client_conf_set_logger(cc, on_log, NULL);
   pulsarc_client_t *client = NULL;
   pulsarc_err_t e = pulsarc_client_new(url, cc, &client);

@@ -64,10 +64,35 @@ class Cluster:
             "broker1": self.ports["PULSAR_CLUSTER_BROKER1_URL"],
             "broker2": self.ports["PULSAR_CLUSTER_BROKER2_URL"],
             "proxy": self.ports["PULSAR_CLUSTER_PROXY_URL"],
+            "proxytls": self.ports["PULSAR_CLUSTER_PROXY_TLS_URL"],
             "multi": self.ports["PULSAR_CLUSTER_SERVICE_URL"],
             "multirev": (f"pulsar://127.0.0.1:{self.ports['BROKER2_PORT']},"
                          f"127.0.0.1:{self.ports['BROKER1_PORT']}"),
         }[member]
+
+    def token(self, role="client"):
+        """A valid token of role (admin, proxy, client) made at start."""
+        with open(os.path.join(self.dir, "secrets", f"{role}.token")) as f:
+            return f.read().strip()
+
+    def pulsarc_flags(self, member, token_file=None):
+        """pulsarc-cluster-publish client options to reach member: the CA
+        and a token for proxytls (the proxy's TLS port), none otherwise."""
+        if member != "proxytls":
+            return []
+        return ["--client-conf", f"tls_trust_certs_file={self.ports['PULSAR_CLUSTER_CA']}",
+                "--client-conf",
+                f"auth_token_file={token_file or self.ports['PULSAR_CLUSTER_CLIENT_TOKEN_FILE']}"]
+
+    def official_args(self, member):
+        """pulsar.Client keyword arguments to reach member (TLS + token for
+        proxytls, the certificate's IP address checked)."""
+        if member != "proxytls":
+            return {}
+        import pulsar
+        return {"tls_trust_certs_file_path": self.ports["PULSAR_CLUSTER_CA"],
+                "tls_validate_hostname": True, "tls_allow_insecure_connection": False,
+                "authentication": pulsar.AuthenticationToken(self.token())}
 
     def owner(self, topic):
         """'broker1' or 'broker2' (admin lookup)."""
@@ -75,7 +100,8 @@ class Cluster:
 
     def proxy_metric(self, name):
         url = f"http://127.0.0.1:{self.ports['PROXY_WEB_PORT']}/metrics/"
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token('admin')}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
             text = resp.read().decode()
         m = re.search(r"^" + re.escape(name) + r"\{[^}]*\} ([0-9.eE+-]+)$", text, re.M)
         if not m:
@@ -99,14 +125,16 @@ def publish(publisher, service_url, topic, count, pattern, timeout=180, extra=()
     return results
 
 
-def read_all(service_url, topic, expect, timeout_s=120, quiet_ms=3000):
+def read_all(service_url, topic, expect, timeout_s=120, quiet_ms=3000, client_args=None):
     """Reads topic from the earliest message with the official client until
     `expect` messages arrived (bounded by timeout_s), then waits quiet_ms for
-    any extra. Returns the payloads (str) in arrival order."""
+    any extra. Returns the payloads (str) in arrival order. client_args:
+    extra pulsar.Client arguments (Cluster.official_args)."""
     import pulsar
 
     client = pulsar.Client(service_url, operation_timeout_seconds=30,
-                           logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
+                           logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn),
+                           **(client_args or {}))
     try:
         reader = client.create_reader(topic, pulsar.MessageId.earliest)
         got = []

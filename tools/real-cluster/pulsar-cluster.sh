@@ -25,12 +25,25 @@
 #
 # After `start`, $PULSARC_CLUSTER_DIR/ports.env holds shell-sourceable lines:
 #   ZK_PORT BOOKIE_PORT BROKER1_PORT BROKER1_WEB_PORT BROKER2_PORT BROKER2_WEB_PORT
-#   PROXY_PORT PROXY_WEB_PORT, and
+#   PROXY_PORT PROXY_WEB_PORT PROXY_TLS_PORT, and
 #   PULSAR_CLUSTER_BROKER1_URL=pulsar://127.0.0.1:P  PULSAR_CLUSTER_BROKER2_URL=...
 #   PULSAR_CLUSTER_PROXY_URL=pulsar://127.0.0.1:P    PULSAR_CLUSTER_WEB_URL=http://... (broker1)
+#   PULSAR_CLUSTER_PROXY_TLS_URL=pulsar+ssl://127.0.0.1:P (the proxy's TLS port)
+#   PULSAR_CLUSTER_CA=FILE (the CA that signed the proxy's certificate)
+#   PULSAR_CLUSTER_CLIENT_TOKEN_FILE=FILE (a valid token of role "client")
 #   PULSAR_CLUSTER_SERVICE_URL=pulsar://127.0.0.1:P1,127.0.0.1:P2 (both brokers)
 #   PULSAR_CLUSTER_NAME PULSAR_CLUSTER_DIR PULSAR_CLUSTER_LM PULSAR_VERSION PULSAR_PROXY_VERSION
 # Each member lives in $PULSARC_CLUSTER_DIR/MEMBER/{conf,data,logs,pid}.
+#
+# Security: brokers and proxy verify tokens (HS256, a key made at `start`,
+# roles admin, proxy, client); the proxy also listens on PROXY_TLS_PORT with a
+# certificate from a CA made at `start` (secrets/ in the state dir). A client
+# without a token still gets in as role "anonymous" (anonymousUserRole,
+# authorization off), so the plain ports serve every other test unchanged; a
+# token that does not verify is refused. The proxy forwards the client's
+# credentials and authenticates itself to the brokers with the proxy token
+# (proxyRoles=proxy, as Pulsar's proxy docs ask); admin calls carry the
+# admin token.
 #
 # Environment knobs:
 #   PULSARC_CLUSTER_DIR    state directory (default /tmp/pulsarc-cluster)
@@ -110,6 +123,9 @@ load_ports() {
   [[ -f "$PORTS" ]] || die "no $PORTS: start the cluster first"
   # shellcheck disable=SC1090
   source "$PORTS"
+  # http_code (tools/real-broker) and admin_call send it
+  [[ -f "$D/secrets/admin.token" ]] && PULSAR_ADMIN_TOKEN="$(cat "$D/secrets/admin.token")"
+  true
 }
 
 member_pid() { [[ -f "$D/$1/pid" ]] && cat "$D/$1/pid" || true; }
@@ -133,7 +149,7 @@ member_ports() {  # every port a member binds
     zk) echo "$ZK_PORT" ;; bookie) echo "$BOOKIE_PORT" ;;
     broker1) echo "$BROKER1_PORT $BROKER1_WEB_PORT" ;;
     broker2) echo "$BROKER2_PORT $BROKER2_WEB_PORT" ;;
-    proxy) echo "$PROXY_PORT $PROXY_WEB_PORT" ;;
+    proxy) echo "$PROXY_PORT $PROXY_WEB_PORT $PROXY_TLS_PORT" ;;
   esac
 }
 
@@ -173,6 +189,56 @@ apply_extra() {  # apply_extra FILE: PULSAR_CONF_EXTRA lines replace generated k
     echo "$line" >> "$f.tmp"
     mv -f "$f.tmp" "$f"
   done <<< "$PULSAR_CONF_EXTRA"
+}
+
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+make_jwt() {  # make_jwt ROLE: an HS256 token signed with secrets/token.key
+  local k="$D/secrets/token.key" h p
+  h="$(printf '{"alg":"HS256"}' | b64url)"
+  p="$(printf '{"sub":"%s"}' "$1" | b64url)"
+  printf '%s.%s.%s\n' "$h" "$p" "$(printf '%s.%s' "$h" "$p" |
+    openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(od -An -v -tx1 "$k" | tr -d ' \n')" -binary |
+    b64url)"
+}
+
+make_secrets() {  # the CA, the proxy's certificate, the token key and one token per role
+  local s="$D/secrets" role
+  command -v openssl >/dev/null 2>&1 || die "openssl is needed for the proxy's TLS certificate"
+  mkdir -p "$s"; chmod 700 "$s"
+  # the certificate recipe of tests/interop/tls_interop.py's make_certs
+  ( cd "$s" &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+      -subj "/CN=pulsarc cluster CA" &&
+    openssl req -newkey rsa:2048 -nodes -keyout proxy.key -out proxy.csr -subj /CN=localhost &&
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > ext.cnf &&
+    openssl x509 -req -in proxy.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out proxy.pem \
+      -days 2 -extfile ext.cnf ) > "$s/openssl.log" 2>&1 ||
+    { cat "$s/openssl.log" >&2; die "making the proxy's certificate failed"; }
+  head -c 32 /dev/urandom > "$s/token.key"
+  for role in admin proxy client; do make_jwt "$role" > "$s/$role.token"; done
+  chmod 600 "$s"/*
+  PULSAR_ADMIN_TOKEN="$(cat "$s/admin.token")"
+}
+
+auth_conf() {  # auth_conf broker|proxy: the token authentication lines
+  local s="$D/secrets"
+  cat <<EOF
+authenticationEnabled=true
+authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderToken
+tokenSecretKey=file://$s/token.key
+anonymousUserRole=anonymous
+authorizationEnabled=false
+superUserRoles=admin,proxy
+brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken
+EOF
+  if [[ "$1" == proxy ]]; then
+    echo "brokerClientAuthenticationParameters=token:$(cat "$s/proxy.token")"
+    echo "forwardAuthorizationCredentials=true"
+  else
+    echo "brokerClientAuthenticationParameters=token:$(cat "$s/admin.token")"
+    echo "proxyRoles=proxy"
+  fi
 }
 
 write_confs() {  # write_confs LM_CLASS
@@ -243,8 +309,7 @@ webServicePort=${!web}
 functionsWorkerEnabled=false
 webSocketServiceEnabled=false
 transactionCoordinatorEnabled=false
-authenticationEnabled=false
-authorizationEnabled=false
+$(auth_conf broker)
 loadManagerClassName=$lm
 loadBalancerEnabled=true
 # nothing moves a topic unless a test asks for it (unload, split, kill)
@@ -296,8 +361,12 @@ webServicePort=$PROXY_WEB_PORT
 brokerProxyAllowedTargetPorts=$BROKER1_PORT,$BROKER2_PORT
 brokerProxyAllowedHostNames=127.0.0.1,localhost
 brokerProxyAllowedIPAddresses=127.0.0.0/8
-authenticationEnabled=false
-authorizationEnabled=false
+servicePortTls=$PROXY_TLS_PORT
+tlsCertificateFilePath=$D/secrets/proxy.pem
+tlsKeyFilePath=$D/secrets/proxy.key
+tlsTrustCertsFilePath=$D/secrets/ca.pem
+tlsRequireTrustedClientCertOnConnect=false
+$(auth_conf proxy)
 numIOThreads=2
 numAcceptorThreads=1
 EOF
@@ -346,7 +415,7 @@ member_ready() {  # member_ready MEMBER -> 0 when it serves
     bookie) port_in_use "$BOOKIE_PORT" ;;
     broker1) [[ "$(http_code "http://127.0.0.1:$BROKER1_WEB_PORT/admin/v2/brokers/ready")" == 200 ]] ;;
     broker2) [[ "$(http_code "http://127.0.0.1:$BROKER2_WEB_PORT/admin/v2/brokers/ready")" == 200 ]] ;;
-    proxy) port_in_use "$PROXY_PORT" && [[ "$(http_code "http://127.0.0.1:$PROXY_WEB_PORT/metrics/")" =~ ^(200|302)$ ]] ;;
+    proxy) port_in_use "$PROXY_PORT" && port_in_use "$PROXY_TLS_PORT" && [[ "$(http_code "http://127.0.0.1:$PROXY_WEB_PORT/metrics/")" =~ ^(200|302)$ ]] ;;
   esac
 }
 
@@ -439,7 +508,7 @@ cmd_start() {
   rm -rf "$D"; mkdir -p "$D"
   local taken=() name p
   for name in ZK_PORT BOOKIE_PORT BROKER1_PORT BROKER1_WEB_PORT BROKER2_PORT BROKER2_WEB_PORT \
-    PROXY_PORT PROXY_WEB_PORT; do
+    PROXY_PORT PROXY_WEB_PORT PROXY_TLS_PORT; do
     p="$(pick_port "${taken[@]}")"; taken+=("$p"); printf -v "$name" '%s' "$p"
   done
   cat > "$PORTS" <<EOF
@@ -451,6 +520,10 @@ BROKER2_PORT=$BROKER2_PORT
 BROKER2_WEB_PORT=$BROKER2_WEB_PORT
 PROXY_PORT=$PROXY_PORT
 PROXY_WEB_PORT=$PROXY_WEB_PORT
+PROXY_TLS_PORT=$PROXY_TLS_PORT
+PULSAR_CLUSTER_PROXY_TLS_URL=pulsar+ssl://127.0.0.1:$PROXY_TLS_PORT
+PULSAR_CLUSTER_CA=$D/secrets/ca.pem
+PULSAR_CLUSTER_CLIENT_TOKEN_FILE=$D/secrets/client.token
 PULSAR_CLUSTER_BROKER1_URL=pulsar://127.0.0.1:$BROKER1_PORT
 PULSAR_CLUSTER_BROKER2_URL=pulsar://127.0.0.1:$BROKER2_PORT
 PULSAR_CLUSTER_PROXY_URL=pulsar://127.0.0.1:$PROXY_PORT
@@ -462,6 +535,7 @@ PULSAR_CLUSTER_LM=$lm
 PULSAR_VERSION=$VERSION
 PULSAR_PROXY_VERSION=$PROXY_VERSION
 EOF
+  make_secrets
   write_confs "$lm"
   launch zk
   init_metadata
@@ -532,6 +606,7 @@ admin_call() {  # admin_call METHOD PATH [BODY]: first broker that answers; body
   local tmp; tmp="$(mktemp)"
   for url in $(web_urls); do
     local args=(-s -o "$tmp" -w '%{http_code}' --max-time 30 -X "$method")
+    [[ -n "${PULSAR_ADMIN_TOKEN:-}" ]] && args+=(-H "Authorization: Bearer $PULSAR_ADMIN_TOKEN")
     [[ -n "$body" ]] && args+=(-H 'Content-Type: application/json' -d "$body")
     # follow the 307 redirects to the owning broker, keeping the method
     code="$(curl "${args[@]}" -L --post301 --post302 --post303 "$url$path" 2>/dev/null || true)"

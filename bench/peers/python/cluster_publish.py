@@ -15,7 +15,10 @@ TOTAL" at the end, and --out gets one line per receipt, "THREAD INDEX
 REALTIME_NS LEDGER:ENTRY:PARTITION:BATCH RESULT", where a successful receipt
 is written as PULSARC_OK (the driver's word for success), any other as the
 client's Result name. --log gets the official client's own log (INFO by
-default). Exit status 0 only if every message got a successful receipt.
+default). With --key-by-thread 1 thread t's messages carry the partition key
+"t<t>", as with pulsarc's tool, so on a partitioned topic each thread's
+messages share one partition. Exit status 0 only if every message got a
+successful receipt.
 Run with the venv from tools/interop/setup-venv.sh.
 """
 import argparse
@@ -36,7 +39,8 @@ ap.add_argument("--send-timeout-ms", type=int, default=0)
 ap.add_argument("--out", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--log-level", default="info")
-a, _unknown = ap.parse_known_args()  # pulsarc-only flags (--key-by-thread) are ignored
+ap.add_argument("--key-by-thread", type=int, default=0)
+a, _unknown = ap.parse_known_args()  # pulsarc-only flags (--conf) are ignored
 
 level = {"debug": pulsar.LoggerLevel.Debug, "info": pulsar.LoggerLevel.Info,
          "warn": pulsar.LoggerLevel.Warn, "error": pulsar.LoggerLevel.Error}[a.log_level]
@@ -73,13 +77,14 @@ def on_receipt(t, i):
 
 def sender(t):
     per_thread = a.rate / a.threads
+    key = f"t{t}" if a.key_by_thread else None
     t0 = time.monotonic()
     for i in range(n):
         if per_thread > 0:
             delay = t0 + i / per_thread - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        producer.send_async(f"t{t}-{i}".encode(), on_receipt(t, i))
+        producer.send_async(f"t{t}-{i}".encode(), on_receipt(t, i), partition_key=key)
 
 
 threads = [threading.Thread(target=sender, args=(t,), daemon=True) for t in range(a.threads)]
