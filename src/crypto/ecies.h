@@ -19,7 +19,8 @@
  * is the ephemeral key pair on pub's curve; NULL draws a fresh one (always,
  * except in known-answer tests). On success (0) *out is malloc'ed and
  * *olen is 1 + 2 * field bytes + len + 20 (117 for a 32-byte key on
- * P-256); -1 on failure (not EC, OpenSSL failed, no memory). */
+ * P-256); -1 on failure (not EC, OpenSSL failed, no memory). No shared
+ * state: the producer calls it on its I/O thread at each rotation. */
 int pc_ecies_wrap(EVP_PKEY *pub, EVP_PKEY *eph, const uint8_t *in, size_t len, uint8_t **out,
                   size_t *olen);
 
