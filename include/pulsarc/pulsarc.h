@@ -436,13 +436,14 @@ PULSARC_API pulsarc_err_t pulsarc_producer_conf_set_state_cb(pulsarc_producer_co
  * (docs/encryption.md). Set the key names with the option encryption_keys
  * ("name1,name2"): every message is then encrypted with AES-256-GCM under a
  * random data key, and the data key travels in the message metadata,
- * wrapped with RSA-OAEP (SHA-1, MGF1-SHA-1) for each named public key. The
+ * wrapped for each named public key: RSA-OAEP (SHA-1, MGF1-SHA-1) for an
+ * RSA key, the Java client's ECIES for an EC key (Java consumers only). The
  * data key is renewed every encryption_key_rotation_seconds and by
  * pulsarc_producer_rotate_encryption_key. Compression comes before
  * encryption; a batch is encrypted whole, each chunk separately. */
 
 /* What a key reader fills for one key name: the public key (PEM, an RSA
- * "PUBLIC KEY" in SubjectPublicKeyInfo form) and optional metadata that
+ * or EC "PUBLIC KEY" in SubjectPublicKeyInfo form) and optional metadata that
  * travels with the wrapped data key (consumers' key readers receive it).
  * Owned by the library; valid only during the reader's call. */
 typedef struct pulsarc_key_info pulsarc_key_info_t;

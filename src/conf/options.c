@@ -489,7 +489,8 @@ static const pc_opt producer_opts[] = {
      PF(encryption_keys),
      .def_doc = "none",
      .doc = "comma-separated public key names: encrypt every message end to end (AES-256-GCM, "
-            "data key wrapped with RSA-OAEP for each name; docs/encryption.md)"},
+            "data key wrapped for each name: RSA-OAEP, or ECIES for an EC key; "
+            "docs/encryption.md)"},
     {.key = "encryption_public_key_file",
      .section = "producer",
      .type = PC_OPT_STR,

@@ -1,5 +1,5 @@
-/* End-to-end encryption (crypto.h). OpenSSL EVP only. The wrapping
- * (RSA, hundreds of microseconds) happens at rotation; an entry costs one
+/* End-to-end encryption (crypto.h). OpenSSL EVP only. The wrapping (RSA,
+ * or ECIES for an EC key: ecies.c) happens at rotation; an entry costs one
  * GCM pass with a cipher context keyed once per data key. */
 #include "crypto/crypto.h"
 
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/err_detail.h"
+#include "crypto/ecies.h"
 
 /* The retry delay after a failed rotation: sends fail (or go plain) until
  * a key is read, without re-reading it for every entry meanwhile. */
@@ -246,16 +247,18 @@ static pulsarc_err_t wrap_for(pc_crypto *c, wrapped *w, const uint8_t *key, char
   EVP_PKEY *pub = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
   BIO_free(bio);
   ERR_clear_error();
-  if (pub == NULL || EVP_PKEY_base_id(pub) != EVP_PKEY_RSA) {
+  int type = pub != NULL ? EVP_PKEY_base_id(pub) : EVP_PKEY_NONE;
+  if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC) {
     snprintf(why, whylen, "key %s: %s", w->name,
-             pub == NULL ? "not a PEM public key" : "not an RSA key (EC keys are not supported)");
+             pub == NULL ? "not a PEM public key" : "neither an RSA nor an EC key");
     EVP_PKEY_free(pub);
     key_info_clear(&info);
     return PULSARC_ERR_CRYPTO;
   }
   uint8_t *value;
   size_t vlen;
-  int rc = wrap_key(pub, key, PC_CRYPTO_KEY_LEN, &value, &vlen);
+  int rc = type == EVP_PKEY_RSA ? wrap_key(pub, key, PC_CRYPTO_KEY_LEN, &value, &vlen)
+                                : pc_ecies_wrap(pub, NULL, key, PC_CRYPTO_KEY_LEN, &value, &vlen);
   EVP_PKEY_free(pub);
   ERR_clear_error();
   Pulsarc__KeyValue **ptrs = NULL;
@@ -265,7 +268,8 @@ static pulsarc_err_t wrap_for(pc_crypto *c, wrapped *w, const uint8_t *key, char
     return PULSARC_ERR_NO_MEMORY;
   }
   if (rc != 0) {
-    snprintf(why, whylen, "key %s: RSA-OAEP wrapping failed", w->name);
+    snprintf(why, whylen, "key %s: %s wrapping failed", w->name,
+             type == EVP_PKEY_RSA ? "RSA-OAEP" : "ECIES");
     key_info_clear(&info);
     return PULSARC_ERR_CRYPTO;
   }

@@ -1,8 +1,9 @@
 /* End-to-end encryption of payloads, as the official clients do it: a
- * random AES-256 data key, wrapped with RSA-OAEP (SHA-1, MGF1-SHA-1) for
- * each configured public key when it is made (at the first entry, then at
- * each rotation), and AES-256-GCM per entry with a fresh 12-byte IV and the
- * 16-byte tag appended. A producer owns one pc_crypto; everything but
+ * random AES-256 data key, wrapped for each configured public key when it
+ * is made (at the first entry, then at each rotation) with RSA-OAEP (SHA-1,
+ * MGF1-SHA-1) or, for an EC key, the Java client's ECIES (ecies.h), and
+ * AES-256-GCM per entry with a fresh 12-byte IV and the 16-byte tag
+ * appended. A producer owns one pc_crypto; everything but
  * pc_crypto_request_rotation runs on the producer's I/O thread. */
 #ifndef PULSARC_CRYPTO_CRYPTO_H
 #define PULSARC_CRYPTO_CRYPTO_H

@@ -4,8 +4,14 @@
 // batches are encrypted whole, chunks one by one under their own IVs; the
 // data key rotates on schedule and on demand; a key that cannot be read
 // fails the send with PULSARC_ERR_CRYPTO, or sends it plain when
-// crypto_failure_action=send.
+// crypto_failure_action=send. An EC key wraps the data key with the Java
+// client's ECIES, which the EC private key opens.
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
@@ -50,6 +56,56 @@ pulsarc_err_t ReadPub(const char *, pulsarc_key_info_t *info, void *) {
   return pulsarc_key_info_set_key(info, Pair().pub.data(), Pair().pub.size());
 }
 
+// The data key in BouncyCastle's ECIES (docs/encryption.md): V (the
+// ephemeral point) || data key ^ KDF stream || HMAC-SHA1 tag. 32 bytes, or
+// none when it does not open.
+std::string EcUnwrap(EVP_PKEY *priv, const uint8_t *w, size_t n) {
+  char group[64];
+  size_t fe = ((size_t)EVP_PKEY_get_bits(priv) + 7) / 8, vlen = 1 + 2 * fe;
+  if (n != vlen + 32 + 20 || EVP_PKEY_get_utf8_string_param(priv, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                                            sizeof group, nullptr) != 1)
+    return "";
+  OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
+  OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+  OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, w, vlen);
+  OSSL_PARAM *p = OSSL_PARAM_BLD_to_param(b);
+  EVP_PKEY_CTX *fc = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+  EVP_PKEY *eph = nullptr;
+  if (EVP_PKEY_fromdata_init(fc) != 1 || EVP_PKEY_fromdata(fc, &eph, EVP_PKEY_PUBLIC_KEY, p) != 1)
+    eph = nullptr;
+  EVP_PKEY_CTX_free(fc);
+  OSSL_PARAM_free(p);
+  OSSL_PARAM_BLD_free(b);
+  std::vector<uint8_t> vz(w, w + vlen);
+  vz.resize(vlen + fe);
+  size_t zlen = fe;
+  EVP_PKEY_CTX *dc = EVP_PKEY_CTX_new(priv, nullptr);
+  bool ok = eph != nullptr && EVP_PKEY_derive_init(dc) == 1 &&
+            EVP_PKEY_derive_set_peer(dc, eph) == 1 &&
+            EVP_PKEY_derive(dc, vz.data() + vlen, &zlen) == 1;
+  EVP_PKEY_CTX_free(dc);
+  EVP_PKEY_free(eph);
+  uint8_t k[16 + 32], tag[20];
+  EVP_KDF *kdf = EVP_KDF_fetch(nullptr, "X963KDF", nullptr);
+  EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
+  OSSL_PARAM kp[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA1", 0),
+                     OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, vz.data(), vz.size()),
+                     OSSL_PARAM_construct_end()};
+  ok = ok && EVP_KDF_derive(kc, k, sizeof k, kp) == 1;
+  EVP_KDF_CTX_free(kc);
+  EVP_KDF_free(kdf);
+  uint8_t mac_in[32 + 8] = {0}; // ciphertext || the empty encoding vector's bit length
+  memcpy(mac_in, w + vlen, 32);
+  unsigned tlen = 0;
+  if (!ok || HMAC(EVP_sha1(), k, 16, mac_in, sizeof mac_in, tag, &tlen) == nullptr ||
+      memcmp(tag, w + vlen + 32, 20) != 0)
+    return "";
+  std::string key(32, '\0');
+  for (size_t i = 0; i < 32; i++)
+    key[i] = (char)(w[vlen + i] ^ k[16 + i]);
+  return key;
+}
+
 // What one stored entry decrypts to.
 struct Opened {
   bool ok = false;
@@ -61,7 +117,8 @@ struct Opened {
   uint32_t uncompressed_size = 0;
 };
 
-Opened Open(const pulsarc_tb_entry &e) {
+// ec: the EC private key when the data key was wrapped for one (else RSA).
+Opened Open(const pulsarc_tb_entry &e, EVP_PKEY *ec = nullptr) {
   Opened o;
   EXPECT_TRUE(e.is_encrypted);
   Pulsarc__MessageMetadata *md = pc_metadata_unpack(e.metadata, e.metadata_len);
@@ -80,15 +137,23 @@ Opened Open(const pulsarc_tb_entry &e) {
   const ProtobufCBinaryData &v = md->encryption_keys[0]->value;
   o.wrapped.assign(reinterpret_cast<const char *>(v.data), v.len);
   o.iv.assign(reinterpret_cast<const char *>(md->encryption_param.data), md->encryption_param.len);
-  EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(Pair().key, nullptr);
   uint8_t key[512];
   size_t klen = sizeof key;
-  bool unwrapped = EVP_PKEY_decrypt_init(pc) == 1 &&
-                   EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING) == 1 &&
-                   EVP_PKEY_CTX_set_rsa_oaep_md(pc, EVP_sha1()) == 1 &&
-                   EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha1()) == 1 &&
-                   EVP_PKEY_decrypt(pc, key, &klen, v.data, v.len) == 1 && klen == 32;
-  EVP_PKEY_CTX_free(pc);
+  bool unwrapped;
+  if (ec != nullptr) {
+    std::string k = EcUnwrap(ec, v.data, v.len);
+    memcpy(key, k.data(), k.size());
+    klen = k.size();
+    unwrapped = klen == 32;
+  } else {
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(Pair().key, nullptr);
+    unwrapped = EVP_PKEY_decrypt_init(pc) == 1 &&
+                EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING) == 1 &&
+                EVP_PKEY_CTX_set_rsa_oaep_md(pc, EVP_sha1()) == 1 &&
+                EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha1()) == 1 &&
+                EVP_PKEY_decrypt(pc, key, &klen, v.data, v.len) == 1 && klen == 32;
+    EVP_PKEY_CTX_free(pc);
+  }
   pulsarc__message_metadata__free_unpacked(md, nullptr);
   EXPECT_TRUE(unwrapped);
   if (!unwrapped)
@@ -128,11 +193,11 @@ protected:
     c.Set("encryption_keys", "app-key");
     EXPECT_EQ(pulsarc_producer_conf_set_key_reader(c.get(), ReadPub, nullptr), PULSARC_OK);
   }
-  std::string WritePubFile() {
+  std::string WritePubFile(const std::string &pem = Pair().pub) {
     char path[] = "/tmp/pulsarc_it_pub_XXXXXX";
     int fd = mkstemp(path);
     EXPECT_GE(fd, 0);
-    EXPECT_EQ(write(fd, Pair().pub.data(), Pair().pub.size()), (ssize_t)Pair().pub.size());
+    EXPECT_EQ(write(fd, pem.data(), pem.size()), (ssize_t)pem.size());
     close(fd);
     files_.push_back(path);
     return path;
@@ -243,6 +308,81 @@ TEST_F(Encryption, EachChunkIsEncryptedAloneAndFitsWithItsTag) {
   }
   EXPECT_EQ(ivs.size(), s->num_entries);
   EXPECT_EQ(joined, big);
+}
+
+// An EC public key in the file: every entry's data key is wrapped with
+// ECIES (117 bytes on P-256: point, key, tag) and opens with the EC
+// private key; batches, compression and chunks work as with RSA.
+TEST_F(Encryption, EcKeyWrapsTheDataKeyForBatchesAndChunks) {
+  EVP_PKEY *ec = EVP_EC_gen("P-256");
+  ASSERT_NE(ec, nullptr);
+  BIO *bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(bio, ec);
+  char *pem;
+  long pem_len = BIO_get_mem_data(bio, &pem);
+  const std::string file = WritePubFile(std::string(pem, (size_t)pem_len));
+  BIO_free(bio);
+  auto conf_for = [&](ProducerConf &c) {
+    c.Set("compression", "lz4")
+        .Set("encryption_keys", "app-key")
+        .Set("encryption_public_key_file", file);
+  };
+  // Batches: compressed, then encrypted whole.
+  ProducerConf bc;
+  conf_for(bc);
+  bc.Set("batch_max_messages", "5").Set("batch_max_delay_ms", "50");
+  pulsarc_producer_t *p = Create("enc-ec-batch", bc.get());
+  ASSERT_NE(p, nullptr);
+  std::vector<std::string> sent;
+  Completions done(10);
+  for (int i = 0; i < 10; i++) {
+    sent.push_back(Compressible(100) + std::to_string(i));
+    ASSERT_EQ(pulsarc_producer_send_cb(p, sent.back().data(), sent.back().size(), nullptr,
+                                       Completions::Cb, done.ctx(i)),
+              PULSARC_OK);
+  }
+  ASSERT_TRUE(done.WaitTotal(10));
+  for (int i = 0; i < 10; i++)
+    ASSERT_EQ(done.at(i).err.load(), PULSARC_OK);
+  std::vector<std::string> got;
+  {
+    Snapshot s(tb_, "enc-ec-batch");
+    for (size_t i = 0; i < s->num_entries; i++) {
+      Opened o = Open(s->entries[i], ec);
+      ASSERT_TRUE(o.ok) << "entry " << i;
+      EXPECT_EQ(o.wrapped.size(), 117u);
+      std::string body;
+      ASSERT_TRUE(Decompress(o.codec, o.plain, o.uncompressed_size, &body));
+      for (auto &m : BatchPayloads(body))
+        got.push_back(m);
+    }
+  }
+  EXPECT_EQ(got, sent);
+  // Chunks: each encrypted alone, the same EC-wrapped data key on each.
+  ProducerConf cc;
+  conf_for(cc);
+  cc.Set("batching", "false").Set("chunking", "true").Set("max_message_size", "16384");
+  pulsarc_producer_t *q = Create("enc-ec-chunk", cc.get());
+  ASSERT_NE(q, nullptr);
+  const std::string big = RandomBytes(40000, 11);
+  ASSERT_EQ(SendWait(q, big), PULSARC_OK);
+  Snapshot s(tb_, "enc-ec-chunk");
+  ASSERT_GE(s->num_entries, 3u);
+  std::string joined; // the big message, compressed (if lz4 shrank it)
+  Opened last;
+  for (size_t i = 0; i < s->num_entries; i++) {
+    EXPECT_TRUE(s->entries[i].is_chunk);
+    last = Open(s->entries[i], ec);
+    ASSERT_TRUE(last.ok) << "chunk " << i;
+    EXPECT_EQ(last.wrapped.size(), 117u);
+    joined += last.plain;
+  }
+  std::string whole = joined;
+  if (last.codec != 0) {
+    ASSERT_TRUE(Decompress(last.codec, joined, last.uncompressed_size, &whole));
+  }
+  EXPECT_EQ(whole, big);
+  EVP_PKEY_free(ec);
 }
 
 // The data key of the newest entry on the topic.

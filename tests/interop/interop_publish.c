@@ -63,6 +63,11 @@ struct options {
   const char *conf_values[MAX_CONFS];
   int nconfs;
   long rotate_every; /* pulsarc_producer_rotate_encryption_key before every Nth message */
+  /* --public-key NAME=FILE: a PEM per key name (RSA and EC keys on one
+   * producer), through a key reader instead of encryption_public_key_file. */
+  const char *pub_names[MAX_CONFS];
+  const char *pub_files[MAX_CONFS];
+  int npubs;
 };
 
 /* Outcome of one message; written by callbacks on an I/O thread, read by
@@ -99,7 +104,8 @@ static void usage(FILE *f) {
         "  [--schema-type T] [--schema-definition TEXT] [--schema-name NAME]\n"
         "  [--routing round_robin|single_partition] [--hashing java_string|murmur3_32]\n"
         "  [--payload-file F (line i = base64 payload of message i)]\n"
-        "  [--conf key=value]... [--rotate-every N (new data key before message N, 2N, ...)]\n",
+        "  [--conf key=value]... [--rotate-every N (new data key before message N, 2N, ...)]\n"
+        "  [--public-key NAME=PEM_FILE]... (per key name, with --conf encryption_keys=...)\n",
         f);
 }
 
@@ -339,6 +345,12 @@ static int parse_args(int argc, char **argv, struct options *o) {
         goto bad;
       o->conf_keys[o->nconfs] = strndup(v, (size_t)(eq - v));
       o->conf_values[o->nconfs++] = eq + 1;
+    } else if (!strcmp(a, "--public-key")) {
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v || o->npubs == MAX_CONFS)
+        goto bad;
+      o->pub_names[o->npubs] = strndup(v, (size_t)(eq - v));
+      o->pub_files[o->npubs++] = eq + 1;
     } else if (!strcmp(a, "--rotate-every")) {
       if (parse_long(v, &o->rotate_every) || o->rotate_every <= 0)
         goto bad;
@@ -382,6 +394,15 @@ static int set_conf(pulsarc_producer_conf_t *pc, const char *key, const char *va
     return -1;
   }
   return 0;
+}
+
+/* The key reader behind --public-key: the file given for this name. */
+static pulsarc_err_t read_named_key(const char *name, pulsarc_key_info_t *info, void *ctx) {
+  const struct options *o = ctx;
+  for (int k = 0; k < o->npubs; k++)
+    if (!strcmp(o->pub_names[k], name))
+      return pulsarc_file_key_reader(name, info, (void *)o->pub_files[k]);
+  return PULSARC_ERR_CRYPTO;
 }
 
 /* Fills opts for message i. */
@@ -447,6 +468,10 @@ int main(int argc, char **argv) {
       pulsarc_client_destroy(client);
       return 2;
     }
+  if (o.npubs > 0 && pulsarc_producer_conf_set_key_reader(pc, read_named_key, &o) != PULSARC_OK) {
+    pulsarc_client_destroy(client);
+    return 2;
+  }
   pulsarc_producer_t *producer = NULL;
   e = pulsarc_producer_create(client, o.topic, pc, &producer);
   pulsarc_producer_conf_destroy(pc);
