@@ -239,5 +239,22 @@ TEST_F(Txn, AsyncFormsComplete) {
   pulsarc_txn_destroy(t);
 }
 
+// A broker speaking protocol 18 gets no TC_CLIENT_CONNECT (the official
+// clients send it from 19 on).
+class TxnProtocol18 : public Txn {
+protected:
+  void BrokerOptions(pulsarc_tb_opts *o) override { o->max_protocol_version = 18; }
+};
+
+TEST_F(TxnProtocol18, NoTcClientConnect) {
+  pulsarc_txn_t *t = nullptr;
+  ASSERT_EQ(pulsarc_txn_begin(client_, 0, &t), PULSARC_OK);
+  EXPECT_EQ(pulsarc_txn_commit(t), PULSARC_OK);
+  pulsarc_tb_txn_stats s = TxnStats();
+  EXPECT_EQ(s.tc_connects, 0u);
+  EXPECT_EQ(s.commits, 1u);
+  pulsarc_txn_destroy(t);
+}
+
 } // namespace
 } // namespace pulsarc_it
