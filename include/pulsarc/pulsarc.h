@@ -129,6 +129,8 @@ typedef enum pulsarc_err {
   PULSARC_ERR_CRYPTO = 30,                /* end-to-end encryption failed: a public key
                                              could not be read, parsed or used, or the
                                              payload could not be encrypted */
+  PULSARC_ERR_TXN_SEND_FAILED = 31,       /* a send of the transaction failed, so
+                                             commit aborted it instead */
 
   /* Broker errors: PULSARC_ERR_BROKER_BASE + ServerError. */
   PULSARC_ERR_BROKER_BASE = 100,
@@ -774,6 +776,67 @@ PULSARC_API pulsarc_err_t pulsarc_client_stats(const pulsarc_client_t *client,
 typedef void (*pulsarc_text_fn)(const char *text, size_t len, void *ctx);
 PULSARC_API pulsarc_err_t pulsarc_client_metrics(pulsarc_client_t *client, pulsarc_text_fn fn,
                                                  void *ctx);
+
+/* ------------------------------------------------------------- transactions */
+
+/* A transaction on the producer side (Pulsar transactions, PIP-31): the
+ * messages sent with it stay invisible to every consumer until it commits,
+ * and are dropped if it aborts or times out. The cluster must run the
+ * transaction coordinator (transactionCoordinatorEnabled=true). The
+ * coordinator is found as the official clients find it: the partitions of
+ * persistent://pulsar/system/transaction_coordinator_assign, one
+ * coordinator each; requests a connection loss interrupted are sent again
+ * on a new connection within operation_timeout_ms. docs/transactions.md. */
+typedef struct pulsarc_txn pulsarc_txn_t;
+
+/* Opens a transaction. timeout_ms: the coordinator aborts it if it is still
+ * open then (0 = the client's transaction_timeout_ms, default 60000).
+ * Blocking; WRONG_THREAD from a library thread. *out is set only on
+ * success; release it with pulsarc_txn_destroy. No coordinator in the
+ * cluster: PULSARC_ERR_BROKER_TXN_COORDINATOR_NOT_FOUND. */
+PULSARC_API pulsarc_err_t pulsarc_txn_begin(pulsarc_client_t *client, int64_t timeout_ms,
+                                            pulsarc_txn_t **out);
+/* Asynchronous begin: *out is set at once (release it with
+ * pulsarc_txn_destroy whatever the outcome) and may be used once *future
+ * completed with PULSARC_OK. */
+PULSARC_API pulsarc_err_t pulsarc_txn_begin_async(pulsarc_client_t *client, int64_t timeout_ms,
+                                                  pulsarc_txn_t **out, pulsarc_future_t **future);
+
+/* Attaches txn to the messages sent with these options (NULL detaches).
+ * The transaction must be open (begun, neither committed nor aborted) when
+ * the send is made, and the send must have no deadline: the producer's
+ * send_timeout_ms and the option's timeout must be 0 (the official
+ * clients' rule), else the send fails with PULSARC_ERR_INVALID_ARGUMENT.
+ * Before a transaction's first message to a partition is written, the
+ * partition is added to the transaction (ADD_PARTITION_TO_TXN); a batch
+ * never holds messages of two transactions. */
+PULSARC_API pulsarc_err_t pulsarc_msg_opts_set_txn(pulsarc_msg_opts_t *opts, pulsarc_txn_t *txn);
+
+/* Commits: waits until every send made with the transaction has completed,
+ * then asks the coordinator to commit. If any of those sends failed, the
+ * transaction is aborted instead and commit returns
+ * PULSARC_ERR_TXN_SEND_FAILED. A transaction the coordinator already
+ * aborted (its timeout passed) fails with the broker's error
+ * (PULSARC_ERR_BROKER_TXN_NOT_FOUND or _INVALID_TXN_STATUS). Blocking;
+ * WRONG_THREAD from a library thread. A transaction not open:
+ * PULSARC_ERR_INVALID_ARGUMENT. */
+PULSARC_API pulsarc_err_t pulsarc_txn_commit(pulsarc_txn_t *txn);
+PULSARC_API pulsarc_err_t pulsarc_txn_commit_async(pulsarc_txn_t *txn, pulsarc_future_t **future);
+
+/* Aborts: waits until every send made with the transaction has completed,
+ * then asks the coordinator to abort; its messages are never delivered. */
+PULSARC_API pulsarc_err_t pulsarc_txn_abort(pulsarc_txn_t *txn);
+PULSARC_API pulsarc_err_t pulsarc_txn_abort_async(pulsarc_txn_t *txn, pulsarc_future_t **future);
+
+/* The transaction id the coordinator gave (most significant bits: the
+ * coordinator's id). PULSARC_ERR_INVALID_ARGUMENT before begin completed. */
+PULSARC_API pulsarc_err_t pulsarc_txn_id(const pulsarc_txn_t *txn, uint64_t *most_bits,
+                                         uint64_t *least_bits);
+
+/* Releases the handle. A transaction neither committed nor aborted is left
+ * to its timeout (the coordinator then aborts it); sends still pending with
+ * it keep it alive until they complete. */
+PULSARC_API void pulsarc_txn_destroy(pulsarc_txn_t *txn);
 
 #ifdef __cplusplus
 }

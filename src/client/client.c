@@ -11,6 +11,7 @@
 #include "client/future.h"
 #include "client/oauth2.h"
 #include "client/testing.h"
+#include "client/txn.h"
 #include "common/err_detail.h"
 #include "common/prng.h"
 #include "common/thread.h"
@@ -134,6 +135,7 @@ nomem:
     if (c->loops[i])
       pc_loop_free(c->loops[i]);
   }
+  pc_tc_free(c->tc); /* its ops waited on the loops */
   free(c->loops);
   free(c->pools);
   pthread_mutex_destroy(&c->lock);
@@ -246,6 +248,7 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
     pc_loop_stop(c->loops[i]);
     pc_loop_free(c->loops[i]);
   }
+  pc_tc_free(c->tc); /* its ops waited on the loops */
   free(c->loops);
   free(c->pools);
   pthread_mutex_destroy(&c->lock);

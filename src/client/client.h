@@ -51,6 +51,7 @@ struct pulsarc_client {
   pc_tls_ctx *tls;          /* pulsar+ssl:// only; freed after the loops stopped */
   const char *auth_method;  /* "token", "tls" or NULL (none) */
   struct pc_oauth2 *oauth2; /* OAuth2 token cache + refresher, or NULL */
+  struct pc_tc *tc;         /* transaction coordinators, made on first use (txn.c) */
   _Atomic uint32_t next_loop;
   _Atomic uint64_t next_producer_id;
   /* Jitter and random choices for this client's producers, instead of the

@@ -139,6 +139,90 @@ Pulsarc__BaseCommand *pc_cmd_producer(pc_cmd *c, const pc_cmd_producer_args *a) 
   return &c->base;
 }
 
+void pc_cmd_send_set_txn(pc_cmd *c, uint64_t txnid_most, uint64_t txnid_least) {
+  Pulsarc__CommandSend *s = &c->u.send;
+  s->has_txnid_most_bits = s->has_txnid_least_bits = true;
+  s->txnid_most_bits = txnid_most;
+  s->txnid_least_bits = txnid_least;
+}
+
+Pulsarc__BaseCommand *pc_cmd_tc_client_connect(pc_cmd *c, uint64_t request_id, uint64_t tc_id) {
+  Pulsarc__CommandTcClientConnectRequest *r = &c->u.tc_connect;
+  *r = (Pulsarc__CommandTcClientConnectRequest)PULSARC__COMMAND_TC_CLIENT_CONNECT_REQUEST__INIT;
+  r->request_id = request_id;
+  r->tc_id = tc_id;
+  base(c, PULSARC__BASE_COMMAND__TYPE__TC_CLIENT_CONNECT_REQUEST)->tc_client_connect_request = r;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_new_txn(pc_cmd *c, uint64_t request_id, uint64_t ttl_ms,
+                                     uint64_t tc_id) {
+  Pulsarc__CommandNewTxn *r = &c->u.new_txn;
+  *r = (Pulsarc__CommandNewTxn)PULSARC__COMMAND_NEW_TXN__INIT;
+  r->request_id = request_id;
+  r->has_txn_ttl_millis = r->has_tc_id = true;
+  r->txn_ttl_millis = ttl_ms;
+  r->tc_id = tc_id;
+  base(c, PULSARC__BASE_COMMAND__TYPE__NEW_TXN)->new_txn = r;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_add_partition_to_txn(pc_cmd *c, uint64_t request_id,
+                                                  uint64_t txnid_most, uint64_t txnid_least,
+                                                  const char *partition) {
+  Pulsarc__CommandAddPartitionToTxn *r = &c->u.add_partition.cmd;
+  *r = (Pulsarc__CommandAddPartitionToTxn)PULSARC__COMMAND_ADD_PARTITION_TO_TXN__INIT;
+  r->request_id = request_id;
+  r->has_txnid_most_bits = r->has_txnid_least_bits = true;
+  r->txnid_most_bits = txnid_most;
+  r->txnid_least_bits = txnid_least;
+  c->u.add_partition.partition[0] = (char *)partition;
+  r->n_partitions = 1;
+  r->partitions = c->u.add_partition.partition;
+  base(c, PULSARC__BASE_COMMAND__TYPE__ADD_PARTITION_TO_TXN)->add_partition_to_txn = r;
+  return &c->base;
+}
+
+Pulsarc__BaseCommand *pc_cmd_end_txn(pc_cmd *c, uint64_t request_id, uint64_t txnid_most,
+                                     uint64_t txnid_least, bool commit) {
+  Pulsarc__CommandEndTxn *r = &c->u.end_txn;
+  *r = (Pulsarc__CommandEndTxn)PULSARC__COMMAND_END_TXN__INIT;
+  r->request_id = request_id;
+  r->has_txnid_most_bits = r->has_txnid_least_bits = true;
+  r->txnid_most_bits = txnid_most;
+  r->txnid_least_bits = txnid_least;
+  r->has_txn_action = true;
+  r->txn_action = commit ? PULSARC__TXN_ACTION__COMMIT : PULSARC__TXN_ACTION__ABORT;
+  base(c, PULSARC__BASE_COMMAND__TYPE__END_TXN)->end_txn = r;
+  return &c->base;
+}
+
+#define TXN_RESPONSE(field)                                                                        \
+  do {                                                                                             \
+    if (cmd->field == NULL)                                                                        \
+      return false;                                                                                \
+    *request_id = cmd->field->request_id;                                                          \
+    *error = cmd->field->has_error ? (int)cmd->field->error + 1 : 0;                               \
+    *message = cmd->field->message;                                                                \
+    return true;                                                                                   \
+  } while (0)
+
+bool pc_cmd_txn_response(const Pulsarc__BaseCommand *cmd, uint64_t *request_id, int *error,
+                         const char **message) {
+  switch (cmd->type) {
+  case PULSARC__BASE_COMMAND__TYPE__NEW_TXN_RESPONSE:
+    TXN_RESPONSE(new_txn_response);
+  case PULSARC__BASE_COMMAND__TYPE__ADD_PARTITION_TO_TXN_RESPONSE:
+    TXN_RESPONSE(add_partition_to_txn_response);
+  case PULSARC__BASE_COMMAND__TYPE__END_TXN_RESPONSE:
+    TXN_RESPONSE(end_txn_response);
+  case PULSARC__BASE_COMMAND__TYPE__TC_CLIENT_CONNECT_RESPONSE:
+    TXN_RESPONSE(tc_client_connect_response);
+  default:
+    return false;
+  }
+}
+
 size_t pc_key_values_size(size_t n) {
   return n * (sizeof(Pulsarc__KeyValue *) + sizeof(Pulsarc__KeyValue));
 }

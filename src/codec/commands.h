@@ -38,6 +38,13 @@ typedef struct pc_cmd {
       Pulsarc__CommandAuthResponse cmd;
       Pulsarc__AuthData data;
     } auth_response;
+    Pulsarc__CommandTcClientConnectRequest tc_connect;
+    Pulsarc__CommandNewTxn new_txn;
+    struct {
+      Pulsarc__CommandAddPartitionToTxn cmd;
+      char *partition[1];
+    } add_partition;
+    Pulsarc__CommandEndTxn end_txn;
   } u;
 } pc_cmd;
 
@@ -92,6 +99,31 @@ typedef struct pc_cmd_producer_args {
   bool encrypted; /* end-to-end encryption on (a namespace may require it) */
 } pc_cmd_producer_args;
 Pulsarc__BaseCommand *pc_cmd_producer(pc_cmd *c, const pc_cmd_producer_args *a);
+
+/* The transaction a SEND built by pc_cmd_send belongs to (the broker keeps
+ * its messages hidden until the transaction commits). */
+void pc_cmd_send_set_txn(pc_cmd *c, uint64_t txnid_most, uint64_t txnid_least);
+
+/* Transaction-coordinator requests (client/txn.c). A transaction id is two
+ * 64-bit halves; the most significant one is the coordinator's id. */
+Pulsarc__BaseCommand *pc_cmd_tc_client_connect(pc_cmd *c, uint64_t request_id, uint64_t tc_id);
+/* ttl_ms: the transaction's timeout, in milliseconds as the official clients
+ * send it (the field was once named txn_ttl_seconds). */
+Pulsarc__BaseCommand *pc_cmd_new_txn(pc_cmd *c, uint64_t request_id, uint64_t ttl_ms,
+                                     uint64_t tc_id);
+/* One partition (full topic name, borrowed) per request. */
+Pulsarc__BaseCommand *pc_cmd_add_partition_to_txn(pc_cmd *c, uint64_t request_id,
+                                                  uint64_t txnid_most, uint64_t txnid_least,
+                                                  const char *partition);
+Pulsarc__BaseCommand *pc_cmd_end_txn(pc_cmd *c, uint64_t request_id, uint64_t txnid_most,
+                                     uint64_t txnid_least, bool commit);
+
+/* The request id and the error (0 = none, else ServerError + 1) of a
+ * coordinator's answer (NEW_TXN_RESPONSE, ADD_PARTITION_TO_TXN_RESPONSE,
+ * END_TXN_RESPONSE, TC_CLIENT_CONNECT_RESPONSE); false for any other
+ * command or one missing its sub-message. */
+bool pc_cmd_txn_response(const Pulsarc__BaseCommand *cmd, uint64_t *request_id, int *error,
+                         const char **message);
 
 /* Key/value lists (message and schema properties) as protobuf-c wants
  * them: n pointers followed by n records, laid out in caller-provided

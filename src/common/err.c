@@ -45,6 +45,9 @@ static const err_info local_errors[] = {
     E(PULSARC_ERR_AUTH_DATA, "authentication data could not be obtained"),
     E(PULSARC_ERR_INTERNAL, "internal error in pulsarc (a bug; please report it)"),
     E(PULSARC_ERR_CRYPTO, "end-to-end encryption failed (public key unreadable or unusable)"),
+    /* Java's TransactionHasOperationFailedException: commit found a failed
+     * send, so the transaction was aborted, not committed. */
+    E(PULSARC_ERR_TXN_SEND_FAILED, "a send of the transaction failed: it was aborted"),
 };
 
 #define B(code, sentence) [code - PULSARC_ERR_BROKER_BASE] = {#code, sentence}

@@ -44,8 +44,9 @@ struct pulsarc_client_conf {
   char *oauth2_credentials_file; /* JSON: client_id, client_secret[, issuer_url] */
   char *oauth2_audience;
   char *oauth2_scope;
-  char *oauth2_params;    /* secret: the official auth-params JSON */
-  bool oauth2_allow_http; /* default false: https only */
+  char *oauth2_params;             /* secret: the official auth-params JSON */
+  bool oauth2_allow_http;          /* default false: https only */
+  uint64_t transaction_timeout_ms; /* pulsarc_txn_begin's default timeout */
 };
 
 typedef struct pc_kv_list {
@@ -142,6 +143,7 @@ struct pulsarc_msg_opts {
   bool null_value;
   bool has_sequence_id;
   int64_t sequence_id;
+  struct pulsarc_txn *txn; /* borrowed: the sender holds its own reference */
 };
 
 /* The options a queued message carries: one allocation holding copies of
@@ -162,6 +164,9 @@ typedef struct pc_msg_ext {
   bool null_value;
   bool has_sequence_id;
   uint64_t sequence_id;
+  /* The transaction, referenced from the send until the completion
+   * (producer/enqueue.c, complete.c); NULL: none. */
+  struct pulsarc_txn *txn;
 } pc_msg_ext;
 
 /* [any] NULL when opts carry nothing the wire needs (the fast path), else a

@@ -158,11 +158,19 @@ pulsarc_err_t pulsarc_msg_opts_set_timeout(pulsarc_msg_opts_t *o, int64_t timeou
   return PULSARC_OK;
 }
 
+pulsarc_err_t pulsarc_msg_opts_set_txn(pulsarc_msg_opts_t *o, pulsarc_txn_t *txn) {
+  if (o == NULL)
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  o->txn = txn;
+  return PULSARC_OK;
+}
+
 pc_msg_ext *pc_msg_ext_from_opts(const struct pulsarc_msg_opts *o, pulsarc_err_t *err) {
   *err = PULSARC_OK;
-  if (o == NULL || (o->partition_key == NULL && o->ordering_key == NULL && o->nprops == 0 &&
-                    o->event_time_ms == 0 && !o->has_deliver_at && !o->has_deliver_after &&
-                    o->n_replicate_to == 0 && !o->null_value && !o->has_sequence_id))
+  if (o == NULL ||
+      (o->partition_key == NULL && o->ordering_key == NULL && o->nprops == 0 &&
+       o->event_time_ms == 0 && !o->has_deliver_at && !o->has_deliver_after &&
+       o->n_replicate_to == 0 && !o->null_value && !o->has_sequence_id && o->txn == NULL))
     return NULL;
   size_t pk = o->partition_key ? strlen(o->partition_key) + 1 : 0;
   size_t strings = pk + o->ordering_key_len;
@@ -217,6 +225,7 @@ pc_msg_ext *pc_msg_ext_from_opts(const struct pulsarc_msg_opts *o, pulsarc_err_t
   x->has_sequence_id = o->has_sequence_id;
   x->sequence_id = (uint64_t)o->sequence_id;
   x->event_time_ms = (uint64_t)o->event_time_ms;
+  x->txn = o->txn;
   if (o->has_deliver_at) {
     x->has_deliver_at = true;
     x->deliver_at_ms = o->deliver_at_ms;

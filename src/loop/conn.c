@@ -310,6 +310,20 @@ static void dispatch(pc_conn *c, const pc_frame *f) {
     NEED(get_or_create_schema_response);
     route_request(c, cmd->get_or_create_schema_response->request_id, f);
     break;
+  case PULSARC__BASE_COMMAND__TYPE__NEW_TXN_RESPONSE:
+  case PULSARC__BASE_COMMAND__TYPE__ADD_PARTITION_TO_TXN_RESPONSE:
+  case PULSARC__BASE_COMMAND__TYPE__END_TXN_RESPONSE:
+  case PULSARC__BASE_COMMAND__TYPE__TC_CLIENT_CONNECT_RESPONSE: {
+    uint64_t rid;
+    int e;
+    const char *msg;
+    if (!pc_cmd_txn_response(cmd, &rid, &e, &msg)) {
+      fail(c, PULSARC_ERR_PROTOCOL);
+      break;
+    }
+    route_request(c, rid, f);
+    break;
+  }
   case PULSARC__BASE_COMMAND__TYPE__SEND_RECEIPT:
     NEED(send_receipt);
     route_producer(c, cmd->send_receipt->producer_id, f);

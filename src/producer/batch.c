@@ -10,6 +10,46 @@
 #include "producer/pipeline.h"
 
 #define MS (1000000ull)
+/* How often a partition looks whether ADD_PARTITION_TO_TXN has answered. */
+#define PC_TXN_ADD_POLL_NS (1 * MS)
+
+static pulsarc_txn_t *txn_of(const pc_msg *m) { return m->ext != NULL ? m->ext->txn : NULL; }
+
+/* A transaction's messages are written to a partition only once the
+ * partition is added to it (ADD_PARTITION_TO_TXN). True when the first
+ * unsent message may go; false while the add is under way (the batch timer
+ * looks again soon). Failed adds fail the transaction's messages at the
+ * front. */
+static bool txn_gate(pc_part *part) {
+  pc_msg *first = pc_fifo_at(&part->unsent, 0);
+  pulsarc_txn_t *txn = txn_of(first);
+  if (txn == NULL)
+    return true;
+  uint64_t most, least;
+  pc_txn_get_id(txn, &most, &least);
+  if (part->txn_added && part->txn_most == most && part->txn_least == least)
+    return true;
+  pulsarc_err_t err = PULSARC_OK;
+  int r = pc_txn_partition(txn, part->topic, &err);
+  if (r > 0) {
+    part->txn_added = true;
+    part->txn_most = most;
+    part->txn_least = least;
+    return true;
+  }
+  if (r == 0) {
+    pc_timer_start(part->p->loop, &part->batch_timer, PC_TXN_ADD_POLL_NS);
+    return false;
+  }
+  while (part->unsent.n > 0 && txn_of(pc_fifo_at(&part->unsent, 0)) == txn) {
+    pc_msg m = *pc_fifo_at(&part->unsent, 0);
+    part->unsent.head = (part->unsent.head + 1) & (part->unsent.cap - 1);
+    part->unsent.n--;
+    part->unsent_bytes -= m.len;
+    pc_msg_complete(part->p, &m, err, NULL);
+  }
+  return part->unsent.n > 0 ? txn_gate(part) : false;
+}
 
 static bool same_key(const pc_msg *a, const pc_msg *b) {
   const char *ka = a->ext ? a->ext->partition_key : NULL;
@@ -42,6 +82,12 @@ static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool
   *complete = false;
   for (size_t i = 1; i < part->unsent.n && n < p->conf.batch_max_messages; i++) {
     pc_msg *m = pc_fifo_at(&part->unsent, i);
+    if (txn_of(m) != txn_of(first)) {
+      if (p->conf.key_based_batching)
+        continue;
+      *complete = true; /* a batch never mixes transactions: send what we have */
+      break;
+    }
     if (p->conf.key_based_batching && !same_key(first, m))
       continue;
     if (pc_msg_travels_alone(m)) {
@@ -73,6 +119,8 @@ void pc_part_seal(pc_part *part, bool force) {
       return;
     }
     part->throttled = false;
+    if (!txn_gate(part))
+      return;
     /* Sized to what is queued, not to batch_max_messages: a producer that
      * sends one message at a time should not carry a 4 KiB array. */
     uint32_t need = part->unsent.n < cap ? (uint32_t)part->unsent.n : cap;

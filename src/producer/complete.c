@@ -70,6 +70,8 @@ bool pc_msg_complete_once(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
   count_completion(p, m, err);
   if (!(m->flags & PC_MSG_SPLICED))
     pc_msg_release_payload(m);
+  if (m->ext != NULL && m->ext->txn != NULL)
+    pc_txn_leave(m->ext->txn, err, true);
   free(m->ext);
   m->ext = NULL;
   if (m->done != NULL)

@@ -225,10 +225,33 @@ static void explain_refusal(pulsarc_producer_t *p, const pc_msg *m, pulsarc_err_
   }
 }
 
+/* A transactional send: no deadline (the official clients' rule: a
+ * message timed out on the client may still land in the transaction) and
+ * an open transaction, which counts it until its completion. */
+static pulsarc_err_t enter_txn(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
+                               int64_t default_timeout_ms) {
+  int64_t timeout_ms = opts != NULL && opts->has_timeout ? opts->timeout_ms : default_timeout_ms;
+  if (timeout_ms != 0) {
+    pc_err_detail_set("%s: a transactional send must have no deadline: set send_timeout_ms=0 "
+                      "(and no per-message timeout); this one has %lld ms",
+                      p->topic, (long long)timeout_ms);
+    return PULSARC_ERR_INVALID_ARGUMENT;
+  }
+  return pc_txn_enter(m->ext->txn);
+}
+
 pulsarc_err_t pc_producer_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
                                   int64_t default_timeout_ms) {
   uint64_t since_ns = 0;
+  pulsarc_txn_t *txn = m->ext != NULL ? m->ext->txn : NULL;
+  if (txn != NULL) {
+    pulsarc_err_t err = enter_txn(p, m, opts, default_timeout_ms);
+    if (err != PULSARC_OK)
+      return err; /* the detail is set */
+  }
   pulsarc_err_t err = try_enqueue(p, m, opts, default_timeout_ms, &since_ns);
+  if (err != PULSARC_OK && txn != NULL)
+    pc_txn_leave(txn, err, false);
   if (__builtin_expect(since_ns != 0, 0))
     count_blocked(p, since_ns);
   if (err != PULSARC_OK) {

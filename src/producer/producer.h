@@ -10,6 +10,7 @@
 
 #include "client/client.h"
 #include "client/topic.h"
+#include "client/txn.h"
 #include "common/buf.h"
 #include "common/err_detail.h"
 #include "common/histogram.h"
@@ -150,6 +151,10 @@ typedef struct pc_part {
   pc_buf scratch; /* batch body before compression */
   bool seq_known;
   uint64_t next_seq;
+  /* The transaction last found added to this partition (batch.c): its id,
+   * not its address, which a later transaction may reuse. */
+  bool txn_added;
+  uint64_t txn_most, txn_least;
   int64_t first_chunk_ledger, first_chunk_entry; /* receipt of chunk 0 */
 
   /* pending.c: sealed entries waiting for receipts, and the entry pool */

@@ -155,6 +155,10 @@ static int fill_metadata(Pulsarc__MessageMetadata *md, const pc_part *part, cons
   }
   md->n_replicate_to = x->n_replicate_to;
   md->replicate_to = (char **)x->replicate_to;
+  if (x->txn != NULL) { /* a batch never mixes transactions (batch.c) */
+    md->has_txnid_most_bits = md->has_txnid_least_bits = true;
+    pc_txn_get_id(x->txn, &md->txnid_most_bits, &md->txnid_least_bits);
+  }
   if (batched)
     return 0;
   if (props_of(x, &md->properties) != 0)
@@ -300,8 +304,12 @@ static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *p
       md.uncompressed_size = uncompressed;
     }
     pc_cmd cmd;
-    if (rc == 0)
-      rc = seal_frame(e, pc_cmd_send(&cmd, part->producer_id, seq, 0, 0, true), &md);
+    if (rc == 0) {
+      pc_cmd_send(&cmd, part->producer_id, seq, 0, 0, true);
+      if (md.has_txnid_most_bits)
+        pc_cmd_send_set_txn(&cmd, md.txnid_most_bits, md.txnid_least_bits);
+      rc = seal_frame(e, &cmd.base, &md);
+    }
     if (rc != 0) {
       e->count = 0;
       pc_entry_release(part, e);
@@ -415,6 +423,8 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   }
   pc_cmd cmd;
   pc_cmd_send(&cmd, part->producer_id, e->first_seq, batched ? (int32_t)n : 0, e->last_seq, false);
+  if (md.has_txnid_most_bits)
+    pc_cmd_send_set_txn(&cmd, md.txnid_most_bits, md.txnid_least_bits);
   if (batched) {
     md.has_num_messages_in_batch = true;
     md.num_messages_in_batch = (int32_t)n;

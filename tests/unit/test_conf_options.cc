@@ -247,6 +247,7 @@ TEST(ConfTable, EveryKnownKeyIsInTheTable) {
                           "operation_timeout_ms",
                           "keepalive_interval_ms",
                           "max_lookup_redirects",
+                          "transaction_timeout_ms",
                           "memory_limit_bytes",
                           "stats_interval_seconds",
                           "log_level",

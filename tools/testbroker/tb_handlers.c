@@ -427,6 +427,8 @@ static void handle_send(pulsarc_tb *tb, tb_conn *c, const pc_frame *f) {
     return;
   }
   tb_topic *t = p->topic;
+  if (s->has_txnid_most_bits || s->has_txnid_least_bits)
+    tb_txn_on_send(tb, t->name, s->txnid_most_bits, s->txnid_least_bits);
   tb_seq *seq = tb_topic_seq(t, p->name, false);
   /* Deduplication as the Java broker does it: of a chunked message only the
    * last chunk is checked; a duplicate is any id <= the highest stored. */
@@ -622,9 +624,9 @@ void tb_handle_frame(pulsarc_tb *tb, tb_conn *c, const pc_frame *f) {
     tb_conn_close(tb, c, true);
     break;
   default:
-    /* Consumer side: tb_consumer.c. Anything else (transactions, topic
-     * watches) is ignored rather than answered with a guess. */
-    if (!tb_consumer_handle(tb, c, f) && getenv("PULSARC_TB_TRACE"))
+    /* Consumer side: tb_consumer.c, transactions: tb_txn.c. Anything else
+     * (topic watches) is ignored rather than answered with a guess. */
+    if (!tb_consumer_handle(tb, c, f) && !tb_txn_handle(tb, c, f) && getenv("PULSARC_TB_TRACE"))
       fprintf(stderr, "pulsarc-testbroker: ignored command type %d\n", (int)cmd->type);
     break;
   }

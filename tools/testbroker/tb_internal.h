@@ -215,7 +215,8 @@ struct pulsarc_tb {
     uint64_t drops_after_send; /* of which right after a SEND (receipt lost) */
     uint64_t corrupted;        /* frames corrupted */
   } fx;
-  struct tb_sec *sec; /* tb_tls.c: TLS context, token, challenges */
+  struct tb_sec *sec;   /* tb_tls.c: TLS context, token, challenges */
+  struct tb_txns *txns; /* tb_txn.c: the transaction coordinator */
 };
 
 /* tb_server.c [tb] */
@@ -328,6 +329,15 @@ typedef struct tb_consumer {
 /* Handles SUBSCRIBE, FLOW, ACK, ... (every consumer-side command). true if
  * the command was one of them. */
 bool tb_consumer_handle(pulsarc_tb *tb, tb_conn *c, const pc_frame *f);
+
+/* tb_txn.c: the transaction coordinator (NEW_TXN, ADD_PARTITION_TO_TXN,
+ * END_TXN, TC_CLIENT_CONNECT). [tb] true: the command was one of them. */
+bool tb_txn_handle(pulsarc_tb *tb, tb_conn *c, const pc_frame *f);
+/* [tb] A SEND carrying a transaction id to topic (full name): counts it,
+ * and a violation when the partition was not added to an open transaction
+ * first. */
+void tb_txn_on_send(pulsarc_tb *tb, const char *topic, uint64_t most, uint64_t least);
+void tb_txn_free(pulsarc_tb *tb);
 /* A new entry was stored on t: dispatch it to subscribers with permits. */
 void tb_topic_dispatch(pulsarc_tb *tb, tb_topic *t);
 /* Closes c's consumers (connection gone); their unacked entries go back. */

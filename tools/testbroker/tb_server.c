@@ -435,6 +435,7 @@ void pulsarc_tb_free(pulsarc_tb *tb) {
   TB_MAP_FOREACH(&tb->partitions, i) free((char *)tb->partitions.keys[i]);
   tb_map_free(&tb->partitions);
   tb_sec_free(tb);
+  tb_txn_free(tb);
   free(tb->listen_host);
   free(tb->advertised_url);
   free(tb->redirect_to);

@@ -377,6 +377,41 @@ void pulsarc_tb_set_required_token(pulsarc_tb *tb, const char *token);
  * many were challenged once the frames are queued. Blocking (briefly). */
 int pulsarc_tb_auth_challenge(pulsarc_tb *tb);
 
+/* ------------------------------------------------- transactions (tb_txn.c) */
+
+/* The test broker is its own transaction coordinator: give
+ * persistent://pulsar/system/transaction_coordinator_assign N partitions
+ * (pulsarc_tb_set_partitions) and coordinator k (k < N) hands out the ids
+ * k:1, k:2, ... Nothing is hidden from consumers: tests read the state. */
+typedef struct pulsarc_tb_txn_stats {
+  uint64_t tc_connects;      /* TC_CLIENT_CONNECT_REQUESTs answered */
+  uint64_t new_txns;         /* transactions opened */
+  uint64_t partitions_added; /* ADD_PARTITION_TO_TXN partitions (repeats too) */
+  uint64_t commits, aborts;  /* END_TXN answered with success */
+  uint64_t timed_out;        /* transactions aborted for their timeout */
+  uint64_t end_errors;       /* END_TXNs refused (unknown, not open, timed out) */
+  uint64_t txn_sends;        /* SENDs carrying a transaction id */
+  uint64_t unadded_sends;    /* of them, to a partition not added to the
+                                open transaction first (a client bug) */
+  uint64_t last_ttl_ms;      /* txn_ttl_millis of the last NEW_TXN */
+} pulsarc_tb_txn_stats;
+void pulsarc_tb_get_txn_stats(pulsarc_tb *tb, pulsarc_tb_txn_stats *out);
+
+typedef enum pulsarc_tb_txn_state {
+  PULSARC_TB_TXN_UNKNOWN = 0,
+  PULSARC_TB_TXN_OPEN = 1,
+  PULSARC_TB_TXN_COMMITTED = 2,
+  PULSARC_TB_TXN_ABORTED = 3
+} pulsarc_tb_txn_state;
+/* A transaction's state; a timed-out one reads ABORTED once its timeout
+ * passed. */
+pulsarc_tb_txn_state pulsarc_tb_txn_state_of(pulsarc_tb *tb, uint64_t most, uint64_t least);
+/* The next n coordinator requests (TC_CLIENT_CONNECT, NEW_TXN,
+ * ADD_PARTITION_TO_TXN, END_TXN) are answered with err (a ServerError code,
+ * e.g. 20 TransactionCoordinatorNotFound), or, with err < 0, dropped by
+ * closing their connection without an answer. */
+void pulsarc_tb_fail_txn_requests(pulsarc_tb *tb, uint32_t n, int err);
+
 #ifdef __cplusplus
 }
 #endif
