@@ -421,8 +421,10 @@ static bool looks_like_tls(const uint8_t *p, size_t n) {
 
 /* The first answer to CONNECT on a plain connection is TLS, or the broker
  * hung up without one (what a TLS-only port does with a plaintext hello:
- * OpenSSL and Netty close without an alert). Either way the user most
- * likely needs pulsar+ssl://. PULSARC_ERR_CONNECT: retried like any failed
+ * OpenSSL and Netty close without an alert). The TLS answer means the
+ * user needs pulsar+ssl://; a hang-up may also be a broker going away, or
+ * a proxy whose broker is gone (seen in the cluster tests), so its text
+ * names both. PULSARC_ERR_CONNECT: retried like any failed
  * handshake, within the operation timeout, since a restarting broker can
  * also hang up early; the detail says what to check. */
 static void plain_handshake_refused(pc_conn *c, bool tls_bytes, const char *how) {
@@ -434,10 +436,14 @@ static void plain_handshake_refused(pc_conn *c, bool tls_bytes, const char *how)
                          "(use a pulsar+ssl:// service URL)",
                          c->peer);
   } else {
-    PC_WARN(c->log, "conn %s: %s before answering CONNECT; TLS may be required", c->peer, how);
+    PC_WARN(c->log,
+            "conn %s: %s before answering CONNECT; TLS may be required, or the broker (or, "
+            "through a proxy, the broker behind it) went away",
+            c->peer, how);
     pc_conn_close_detail(c, PULSARC_ERR_CONNECT,
                          "broker %s %s before answering CONNECT: TLS may be required (if the "
-                         "port expects TLS, use a pulsar+ssl:// service URL)",
+                         "port expects TLS, use a pulsar+ssl:// service URL), or the broker "
+                         "(or, through a proxy, the broker behind it) went away",
                          c->peer, how);
   }
 }
