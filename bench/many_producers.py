@@ -139,7 +139,8 @@ def run_pulsarc(bins, a, shape, n, topic):
 
 def run_go(a, shape, n, topic):
     cmd = [GO_BIN, "--service-url", a.url, "--topic", topic, "--settle-ms", str(a.settle_ms),
-           "--idle-s", str(a.idle_s), "--duration-s", str(a.duration)]
+           "--idle-s", str(a.idle_s), "--duration-s", str(a.duration),
+           "--create-timeout-s", str(a.create_timeout)]
     cmd += ["--partitions", str(n)] if shape == "partitions" else ["--producers", str(n)]
     return run_self_measuring(cmd, a.timeout, "many-producers-go.stderr")
 
@@ -471,6 +472,8 @@ def main():
     ap.add_argument("--idle-s", type=int, default=10)
     ap.add_argument("--duration", type=float, default=10, help="throughput phase, s")
     ap.add_argument("--timeout", type=int, default=900, help="bound per client run, s")
+    ap.add_argument("--create-timeout", type=int, default=300,
+                    help="Go: bound on creating all producers, s")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--out")

@@ -104,6 +104,7 @@ func main() {
 	idleS := flag.Int("idle-s", 10, "idle window for the CPU figure")
 	durationS := flag.Float64("duration-s", 10, "throughput phase (0: none)")
 	size := flag.Int("size", 100, "payload bytes")
+	createTimeout := flag.Int("create-timeout-s", 300, "bound on creating all producers")
 	flag.Parse()
 	if *url == "" {
 		fail("--service-url is required")
@@ -129,6 +130,7 @@ func main() {
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	var createErr atomic.Value
+	var created int64
 	for i := 0; i < *producers; i++ {
 		opts := pulsar.ProducerOptions{Topic: fmt.Sprintf("%s-%d", *topic, i)}
 		if *partitions > 0 {
@@ -146,9 +148,19 @@ func main() {
 				return
 			}
 			ps[i] = p
+			atomic.AddInt64(&created, 1)
 		}(i, opts)
 	}
-	wg.Wait()
+	allDone := make(chan struct{})
+	go func() { wg.Wait(); close(allDone) }()
+	select {
+	case <-allDone:
+	case <-time.After(time.Duration(*createTimeout) * time.Second):
+		// Seen with 10,000 producers: CreateProducer calls that never
+		// return (no error, no log line) once the broker has answered.
+		fail("%d of %d producers created after %d s (CreateProducer calls still blocked, no error returned)",
+			atomic.LoadInt64(&created), *producers, *createTimeout)
+	}
 	createS := time.Since(t0).Seconds()
 	if e := createErr.Load(); e != nil {
 		n := 0
