@@ -11,12 +11,16 @@
  *     producer sent K messages (taken --settle-ms after the last receipt),
  *     as KiB per producer (per partition), and the peak (VmHWM);
  *   - client CPU while idle for --idle-s after the sends, as % of a core;
- *   - aggregate throughput of the 100 B messages spread over all of them.
+ *   - aggregate throughput of the 100 B messages spread over all of them;
+ *   - with --duration-s D: send_cb round robin over all of them for D s, then
+ *     wait for every receipt (tput_msgs_per_s, the figure the Java and Go
+ *     peers of bench/many_producers.py report too), and the peak after it.
  * Default options, no allocator tuning. One JSON line at the end.
  *
  *   pulsarc-many-producers [--producers N] [--partitions P] [--messages-each K]
  *       [--blocking|--async] [--threads T] [--create-blocking]
- *       [--settle-ms MS] [--idle-s S] [--service-url URL] */
+ *       [--settle-ms MS] [--idle-s S] [--duration-s D] [--topic NAME]
+ *       [--service-url URL] */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -36,8 +40,9 @@
 
 typedef struct opts {
   long producers, partitions, each, threads, settle_ms, idle_s;
+  double duration_s;
   bool blocking, create_blocking;
-  const char *url;
+  const char *url, *topic;
 } opts;
 
 static atomic_long ready_ok, ready_failed, completed, failed;
@@ -87,7 +92,7 @@ static pid_t broker_fork(const opts *o, char *url, size_t url_len) {
     pulsarc_tb_opts to = pulsarc_tb_opts_default();
     to.retain_bytes = 0;
     to.max_entry_records = 0;
-    pulsarc_tb_partitions tp = {"many-part", (uint32_t)o->partitions};
+    pulsarc_tb_partitions tp = {o->topic, (uint32_t)o->partitions};
     if (o->partitions > 0) {
       to.partitions = &tp;
       to.num_partitions = 1;
@@ -177,7 +182,8 @@ static void *sender_main(void *v) {
 static int usage(void) {
   fprintf(stderr, "usage: pulsarc-many-producers [--producers N] [--partitions P] "
                   "[--messages-each K] [--blocking|--async] [--threads T] [--create-blocking] "
-                  "[--settle-ms MS] [--idle-s S] [--service-url URL]\n");
+                  "[--settle-ms MS] [--idle-s S] [--duration-s D] [--topic NAME] "
+                  "[--service-url URL]\n");
   return 2;
 }
 
@@ -208,12 +214,19 @@ static int parse(int argc, char **argv, opts *o) {
       o->idle_s = atol(argv[++i]);
     else if (strcmp(a, "--service-url") == 0)
       o->url = argv[++i];
+    else if (strcmp(a, "--topic") == 0)
+      o->topic = argv[++i];
+    else if (strcmp(a, "--duration-s") == 0)
+      o->duration_s = atof(argv[++i]);
     else
       return -1;
   }
+  if (o->topic == NULL)
+    o->topic = o->partitions > 0 ? "many-part" : "many";
   if (o->partitions > 0)
     o->producers = 1;
-  if (o->producers <= 0 || o->each < 0 || o->threads <= 0 || o->settle_ms < 0 || o->idle_s < 0)
+  if (o->duration_s < 0 || o->producers <= 0 || o->each < 0 || o->threads <= 0 ||
+      o->settle_ms < 0 || o->idle_s < 0)
     return -1;
   return 0;
 }
@@ -251,9 +264,9 @@ int main(int argc, char **argv) {
   char topic[64];
   for (long i = 0; i < o.producers; i++) {
     if (o.partitions > 0)
-      snprintf(topic, sizeof topic, "many-part");
+      snprintf(topic, sizeof topic, "%s", o.topic);
     else
-      snprintf(topic, sizeof topic, "many-%ld", i);
+      snprintf(topic, sizeof topic, "%s-%ld", o.topic, i);
     pulsarc_err_t e = o.create_blocking
                           ? pulsarc_producer_create(c, topic, conf, &ps[i])
                           : pulsarc_producer_create_cb(c, topic, conf, on_ready, NULL, &ps[i]);
@@ -319,6 +332,35 @@ int main(int argc, char **argv) {
   sleep((unsigned)o.idle_s);
   double idle_cpu = o.idle_s > 0 ? (cpu_s() - cpu0) / (now_s() - w0) : 0;
 
+  /* ---- aggregate throughput for --duration-s ---- */
+  long tput_msgs = 0;
+  double tput_s = 0;
+  if (o.duration_s > 0) {
+    long base = atomic_load(&completed), failed0 = atomic_load(&failed);
+    char payload[100];
+    memset(payload, 'x', sizeof payload);
+    double t2 = now_s(), end = t2 + o.duration_s;
+    for (long i = 0;; i++) {
+      if (i % 256 == 0 && now_s() >= end)
+        break;
+      pulsarc_producer_t *p = ps[o.partitions > 0 ? 0 : i % o.producers];
+      pulsarc_err_t e;
+      while ((e = pulsarc_producer_send_cb(p, payload, sizeof payload, NULL, on_sent, NULL)) ==
+             PULSARC_ERR_QUEUE_FULL)
+        usleep(50);
+      if (e != PULSARC_OK)
+        errors++;
+      else
+        tput_msgs++;
+    }
+    double bound = now_s() + 600;
+    while (atomic_load(&completed) - base < tput_msgs && now_s() < bound)
+      usleep(200);
+    tput_s = now_s() - t2;
+    errors += atomic_load(&failed) - failed0;
+  }
+  long hwm_end = status_kib("VmHWM");
+
   double kib_idle = (double)(rss_idle - rss_before) / (double)units;
   double kib_sent = (double)(rss_sent - rss_before) / (double)units;
   double kib_peak = (double)(hwm - rss_before) / (double)units;
@@ -337,17 +379,22 @@ int main(int argc, char **argv) {
           send_s, rate, errors, (double)o.settle_ms / 1000, kib_sent,
           o.partitions > 0 ? "partition" : "producer", kib_peak,
           o.partitions > 0 ? "partition" : "producer", o.idle_s, 100 * idle_cpu);
+  if (tput_s > 0)
+    fprintf(stderr, "  throughput over %.1f s (send_cb round robin): %ld messages, %.0f msg/s\n",
+            o.duration_s, tput_msgs, (double)tput_msgs / tput_s);
   printf("{\"producers\":%ld,\"partitions\":%ld,\"messages_each\":%ld,\"mode\":\"%s\","
          "\"threads\":%ld,\"create_mode\":\"%s\",\"create_seconds\":%.3f,"
          "\"rss_before_kib\":%ld,\"rss_idle_kib\":%ld,\"rss_sent_kib\":%ld,\"rss_peak_kib\":%ld,"
          "\"kib_per_unit_idle\":%.2f,\"kib_per_unit_sent\":%.2f,\"kib_per_unit_peak\":%.2f,"
          "\"settle_ms\":%ld,\"send_seconds\":%.3f,\"msgs_per_s\":%.0f,\"errors\":%ld,"
          "\"idle_cpu_pct\":%.3f,\"idle_seconds\":%ld,\"idle_after_create_cpu_pct\":%.3f,"
-         "\"broker\":\"%s\"}\n",
+         "\"tput_seconds\":%.3f,\"tput_messages\":%ld,\"tput_msgs_per_s\":%.0f,"
+         "\"rss_peak_end_kib\":%ld,\"broker\":\"%s\"}\n",
          o.producers, o.partitions, o.each, o.blocking ? "blocking" : "async", o.threads,
          o.create_blocking ? "blocking" : "create_cb", create_s, rss_before, rss_idle, rss_sent,
          hwm, kib_idle, kib_sent, kib_peak, o.settle_ms, send_s, rate, errors, 100 * idle_cpu,
-         o.idle_s, 100 * idle0_cpu, broker ? "forked test broker" : "external");
+         o.idle_s, 100 * idle0_cpu, tput_s, tput_msgs, tput_s > 0 ? (double)tput_msgs / tput_s : 0,
+         hwm_end, broker ? "forked test broker" : "external");
   fflush(stdout);
   for (long i = 0; i < o.producers; i++)
     pulsarc_producer_destroy(ps[i]);
