@@ -7,8 +7,11 @@ the broker's version, with the BouncyCastle it bundles;
 tests/interop/java/, built here by mvn): the C++ core, hence Python,
 unwraps RSA keys only.
 
-One broker for all cases (tools/real-broker/pulsar-broker.sh); an RSA-2048
-and a P-256 key pair made at run time with the openssl CLI.
+One broker for all cases: standalone, this script starts its own
+(tools/real-broker/pulsar-broker.sh, no auth); in CI, txn_interop.py runs
+these cases against its broker (transactions and token authentication on)
+through Suite.attach(). An RSA-2048 and a P-256 key pair made at run time
+with the openssl CLI.
 pulsarc-interop-publish encrypts with --conf encryption_keys=app-key,
 encryption_public_key_file=... (--public-key NAME=FILE for two kinds).
 Cases, one "PASS name" / "FAIL name: why" line each:
@@ -67,8 +70,11 @@ class Suite:
         self.dir = None
         self.env = {}
         self.run_id = uuid.uuid4().hex[:6]
+        self.own_broker = False
+        self.token_file = None
+        self.client = None
 
-    def start_broker(self):
+    def make_keys(self):
         self.dir = tempfile.mkdtemp(prefix="pulsarc-encryption-")
         self.priv = os.path.join(self.dir, "priv.pem")
         self.pub = os.path.join(self.dir, "pub.pem")
@@ -84,8 +90,31 @@ class Suite:
                         "-out", self.ec_priv], check=True, capture_output=True)
         subprocess.run(["openssl", "ec", "-in", self.ec_priv, "-pubout", "-out", self.ec_pub],
                        check=True, capture_output=True)
+
+    def attach(self, service_url, token=None):
+        """Runs the cases against a broker someone else started; token: a
+        JWT when it has token authentication on."""
+        self.make_keys()
+        self.service_url = service_url
+        kw = {}
+        if token:
+            # A file, for pulsarc's auth_token_file and the Java consumer:
+            # the token stays off the command lines.
+            self.token_file = os.path.join(self.dir, "token")
+            with open(self.token_file, "w") as f:
+                f.write(token)
+            kw["authentication"] = pulsar.AuthenticationToken(token)
+        self.client = pulsar.Client(self.service_url, operation_timeout_seconds=30,
+                                    logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error), **kw)
+
+    def start_broker(self):
+        self.make_keys()
+        self.own_broker = True
+        # A loaded machine (CI shares 2 cores) needs more than the script's 30 s.
+        env = dict(os.environ)
+        env.setdefault("PULSAR_START_TIMEOUT", "120")
         t0 = time.monotonic()
-        subprocess.run([self.broker_sh, "start", self.dir], check=True,
+        subprocess.run([self.broker_sh, "start", self.dir], check=True, env=env,
                        stdout=subprocess.DEVNULL)
         with open(os.path.join(self.dir, "env")) as f:
             for line in f:
@@ -103,8 +132,9 @@ class Suite:
             self.client.close()
         if not self.dir:
             return
-        subprocess.run([self.broker_sh, "stop", self.dir], check=False,
-                       stdout=subprocess.DEVNULL)
+        if self.own_broker:
+            subprocess.run([self.broker_sh, "stop", self.dir], check=False,
+                           stdout=subprocess.DEVNULL)
         if keep:
             print(f"broker dir kept: {self.dir}", flush=True)
         else:
@@ -124,6 +154,8 @@ class Suite:
                 enc += ["--public-key", f"{name}={path}"]
         cmd = [self.a.publisher, "--service-url", self.service_url, "--topic", topic,
                "-n", str(n), *enc, *flags]
+        if self.token_file:
+            cmd += ["--client-conf", f"auth_token_file={self.token_file}"]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         rows = [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip().startswith("{")]
         if p.returncode != 0:
@@ -201,6 +233,8 @@ class Suite:
         {topic: [message dict]} as DecryptingConsumer printed them, data
         decoded."""
         cmd = self.java_consumer() + [self.service_url]
+        if self.token_file:
+            cmd += ["--token-file", self.token_file]
         for name, path in keys.items():
             cmd += ["--key", f"{name}={path}"]
         cmd += [f"{t}={n}" for t, n in topics]

@@ -68,6 +68,10 @@ struct options {
   const char *pub_names[MAX_CONFS];
   const char *pub_files[MAX_CONFS];
   int npubs;
+  /* --client-conf key=value: a client option (auth_token for a broker with
+   * token authentication on). */
+  const char *client_conf[MAX_CONFS];
+  int nclient_confs;
 };
 
 /* Outcome of one message; written by callbacks on an I/O thread, read by
@@ -105,7 +109,8 @@ static void usage(FILE *f) {
         "  [--routing round_robin|single_partition] [--hashing java_string|murmur3_32]\n"
         "  [--payload-file F (line i = base64 payload of message i)]\n"
         "  [--conf key=value]... [--rotate-every N (new data key before message N, 2N, ...)]\n"
-        "  [--public-key NAME=PEM_FILE]... (per key name, with --conf encryption_keys=...)\n",
+        "  [--public-key NAME=PEM_FILE]... (per key name, with --conf encryption_keys=...)\n"
+        "  [--client-conf key=value]... (a client option, e.g. auth_token=JWT)\n",
         f);
 }
 
@@ -345,6 +350,10 @@ static int parse_args(int argc, char **argv, struct options *o) {
         goto bad;
       o->conf_keys[o->nconfs] = strndup(v, (size_t)(eq - v));
       o->conf_values[o->nconfs++] = eq + 1;
+    } else if (!strcmp(a, "--client-conf")) {
+      if (!strchr(v, '=') || *v == '=' || o->nclient_confs == MAX_CONFS)
+        goto bad;
+      o->client_conf[o->nclient_confs++] = v;
     } else if (!strcmp(a, "--public-key")) {
       const char *eq = strchr(v, '=');
       if (!eq || eq == v || o->npubs == MAX_CONFS)
@@ -443,8 +452,23 @@ int main(int argc, char **argv) {
     return 2;
   }
 
+  pulsarc_client_conf_t *cc = pulsarc_client_conf_new();
+  if (!cc)
+    return 2;
+  for (int c = 0; c < o.nclient_confs; c++) {
+    const char *kv = o.client_conf[c], *eq = strchr(kv, '=');
+    char key[128], errbuf[256] = "";
+    snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    pulsarc_err_t ce = pulsarc_client_conf_set(cc, key, eq + 1, errbuf, sizeof errbuf);
+    if (ce != PULSARC_OK) {
+      fprintf(stderr, "client conf %s: %s (%s)\n", key, pulsarc_err_str(ce), errbuf);
+      pulsarc_client_conf_destroy(cc);
+      return 2;
+    }
+  }
   pulsarc_client_t *client = NULL;
-  pulsarc_err_t e = pulsarc_client_new(o.service_url, NULL, &client);
+  pulsarc_err_t e = pulsarc_client_new(o.service_url, cc, &client);
+  pulsarc_client_conf_destroy(cc);
   if (e) {
     fprintf(stderr, "client_new: %s\n", pulsarc_err_str(e));
     return 1;

@@ -24,12 +24,19 @@ Cases, one "PASS name" / "FAIL name: why" line each:
                      transaction: nothing on any partition before the
                      commit, all 12 after it.
 
+With --encryption-publisher (pulsarc-interop-publish), the same broker
+start then runs encryption_interop.py's cases (named "encryption.CASE"),
+their clients with the token: issue 16's stages start one broker.
+
 Usage (venv python from tools/interop/setup-venv.sh):
   txn_interop.py --publisher BUILD/tests/interop/pulsarc-txn-publish
-      [--root REPO] [--only commit_visibility,...] [--keep] [--no-auth]
+      [--encryption-publisher BUILD/tests/interop/pulsarc-interop-publish]
+      [--root REPO] [--only commit_visibility,encryption.unbatched,...]
+      [--keep] [--no-auth]
 """
 import base64
 import hashlib
+import argparse
 import hmac
 import json
 import os
@@ -44,6 +51,7 @@ import uuid
 import pulsar
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import encryption_interop  # noqa: E402
 from case_runner import check, run_cases  # noqa: E402
 
 
@@ -98,6 +106,7 @@ class Suite:
         self.run_id = uuid.uuid4().hex[:6]
         self.pub = None
         self.client = None
+        self.enc = None
 
     def start_broker(self):
         self.dir = tempfile.mkdtemp(prefix="pulsarc-txn-")
@@ -152,8 +161,15 @@ class Suite:
         if ans.startswith("ok"):
             self.pub.ok("abort")
         print(f"first transaction: {ans} after {time.monotonic() - t1:.1f}s", flush=True)
+        if self.a.encryption_publisher:
+            enc_args = argparse.Namespace(publisher=self.a.encryption_publisher,
+                                          root=self.a.root)
+            self.enc = encryption_interop.Suite(enc_args)
+            self.enc.attach(self.service_url, self.token)
 
     def stop_broker(self, keep):
+        if self.enc is not None:
+            self.enc.stop_broker(keep)
         if self.pub is not None:
             self.pub.close()
         if self.client is not None:
@@ -279,11 +295,23 @@ CASES = [("commit_visibility", case_commit_visibility),
          ("partitioned", case_partitioned)]
 
 
+def encryption_case(fn):
+    def run(s):
+        check(s.enc is not None, "no --encryption-publisher")
+        fn(s.enc)
+    return run
+
+
+ENCRYPTION_CASES = [(f"encryption.{name}", encryption_case(fn))
+                    for name, fn in encryption_interop.CASES]
+
+
 def main():
-    import argparse
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--publisher", required=True)
+    ap.add_argument("--encryption-publisher", default="",
+                    help="pulsarc-interop-publish: also run the encryption cases")
     ap.add_argument("--root", default=os.path.abspath(
         os.path.join(os.path.dirname(__file__), "..", "..")))
     ap.add_argument("--only", default="")
@@ -291,8 +319,15 @@ def main():
     ap.add_argument("--no-auth", action="store_true", help="token authentication off")
     a = ap.parse_args()
     a.publisher = os.path.abspath(a.publisher)
+    cases = CASES
+    if a.encryption_publisher:
+        a.encryption_publisher = os.path.abspath(a.encryption_publisher)
+        cases = CASES + ENCRYPTION_CASES
     only = {x for x in a.only.split(",") if x}
-    return run_cases(Suite(a), CASES, only, a.keep)
+    unknown = only - {name for name, _ in cases}
+    if unknown:
+        ap.error(f"unknown case(s): {sorted(unknown)}")
+    return run_cases(Suite(a), cases, only, a.keep)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.pulsar.client.api.AuthenticationFactory;
+import org.apache.pulsar.client.api.ClientBuilder;
 import org.apache.pulsar.client.api.Consumer;
 import org.apache.pulsar.client.api.ConsumerCryptoFailureAction;
 import org.apache.pulsar.client.api.CryptoKeyReader;
@@ -27,8 +29,11 @@ import org.apache.pulsar.common.api.EncryptionContext;
  * the script's comparison catches) instead of stalling the consumer.
  *
  * <pre>
- * DecryptingConsumer SERVICE_URL [--key NAME=PEM_FILE]... TOPIC=COUNT...
+ * DecryptingConsumer SERVICE_URL [--token-file F] [--key NAME=PEM_FILE]... TOPIC=COUNT...
  * </pre>
+ *
+ * --token-file: a JWT for a broker with token authentication on (a file,
+ * so the token stays off the command line).
  *
  * One line of JSON per message on stdout: {"topic", "index", "data" (base64),
  * "keys": {name: wrapped length}}; then {"topic", "received"} per topic.
@@ -56,14 +61,18 @@ public final class DecryptingConsumer {
 
   public static void main(String[] args) throws Exception {
     if (args.length < 2) {
-      System.err.println("usage: DecryptingConsumer SERVICE_URL [--key NAME=PEM]... TOPIC=COUNT...");
+      System.err.println(
+          "usage: DecryptingConsumer SERVICE_URL [--token-file F] [--key NAME=PEM]... TOPIC=COUNT...");
       System.exit(2);
     }
     Keys keys = new Keys();
     List<String> topics = new ArrayList<>();
     List<Integer> counts = new ArrayList<>();
+    String token = null;
     for (int i = 1; i < args.length; i++) {
-      if (args[i].equals("--key")) {
+      if (args[i].equals("--token-file")) {
+        token = new String(Files.readAllBytes(Paths.get(args[++i])), "UTF-8").trim();
+      } else if (args[i].equals("--key")) {
         String[] kv = args[++i].split("=", 2);
         keys.byName.put(kv[0], Files.readAllBytes(Paths.get(kv[1])));
       } else {
@@ -73,8 +82,12 @@ public final class DecryptingConsumer {
       }
     }
     int failures = 0;
-    try (PulsarClient client = PulsarClient.builder().serviceUrl(args[0])
-        .operationTimeout(30, TimeUnit.SECONDS).build()) {
+    ClientBuilder builder =
+        PulsarClient.builder().serviceUrl(args[0]).operationTimeout(30, TimeUnit.SECONDS);
+    if (token != null) {
+      builder.authentication(AuthenticationFactory.token(token));
+    }
+    try (PulsarClient client = builder.build()) {
       for (int t = 0; t < topics.size(); t++) {
         String topic = topics.get(t);
         int received = 0;
