@@ -38,6 +38,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import last_json  # noqa: E402  (bench/run.py: the last JSON line of a tool's output)
+
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
@@ -100,14 +103,6 @@ def start_broker(bins, part_topics, partitions):
     return p, m.group(1)
 
 
-def last_json(text):
-    for line in reversed(text.splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                pass
-    return None
 
 
 def run_self_measuring(cmd, timeout, errname):
