@@ -108,10 +108,8 @@ static pulsarc_err_t reserve_slots(pulsarc_producer_t *p, pc_msg *m, bool may_bl
 }
 
 static void release_slot(pulsarc_producer_t *p, const pc_msg *m) {
-  if (m->flags & PC_MSG_PRE_ROUTED) {
-    pc_slot_dir *d = atomic_load_explicit(&p->slot_dir, memory_order_acquire);
-    atomic_fetch_sub_explicit(&d->part[m->route - 1]->pending, 1, memory_order_acq_rel);
-  }
+  if (m->flags & PC_MSG_PRE_ROUTED)
+    pc_part_slots_release(p, m->route, 1);
   atomic_fetch_sub_explicit(&p->inflight, 1, memory_order_acq_rel);
   pc_producer_release_memory(p, m->len);
 }
