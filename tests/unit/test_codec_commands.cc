@@ -8,37 +8,13 @@
 #include <string>
 #include <vector>
 
-extern "C" {
-#include "codec/commands.h"
-#include "codec/frame.h"
-}
+#include "codec_roundtrip.h"
 
 namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-// Frames cmd as a simple command and decodes it back; the decoder (and so
-// the returned command) lives in the fixture until the next call.
-class CodecCommands : public ::testing::Test {
-protected:
-  pc_decoder d_;
-  pc_frame f_;
-  void SetUp() override { pc_decoder_init(&d_, PC_FRAME_DEFAULT_MAX); }
-  void TearDown() override { pc_decoder_free(&d_); }
-
-  const Pulsarc__BaseCommand *RoundTrip(const Pulsarc__BaseCommand *cmd) {
-    pc_buf b = {};
-    EXPECT_EQ(pc_frame_append_command(&b, cmd), 0);
-    EXPECT_EQ(pc_decoder_feed(&d_, b.data, b.len), 0);
-    pc_buf_free(&b);
-    if (pc_decoder_next(&d_, &f_) != 1) {
-      ADD_FAILURE() << "the frame did not decode";
-      return nullptr;
-    }
-    EXPECT_FALSE(f_.has_payload);
-    return f_.cmd;
-  }
-};
+class CodecCommands : public CodecRoundTrip {};
 
 // What src/client/producer_seal.c built by hand before pc_cmd_send (kept
 // verbatim in shape: the reference the builder must match byte for byte).

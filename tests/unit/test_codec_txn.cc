@@ -7,32 +7,11 @@
 #include <cstring>
 #include <string>
 
-extern "C" {
-#include "codec/commands.h"
-#include "codec/frame.h"
-}
+#include "codec_roundtrip.h"
 
 namespace {
 
-class CodecTxn : public ::testing::Test {
-protected:
-  pc_decoder d_;
-  pc_frame f_;
-  void SetUp() override { pc_decoder_init(&d_, PC_FRAME_DEFAULT_MAX); }
-  void TearDown() override { pc_decoder_free(&d_); }
-
-  const Pulsarc__BaseCommand *RoundTrip(const Pulsarc__BaseCommand *cmd) {
-    pc_buf b = {};
-    EXPECT_EQ(pc_frame_append_command(&b, cmd), 0);
-    EXPECT_EQ(pc_decoder_feed(&d_, b.data, b.len), 0);
-    pc_buf_free(&b);
-    if (pc_decoder_next(&d_, &f_) != 1) {
-      ADD_FAILURE() << "the frame did not decode";
-      return nullptr;
-    }
-    return f_.cmd;
-  }
-};
+class CodecTxn : public CodecRoundTrip {};
 
 TEST_F(CodecTxn, NewTxnCarriesMillisecondsAndCoordinator) {
   pc_cmd c;
