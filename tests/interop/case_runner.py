@@ -4,11 +4,25 @@ loop that runs named cases against one broker, printing "PASS name (Ns)" or
 
 A suite object provides start_broker() and stop_broker(keep). The runner
 returns the exit status: 0 only if at least one case ran and none failed.
+start_real_broker() is the suites' one way to start
+tools/real-broker/pulsar-broker.sh and read what it wrote.
 """
 import argparse
 import os
 import signal
+import subprocess
 import time
+
+
+def start_real_broker(broker_sh, directory, env):
+    """Starts the real broker in directory with env (PULSAR_CONF_EXTRA and
+    the like); returns (its env file as a dict, seconds the start took)."""
+    t0 = time.monotonic()
+    subprocess.run([broker_sh, "start", directory], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    with open(os.path.join(directory, "env")) as f:
+        found = dict(line.strip().split("=", 1) for line in f if "=" in line)
+    return found, time.monotonic() - t0
 
 
 class CaseFailure(Exception):

@@ -60,7 +60,7 @@ import uuid
 import pulsar
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from case_runner import check, suite_main  # noqa: E402
+from case_runner import check, start_real_broker, suite_main  # noqa: E402
 
 
 class Suite:
@@ -113,16 +113,9 @@ class Suite:
         # A loaded machine (CI shares 2 cores) needs more than the script's 30 s.
         env = dict(os.environ)
         env.setdefault("PULSAR_START_TIMEOUT", "120")
-        t0 = time.monotonic()
-        subprocess.run([self.broker_sh, "start", self.dir], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.dir, "env")) as f:
-            for line in f:
-                if "=" in line:
-                    k, v = line.strip().split("=", 1)
-                    self.env[k] = v
+        self.env, took = start_real_broker(self.broker_sh, self.dir, env)
         self.service_url = self.env["PULSAR_SERVICE_URL"]
-        print(f"broker {self.env.get('PULSAR_VERSION')} up in {time.monotonic() - t0:.1f}s "
+        print(f"broker {self.env.get('PULSAR_VERSION')} up in {took:.1f}s "
               f"({self.service_url})", flush=True)
         self.client = pulsar.Client(self.service_url, operation_timeout_seconds=30,
                                     logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))

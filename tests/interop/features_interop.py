@@ -44,7 +44,7 @@ import uuid
 
 import pulsar
 
-from case_runner import check, suite_main  # noqa: E402
+from case_runner import check, start_real_broker, suite_main  # noqa: E402
 from pulsar.schema import AvroSchema, Integer, JsonSchema, Record, StringSchema
 
 MAX_MESSAGE_SIZE = 1 << 20
@@ -101,17 +101,10 @@ class Suite:
         self.dir = tempfile.mkdtemp(prefix="pulsarc-features-")
         env = dict(os.environ)
         env["PULSAR_CONF_EXTRA"] = f"maxMessageSize={MAX_MESSAGE_SIZE}"
-        t0 = time.monotonic()
-        subprocess.run([self.broker_sh, "start", self.dir], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.dir, "env")) as f:
-            for line in f:
-                if "=" in line:
-                    k, v = line.strip().split("=", 1)
-                    self.env[k] = v
+        self.env, took = start_real_broker(self.broker_sh, self.dir, env)
         self.service_url = self.env["PULSAR_SERVICE_URL"]
         self.web_url = self.env["PULSAR_WEB_URL"].rstrip("/")
-        print(f"broker {self.env.get('PULSAR_VERSION')} up in {time.monotonic() - t0:.1f}s "
+        print(f"broker {self.env.get('PULSAR_VERSION')} up in {took:.1f}s "
               f"({self.service_url})", flush=True)
 
     def stop_broker(self, keep):

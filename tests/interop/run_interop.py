@@ -52,7 +52,7 @@ import uuid
 
 import pulsar
 
-from case_runner import check, run_cases  # noqa: E402
+from case_runner import check, run_cases, start_real_broker  # noqa: E402
 
 DELAY_TOLERANCE_MS = 1000
 
@@ -79,17 +79,10 @@ class Suite:
         # The script already defaults to strict deliver-at; say so explicitly
         # so case d does not depend on that default.
         env["PULSAR_CONF_EXTRA"] = "isDelayedDeliveryDeliverAtTimeStrict=true"
-        t0 = time.monotonic()
-        subprocess.run([self.broker_sh, "start", self.dir], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.dir, "env")) as f:
-            for line in f:
-                if "=" in line:
-                    k, v = line.strip().split("=", 1)
-                    self.env[k] = v
+        self.env, took = start_real_broker(self.broker_sh, self.dir, env)
         self.service_url = self.env["PULSAR_SERVICE_URL"]
         self.web_url = self.env["PULSAR_WEB_URL"].rstrip("/")
-        print(f"broker {self.env.get('PULSAR_VERSION')} up in {time.monotonic() - t0:.1f}s "
+        print(f"broker {self.env.get('PULSAR_VERSION')} up in {took:.1f}s "
               f"({self.service_url}, dir {self.dir})", flush=True)
 
     def start_testbroker(self):
@@ -108,7 +101,7 @@ class Suite:
         if not http:
             raise RuntimeError("pulsarc-testbroker printed no 'http' line")
         self.web_url = http[0].rstrip("/")
-        print(f"test broker up in {time.monotonic() - t0:.1f}s ({self.service_url}, "
+        print(f"test broker up in {took:.1f}s ({self.service_url}, "
               f"{self.web_url}, dir {self.dir})", flush=True)
 
     def stop_broker(self, keep):

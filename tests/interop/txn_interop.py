@@ -52,7 +52,7 @@ import pulsar
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import encryption_interop  # noqa: E402
-from case_runner import check, run_cases  # noqa: E402
+from case_runner import check, run_cases, start_real_broker  # noqa: E402
 
 
 def b64url(data):
@@ -134,17 +134,10 @@ class Suite:
         # The coordinator and its system topics add to the start; a loaded
         # machine needs more than the script's 30 s.
         env.setdefault("PULSAR_START_TIMEOUT", "120")
-        t0 = time.monotonic()
-        subprocess.run([self.broker_sh, "start", self.dir], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.dir, "env")) as f:
-            for line in f:
-                if "=" in line:
-                    k, v = line.strip().split("=", 1)
-                    self.env[k] = v
+        self.env, took = start_real_broker(self.broker_sh, self.dir, env)
         self.service_url = self.env["PULSAR_SERVICE_URL"]
         self.web_url = self.env["PULSAR_WEB_URL"].rstrip("/")
-        print(f"broker {self.env.get('PULSAR_VERSION')} up in {time.monotonic() - t0:.1f}s "
+        print(f"broker {self.env.get('PULSAR_VERSION')} up in {took:.1f}s "
               f"({self.service_url}, token auth {'off' if self.a.no_auth else 'on'})",
               flush=True)
         kw = {}
