@@ -28,7 +28,7 @@ PACKAGES=(
   libcurl4-openssl-dev
   libgtest-dev gnuplot-nox python3-venv curl
   abigail-tools valgrind openssl
-  prometheus python3-prometheus-client
+  prometheus python3-prometheus-client flake8
 )
 
 for a in "$@"; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds pulsarc and runs its test suites.
 #
-#   tools/test.sh               the docs check (README/docs/options.md equal the
+#   tools/test.sh               format and pyflakes checks, the docs check (README/docs/options.md equal the
 #                               option table), unit + integration tests
 #                               (in-process test broker), then the symbols stage: exports and ABI of the
 #                               installed libraries (tools/check-symbols.sh,
@@ -76,6 +76,14 @@ stage_done
 # differs fails the run before anything is built.
 stage format
 "$root/tools/check-format.sh"
+stage_done
+
+# The Python drivers (interop, cluster, bench, doc generator) are checked
+# before anything runs: a misspelt name otherwise fails only in the one
+# suite that reaches it, minutes into CI. Debian's python3 and flake8, with
+# pyflakes' checks only (style is not enforced).
+stage pycheck
+git -C "$root" ls-files '*.py' | (cd "$root" && xargs /usr/bin/python3 -m flake8 --select=F)
 stage_done
 
 # ---- the plain build: unit + integration (+ interop in CI)

@@ -101,7 +101,7 @@ class Suite:
         if not http:
             raise RuntimeError("pulsarc-testbroker printed no 'http' line")
         self.web_url = http[0].rstrip("/")
-        print(f"test broker up in {took:.1f}s ({self.service_url}, "
+        print(f"test broker up in {time.monotonic() - t0:.1f}s ({self.service_url}, "
               f"{self.web_url}, dir {self.dir})", flush=True)
 
     def stop_broker(self, keep):
