@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -43,8 +44,10 @@ struct ToolRun {
 };
 
 // Runs a CLI in a session of its own (no controlling terminal) with stdin
-// on /dev/null, for at most 30 s.
-ToolRun RunTool(const char *program, const std::vector<std::string> &args) {
+// on /dev/null, for at most 30 s, with this process's environment plus
+// `extra_env` ("NAME=value" entries, which win).
+ToolRun RunTool(const char *program, const std::vector<std::string> &args,
+                const std::vector<std::string> &extra_env = {}) {
   ToolRun r;
   int fds[2];
   if (pipe(fds) != 0)
@@ -64,8 +67,19 @@ ToolRun RunTool(const char *program, const std::vector<std::string> &args) {
   for (const auto &a : args)
     argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<char *> envp;
+  for (const auto &e : extra_env)
+    envp.push_back(const_cast<char *>(e.c_str()));
+  for (char **e = environ; *e != nullptr; e++) {
+    bool overridden = false;
+    for (const auto &x : extra_env)
+      overridden |= strncmp(*e, x.c_str(), x.find('=') + 1) == 0;
+    if (!overridden)
+      envp.push_back(*e);
+  }
+  envp.push_back(nullptr);
   pid_t pid;
-  int rc = posix_spawn(&pid, program, &fa, &attr, argv.data(), environ);
+  int rc = posix_spawn(&pid, program, &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   close(fds[1]);
@@ -99,8 +113,9 @@ ToolRun RunTool(const char *program, const std::vector<std::string> &args) {
   return r;
 }
 
-ToolRun Produce(const std::vector<std::string> &args) {
-  return RunTool(PULSARC_PRODUCE_PROGRAM, args);
+ToolRun Produce(const std::vector<std::string> &args,
+                const std::vector<std::string> &extra_env = {}) {
+  return RunTool(PULSARC_PRODUCE_PROGRAM, args, extra_env);
 }
 ToolRun Perf(const std::vector<std::string> &args) { return RunTool(PULSARC_PERF_PROGRAM, args); }
 
@@ -321,6 +336,31 @@ TEST_F(CliErrors, OAuth2FlagsReachTheirOptions) {
   }
   SSL_CTX_free(ctx);
 }
+
+// OAuth2 loads libcurl when first used; a libcurl.so.4 that lacks its API
+// (a stub first on LD_LIBRARY_PATH) fails the client's creation at once with
+// PULSARC_ERR_AUTH_DATA and the missing function's name, instead of a
+// connection retried until the operation timeout. The issuer is never
+// contacted, so any URL will do.
+#ifdef PULSARC_STUB_CURL_DIR
+TEST_F(CliErrors, OAuth2WithoutUsableLibcurlSaysWhy) {
+  StartBroker();
+  std::string creds =
+      WriteFile("cli-oauth2-nocurl.json", "{\"client_id\":\"c\",\"client_secret\":\"s\"}");
+  auto t0 = std::chrono::steady_clock::now();
+  ToolRun r =
+      Produce({"--service-url", "pulsar://127.0.0.1:" + Port(), "-t", "cli-nocurl", "-m", "x",
+               "--oauth2-issuer-url", "https://127.0.0.1:9/", "--oauth2-credentials-file", creds},
+              {std::string("LD_LIBRARY_PATH=") + PULSARC_STUB_CURL_DIR});
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.LastLine().find("lacks curl_global_init"), std::string::npos) << r.out;
+  EXPECT_NE(r.LastLine().find("PULSARC_ERR_AUTH_DATA"), std::string::npos) << r.out;
+  EXPECT_EQ(Connections(), 0u) << "the broker was dialled: " << r.out;
+  // Not a retry loop: far below the 30 s operation timeout it would run to.
+  EXPECT_LT(took, 20.0) << r.out;
+}
+#endif
 
 #endif
 
