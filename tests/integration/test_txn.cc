@@ -4,6 +4,8 @@
 // transactions, Java's send-timeout rule, commit aborting after a failed
 // send, the timeout, and coordinator requests retried after a lost
 // connection or a coordinator not ready.
+#include <chrono>
+
 #include "harness.h"
 
 extern "C" {
@@ -224,6 +226,41 @@ TEST_F(Txn, CoordinatorRequestsAreRetried) {
   auto id = Id(t);
   EXPECT_EQ(pulsarc_tb_txn_state_of(tb_, id.first, id.second), PULSARC_TB_TXN_COMMITTED);
   pulsarc_txn_destroy(t);
+}
+
+// A coordinator request written and never answered, on a connection that
+// stays up: the call fails with PULSARC_ERR_TIMEOUT after the client's
+// operation timeout, and is not sent again (it may have been applied: a
+// commit that timed out leaves the transaction as the coordinator has it,
+// here still open). The client stays usable.
+TEST_F(Txn, UnansweredCoordinatorRequestTimesOut) {
+  pulsarc_client_conf_t *cc = pulsarc_client_conf_new();
+  ASSERT_EQ(pulsarc_client_conf_set(cc, "operation_timeout_ms", "1000", nullptr, 0), PULSARC_OK);
+  pulsarc_client_t *c = nullptr;
+  ASSERT_EQ(pulsarc_client_new(url_.c_str(), cc, &c), PULSARC_OK);
+  pulsarc_client_conf_destroy(cc);
+
+  pulsarc_txn_t *t = nullptr;
+  ASSERT_EQ(pulsarc_txn_begin(c, 0, &t), PULSARC_OK) << pulsarc_last_error_text();
+  auto id = Id(t);
+  uint64_t new_before = TxnStats().new_txns;
+  pulsarc_tb_fail_txn_requests(tb_, 1, PULSARC_TB_TXN_UNANSWERED);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(pulsarc_txn_commit(t), PULSARC_ERR_TIMEOUT) << pulsarc_last_error_text();
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(took, 0.9);  // waited for the answer, did not give up early
+  EXPECT_LT(took, 15.0); // and did not retry until some larger bound
+  EXPECT_EQ(pulsarc_tb_txn_state_of(tb_, id.first, id.second), PULSARC_TB_TXN_OPEN);
+  EXPECT_EQ(TxnStats().commits, 0u);
+  pulsarc_txn_destroy(t);
+
+  // The same client opens and commits the next transaction.
+  pulsarc_txn_t *t2 = nullptr;
+  ASSERT_EQ(pulsarc_txn_begin(c, 0, &t2), PULSARC_OK) << pulsarc_last_error_text();
+  EXPECT_EQ(TxnStats().new_txns, new_before + 1);
+  EXPECT_EQ(pulsarc_txn_commit(t2), PULSARC_OK) << pulsarc_last_error_text();
+  pulsarc_txn_destroy(t2);
+  pulsarc_client_destroy(c);
 }
 
 TEST_F(Txn, AsyncFormsComplete) {

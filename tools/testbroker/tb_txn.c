@@ -242,6 +242,8 @@ bool tb_txn_handle(pulsarc_tb *tb, tb_conn *c, const pc_frame *f) {
   }
   if (x->fail.n > 0) {
     x->fail.n--;
+    if (x->fail.err == PULSARC_TB_TXN_UNANSWERED)
+      return true; /* read, never answered: the connection stays up */
     if (x->fail.err < 0)
       tb_conn_close(tb, c, false);
     else

@@ -408,8 +408,11 @@ typedef enum pulsarc_tb_txn_state {
 pulsarc_tb_txn_state pulsarc_tb_txn_state_of(pulsarc_tb *tb, uint64_t most, uint64_t least);
 /* The next n coordinator requests (TC_CLIENT_CONNECT, NEW_TXN,
  * ADD_PARTITION_TO_TXN, END_TXN) are answered with err (a ServerError code,
- * e.g. 20 TransactionCoordinatorNotFound), or, with err < 0, dropped by
- * closing their connection without an answer. */
+ * e.g. 20 TransactionCoordinatorNotFound), or, with err
+ * PULSARC_TB_TXN_UNANSWERED, read and never answered on a connection that
+ * stays up, or, with any other err < 0, dropped by closing their connection
+ * without an answer. */
+#define PULSARC_TB_TXN_UNANSWERED (-2)
 void pulsarc_tb_fail_txn_requests(pulsarc_tb *tb, uint32_t n, int err);
 
 #ifdef __cplusplus
