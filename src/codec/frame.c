@@ -121,8 +121,9 @@ static size_t put_varint(uint8_t *p, uint64_t v) {
 int pc_batch_append_plain(pc_buf *body, uint64_t sequence_id, const void *payload, size_t len) {
   if (len > INT32_MAX)
     return -1;
-  /* Worst case: 4 size + (1 tag + 5 varint) + (1 tag + 10 varint). */
-  if (pc_buf_reserve(body, 4 + 17 + len) != 0)
+  /* Worst case: 4 size + (1 tag + 5 varint) + (1 tag + 10 varint). Called
+   * per message: the room check is inline, the call only when growing. */
+  if (body->cap - body->len < 4 + 17 + len && pc_buf_reserve(body, 4 + 17 + len) != 0)
     return -1;
   uint8_t *p = body->data + body->len;
   uint8_t *m = p + 4;

@@ -33,6 +33,8 @@ std::vector<Impl> impls() {
   std::vector<Impl> v = {{"sw", pc_crc32c_sw}, {"dispatch", pc_crc32c}};
   if (pc_crc32c_hw_available())
     v.push_back({"hw", pc_crc32c_hw});
+  if (pc_crc32c_clmul_available())
+    v.push_back({"clmul", pc_crc32c_clmul});
   return v;
 }
 
@@ -114,6 +116,31 @@ TEST(CodecCrc32c, InterleavedLaneBoundariesAgree) {
         ASSERT_EQ(impl.fn(seed, data.data() + off, len), pc_crc32c_sw(seed, data.data() + off, len))
             << impl.name << " off=" << off << " len=" << len;
       }
+}
+
+// The carry-less path starts at 64 bytes, folds four 16-byte blocks per
+// 64 bytes, then single blocks, then finishes 0-15 bytes with crc32: every
+// length across those steps, at every alignment, with a nonzero start.
+TEST(CodecCrc32c, ClmulFoldBoundariesAgree) {
+#if defined(__x86_64__)
+  EXPECT_EQ(pc_crc32c_clmul_available() != 0,
+            __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul"));
+#endif
+  const auto data = random_bytes(70000, 7);
+  std::vector<size_t> lens;
+  for (size_t len = 48; len <= 400; len++)
+    lens.push_back(len);
+  for (size_t base : {1024, 4096, 65536})
+    for (size_t d = 0; d <= 17; d++)
+      lens.push_back(base + d), lens.push_back(base - d);
+  for (size_t off = 0; off < 16; off++)
+    for (size_t len : lens) {
+      const uint8_t *p = data.data() + off;
+      for (uint32_t seed : {0u, 0xffffffffu, static_cast<uint32_t>(len * 2654435761u)})
+        ASSERT_EQ(pc_crc32c_clmul(seed, p, len), pc_crc32c_sw(seed, p, len))
+            << "off=" << off << " len=" << len << " seed=" << seed;
+    }
+  EXPECT_EQ(pc_crc32c_clmul(0, data.data(), 65536), crc_bitwise(0, data.data(), 65536));
 }
 
 TEST(CodecCrc32c, CombineEqualsTheCrcOfTheConcatenation) {

@@ -20,6 +20,16 @@
 
 static inline void perf_payload_header(uint8_t *buf, size_t size, uint64_t thread,
                                        uint64_t counter) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* Two word stores: the byte-wise build below, copied out by a sized
+   * memcpy, cost pulsarc-perf's sender a store-forwarding stall per
+   * message (the bytes are the same). */
+  if (size >= 16) {
+    memcpy(buf, &thread, 8);
+    memcpy(buf + 8, &counter, 8);
+    return;
+  }
+#endif
   uint8_t hdr[16];
   for (int i = 0; i < 8; i++) {
     hdr[i] = (uint8_t)(thread >> (8 * i));

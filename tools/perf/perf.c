@@ -24,8 +24,12 @@
 #include "testbroker.h"
 
 /* The send timestamp travels in the callback's ctx pointer, so the hot path
- * allocates nothing per message. */
+ * allocates nothing per message. A message left out of the latency sample
+ * (--latency-sample) carries one of these two values instead: monotonic
+ * stamps are never that small. */
 _Static_assert(sizeof(void *) >= sizeof(uint64_t), "pulsarc-perf needs 64-bit pointers");
+#define UNSTAMPED_WARMUP ((uintptr_t)0)
+#define UNSTAMPED_MEASURED ((uintptr_t)1)
 
 typedef _Atomic uint64_t au64;
 
@@ -71,8 +75,9 @@ static void ahist_snap(ahist *h, pc_hist *out) {
 typedef struct cb_state {
   au64 completed; /* callbacks run (release: readers then see the hists) */
   au64 errors, meas_ok;
-  ahist live; /* every success, for progress lines */
-  ahist meas; /* successes sent after the warmup */
+  au64 ok;    /* every success, for the progress lines' rate */
+  ahist live; /* every sampled success, for progress lines */
+  ahist meas; /* sampled successes sent after the warmup */
   struct cb_state *next;
 } cb_state;
 
@@ -133,30 +138,40 @@ static cb_state *cb_register(void) {
 
 static void on_sent(pulsarc_err_t err, const pulsarc_msg_id_t *id, void *ctx) {
   (void)id;
-  uint64_t t = now_ns(), sent_at = (uint64_t)(uintptr_t)ctx;
+  uintptr_t sent_at = (uintptr_t)ctx;
   cb_state *s = tls_cb ? tls_cb : cb_register();
   if (err != PULSARC_OK) {
     note_error(err);
     bump(&s->errors, 1);
   } else {
-    uint64_t lat = t > sent_at ? t - sent_at : 0;
-    ahist_record(&s->live, lat);
-    if (sent_at >= g.measure_start) {
-      ahist_record(&s->meas, lat);
-      bump(&s->meas_ok, 1);
+    bool measured = sent_at == UNSTAMPED_MEASURED;
+    bump(&s->ok, 1);
+    if (sent_at > UNSTAMPED_MEASURED) {
+      uint64_t t = now_ns(), lat = t > sent_at ? t - sent_at : 0;
+      ahist_record(&s->live, lat);
+      measured = sent_at >= g.measure_start;
+      if (measured)
+        ahist_record(&s->meas, lat);
     }
+    if (measured)
+      bump(&s->meas_ok, 1);
   }
   atomic_store_explicit(&s->completed, rd(&s->completed) + 1, memory_order_release);
 }
 
-/* Sums over the callback threads; hist (optional) gets the live latencies. */
+/* Sums over the callback threads; live and meas (optional) get the sampled
+ * latencies, *ok (optional) every success. */
 static void cb_totals(uint64_t *completed, uint64_t *errors, uint64_t *meas_ok, pc_hist *live,
-                      pc_hist *meas) {
+                      pc_hist *meas, uint64_t *ok) {
   *completed = *errors = *meas_ok = 0;
+  if (ok)
+    *ok = 0;
   for (cb_state *s = atomic_load(&g.cbs); s; s = s->next) {
     *completed += atomic_load_explicit(&s->completed, memory_order_acquire);
     *errors += rd(&s->errors);
     *meas_ok += rd(&s->meas_ok);
+    if (ok)
+      *ok += rd(&s->ok);
     if (live)
       ahist_snap(&s->live, live);
     if (meas)
@@ -184,10 +199,23 @@ static void *sender_main(void *arg) {
   perf_pattern_fill(buf, size);
   double per_ns = o->rate > 0 ? o->rate / (o->producers * o->threads) / 1e9 : 0;
   uint64_t counter = 0, measured = 0;
+  /* Which messages carry a stamp is drawn at random (xorshift64*, seeded
+   * per thread) so that the sample cannot lock onto positions in a batch,
+   * as every N-th message would with batches of a multiple of N. Without a
+   * stamp the clock is still read every N messages (and after a failed
+   * send) for the deadline and the warm-up boundary. */
+  uint64_t mask = o->latency_sample - 1, rng = 0x9E3779B97F4A7C15ull * (sd->idx + 1), t = 0;
+  bool need_clock = true;
   for (;;) {
     if (atomic_load_explicit(&g.stop, memory_order_relaxed))
       break;
-    uint64_t t = now_ns();
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    bool stamp = ((rng * 0x2545F4914F6CDD1Dull) >> 40 & mask) == 0;
+    if (stamp || need_clock || per_ns > 0 || (counter & mask) == 0)
+      t = now_ns();
+    need_clock = false;
     if (g.end && t >= g.end)
       break;
     bool in_meas = t >= g.measure_start;
@@ -215,7 +243,11 @@ static void *sender_main(void *arg) {
        * be, so that sent == completed as in the callback mode; a failure
        * is a failed message, counted by on_sent. */
       pulsarc_err_t e = pulsarc_producer_send(sd->prod, buf, size, NULL, NULL);
-      on_sent(e, NULL, (void *)(uintptr_t)t);
+      on_sent(e, NULL,
+              (void *)(stamp     ? (uintptr_t)t
+                       : in_meas ? UNSTAMPED_MEASURED
+                                 : UNSTAMPED_WARMUP));
+      need_clock = e != PULSARC_OK;
       counter++;
       if (in_meas)
         measured++;
@@ -226,9 +258,10 @@ static void *sender_main(void *arg) {
       }
       continue;
     }
-    pulsarc_err_t e =
-        pulsarc_producer_send_cb(sd->prod, buf, size, NULL, on_sent, (void *)(uintptr_t)t);
+    uintptr_t ctx = stamp ? (uintptr_t)t : in_meas ? UNSTAMPED_MEASURED : UNSTAMPED_WARMUP;
+    pulsarc_err_t e = pulsarc_producer_send_cb(sd->prod, buf, size, NULL, on_sent, (void *)ctx);
     if (e != PULSARC_OK) {
+      need_clock = true;
       note_error(e);
       bump(&sd->send_errors, 1);
       if (!worth_retrying(e)) {
@@ -527,18 +560,18 @@ int main(int argc, char **argv) {
     if (t < next_tick || o.quiet)
       continue;
     next_tick += 1000000000u;
-    uint64_t comp, errs, mok, sent = 0;
+    uint64_t comp, errs, mok, ok, sent = 0;
     pc_hist_reset(cur);
-    cb_totals(&comp, &errs, &mok, cur, NULL);
+    cb_totals(&comp, &errs, &mok, cur, NULL, &ok);
     for (unsigned i = 0; i < nsend; i++)
       sent += rd(&sd[i].sent), errs += rd(&sd[i].send_errors);
     pc_hist_diff(iv, cur, prev);
-    progress((double)(t - g.t0) / 1e9, cur->count - last_ok, (double)(t - last_t) / 1e9,
+    progress((double)(t - g.t0) / 1e9, ok - last_ok, (double)(t - last_t) / 1e9,
              sent > comp ? sent - comp : 0, iv, errs, t < g.measure_start);
     pc_hist *tmp = prev;
     prev = cur;
     cur = tmp;
-    last_ok = prev->count;
+    last_ok = ok;
     last_t = t;
   }
   for (unsigned i = 0; i < nsend; i++)
@@ -556,7 +589,7 @@ int main(int argc, char **argv) {
     sent += rd(&sd[i].sent), send_errs += rd(&sd[i].send_errors);
   uint64_t wait_until = now_ns() + 10000000000u;
   for (;;) {
-    cb_totals(&comp, &errs, &mok, NULL, NULL);
+    cb_totals(&comp, &errs, &mok, NULL, NULL, NULL);
     if (comp >= sent || now_ns() > wait_until)
       break;
     struct timespec ms1 = {0, 1000000};
@@ -584,8 +617,9 @@ int main(int argc, char **argv) {
     errs += sent - comp;
   }
   pc_hist_reset(&r.lat);
-  cb_totals(&comp, &mok, &mok, NULL, &r.lat);
-  r.messages = r.lat.count;
+  uint64_t cb_errs;
+  cb_totals(&comp, &cb_errs, &mok, NULL, &r.lat, NULL);
+  r.messages = mok;
   r.errors = errs + send_errs;
   r.sent_total = sent;
   r.seconds = measuring ? (double)(t_end - g.measure_start) / 1e9 : 0;
