@@ -150,5 +150,24 @@ TEST_F(BlockingWakes, ManyRoundsOfSixteenSendersAllComplete) {
   EXPECT_EQ(StoredMessages(s.get()).size(), static_cast<size_t>(kSenders * kEach));
 }
 
+// A completion wakes only a waiter that sleeps: futures nobody waits on
+// while they complete cost no wake syscall (one each before).
+TEST_F(BlockingWakes, FuturesNobodySleepsOnAreCompletedWithoutAWake) {
+  pulsarc_producer_t *p = Create("bw-futures");
+  ASSERT_NE(p, nullptr);
+  constexpr int kFutures = 100;
+  std::vector<pulsarc_future_t *> fs(kFutures, nullptr);
+  uint64_t wakes0 = pc_test_waiter_wakes();
+  for (int i = 0; i < kFutures; i++)
+    ASSERT_EQ(pulsarc_producer_send_async(p, "f", 1, nullptr, &fs[i]), PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
+  for (pulsarc_future_t *f : fs) {
+    EXPECT_EQ(pulsarc_future_wait(f, 0, nullptr), PULSARC_OK); // done: no sleep
+    pulsarc_future_destroy(f);
+  }
+  // The flush's own waiter may have slept: one wake.
+  EXPECT_LE(pc_test_waiter_wakes() - wakes0, 1u);
+}
+
 } // namespace
 } // namespace pulsarc_it
