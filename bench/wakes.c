@@ -8,11 +8,21 @@
  * test (at most one write per 100 messages); it depends on scheduling, so
  * it is measured here and never asserted.
  *
- *   pulsarc-wakes [messages]     default 200000 (plus half as many warm-up) */
+ *   pulsarc-wakes [messages]     default 200000 (plus half as many warm-up)
+ *
+ * With --blocking T, T threads make blocking sends (default batching, as
+ * bench/run.py's blocking rows) and it prints, per message: eventfd writes
+ * to the I/O thread, wake syscalls made by completions of the blocked
+ * senders (client/future.c), and the process's context switches
+ * (getrusage: the in-process test broker's included), with the mean batch.
+ *
+ *   pulsarc-wakes --blocking T [messages]   default 200000 in all */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,10 +73,103 @@ static int send_n(pulsarc_producer_t *p, long n) {
   return 0;
 }
 
+typedef struct blocking_arg {
+  pulsarc_producer_t *p;
+  long n;
+  long failed;
+} blocking_arg;
+
+static void *blocking_sender(void *arg) {
+  blocking_arg *a = arg;
+  char payload[100];
+  memset(payload, 'x', sizeof payload);
+  for (long i = 0; i < a->n; i++) {
+    memcpy(payload, &i, sizeof i);
+    if (pulsarc_producer_send(a->p, payload, sizeof payload, NULL, NULL) != PULSARC_OK)
+      a->failed++;
+  }
+  return NULL;
+}
+
+/* T threads, n/T blocking sends each (a tenth of that first as warm-up). */
+static int blocking_round(pulsarc_producer_t *p, int threads, long each, long *failed) {
+  blocking_arg a[64];
+  pthread_t t[64];
+  for (int i = 0; i < threads; i++) {
+    a[i] = (blocking_arg){.p = p, .n = each};
+    if (pthread_create(&t[i], NULL, blocking_sender, &a[i]) != 0)
+      return -1;
+  }
+  for (int i = 0; i < threads; i++) {
+    pthread_join(t[i], NULL);
+    *failed += a[i].failed;
+  }
+  return 0;
+}
+
+static long switches(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+static int blocking_main(int threads, long n) {
+  pulsarc_tb_opts o = pulsarc_tb_opts_default();
+  o.retain_bytes = 0;
+  o.max_entry_records = 0;
+  pulsarc_tb *tb = NULL;
+  pulsarc_client_t *c = NULL;
+  pulsarc_producer_t *p = NULL;
+  if (pulsarc_tb_start(&o, &tb) != 0 ||
+      pulsarc_client_new(pulsarc_tb_service_url(tb), NULL, &c) != PULSARC_OK ||
+      pulsarc_producer_create(c, "wakes-blocking", NULL, &p) != PULSARC_OK) {
+    fprintf(stderr, "pulsarc-wakes: setup failed\n");
+    return 1;
+  }
+  long each = n / threads, failed = 0;
+  int rc = blocking_round(p, threads, each / 10 > 0 ? each / 10 : 1, &failed);
+  pulsarc_producer_stats_t s0, s1;
+  pulsarc_producer_stats(p, &s0, sizeof s0);
+  uint64_t ev0 = pc_test_client_wakes(c), wk0 = pc_test_waiter_wakes();
+  long cs0 = switches();
+  double t0 = now_s();
+  if (rc == 0)
+    rc = blocking_round(p, threads, each, &failed);
+  double secs = now_s() - t0;
+  long cs = switches() - cs0;
+  uint64_t ev = pc_test_client_wakes(c) - ev0, wk = pc_test_waiter_wakes() - wk0;
+  pulsarc_producer_stats(p, &s1, sizeof s1);
+  pulsarc_producer_close(p);
+  pulsarc_producer_destroy(p);
+  pulsarc_client_destroy(c);
+  pulsarc_tb_free(tb);
+  if (rc != 0)
+    return 1;
+  double msgs = (double)(each * threads);
+  uint64_t batches = s1.batches_sent - s0.batches_sent;
+  printf("{\"blocking_threads\":%d,\"messages\":%.0f,\"errors\":%ld,\"msgs_per_sec\":%.0f,"
+         "\"mean_batch\":%.2f,\"eventfd_writes_per_message\":%.3f,"
+         "\"waiter_wakes_per_message\":%.3f,\"context_switches_per_message\":%.3f,"
+         "\"seconds\":%.3f}\n",
+         threads, msgs, failed, msgs / secs,
+         batches ? (double)(s1.msgs_sent - s0.msgs_sent) / (double)batches : 0.0, (double)ev / msgs,
+         (double)wk / msgs, (double)cs / msgs, secs);
+  return failed == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 2 && strcmp(argv[1], "--blocking") == 0) {
+    int threads = atoi(argv[2]);
+    long n = argc > 3 ? atol(argv[3]) : 200000;
+    if (threads <= 0 || threads > 64 || n < threads) {
+      fprintf(stderr, "usage: pulsarc-wakes --blocking threads(1-64) [messages]\n");
+      return 2;
+    }
+    return blocking_main(threads, n);
+  }
   long n = argc > 1 ? atol(argv[1]) : 200000;
   if (n <= 0) {
-    fprintf(stderr, "usage: pulsarc-wakes [messages]\n");
+    fprintf(stderr, "usage: pulsarc-wakes [messages] | --blocking threads [messages]\n");
     return 2;
   }
   pulsarc_tb_opts o = pulsarc_tb_opts_default();

@@ -78,6 +78,9 @@ uint64_t pc_test_client_wakes(pulsarc_client_t *client);
 int64_t pc_test_client_memory_used(pulsarc_client_t *client);
 /* Producer polls (src/producer/route.c) so far, process-wide. */
 uint64_t pc_test_producer_polls(void);
+/* Wake syscalls made so far by completions of waiters (client/future.c),
+ * process-wide. */
+uint64_t pc_test_waiter_wakes(void);
 #endif
 
 #ifdef __cplusplus

@@ -28,4 +28,15 @@ static inline void pc_futex_wake_all(_Atomic uint32_t *addr) {
   syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
+/* [any] Like pc_futex_wait, and woken only by a wake whose bitset shares a
+ * bit with `bits` (many sleepers on one word, each woken on its own). */
+static inline void pc_futex_wait_bits(_Atomic uint32_t *addr, uint32_t expected, uint32_t bits) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET_PRIVATE, expected, NULL, NULL, bits);
+}
+
+/* [any] Wakes every thread sleeping on addr with a bit in `bits`. */
+static inline void pc_futex_wake_bits(_Atomic uint32_t *addr, uint32_t bits) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_BITSET_PRIVATE, INT32_MAX, NULL, NULL, bits);
+}
+
 #endif

@@ -288,12 +288,13 @@ pulsarc_err_t pulsarc_producer_send(pulsarc_producer_t *p, const void *data, siz
   }
   pc_waiter w;
   pc_waiter_init(&w);
+  pc_waiter_init_shared(&w);
   /* The payload is borrowed: this call does not return before the I/O
    * thread is done with it (completion always comes from the loop). */
   pc_msg m = {.data = data,
               .len = (uint32_t)len,
-              .flags = PC_MSG_WAITED, /* group commit: no batch delay for it */
-              .done = pc_waiter_complete,
+              .flags = PC_MSG_WAITED,              /* group commit: no batch delay for it */
+              .done = pc_waiter_complete_deferred, /* one wake per entry (future.h) */
               .done_ctx = &w};
   pulsarc_err_t err;
   m.ext = pc_msg_ext_from_opts(opts, &err);

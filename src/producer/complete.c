@@ -5,6 +5,7 @@
  * loop pass. [loop] */
 #include <stdlib.h>
 
+#include "client/future.h"
 #include "common/futex.h"
 #include "producer/pipeline.h"
 
@@ -24,6 +25,7 @@ void pc_producer_give_back(pulsarc_producer_t *p, uint32_t slots, uint64_t bytes
 
 void pc_producer_wake_senders(pulsarc_producer_t *p) {
   p->wake_senders = false;
+  pc_waiters_wake_deferred(); /* none held here unless a path forgot to */
   if (atomic_load_explicit(&p->space_waiters, memory_order_acquire) > 0) {
     atomic_fetch_add(&p->space_seq, 1);
     pc_futex_wake_all(&p->space_seq);
@@ -87,6 +89,7 @@ void pc_msg_complete(pulsarc_producer_t *p, pc_msg *m, pulsarc_err_t err,
   pc_part_slots_release(p, m->route, 1);
   pc_producer_give_back(p, 1, m->len);
   pc_msg_complete_once(p, m, err, id);
+  pc_waiters_wake_deferred(); /* a blocking send's waiter (future.h) */
 }
 
 /* Only the producer's loop writes it, so a plain compare and store keeps

@@ -3,6 +3,7 @@
  * does not match means we are out of step, and the connection is closed to
  * resend everything); a send error fails that entry or tells the caller to
  * reconnect or fail the producer. [loop] */
+#include "client/future.h"
 #include "producer/pipeline.h"
 
 static void complete_entry(pc_part *part, pc_entry *e, pulsarc_err_t err, int64_t ledger,
@@ -33,6 +34,7 @@ static void complete_entry(pc_part *part, pc_entry *e, pulsarc_err_t err, int64_
       id.batch_index = (int32_t)i;
     pc_msg_complete_once(p, &e->msgs[i], err, err == PULSARC_OK ? &id : NULL);
   }
+  pc_waiters_wake_deferred(); /* the entry's blocking senders: one wake (future.h) */
   pc_entry_release(part, e);
 }
 
