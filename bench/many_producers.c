@@ -15,12 +15,16 @@
  *   - with --duration-s D: send_cb round robin over all of them for D s, then
  *     wait for every receipt (tput_msgs_per_s, the figure the Java and Go
  *     peers of bench/many_producers.py report too), and the peak after it.
+ * A partitioned topic's keyless messages go round robin per message (a
+ * custom router, as the Go peer does) or, with --routing default, through
+ * pulsarc's own round robin, which switches partition once per batch (as
+ * Java's default router does).
  * Default options, no allocator tuning. One JSON line at the end.
  *
  *   pulsarc-many-producers [--producers N] [--partitions P] [--messages-each K]
  *       [--blocking|--async] [--threads T] [--create-blocking]
  *       [--settle-ms MS] [--idle-s S] [--duration-s D] [--topic NAME]
- *       [--service-url URL] */
+ *       [--routing per-message|default] [--service-url URL] */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -41,7 +45,7 @@
 typedef struct opts {
   long producers, partitions, each, threads, settle_ms, idle_s;
   double duration_s;
-  bool blocking, create_blocking;
+  bool blocking, create_blocking, default_routing;
   const char *url, *topic;
 } opts;
 
@@ -183,7 +187,7 @@ static int usage(void) {
   fprintf(stderr, "usage: pulsarc-many-producers [--producers N] [--partitions P] "
                   "[--messages-each K] [--blocking|--async] [--threads T] [--create-blocking] "
                   "[--settle-ms MS] [--idle-s S] [--duration-s D] [--topic NAME] "
-                  "[--service-url URL]\n");
+                  "[--routing per-message|default] [--service-url URL]\n");
   return 2;
 }
 
@@ -218,6 +222,9 @@ static int parse(int argc, char **argv, opts *o) {
       o->topic = argv[++i];
     else if (strcmp(a, "--duration-s") == 0)
       o->duration_s = atof(argv[++i]);
+    else if (strcmp(a, "--routing") == 0 &&
+             (strcmp(v, "default") == 0 || strcmp(v, "per-message") == 0))
+      o->default_routing = strcmp(argv[++i], "default") == 0;
     else
       return -1;
   }
@@ -252,7 +259,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pulsarc-many-producers: setup failed\n");
     return 1;
   }
-  if (o.partitions > 0 && pulsarc_producer_conf_set_router(conf, route_rr, NULL) != PULSARC_OK) {
+  if (o.partitions > 0 && !o.default_routing &&
+      pulsarc_producer_conf_set_router(conf, route_rr, NULL) != PULSARC_OK) {
     fprintf(stderr, "pulsarc-many-producers: router: %s\n", pulsarc_last_error_text());
     return 1;
   }
@@ -380,8 +388,12 @@ int main(int argc, char **argv) {
           o.partitions > 0 ? "partition" : "producer", kib_peak,
           o.partitions > 0 ? "partition" : "producer", o.idle_s, 100 * idle_cpu);
   if (tput_s > 0)
-    fprintf(stderr, "  throughput over %.1f s (send_cb round robin): %ld messages, %.0f msg/s\n",
-            o.duration_s, tput_msgs, (double)tput_msgs / tput_s);
+    fprintf(stderr, "  throughput over %.1f s (send_cb%s): %ld messages, %.0f msg/s\n",
+            o.duration_s,
+            o.partitions == 0   ? " round robin"
+            : o.default_routing ? ", default routing"
+                                : ", round robin per message",
+            tput_msgs, (double)tput_msgs / tput_s);
   printf("{\"producers\":%ld,\"partitions\":%ld,\"messages_each\":%ld,\"mode\":\"%s\","
          "\"threads\":%ld,\"create_mode\":\"%s\",\"create_seconds\":%.3f,"
          "\"rss_before_kib\":%ld,\"rss_idle_kib\":%ld,\"rss_sent_kib\":%ld,\"rss_peak_kib\":%ld,"
@@ -389,12 +401,16 @@ int main(int argc, char **argv) {
          "\"settle_ms\":%ld,\"send_seconds\":%.3f,\"msgs_per_s\":%.0f,\"errors\":%ld,"
          "\"idle_cpu_pct\":%.3f,\"idle_seconds\":%ld,\"idle_after_create_cpu_pct\":%.3f,"
          "\"tput_seconds\":%.3f,\"tput_messages\":%ld,\"tput_msgs_per_s\":%.0f,"
-         "\"rss_peak_end_kib\":%ld,\"broker\":\"%s\"}\n",
+         "\"rss_peak_end_kib\":%ld,\"routing\":\"%s\",\"broker\":\"%s\"}\n",
          o.producers, o.partitions, o.each, o.blocking ? "blocking" : "async", o.threads,
          o.create_blocking ? "blocking" : "create_cb", create_s, rss_before, rss_idle, rss_sent,
          hwm, kib_idle, kib_sent, kib_peak, o.settle_ms, send_s, rate, errors, 100 * idle_cpu,
          o.idle_s, 100 * idle0_cpu, tput_s, tput_msgs, tput_s > 0 ? (double)tput_msgs / tput_s : 0,
-         hwm_end, broker ? "forked test broker" : "external");
+         hwm_end,
+         o.partitions == 0   ? "none"
+         : o.default_routing ? "default"
+                             : "per-message",
+         broker ? "forked test broker" : "external");
   fflush(stdout);
   for (long i = 0; i < o.producers; i++)
     pulsarc_producer_destroy(ps[i]);

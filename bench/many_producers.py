@@ -9,7 +9,12 @@ drift in the machine's load spreads over all of them. Each client process
 runs alone beside the broker process, so its RSS and CPU are its own.
 
   pulsarc  build/bench/pulsarc-many-producers --service-url URL (measures itself:
-           VmRSS/VmHWM from /proc/self/status, getrusage)
+           VmRSS/VmHWM from /proc/self/status, getrusage). On the partitioned
+           shape it runs twice (--pulsarc-routings): keyless messages round
+           robin per message (a custom router, as the Go program does) and
+           pulsarc's default round robin, which switches partition once per
+           batch as pulsar-perf's default router does (row
+           "pulsarc-default"; the Java ratios are taken against it)
   go       bench/peers/go/many_producers (pulsar-client-go, the version of
            bench/peer_clients.py's GO_VERSION), built here into
            ~/.cache/pulsarc/bench/go-many-producers; measures itself the same way
@@ -25,7 +30,8 @@ Writes results.json and summary.md (medians, ratios, load averages, git
 rev) into bench/results/many-producers-<date>/ (or --out). Python stdlib only.
 
   python3 bench/many_producers.py [--producers 10000] [--partitions 1000]
-      [--runs 3] [--clients pulsarc,go,java] [--build-dir build] [--no-build]
+      [--runs 3] [--clients pulsarc,go,java] [--shapes producers,partitions]
+      [--pulsarc-routings per-message,default] [--build-dir build] [--no-build]
 """
 import argparse
 import datetime
@@ -125,11 +131,31 @@ def run_self_measuring(cmd, timeout, errname):
     return j
 
 
-def run_pulsarc(bins, a, shape, n, topic):
+def run_pulsarc(bins, a, shape, n, topic, routing="per-message"):
     cmd = [bins["mp"], "--service-url", a.url, "--topic", topic, "--settle-ms", str(a.settle_ms),
            "--idle-s", str(a.idle_s), "--duration-s", str(a.duration)]
-    cmd += ["--partitions", str(n)] if shape == "partitions" else ["--producers", str(n)]
+    cmd += (["--partitions", str(n), "--routing", routing] if shape == "partitions"
+            else ["--producers", str(n)])
     return run_self_measuring(cmd, a.timeout, "many-producers-pulsarc.stderr")
+
+
+# The row a peer's ratios are taken against, per shape: pulsar-perf routes
+# keyless messages with its default router (round robin per batch), so on
+# the partitioned shape it is compared with pulsarc's default routing; the
+# Go program routes per message, as the "pulsarc" row does.
+def base_row(shape, peer):
+    return "pulsarc-default" if shape == "partitions" and peer == "java" else "pulsarc"
+
+
+def shape_clients(shape, clients, routings):
+    """The rows of a shape: pulsarc's partitioned shape once per routing."""
+    out = []
+    for c in clients:
+        if c == "pulsarc" and shape == "partitions":
+            out += [{"per-message": "pulsarc", "default": "pulsarc-default"}[r] for r in routings]
+        else:
+            out.append(c)
+    return out
 
 
 def run_go(a, shape, n, topic):
@@ -330,7 +356,7 @@ def fmt(v, nd=1):
 
 
 def summary_md(meta, table):
-    L = ["# Many producers on one client: pulsarc, Go, Java (issue #13 item 2)", "",
+    L = ["# %s: pulsarc, Go, Java (issue #13 item 2)" % meta["title"], "",
          "- date: %s, git %s, %.0f s total" % (meta["date"], meta["git"], meta["seconds_total"]),
          "- command: `%s`" % meta["command"],
          "- broker: %s" % meta["broker"],
@@ -357,13 +383,15 @@ def summary_md(meta, table):
             fmt(row["idle_cpu_pct"], 2), fmt(row["msgs_per_s"], 0), fmt(row["tput_msgs_per_s"], 0),
             row["status"][:160].replace("|", "/")))
     L += ["", "## Ratios", "",
-          "| shape | peer | create time | KiB idle | KiB sent | KiB peak | idle CPU | throughput |",
-          "|---|---|---|---|---|---|---|---|"]
+          "| shape | peer | against | create time | KiB idle | KiB sent | KiB peak | idle CPU | "
+          "throughput |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for row in table:
-        if row["client"] == "pulsarc" or not row.get("ratios"):
+        if row["client"].startswith("pulsarc") or not row.get("ratios"):
             continue
         rt = row["ratios"]
-        L.append("| %s | %s | %s |" % (row["shape"], row["client"], " | ".join(
+        L.append("| %s | %s | %s | %s |" % (row["shape"], row["client"], row["ratios_against"],
+                                            " | ".join(
             ("%.2fx" % rt[k]) if rt.get(k) else "" for k in COSTS[:4] + ("idle_cpu_pct",
                                                                        "tput_msgs_per_s"))))
     L += ["", "Notes:"] + ["- " + n for n in meta["notes"]]
@@ -391,8 +419,10 @@ NOTES = [
     "aggregated msg/s divides by the whole run, JVM start and creation included, and is kept "
     "in results.json as java_aggregated_msgs_per_s). pulsarc's and Go's: messages sent for --duration s, round "
     "robin over all producers from one thread, divided by the time to the last receipt. "
-    "Partitioned topic routing: pulsarc and Go round robin per message; pulsar-perf's "
-    "default router (round robin per batch).",
+    "Partitioned topic routing: rows 'pulsarc' and Go round robin per message (a custom "
+    "router); row 'pulsarc-default' uses pulsarc's default routing (round robin switching "
+    "partition once per batch) like pulsar-perf's default router. Ratios: Java against "
+    "'pulsarc-default' on the partitioned shape, every other peer against 'pulsarc'.",
 ]
 
 
@@ -404,31 +434,35 @@ def write_outputs(a, clients, shapes, got, why, bins, load0, out):
     run, so a stopped bench keeps what it measured)."""
     table = []
     for shape in shapes:
-        mine = None
-        for c in clients:
+        mine = {}
+        for c in shape_clients(shape, clients, a.routings):
             row = dict(shape="%d %s" % (a.producers if shape == "producers" else a.partitions,
                                         "producers" if shape == "producers" else "partitions"),
                        client=c, **medians(got[(shape, c)]))
             if why.get(c):
                 row["status"] = "error: " + why[c]
-            if c == "pulsarc":
-                mine = row
+            if c.startswith("pulsarc"):
+                mine[c] = row
             elif mine:
+                base = mine.get(base_row(shape, c)) or next(iter(mine.values()))
+                row["ratios_against"] = base["client"]
                 rt = {}
                 for k in COSTS:
                     # Below 0.05% of a core pulsarc's idle CPU is at the
                     # resolution of the counters: compare the absolutes.
-                    if k == "idle_cpu_pct" and (mine.get(k) or 0) < 0.05:
+                    if k == "idle_cpu_pct" and (base.get(k) or 0) < 0.05:
                         continue
-                    if row.get(k) and mine.get(k):
-                        rt[k] = row[k] / mine[k]
-                if row.get("tput_msgs_per_s") and mine.get("tput_msgs_per_s"):
-                    rt["tput_msgs_per_s"] = mine["tput_msgs_per_s"] / row["tput_msgs_per_s"]
+                    if row.get(k) and base.get(k):
+                        rt[k] = row[k] / base[k]
+                if row.get("tput_msgs_per_s") and base.get("tput_msgs_per_s"):
+                    rt["tput_msgs_per_s"] = base["tput_msgs_per_s"] / row["tput_msgs_per_s"]
                 row["ratios"] = rt
             row["per_run"] = got[(shape, c)]
             table.append(row)
     import run as runmod  # bench/run.py: machine(), git_rev()
     meta = dict(mode="many-producers",
+                title="One producer on many partitions" if shapes == ["partitions"] else
+                "Many producers on one client",
                 command=" ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
                 date=datetime.datetime.now().isoformat(timespec="seconds"),
                 seconds_total=round(time.time() - T0, 1), runs=a.runs, producers=a.producers,
@@ -440,6 +474,8 @@ def write_outputs(a, clients, shapes, got, why, bins, load0, out):
                        "--retain-bytes 0), one for all runs",
                 clients=dict(pulsarc="pulsarc-many-producers (%s)" % os.path.relpath(
                     bins["mp"], ROOT),
+                             **({"pulsarc-default": "the same, --routing default"}
+                                if "default" in a.routings and "partitions" in shapes else {}),
                              go="pulsar-client-go %s (bench/peers/go/many_producers)" %
                                 peer_clients.GO_VERSION,
                              java="pulsar-perf produce (pulsar-testclient, bench/peers/java/pom.xml)"),
@@ -463,6 +499,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--clients", default="pulsarc,go,java")
     ap.add_argument("--shapes", default="producers,partitions")
+    ap.add_argument("--pulsarc-routings", dest="routings", default="per-message,default",
+                    help="pulsarc's rows on the partitioned shape: keyless messages round robin "
+                         "per message (custom router) and/or pulsarc's default routing")
     ap.add_argument("--settle-ms", type=int, default=2000)
     ap.add_argument("--idle-s", type=int, default=10)
     ap.add_argument("--duration", type=float, default=10, help="throughput phase, s")
@@ -475,6 +514,9 @@ def main():
     a = ap.parse_args()
     clients = a.clients.split(",")
     shapes = a.shapes.split(",")
+    a.routings = a.routings.split(",")
+    if not a.routings or any(r not in ("per-message", "default") for r in a.routings):
+        sys.exit("many_producers: --pulsarc-routings takes per-message and/or default")
     bins = build(a)
     why = dict(pulsarc=None)
     if "go" in clients:
@@ -485,21 +527,24 @@ def main():
     out = a.out or os.path.join(BENCH, "results", "many-producers-%s" % stamp)
     os.makedirs(out, exist_ok=True)
     load0 = os.getloadavg()
-    part_topics = ["mp-part-%s-r%d-%d" % (c, r, os.getpid()) for c in clients for r in range(a.runs)]
+    part_topics = ["mp-part-%s-r%d-%d" % (c, r, os.getpid())
+                   for c in shape_clients("partitions", clients, a.routings) for r in range(a.runs)]
     tb, a.url = start_broker(bins, part_topics, a.partitions)
     log("test broker", a.url)
-    got = {(s, c): [] for s in shapes for c in clients}
+    got = {(s, c): [] for s in shapes for c in shape_clients(s, clients, a.routings)}
     try:
         for rnd in range(a.runs):
             for shape in shapes:
                 n = a.producers if shape == "producers" else a.partitions
-                for c in clients:
+                for c in shape_clients(shape, clients, a.routings):
                     if why.get(c):
                         continue
                     topic = ("mp-part-%s-r%d-%d" % (c, rnd, os.getpid()) if shape == "partitions"
                              else "mp-%s-r%d-%d" % (c, rnd, os.getpid()))
                     t = time.time()
                     r = (run_pulsarc(bins, a, shape, n, topic) if c == "pulsarc" else
+                         run_pulsarc(bins, a, shape, n, topic, "default")
+                         if c == "pulsarc-default" else
                          run_go(a, shape, n, topic) if c == "go" else run_java(a, shape, n, topic))
                     r.update(run=rnd + 1, wall_s=round(time.time() - t, 1),
                              load1=round(os.getloadavg()[0], 2))

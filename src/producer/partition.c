@@ -327,6 +327,8 @@ static void part_ready(pc_part *part, const Pulsarc__CommandProducerSuccess *ok)
           pc_conn_peer(part->conn), (unsigned long long)part->next_seq);
   /* Resend what was pending, in order, before anything new. */
   pc_part_resend(part);
+  if (part->resend_blocked)
+    pc_part_activate(part); /* the poller resumes it once the frame is out */
   pc_part_set_state(part, PS_READY, PULSARC_OK);
   pc_part_seal(part, false);
   if (!p->ready_reported && ++p->ready_parts == (uint32_t)p->nparts)

@@ -170,6 +170,10 @@ typedef struct pc_part {
   pc_entry *resend_blocker; /* that frame */
   bool resend_kick;         /* it is out: the poller resumes the resend */
 
+  /* route.c: the producer's active list (see pulsarc_producer.active) */
+  bool active;
+  struct pc_part *active_next;
+
   /* stats.c and every file that counts */
   pc_part_stats stats;
 } pc_part;
@@ -268,6 +272,11 @@ struct pulsarc_producer {
   pc_timer idle_timer;       /* armed when the poller parks: gives back idle buffers */
   uint32_t kicks_seen;       /* pc_loop_kicks when the futures were last checked */
   uint32_t single_part;      /* routing_mode=single_partition: chosen at random */
+  /* The partitions a poll looks at, so that it costs what has work, not
+   * nparts: every partition with unsent messages or a blocked resend (only
+   * a blocked one gets a resend kick) is on it, in the order they got work.
+   * pc_part_activate adds one, the poller drops those with neither. */
+  pc_part *active, *active_tail;
   uint32_t ready_parts;
   bool ready_reported;
   pulsarc_producer_ready_cb ready_cb;
@@ -296,6 +305,21 @@ struct pulsarc_producer {
  * and one parked this long gives back its rings and buffers. */
 #define PC_PARK_AFTER_NS (1000000ull)
 #define PC_IDLE_TRIM_MS 1000
+
+/* [loop] Puts a partition that got unsent messages or a blocked resend
+ * on its producer's active list (route.c). */
+static inline void pc_part_activate(pc_part *part) {
+  if (part->active)
+    return;
+  pulsarc_producer_t *p = part->p;
+  part->active = true;
+  part->active_next = NULL;
+  if (p->active_tail != NULL)
+    p->active_tail->active_next = part;
+  else
+    p->active = part;
+  p->active_tail = part;
+}
 
 /* Messages with a delivery time travel alone (never batched). */
 static inline bool pc_msg_travels_alone(const pc_msg *m) {

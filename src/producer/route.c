@@ -25,6 +25,7 @@ static void part_take(pc_part *part, pc_msg *m) {
   part->unsent_bytes += m->len;
   if (m->deadline_ns != 0 && m->deadline_ns < part->seal_by_ns)
     part->seal_by_ns = m->deadline_ns;
+  pc_part_activate(part);
 }
 
 /* [loop] One drained message (pc_sendq_drain callback). */
@@ -40,9 +41,9 @@ static void note_waited_future(pc_msg *m) {
 static void note_waited_futures(pulsarc_producer_t *p) {
   for (size_t i = 0; i < p->unrouted.n; i++)
     note_waited_future(pc_fifo_at(&p->unrouted, i));
-  for (int k = 0; k < p->nparts; k++)
-    for (size_t i = 0; i < p->parts[k]->unsent.n; i++)
-      note_waited_future(pc_fifo_at(&p->parts[k]->unsent, i));
+  for (pc_part *part = p->active; part != NULL; part = part->active_next)
+    for (size_t i = 0; i < part->unsent.n; i++)
+      note_waited_future(pc_fifo_at(&part->unsent, i));
 }
 
 static void accept(void *arg, pc_msg *m) {
@@ -165,8 +166,8 @@ void pc_producer_drain_all(pulsarc_producer_t *p) {
 static bool quiet(const pulsarc_producer_t *p) {
   if (p->unrouted.n > 0 || p->wake_senders)
     return false;
-  for (int k = 0; k < p->nparts; k++)
-    if (p->parts[k]->unsent.n > 0 || p->parts[k]->resend_kick)
+  for (const pc_part *part = p->active; part != NULL; part = part->active_next)
+    if (part->unsent.n > 0 || part->resend_kick)
       return false;
   return true;
 }
@@ -218,8 +219,9 @@ bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
     note_waited_futures(p);
   }
   bool did = n > 0;
-  for (int k = 0; k < p->nparts; k++) {
-    pc_part *part = p->parts[k];
+  pc_part *prev = NULL;
+  for (pc_part **link = &p->active; *link != NULL;) {
+    pc_part *part = *link;
     if (part->resend_kick && part->state == PS_READY) {
       pc_part_resend_resume(part);
       did = true;
@@ -228,6 +230,17 @@ bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
       size_t before = part->unsent.n;
       pc_part_seal(part, false);
       did |= part->unsent.n != before;
+    }
+    if (part->unsent.n == 0 && !part->resend_blocked && !part->resend_kick) {
+      /* Off the list until it gets work again (partitions this poll
+       * activated were appended: the walk still reaches them). */
+      *link = part->active_next;
+      part->active = false;
+      if (p->active_tail == part)
+        p->active_tail = prev;
+    } else {
+      prev = part;
+      link = &part->active_next;
     }
   }
   maybe_park(p, did);
@@ -238,8 +251,7 @@ bool pc_producer_has_work(pc_poller *poller) {
   pulsarc_producer_t *p = poller->ctx;
   if (p->wake_senders || pc_sendq_has_work(&p->q) || pc_loop_kicks(p->loop) != p->kicks_seen)
     return true;
-  for (int k = 0; k < p->nparts; k++) {
-    pc_part *part = p->parts[k];
+  for (const pc_part *part = p->active; part != NULL; part = part->active_next) {
     if (part->resend_kick)
       return true;
     if (part->throttled && part->unsent.n > 0 && part->conn != NULL &&

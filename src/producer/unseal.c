@@ -138,6 +138,8 @@ void pc_part_unseal_from(pc_part *part, pc_entry *from) {
       part->unsent_bytes += m->len;
   }
   pc_fifo_free(&back);
-  if (part->unsent.n > 0)
+  if (part->unsent.n > 0) {
+    pc_part_activate(part);
     pc_poller_unpark(part->p->loop, &part->p->poller); /* the poller seals them again */
+  }
 }
