@@ -65,6 +65,17 @@ static bool same_key(const pc_msg *a, const pc_msg *b) {
  * go together, and the others keep their places. Returns the count; *bytes
  * is an estimate of the body size, *complete whether a limit was hit,
  * *waited whether a selected message is waited for (PC_MSG_WAITED). */
+/* Whether the last scan's selection (a prefix of unsent, sel[i] == i) still
+ * stands: the same first message, and the last one it took still at its
+ * place. Messages only join at the end, and any removal or return ahead of
+ * it (sealing, unseal, the deadline sweep) moves or replaces one of the two:
+ * idx is unique per producer. */
+static bool scan_resumes(pc_part *part, const pc_msg *first, uint64_t limit) {
+  return part->scan.valid && part->scan.first_idx == first->idx && part->scan.limit == limit &&
+         part->scan.n <= part->unsent.n &&
+         pc_fifo_at(&part->unsent, part->scan.n - 1)->idx == part->scan.last_idx;
+}
+
 static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool *complete,
                              bool *waited) {
   pulsarc_producer_t *p = part->p;
@@ -73,14 +84,22 @@ static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool
   *bytes = first->len + 16 + pc_msg_ext_wire_size(first->ext);
   *complete = true;
   *waited = (first->flags & PC_MSG_WAITED) != 0;
-  if (!p->conf.batching || pc_msg_travels_alone(first))
+  if (!p->conf.batching || pc_msg_travels_alone(first)) {
+    part->scan.valid = false;
     return 1;
+  }
   uint64_t limit = p->conf.batch_max_bytes;
   if (limit > part->max_message_size)
     limit = part->max_message_size;
   uint32_t n = 1;
+  bool prefix = !p->conf.key_based_batching;
+  if (prefix && scan_resumes(part, first, limit)) {
+    n = part->scan.n;
+    *bytes = part->scan.bytes;
+    *waited = part->scan.waited;
+  }
   *complete = false;
-  for (size_t i = 1; i < part->unsent.n && n < p->conf.batch_max_messages; i++) {
+  for (size_t i = n; i < part->unsent.n && n < p->conf.batch_max_messages; i++) {
     pc_msg *m = pc_fifo_at(&part->unsent, i);
     if (txn_of(m) != txn_of(first)) {
       if (p->conf.key_based_batching)
@@ -107,6 +126,15 @@ static uint32_t select_batch(pc_part *part, uint32_t *sel, uint64_t *bytes, bool
   }
   if (n >= p->conf.batch_max_messages || *bytes >= p->conf.batch_max_bytes)
     *complete = true;
+  if (prefix) {
+    part->scan.valid = true;
+    part->scan.waited = *waited;
+    part->scan.n = n;
+    part->scan.bytes = *bytes;
+    part->scan.limit = limit;
+    part->scan.first_idx = first->idx;
+    part->scan.last_idx = pc_fifo_at(&part->unsent, n - 1)->idx;
+  }
   return n;
 }
 

@@ -148,6 +148,15 @@ typedef struct pc_part {
   uint32_t waited_inflight; /* pending entries holding a waited message */
   uint32_t *sel;            /* indexes of the next batch in unsent, reused */
   uint32_t sel_cap;
+  /* The open batch as the last scan left it (batch.c, without key-based
+   * batching): the next poll goes on from there instead of rescanning
+   * what it already selected. Valid while the first and the last selected
+   * messages are still where they were (see scan_resumes). */
+  struct {
+    bool valid, waited;
+    uint32_t n;
+    uint64_t bytes, limit, first_idx, last_idx;
+  } scan;
   pc_buf scratch; /* batch body before compression */
   bool seq_known;
   uint64_t next_seq;

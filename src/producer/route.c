@@ -41,9 +41,11 @@ static void note_waited_future(pc_msg *m) {
 static void note_waited_futures(pulsarc_producer_t *p) {
   for (size_t i = 0; i < p->unrouted.n; i++)
     note_waited_future(pc_fifo_at(&p->unrouted, i));
-  for (pc_part *part = p->active; part != NULL; part = part->active_next)
+  for (pc_part *part = p->active; part != NULL; part = part->active_next) {
+    part->scan.valid = false; /* its open batch may hold a waited message now */
     for (size_t i = 0; i < part->unsent.n; i++)
       note_waited_future(pc_fifo_at(&part->unsent, i));
+  }
 }
 
 static void accept(void *arg, pc_msg *m) {
