@@ -80,6 +80,9 @@ typedef struct pc_test_retire_batch {
   unsigned long race_fences;
 } pc_test_retire_batch;
 int pc_test_sendq_retire_batch(unsigned queues, unsigned rounds, pc_test_retire_batch *out);
+/* Send rings made so far, process-wide (a producer back from idle gets a
+ * new one). */
+unsigned long pc_test_sendq_rings_made(void);
 
 /* On loop 0's pool, two requests wait for one connection to host:port
  * (which must fail or succeed on its own); the callback of the one answered

@@ -248,7 +248,15 @@ static void tls_prune(tls_table *t) {
   }
 }
 
+#ifdef PULSARC_TEST_HOOKS
+static _Atomic unsigned long rings_made;
+unsigned long pc_test_sendq_rings_made(void) { return atomic_load(&rings_made); }
+#endif
+
 static pc_sq_ring *ring_new(unsigned size) {
+#ifdef PULSARC_TEST_HOOKS
+  atomic_fetch_add(&rings_made, 1);
+#endif
   pc_sq_ring *r = calloc(1, sizeof *r);
   if (r == NULL)
     return NULL;

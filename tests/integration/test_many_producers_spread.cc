@@ -3,6 +3,10 @@
 // lock the others out. Counts only, never times; every wait is bounded.
 #include "harness.h"
 
+extern "C" {
+#include "client/testing.h"
+}
+
 namespace pulsarc_it {
 namespace {
 
@@ -74,6 +78,48 @@ TEST_F(ManyProducersSpread, CreditsOfManyProducersLeaveRoomForAll) {
   for (pulsarc_producer_t *p : ps)
     pulsarc_producer_destroy(p);
   pulsarc_client_destroy(client);
+}
+
+// Producers that send every 100 ms (a tenth of the 1 s idle time after
+// which a producer gives back its ring and buffers) keep their rings: each
+// used to be retired about once a second, when the idle timer armed at its
+// first park fired while it happened to be parked between two messages,
+// and its next message made a new ring. 200 of them, so the I/O thread
+// runs often enough for them to park between messages, as in a service
+// with many producers. The slack (10x) is for a loaded machine.
+TEST_F(ManyProducersSpread, ProducersSendingEvery100msKeepTheirRings) {
+  constexpr int kProducers = 200, kRounds = 30;
+  std::vector<pulsarc_producer_t *> ps;
+  for (int i = 0; i < kProducers; i++) {
+    pulsarc_producer_t *p = nullptr;
+    std::string t = "spread-steady-" + std::to_string(i);
+    EXPECT_EQ(pulsarc_producer_create_cb(client_, t.c_str(), nullptr, OnReady, nullptr, &p),
+              PULSARC_OK);
+    if (p == nullptr)
+      break;
+    ps.push_back(p);
+    producers_.push_back(p);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return g_ready_ok + g_ready_failed >= kProducers; }, 60000));
+  Completions done(ps.size() * (kRounds + 1));
+  char payload[100] = {0};
+  unsigned long made = 0;
+  for (int round = 0; round <= kRounds; round++) {
+    if (round == 1)
+      made = pc_test_sendq_rings_made(); /* every producer has its ring */
+    for (size_t i = 0; i < ps.size(); i++)
+      ASSERT_EQ(pulsarc_producer_send_cb(ps[i], payload, sizeof payload, nullptr, Completions::Cb,
+                                         done.ctx(round * ps.size() + i)),
+                PULSARC_OK)
+          << pulsarc_last_error_text();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const unsigned long remade = pc_test_sendq_rings_made() - made;
+  EXPECT_EQ(remade, 0u) << "rings retired and made again while their producers kept sending";
+  EXPECT_TRUE(done.WaitTotal(ps.size() * (kRounds + 1), 60000));
+  // Once they stop, they still give their rings back (the bound is generous).
+  EXPECT_TRUE(WaitUntil([&] { return pc_sendq_live_rings() == 0; }, 30000))
+      << pc_sendq_live_rings() << " rings live";
 }
 
 } // namespace
