@@ -23,6 +23,11 @@ protected:
     o->retain_bytes = 0;
     o->max_entry_records = 0;
   }
+  void SetUp() override {
+    BrokerTest::SetUp();
+    g_ready_ok = 0;
+    g_ready_failed = 0;
+  }
 };
 
 // 1,000 producers on a client limited to 16 MiB, one 100 B message each,
@@ -89,6 +94,9 @@ TEST_F(ManyProducersSpread, CreditsOfManyProducersLeaveRoomForAll) {
 // with many producers. The slack (10x) is for a loaded machine.
 TEST_F(ManyProducersSpread, ProducersSendingEvery100msKeepTheirRings) {
   constexpr int kProducers = 200, kRounds = 30;
+  // Rings of producers other tests destroyed may still be held by this
+  // thread (it lets go of them when its table fills).
+  const long live_before = pc_sendq_live_rings();
   std::vector<pulsarc_producer_t *> ps;
   for (int i = 0; i < kProducers; i++) {
     pulsarc_producer_t *p = nullptr;
@@ -118,8 +126,8 @@ TEST_F(ManyProducersSpread, ProducersSendingEvery100msKeepTheirRings) {
   EXPECT_EQ(remade, 0u) << "rings retired and made again while their producers kept sending";
   EXPECT_TRUE(done.WaitTotal(ps.size() * (kRounds + 1), 60000));
   // Once they stop, they still give their rings back (the bound is generous).
-  EXPECT_TRUE(WaitUntil([&] { return pc_sendq_live_rings() == 0; }, 30000))
-      << pc_sendq_live_rings() << " rings live";
+  EXPECT_TRUE(WaitUntil([&] { return pc_sendq_live_rings() <= live_before; }, 30000))
+      << pc_sendq_live_rings() << " rings live, " << live_before << " before";
 }
 
 } // namespace
