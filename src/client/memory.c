@@ -9,10 +9,18 @@
 /* Chunks are limit/256 and only when that is at least 64 KiB (limits of
  * 16 MiB and up; the default is 64 MiB): a producer can then strand at
  * most 1/128 of the limit while it has messages in flight. Below that,
- * grants are exact. */
+ * grants are exact. With many producers the chunk shrinks so that all of
+ * them together strand at most a quarter of the limit (two chunks each):
+ * 10,000 producers sending round robin had 256 KiB chunks, so the 257th
+ * producer to send found the limit taken by credits of one message each
+ * and every send waited for receipts (8k msg/s). */
 int64_t pc_client_memory_chunk(const pulsarc_client_t *c) {
   int64_t chunk = (int64_t)(c->conf.memory_limit_bytes / 256);
-  return chunk >= 64 * 1024 ? chunk : 0;
+  if (chunk < 64 * 1024)
+    return 0;
+  int64_t members = (int64_t)atomic_load_explicit(&c->nmembers, memory_order_relaxed);
+  int64_t share = (int64_t)(c->conf.memory_limit_bytes / 8) / (members > 0 ? members : 1);
+  return share < chunk ? share : chunk;
 }
 
 /* A request larger than the whole limit passes when nothing is granted at

@@ -65,6 +65,25 @@ int pc_test_sendq_churn(unsigned budget, unsigned keep, unsigned churn, size_t *
  * did not follow their predecessor. 0, or -1 on failure. */
 int pc_test_sendq_retire_race(unsigned pushes, size_t *retired, size_t *received, size_t *disorder);
 
+/* Batched retirement (pc_sendq_retire_defer + pc_sendq_retire_batch) over
+ * `queues` send queues fed by one thread. In step: it sends one message to
+ * each, this thread drains them all, defers every queue and runs one batch
+ * (step_*: defers that started a batch, rings freed, membarrier() calls,
+ * live rings given back), then it sends one more to each (step_received:
+ * messages drained over both). Then free running for `rounds` rounds while
+ * this thread drains, defers and batches (race_*). 0, or -1 on failure. */
+typedef struct pc_test_retire_batch {
+  size_t first_defers, step_freed, step_received;
+  unsigned long step_fences;
+  long step_rings_given_back;
+  size_t race_freed, race_batches, race_received, race_disorder;
+  unsigned long race_fences;
+} pc_test_retire_batch;
+int pc_test_sendq_retire_batch(unsigned queues, unsigned rounds, pc_test_retire_batch *out);
+/* Send rings made so far, process-wide (a producer back from idle gets a
+ * new one). */
+unsigned long pc_test_sendq_rings_made(void);
+
 /* On loop 0's pool, two requests wait for one connection to host:port
  * (which must fail or succeed on its own); the callback of the one answered
  * first cancels the other. *cancelled_runs: how often the cancelled one's

@@ -98,7 +98,10 @@ static void plain_free(void *data, void *ctx) {
   free(data);
 }
 
-static __thread slab *current;
+/* initial-exec, as sendq.c's table: no __tls_get_addr call per copy. */
+#define PC_TLS_IE __attribute__((tls_model("initial-exec")))
+
+static __thread slab *current PC_TLS_IE;
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
@@ -149,8 +152,8 @@ void *pc_arena_copy(const void *src, size_t len, pulsarc_free_fn *free_fn, void 
   return p;
 }
 
-static __thread void *scratch;
-static __thread size_t scratch_cap;
+static __thread void *scratch PC_TLS_IE;
+static __thread size_t scratch_cap PC_TLS_IE;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 

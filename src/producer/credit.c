@@ -25,7 +25,6 @@ pulsarc_err_t pc_producer_take_memory(pulsarc_producer_t *p, uint32_t len, uint6
   int64_t limit = (int64_t)c->conf.memory_limit_bytes;
   if (limit == 0 || len == 0)
     return PULSARC_OK;
-  int64_t chunk = pc_client_memory_chunk(c);
   uint64_t since_ns = 0;
   pulsarc_err_t err = PULSARC_OK;
   for (;;) {
@@ -35,7 +34,7 @@ pulsarc_err_t pc_producer_take_memory(pulsarc_producer_t *p, uint32_t len, uint6
       break;
     /* Short by -left (other senders' shortfalls may be in it: the excess
      * comes back on release). */
-    int64_t need = -left, grant = 0;
+    int64_t need = -left, grant = 0, chunk = pc_client_memory_chunk(c);
     if (chunk > 0 && pc_client_take_memory(c, need + chunk))
       grant = need + chunk;
     else if (pc_client_take_memory(c, need))

@@ -190,11 +190,27 @@ static void maybe_park(pulsarc_producer_t *p, bool did) {
     pc_timer_start(p->loop, &p->idle_timer, PC_IDLE_TRIM_MS * 1000000ull);
 }
 
+/* [loop] Producers that went idle together share one membarrier. */
+static void retire_batch_task(pc_loop *loop, void *arg) {
+  (void)loop;
+  (void)arg;
+  pc_sendq_retire_batch();
+}
+
 void pc_producer_idle_timer(pc_loop *loop, pc_timer *t) {
   pulsarc_producer_t *p = t->ctx;
   if (!pc_poller_parked(&p->poller) || !quiet(p) || p->destroyed || !pc_producer_idle(p))
     return; /* busy again: the next park re-arms it */
-  pc_sendq_retire_idle(&p->q);
+  /* Idle since the last message, not since the park that armed the timer:
+   * a producer sending every few hundred ms had its ring and buffers given
+   * back, and made again, every second. */
+  uint64_t idle_ns = pc_loop_now(loop) - p->active_ns;
+  if (idle_ns < PC_IDLE_TRIM_MS * 1000000ull) {
+    pc_timer_start(loop, t, PC_IDLE_TRIM_MS * 1000000ull - idle_ns);
+    return;
+  }
+  if (pc_sendq_retire_defer(&p->q) && pc_loop_post(loop, retire_batch_task, NULL) != 0)
+    pc_sendq_retire_batch();
   for (int k = 0; k < p->nparts; k++)
     pc_part_trim(p->parts[k]);
   if (p->unrouted.n == 0)

@@ -99,6 +99,9 @@ typedef struct pc_sendq {
    * however busy they are. */
   _Alignas(64) pc_sq_ring *rings;
   pc_sq_ring *tail; /* [loop] last of rings, NULL if none */
+  /* [loop] In its I/O thread's batch of queues waiting for the one
+   * membarrier of pc_sendq_retire_batch; retire_pprev is NULL if not. */
+  struct pc_sendq *retire_next, **retire_pprev;
 } pc_sendq;
 
 /* [any] budget: entries the rings should hold together (see
@@ -122,6 +125,17 @@ size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *
  * new ring on their next push). For producers that went idle; costs one
  * membarrier() system call. Returns how many were freed. */
 size_t pc_sendq_retire_idle(pc_sendq *q);
+
+/* [loop] pc_sendq_retire_idle for many queues with one membarrier(): marks
+ * q's empty rings retired and adds q to this I/O thread's batch. True if
+ * the batch was empty: the caller must then make pc_sendq_retire_batch run
+ * soon on this thread (a posted task), after the other producers that go
+ * idle at the same time have joined. */
+bool pc_sendq_retire_defer(pc_sendq *q);
+
+/* [loop] One membarrier(), then frees the retired rings of every queue
+ * this I/O thread deferred. Returns how many were freed. */
+size_t pc_sendq_retire_batch(void);
 
 /* [loop] True if any ring holds messages or a new ring arrived. */
 bool pc_sendq_has_work(pc_sendq *q);

@@ -24,4 +24,29 @@ TEST(SendqRetire, RetiringRingsUnderASenderLosesAndReordersNothing) {
   EXPECT_EQ(pc_sendq_live_rings(), live_before);
 }
 
+// Producers that go idle together retire their rings in one batch: one
+// membarrier() for all of them (one per producer before), every idle ring
+// freed, and the thread that sent to them gets new rings on its next
+// message, none lost.
+TEST(SendqRetire, ABatchOfIdleQueuesSharesOneFenceAndFreesEveryRing) {
+  constexpr unsigned kQueues = 64, kRounds = 300;
+  const long live_before = pc_sendq_live_rings();
+  pc_test_retire_batch r;
+  ASSERT_EQ(pc_test_sendq_retire_batch(kQueues, kRounds, &r), 0);
+  EXPECT_EQ(r.first_defers, 1u) << "only the first deferred queue starts a batch";
+  EXPECT_EQ(r.step_fences, 1u);
+  EXPECT_EQ(r.step_freed, kQueues);
+  EXPECT_EQ(r.step_rings_given_back, static_cast<long>(kQueues));
+  EXPECT_EQ(r.step_received, 2u * kQueues) << "a message sent after the batch was lost";
+  // Free running: nothing lost or reordered, rings retired along the way,
+  // never more than one fence per batch.
+  EXPECT_EQ(r.race_received, static_cast<size_t>(kQueues) * kRounds);
+  EXPECT_EQ(r.race_disorder, 0u);
+  EXPECT_GT(r.race_freed, 0u) << "no ring ran empty: the race was not exercised";
+  EXPECT_LE(r.race_fences, r.race_batches);
+  std::printf("sendq retire batch: %zu rings freed in %zu batches, %lu fences\n", r.race_freed,
+              r.race_batches, r.race_fences);
+  EXPECT_EQ(pc_sendq_live_rings(), live_before);
+}
+
 } // namespace

@@ -76,11 +76,52 @@ static void send_close_producer(pulsarc_tb *tb, tb_producer *p) {
 
 /* ---------------------------------------------------------------- producers */
 
+static size_t id_bucket(uint64_t producer_id, size_t cap) {
+  return (size_t)((producer_id * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
 static tb_producer *conn_find(tb_conn *c, uint64_t producer_id) {
-  for (tb_producer *p = c->producers; p; p = p->next_conn)
+  if (c->by_id_cap == 0)
+    return NULL;
+  for (tb_producer *p = c->by_id[id_bucket(producer_id, c->by_id_cap)]; p; p = p->next_id)
     if (p->producer_id == producer_id)
       return p;
   return NULL;
+}
+
+/* 0, or -1 when the index cannot grow (then the producer is refused). */
+static int conn_index_add(tb_conn *c, tb_producer *p) {
+  if (c->by_id_n >= c->by_id_cap) {
+    size_t cap = c->by_id_cap ? c->by_id_cap * 2 : 16;
+    tb_producer **b = calloc(cap, sizeof *b);
+    if (!b)
+      return -1;
+    for (size_t i = 0; i < c->by_id_cap; i++)
+      for (tb_producer *q = c->by_id[i], *next; q; q = next) {
+        next = q->next_id;
+        size_t h = id_bucket(q->producer_id, cap);
+        q->next_id = b[h];
+        b[h] = q;
+      }
+    free(c->by_id);
+    c->by_id = b;
+    c->by_id_cap = cap;
+  }
+  size_t h = id_bucket(p->producer_id, c->by_id_cap);
+  p->next_id = c->by_id[h];
+  c->by_id[h] = p;
+  c->by_id_n++;
+  return 0;
+}
+
+static void conn_index_del(tb_conn *c, tb_producer *p) {
+  for (tb_producer **pp = &c->by_id[id_bucket(p->producer_id, c->by_id_cap)]; *pp;
+       pp = &(*pp)->next_id)
+    if (*pp == p) {
+      *pp = p->next_id;
+      c->by_id_n--;
+      return;
+    }
 }
 
 static bool recently_closed(const tb_conn *c, uint64_t producer_id) {
@@ -117,6 +158,7 @@ static void producer_remove(pulsarc_tb *tb, tb_producer *p, bool remember) {
     list_unlink(&t->waiting, p, true);
   }
   list_unlink(&p->conn->producers, p, false);
+  conn_index_del(p->conn, p);
   if (remember)
     p->conn->recent_closed[p->conn->n_recent++ % TB_RECENT_CLOSED] = p->producer_id;
   topic_recompute_exclusive(t);
@@ -328,6 +370,11 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
   if (pc->schema) {
     p->has_schema = true;
     p->schema_version = schema_version_for(t, pc->schema);
+  }
+  if (conn_index_add(c, p) != 0) {
+    free(p);
+    tb_send_error(tb, c, pc->request_id, SE(ServiceNotReady), "test broker out of memory");
+    return;
   }
   p->next_conn = c->producers;
   c->producers = p;

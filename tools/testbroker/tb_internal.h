@@ -116,6 +116,7 @@ typedef struct tb_producer {
   int64_t schema_version;
   struct tb_producer *next_conn;  /* conn->producers */
   struct tb_producer *next_topic; /* topic->active or topic->waiting */
+  struct tb_producer *next_id;    /* conn->by_id bucket */
 } tb_producer;
 
 typedef struct tb_deferred {
@@ -135,6 +136,10 @@ typedef struct tb_conn {
   size_t out_off;
   bool want_out; /* EPOLLOUT registered */
   tb_producer *producers;
+  /* producers by id (tb_handlers.c): a SEND finds its producer without
+   * walking a list of thousands on a client with many producers */
+  tb_producer **by_id;
+  size_t by_id_cap, by_id_n;
   struct tb_consumer *consumers; /* tb_consumer.c */
   uint64_t recent_closed[TB_RECENT_CLOSED];
   unsigned n_recent;

@@ -161,6 +161,7 @@ static void conn_free(tb_conn *c) {
   tb_sec_conn_free(c);
   pc_decoder_free(&c->dec);
   pc_buf_free(&c->out);
+  free(c->by_id);
   free(c);
 }
 
