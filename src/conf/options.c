@@ -112,7 +112,9 @@ static const pc_opt client_opts[] = {
      .max = 64,
      .def = "0",
      .doc = "threads that compress sealed batches off the I/O threads (sequence ids, framing "
-            "and writes stay on the I/O thread, in order). 0 = compress on the I/O thread"},
+            "and writes stay on the I/O thread, in order). 0 = compress on the I/O thread. "
+            "One worker raised lz4/zstd text at 100 B by about 1.2x on a 2-core machine, at "
+            "slightly more CPU per message; off by default, as it needs a core to spare"},
     {.key = "log_level",
      .section = "client",
      .type = PC_OPT_ENUM,
