@@ -268,6 +268,50 @@ TEST_F(CompressWorkers, ClientDestroyWhileCompressing) {
   EXPECT_EQ(pc_test_workers_pending(), 0);
 }
 
+// A compressed message still over max_message_size after a worker shrank
+// what it could goes out as chunks, between its neighbours, in order.
+TEST_F(CompressWorkers, ChunksAfterCompressingOnAWorker) {
+  ProducerConf conf;
+  conf.Set("compression", "lz4")
+      .Set("batching", "false")
+      .Set("chunking", "true")
+      .Set("max_message_size", "65536");
+  pulsarc_producer_t *p = Create("zw-chunks", conf.get());
+  ASSERT_NE(p, nullptr);
+  const std::string big = features::RandomBytes(200 << 10, 5);
+  const std::string msgs[] = {"before", big, "after"};
+  Completions done(3);
+  for (size_t i = 0; i < 3; i++)
+    ASSERT_EQ(pulsarc_producer_send_cb(p, msgs[i].data(), msgs[i].size(), nullptr, Completions::Cb,
+                                       done.ctx(i)),
+              PULSARC_OK);
+  ASSERT_EQ(pulsarc_producer_flush(p, kWaitMs), PULSARC_OK);
+  for (size_t i = 0; i < 3; i++)
+    EXPECT_EQ(done.at(i).err.load(), PULSARC_OK) << i;
+  Snapshot s(tb_, "zw-chunks");
+  ASSERT_GE(s->num_entries, 5u);
+  const size_t last = s->num_entries - 1;
+  EXPECT_FALSE(s->entries[0].is_chunk);
+  EXPECT_FALSE(s->entries[last].is_chunk);
+  std::string joined;
+  for (size_t i = 1; i < last; i++) {
+    const pulsarc_tb_entry &e = s->entries[i];
+    ASSERT_TRUE(e.is_chunk) << i;
+    EXPECT_EQ(e.chunk_id, static_cast<int32_t>(i - 1));
+    EXPECT_EQ(e.compression, 1);
+    EXPECT_GT(e.sequence_id, s->entries[0].sequence_id);
+    EXPECT_LT(e.sequence_id, s->entries[last].sequence_id);
+    joined += features::EntryPayload(e);
+  }
+  std::string back;
+  ASSERT_TRUE(features::Decompress(1, joined, big.size(), &back));
+  EXPECT_TRUE(back == big);
+  std::vector<StoredMsg> stored = StoredMessages(s.get());
+  ASSERT_FALSE(stored.empty());
+  EXPECT_EQ(stored.front().payload, "before");
+  EXPECT_EQ(stored.back().payload, "after");
+}
+
 // The option's range: 0..64.
 TEST(CompressWorkersConf, Validation) {
   pulsarc_client_conf_t *cc = pulsarc_client_conf_new();
