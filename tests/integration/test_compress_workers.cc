@@ -219,6 +219,36 @@ TEST_F(CompressWorkers, ReconnectWhileCompressingKeepsOrder) {
   ExpectStored(topic, n, 2);
 }
 
+// The producer fails (fenced) while entries are on the workers: their
+// messages fail once with the producer's error, and nothing of them is
+// stored.
+TEST_F(CompressWorkers, ProducerFailsWhileCompressing) {
+  ProducerConf conf;
+  conf.Set("compression", "zstd").Set("batch_max_messages", "10");
+  pulsarc_producer_t *p = Create("zw-fenced", conf.get());
+  ASSERT_NE(p, nullptr);
+  pulsarc_tb_hold_receipts(tb_, true);
+  pulsarc_tb_fail_sends(tb_, 1, PULSARC_TB_PRODUCER_FENCED);
+  Completions first(10), later(50);
+  SendN(p, first, 0, 10);
+  ASSERT_TRUE(WaitNoPending());
+  ASSERT_TRUE(WaitUntil([&] { return Stats().send_errors >= 1; }));
+  Hold hold;
+  SendN(p, later, 0, 50);
+  ASSERT_TRUE(WaitPending(5));
+  pulsarc_tb_hold_receipts(tb_, false);
+  ASSERT_TRUE(later.WaitTotal(50));
+  for (size_t i = 0; i < 50; i++) {
+    EXPECT_EQ(later.at(i).err.load(), PULSARC_ERR_BROKER_PRODUCER_FENCED) << i;
+    EXPECT_EQ(later.at(i).calls.load(), 1) << i;
+  }
+  hold.Release();
+  ASSERT_TRUE(WaitNoPending());
+  ASSERT_TRUE(first.WaitTotal(10));
+  Snapshot s(tb_, "zw-fenced");
+  EXPECT_EQ(s->num_entries, 0u);
+}
+
 // Destroying a producer whose entries are on the workers fails their
 // messages once (CLOSED); the entries are freed when they come back.
 TEST_F(CompressWorkers, ProducerDestroyWhileCompressing) {
