@@ -102,6 +102,13 @@ def plan(mode):
     for c in ("lz4", "zstd"):
         pts.append(point("compression", "compression, text payload, 16 KiB", c, runs=rt,
                          compression=c, size=16384, payload="text"))
+    # The text rows again with the compress call on one worker thread
+    # (client option compression_threads=1), to set against the rows above.
+    for s in (100, 16384):
+        for c in ("lz4", "zstd"):
+            pts.append(point("compression", "compression_threads=1, text, %s" % (
+                "100 B" if s == 100 else "16 KiB"), c, runs=rt, compression=c, size=s,
+                payload="text", conf="client.compression_threads=1"))
     # A faster level than the default (no raw codec ratio: codec speed runs level 3).
     for s in (100, 16384):
         pts.append(point("compression", "compression_level=1, text, %s" % (
@@ -585,6 +592,14 @@ def ratios(rows, base):
             out.append(("%s, %s: pulsarc msg/s / raw %s msg/s (target >= 0.70)" % (
                 codec, label, codec),
                 "%.2f" % r["vs_codec_raw"] if r and r.get("vs_codec_raw") else "n/a"))
+    for label in ("100 B", "16 KiB"):
+        for codec in ("lz4", "zstd"):
+            r = find("compression", "compression_threads=1, text, %s" % label, codec)
+            if r and r.get("vs_codec_raw"):
+                out.append(("%s, %s text, compression_threads=1: pulsarc msg/s / raw %s msg/s, "
+                            "client CPU per message" % (codec, label, codec),
+                            "%.2f, %.0f ns" % (r["vs_codec_raw"],
+                                               (r.get("cpu_s_per_million") or 0) * 1000)))
     rtt = base.get("rtt") or {}
     for value, label in (("defaults", "defaults"),
                          ("io_busy_poll_us=100", "io_busy_poll_us=100")):

@@ -12,6 +12,7 @@
 #include "client/oauth2.h"
 #include "client/testing.h"
 #include "client/txn.h"
+#include "client/workers.h"
 #include "common/err_detail.h"
 #include "common/prng.h"
 #include "common/thread.h"
@@ -125,6 +126,12 @@ pulsarc_err_t pulsarc_client_new(const char *service_url, const pulsarc_client_c
         pc_loop_stop(c->loops[k]);
       goto nomem;
     }
+  if (c->conf.compression_threads > 0 &&
+      (c->workers = pc_workers_new(c->conf.compression_threads)) == NULL) {
+    for (int i = 0; i < c->nloops; i++)
+      pc_loop_stop(c->loops[i]);
+    goto nomem;
+  }
   pc_client_stats_log_start(c);
   *out = c;
   return PULSARC_OK;
@@ -242,6 +249,8 @@ void pulsarc_client_destroy(pulsarc_client_t *c) {
     m->ops->destroy(m); /* leaves the registry */
   }
   pc_client_stats_log_stop(c);
+  /* Before the loops stop: work still queued is handed back to them. */
+  pc_workers_free(c->workers);
   for (int i = 0; i < c->nloops; i++)
     (void)pc_loop_post(c->loops[i], pool_free_task, c->pools[i]);
   for (int i = 0; i < c->nloops; i++) {

@@ -69,6 +69,7 @@ struct pulsarc_client {
   /* stats_interval_seconds > 0: fires on loops[0] (stats_log.c). */
   pc_timer stats_timer;
   uint64_t stats_last_ns;
+  struct pc_workers *workers; /* compression_threads > 0, else NULL */
 };
 
 /* ---- connection pool, one per loop: every function [loop] ---- */

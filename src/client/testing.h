@@ -27,6 +27,12 @@ enum {
 /* Sets the switches above (0 = none). */
 void pc_test_set_flags(unsigned flags);
 unsigned pc_test_get_flags(void);
+/* Compression workers (client/workers.c): while held, a worker that took
+ * a piece of work waits before running it, so tests can act on entries
+ * still compressing. Process-wide. */
+void pc_test_workers_hold(int hold);
+/* Work submitted and not yet handed back to its loop, process-wide. */
+long pc_test_workers_pending(void);
 #endif
 
 /* Live per-thread send rings and payload slabs, process-wide. */

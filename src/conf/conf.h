@@ -19,6 +19,7 @@ typedef struct pc_kv {
 struct pulsarc_client_conf {
   int io_threads;
   uint64_t io_busy_poll_us;
+  int compression_threads; /* 0 = compress on the I/O thread */
   uint64_t connect_timeout_ms;
   uint64_t operation_timeout_ms;
   uint64_t keepalive_interval_ms;

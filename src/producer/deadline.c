@@ -54,6 +54,17 @@ void pc_producer_deadline_sweep(pc_loop *loop, pc_timer *t) {
         break;
       }
     }
+    /* Entries still compressing were never written: same as above. */
+    for (pc_entry *e = part->zq_head; e != NULL; e = e->next) {
+      bool expired = false;
+      for (uint32_t i = 0; i < e->count && !expired; i++)
+        expired = !(e->msgs[i].flags & PC_MSG_COMPLETED) && e->msgs[i].deadline_ns != 0 &&
+                  e->msgs[i].deadline_ns <= now;
+      if (expired) {
+        pc_part_unseal_from(part, e);
+        break;
+      }
+    }
     /* Written entries: the broker may have stored them. */
     for (pc_entry *e = part->pending_head; e != NULL; e = e->next)
       for (uint32_t i = 0; i < e->count; i++) {

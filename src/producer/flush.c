@@ -22,6 +22,14 @@ static uint64_t oldest_incomplete(pulsarc_producer_t *p) {
           found = true;
           break;
         }
+    for (pc_entry *e = part->zq_head; e != NULL && !found; e = e->next)
+      for (uint32_t i = 0; i < e->count; i++)
+        if (!(e->msgs[i].flags & PC_MSG_COMPLETED)) {
+          if (e->msgs[i].idx < lo)
+            lo = e->msgs[i].idx;
+          found = true;
+          break;
+        }
     if (!found && part->unsent.n > 0 && pc_fifo_at(&part->unsent, 0)->idx < lo)
       lo = pc_fifo_at(&part->unsent, 0)->idx;
   }

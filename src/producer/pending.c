@@ -64,6 +64,8 @@ pc_entry *pc_entry_get(pc_part *part, uint32_t count) {
   e->nholes = 0;
   e->iovcnt = 0;
   e->conn = NULL;
+  e->zstate = PC_Z_NONE;
+  e->zdead = false;
   pc_buf_reset(&e->frame);
   return e;
 }
@@ -84,6 +86,7 @@ static void drop_spliced(pc_entry *e) {
 void pc_entry_free(pc_entry *e) {
   drop_spliced(e);
   pc_buf_free(&e->frame);
+  pc_buf_free(&e->zin);
   free(e->msgs);
   free(e->holes);
   free(e->iov);
@@ -115,6 +118,8 @@ void pc_entry_release(pc_part *part, pc_entry *e) {
     pc_buf_free(&e->frame);
   else if (e->frame.cap > part->frame_cap_hint)
     part->frame_cap_hint = e->frame.cap;
+  if (e->zin.cap > (8u << 20))
+    pc_buf_free(&e->zin);
   e->next = part->free_entries;
   part->free_entries = e;
 }
@@ -190,4 +195,46 @@ pc_entry *pc_pending_pop(pc_part *part) {
     e->next = NULL;
   }
   return e;
+}
+
+void pc_zq_push(pc_part *part, pc_entry *e) {
+  e->next = NULL;
+  if (part->zq_tail != NULL)
+    part->zq_tail->next = e;
+  else
+    part->zq_head = e;
+  part->zq_tail = e;
+}
+
+pc_entry *pc_zq_pop(pc_part *part) {
+  pc_entry *e = part->zq_head;
+  if (e != NULL) {
+    part->zq_head = e->next;
+    if (part->zq_head == NULL)
+      part->zq_tail = NULL;
+    e->next = NULL;
+  }
+  return e;
+}
+
+void pc_zq_drop(pc_part *part, pc_entry *e) {
+  bool busy = e->zstate == PC_Z_BUSY;
+  e->zstate = PC_Z_NONE;
+  e->count = 0;
+  if (busy) {
+    /* A worker still writes its frame: the entry is freed when it comes
+     * back (seal.c), whether or not its partition still exists. */
+    e->zdead = true;
+    return;
+  }
+  pc_entry_release(part, e);
+}
+
+void pc_part_zq_fail(pc_part *part, pulsarc_err_t err) {
+  pc_entry *e;
+  while ((e = pc_zq_pop(part)) != NULL) {
+    for (uint32_t i = 0; i < e->count; i++)
+      pc_msg_complete(part->p, &e->msgs[i], err, NULL);
+    pc_zq_drop(part, e);
+  }
 }

@@ -163,6 +163,15 @@ void pc_entry_write(pc_part *part, pc_entry *e);
 void pc_entry_withdraw(pc_entry *e);
 void pc_pending_push(pc_part *part, pc_entry *e);
 pc_entry *pc_pending_pop(pc_part *part);
+/* The part's zq (entries compressing on a worker, finished in order by
+ * seal.c): push at the tail, pop the head. */
+void pc_zq_push(pc_part *part, pc_entry *e);
+pc_entry *pc_zq_pop(pc_part *part);
+/* Lets go of an entry taken off zq whose messages the caller has dealt
+ * with: back to the pool, or, still on a worker, freed when it returns. */
+void pc_zq_drop(pc_part *part, pc_entry *e);
+/* Fails every message of the entries on zq with err (fail_all). */
+void pc_part_zq_fail(pc_part *part, pulsarc_err_t err);
 
 /* ---- complete.c: completing messages [loop] ---- */
 

@@ -11,6 +11,7 @@
 #include "client/client.h"
 #include "client/topic.h"
 #include "client/txn.h"
+#include "client/workers.h"
 #include "common/buf.h"
 #include "common/err_detail.h"
 #include "common/histogram.h"
@@ -63,7 +64,18 @@ typedef struct pc_entry {
   /* For the stats once the frame is first written: its messages' payload
    * bytes, and its payload before and after compression. */
   uint64_t stat_msg_bytes, stat_raw, stat_wire;
+  /* compression_threads: the batch body waits in zin while a worker
+   * compresses it into frame; meanwhile the entry is on the part's zq, not
+   * pending, and the loop touches neither buffer (seal.c). */
+  pc_work zwork;
+  pc_buf zin;
+  int zlevel, zrc;
+  uint8_t zstate; /* PC_Z_*: not on zq, on a worker, back and waiting its turn */
+  bool zdead;     /* left zq while on a worker: freed when it comes back */
+  bool zcrypto;   /* sealed with encryption on */
 } pc_entry;
+
+enum { PC_Z_NONE = 0, PC_Z_BUSY = 1, PC_Z_BACK = 2 };
 
 /* The counters of one partition (or, in pulsarc_producer.xstats, of the
  * messages that completed before they were routed to one). Written by the
@@ -165,6 +177,9 @@ typedef struct pc_part {
   bool txn_added;
   uint64_t txn_most, txn_least;
   int64_t first_chunk_ledger, first_chunk_entry; /* receipt of chunk 0 */
+  /* Entries sealed but still compressing or waiting for an older one to
+   * finish (compression_threads): finished strictly in this order. */
+  pc_entry *zq_head, *zq_tail;
 
   /* pending.c: sealed entries waiting for receipts, and the entry pool */
   pc_entry *pending_head, *pending_tail;

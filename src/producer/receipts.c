@@ -108,6 +108,7 @@ void pc_part_fail_all(pc_part *part, pulsarc_err_t err) {
     pc_entry_withdraw(e);
     complete_entry(part, e, err, -1, -1);
   }
+  pc_part_zq_fail(part, err);
   for (size_t i = 0; i < part->unsent.n; i++)
     pc_msg_complete(part->p, pc_fifo_at(&part->unsent, i), err, NULL);
   part->unsent.n = 0;

@@ -3,6 +3,7 @@
  * MessageMetadata, the SEND frame with large payloads spliced in as
  * segments instead of copied, and chunking of a message too large for one
  * frame. The sealed entry joins the pending queue and is written. [loop] */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,11 @@ static pc_crypto *entry_crypto(pc_part *part, pulsarc_err_t *err) {
 
 /* --------------------------------------------------------------- frames */
 
+static void seal_finish(pc_part *part, pc_entry *e, pc_crypto *crypto, bool splice,
+                        uint64_t spliced_bytes, int rc);
+static void compress_work(pc_work *w);
+static void compressed_task(pc_loop *loop, void *arg);
+
 /* Removes the selected messages from unsent into dst (in order). */
 static void take_selected(pc_part *part, const uint32_t *sel, uint32_t n, pc_msg *dst) {
   pc_msgfifo *f = &part->unsent;
@@ -241,6 +247,18 @@ static int seal_frame(pc_entry *e, Pulsarc__BaseCommand *cmd, Pulsarc__MessageMe
   if (e->nholes > 0)
     build_segments(e);
   return 0;
+}
+
+/* Writes a newly sealed entry. One finished after a worker compressed it
+ * may come back while the partition is not registered or a resend is
+ * still writing older entries: it then waits in pending for the resend,
+ * which writes every entry not sent in its round, oldest first. */
+static void write_sealed(pc_part *part, pc_entry *e) {
+  if (part->state != PS_READY || part->resend_blocked) {
+    e->sent_round = part->resend_round - 1;
+    return;
+  }
+  pc_entry_write(part, e);
 }
 
 /* Sends a message too large for one frame as chunks: same sequence id on
@@ -322,7 +340,7 @@ static void seal_chunks(pc_part *part, pc_msg *m, uint64_t seq, const uint8_t *p
     e->stat_raw = k == 0 ? uncompressed : 0; /* the whole message, once */
     e->stat_wire = len;
     pc_pending_push(part, e);
-    pc_entry_write(part, e);
+    write_sealed(part, e);
   }
 }
 
@@ -403,10 +421,41 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
   }
   size_t raw_len = codec != 0 ? part->scratch.len : e->frame.len - HEADROOM + spliced_bytes;
   e->uncompressed_size = (uint32_t)raw_len;
+  e->stat_msg_bytes = msg_bytes;
+  if (rc == 0 && codec != 0 && p->client->workers != NULL) {
+    /* The body moves to the entry (scratch takes the entry's old buffer)
+     * and a worker compresses it; the entry is finished when it is back
+     * and every older one is (compressed_task). */
+    pc_buf t = e->zin;
+    e->zin = part->scratch;
+    part->scratch = t;
+    e->zlevel = (int)p->conf.compression_level;
+    e->zcrypto = crypto != NULL;
+    e->zstate = PC_Z_BUSY;
+    e->zwork.run = compress_work;
+    e->zwork.done = compressed_task;
+    e->zwork.loop = p->loop;
+    pc_zq_push(part, e);
+    pc_workers_submit(p->client->workers, &e->zwork);
+    return;
+  }
   if (rc == 0 && codec != 0)
     rc = pc_compress_level(codec, (int)p->conf.compression_level, part->scratch.data,
                            part->scratch.len, &e->frame);
+  seal_finish(part, e, crypto, splice, spliced_bytes, rc);
+}
 
+/* The rest of sealing, once the payload is in the frame (compressed, or
+ * held in holes): metadata, the size rule (chunks), encryption, the SEND
+ * frame, then pending and the write. rc: the earlier steps' outcome. */
+static void seal_finish(pc_part *part, pc_entry *e, pc_crypto *crypto, bool splice,
+                        uint64_t spliced_bytes, int rc) {
+  pulsarc_producer_t *p = part->p;
+  uint32_t n = e->count;
+  bool batched = e->batched;
+  int codec = e->codec;
+  size_t raw_len = e->uncompressed_size;
+  pc_msg *first = &e->msgs[0];
   const pc_msg_ext *x = first->ext;
   Pulsarc__MessageMetadata md = PULSARC__MESSAGE_METADATA__INIT;
   if (rc == 0)
@@ -484,9 +533,35 @@ void pc_part_seal_one(pc_part *part, const uint32_t *sel, uint32_t n) {
     e->waited = (e->msgs[i].flags & PC_MSG_WAITED) != 0;
   if (e->waited)
     part->waited_inflight++; /* pending.c counts it down on release */
-  e->stat_msg_bytes = msg_bytes;
   e->stat_raw = raw_len;
   e->stat_wire = payload_len;
   pc_pending_push(part, e);
-  pc_entry_write(part, e);
+  write_sealed(part, e);
+}
+
+/* On a worker: only the entry's zin, frame (from HEADROOM), codec and
+ * level are touched, which the loop leaves alone until it is back. */
+static void compress_work(pc_work *w) {
+  pc_entry *e = (pc_entry *)((char *)w - offsetof(pc_entry, zwork));
+  e->zrc = pc_compress_level(e->codec, e->zlevel, e->zin.data, e->zin.len, &e->frame);
+}
+
+/* A worker is done with an entry: finishes the entries at the head of zq
+ * that are back, in order, so ids reach the wire in the order assigned.
+ * [loop] */
+static void compressed_task(pc_loop *loop, void *arg) {
+  (void)loop;
+  pc_entry *e = (pc_entry *)((char *)arg - offsetof(pc_entry, zwork));
+  if (e->zdead) { /* unsealed, failed or destroyed meanwhile */
+    pc_entry_free(e);
+    return;
+  }
+  e->zstate = PC_Z_BACK;
+  pc_part *part = e->part;
+  while (part->zq_head != NULL && part->zq_head->zstate == PC_Z_BACK) {
+    e = pc_zq_pop(part);
+    e->zstate = PC_Z_NONE;
+    seal_finish(part, e, e->zcrypto ? part->p->crypto : NULL, false, 0, e->zrc);
+  }
+  pc_producer_check_flushes(part->p);
 }

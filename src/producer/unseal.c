@@ -108,27 +108,56 @@ static void unseal_entry(pc_part *part, pc_entry *e, pc_msgfifo *out) {
   pc_buf_free(&dec);
 }
 
-/* Takes every never-written entry from `from` to the tail out of the pending
- * queue and puts its messages back at the front of unsent, undoing their
- * sequence ids (none of them reached the wire). */
-void pc_part_unseal_from(pc_part *part, pc_entry *from) {
-  pc_entry **link = &part->pending_head, *prev = NULL;
+/* Entries on zq from `from` (NULL: the head) to the tail: their messages
+ * still hold their payloads (released only once sealing finishes), so they
+ * go back as they are. */
+static void unseal_zq(pc_part *part, pc_entry *from, pc_msgfifo *out) {
+  pc_entry **link = &part->zq_head, *prev = NULL;
+  if (from == NULL)
+    from = part->zq_head;
   while (*link != from) {
     prev = *link;
     link = &(*link)->next;
   }
   *link = NULL;
-  part->pending_tail = prev;
+  part->zq_tail = prev;
+  for (pc_entry *e = from, *next; e != NULL; e = next) {
+    next = e->next;
+    for (uint32_t i = 0; i < e->count; i++)
+      if (!(e->msgs[i].flags & PC_MSG_COMPLETED) && pc_fifo_push(out, &e->msgs[i]) != 0)
+        pc_msg_complete(part->p, &e->msgs[i], PULSARC_ERR_NO_MEMORY, NULL);
+    pc_zq_drop(part, e);
+  }
+}
+
+/* Takes every never-written entry from `from` to the tail out of the pending
+ * queue (and every entry after them still compressing on zq; `from` may be
+ * one of those) and puts its messages back at the front of unsent, undoing
+ * their sequence ids (none of them reached the wire). */
+void pc_part_unseal_from(pc_part *part, pc_entry *from) {
   /* Counter-assigned ids restart where this entry's began. */
   if (from->first_seq < part->next_seq)
     part->next_seq = from->first_seq;
   pc_msgfifo back = {0};
-  for (pc_entry *e = from, *next; e != NULL; e = next) {
-    next = e->next;
-    pc_entry_withdraw(e);
-    unseal_entry(part, e, &back);
-    e->count = 0;
-    pc_entry_release(part, e);
+  if (from->zstate != PC_Z_NONE) {
+    unseal_zq(part, from, &back);
+  } else {
+    pc_entry **link = &part->pending_head, *prev = NULL;
+    while (*link != from) {
+      prev = *link;
+      link = &(*link)->next;
+    }
+    *link = NULL;
+    part->pending_tail = prev;
+    for (pc_entry *e = from, *next; e != NULL; e = next) {
+      next = e->next;
+      pc_entry_withdraw(e);
+      unseal_entry(part, e, &back);
+      e->count = 0;
+      pc_entry_release(part, e);
+    }
+    if (part->zq_head != NULL)
+      unseal_zq(part, NULL, &back);
   }
   for (size_t i = back.n; i-- > 0;) {
     pc_msg *m = pc_fifo_at(&back, i);

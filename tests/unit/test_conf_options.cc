@@ -250,6 +250,7 @@ TEST(ConfTable, EveryKnownKeyIsInTheTable) {
                           "transaction_timeout_ms",
                           "memory_limit_bytes",
                           "stats_interval_seconds",
+                          "compression_threads",
                           "log_level",
                           "tls_trust_certs_file",
                           "tls_cert_file",
