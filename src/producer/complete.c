@@ -23,10 +23,15 @@ void pc_producer_give_back(pulsarc_producer_t *p, uint32_t slots, uint64_t bytes
   pc_producer_release_memory(p, bytes);
 }
 
+bool pc_producer_senders_wait(pulsarc_producer_t *p) {
+  atomic_thread_fence(memory_order_seq_cst);
+  return atomic_load_explicit(&p->space_waiters, memory_order_relaxed) > 0;
+}
+
 void pc_producer_wake_senders(pulsarc_producer_t *p) {
   p->wake_senders = false;
   pc_waiters_wake_deferred(); /* none held here unless a path forgot to */
-  if (atomic_load_explicit(&p->space_waiters, memory_order_acquire) > 0) {
+  if (pc_producer_senders_wait(p)) {
     atomic_fetch_add(&p->space_seq, 1);
     pc_futex_wake_all(&p->space_seq);
   }

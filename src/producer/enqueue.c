@@ -164,9 +164,24 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
     }
     if (*since_ns == 0)
       *since_ns = pc_mono_ns();
+    /* Announce, then try once more before sleeping: a drain between the
+     * failed push and the announcement saw nobody waiting and woke nobody
+     * (pc_producer_senders_wait). */
     atomic_fetch_add(&p->space_waiters, 1);
-    bool ok = wait_for_room(p, seen, m->deadline_ns);
+    seen = atomic_load_explicit(&p->space_seq, memory_order_seq_cst);
+    r = pc_sendq_push(&p->q, m, &new_ring);
+    bool ok = r == 0 || (r > 0 && wait_for_room(p, seen, m->deadline_ns));
     atomic_fetch_sub(&p->space_waiters, 1);
+    if (r == 0) {
+      pc_loop_wake_poller(p->loop, &p->poller);
+      if (new_ring)
+        pc_loop_wake_force(p->loop);
+      return PULSARC_OK;
+    }
+    if (r < 0) {
+      release_slot(p, m);
+      return PULSARC_ERR_NO_MEMORY;
+    }
     if (!ok) {
       release_slot(p, m);
       return PULSARC_ERR_TIMEOUT;

@@ -157,9 +157,9 @@ void pc_producer_route(pulsarc_producer_t *p, pc_msg *m) {
  * by the pending limit. */
 void pc_producer_drain_all(pulsarc_producer_t *p) {
   bool room = false;
-  pc_sendq_drain(&p->q, SIZE_MAX, accept, p, &room);
+  size_t n = pc_sendq_drain(&p->q, SIZE_MAX, accept, p, &room);
   p->rings_drained = true;
-  if (room)
+  if (room || (n > 0 && pc_producer_senders_wait(p)))
     pc_producer_wake_senders(p);
 }
 
@@ -226,7 +226,10 @@ bool pc_producer_poll(pc_loop *loop, pc_poller *poller) {
 #endif
   bool room = false;
   size_t n = pc_sendq_drain(&p->q, DRAIN_BUDGET, accept, p, &room);
-  if (room || p->wake_senders)
+  /* room: a ring that refused a push has room again. A sender that found
+   * its ring full may not have marked it yet when this drained it: it is
+   * seen waiting instead. */
+  if (room || p->wake_senders || (n > 0 && pc_producer_senders_wait(p)))
     pc_producer_wake_senders(p);
   /* Group commit seals for waiting senders only once the rings are empty:
    * what is still in them would have joined the batch. */
