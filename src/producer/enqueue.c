@@ -116,6 +116,19 @@ static void release_slot(pulsarc_producer_t *p, const pc_msg *m) {
 
 /* Common path of every send: validate, reserve, enqueue, wake. On error the
  * caller still owns (and must release) data and ext. */
+/* Pushes m into this thread's ring and, when it went in, makes sure the
+ * loop sees it. pc_sendq_push's result: 0, 1 (ring full) or -1. */
+static int push(pulsarc_producer_t *p, const pc_msg *m) {
+  bool new_ring;
+  int r = pc_sendq_push(&p->q, m, &new_ring);
+  if (r == 0) {
+    pc_loop_wake_poller(p->loop, &p->poller);
+    if (new_ring)
+      pc_loop_wake_force(p->loop);
+  }
+  return r;
+}
+
 static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
                                  int64_t default_timeout_ms, uint64_t *since_ns) {
   pulsarc_err_t err = closed_error(p);
@@ -140,16 +153,10 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
     pc_producer_release_memory(p, m->len);
     return err;
   }
+  int r = push(p, m);
   for (;;) {
-    bool new_ring;
-    uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
-    int r = pc_sendq_push(&p->q, m, &new_ring);
-    if (r == 0) {
-      pc_loop_wake_poller(p->loop, &p->poller);
-      if (new_ring)
-        pc_loop_wake_force(p->loop);
+    if (r == 0)
       return PULSARC_OK;
-    }
     if (r < 0) {
       release_slot(p, m);
       return PULSARC_ERR_NO_MEMORY;
@@ -168,24 +175,16 @@ static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc
      * failed push and the announcement saw nobody waiting and woke nobody
      * (pc_producer_senders_wait). */
     atomic_fetch_add(&p->space_waiters, 1);
-    seen = atomic_load_explicit(&p->space_seq, memory_order_seq_cst);
-    r = pc_sendq_push(&p->q, m, &new_ring);
-    bool ok = r == 0 || (r > 0 && wait_for_room(p, seen, m->deadline_ns));
+    uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_seq_cst);
+    r = push(p, m);
+    bool ok = r != 1 || wait_for_room(p, seen, m->deadline_ns);
     atomic_fetch_sub(&p->space_waiters, 1);
-    if (r == 0) {
-      pc_loop_wake_poller(p->loop, &p->poller);
-      if (new_ring)
-        pc_loop_wake_force(p->loop);
-      return PULSARC_OK;
-    }
-    if (r < 0) {
-      release_slot(p, m);
-      return PULSARC_ERR_NO_MEMORY;
-    }
     if (!ok) {
       release_slot(p, m);
       return PULSARC_ERR_TIMEOUT;
     }
+    if (r == 1)
+      r = push(p, m); /* woken: room again */
   }
 }
 

@@ -7,29 +7,26 @@
 #include "producer/pipeline.h"
 
 /* The arrival index of the oldest message not yet completed. */
+/* Lowers *lo to the first incomplete message of a list of entries (in
+ * order, so the first found is its oldest). Whether there was one. */
+static bool oldest_in(const pc_entry *e, uint64_t *lo) {
+  for (; e != NULL; e = e->next)
+    for (uint32_t i = 0; i < e->count; i++)
+      if (!(e->msgs[i].flags & PC_MSG_COMPLETED)) {
+        if (e->msgs[i].idx < *lo)
+          *lo = e->msgs[i].idx;
+        return true;
+      }
+  return false;
+}
+
 static uint64_t oldest_incomplete(pulsarc_producer_t *p) {
   uint64_t lo = p->drained;
   if (p->unrouted.n > 0 && pc_fifo_at(&p->unrouted, 0)->idx < lo)
     lo = pc_fifo_at(&p->unrouted, 0)->idx;
   for (int k = 0; k < p->nparts; k++) {
     pc_part *part = p->parts[k];
-    bool found = false;
-    for (pc_entry *e = part->pending_head; e != NULL && !found; e = e->next)
-      for (uint32_t i = 0; i < e->count; i++)
-        if (!(e->msgs[i].flags & PC_MSG_COMPLETED)) {
-          if (e->msgs[i].idx < lo)
-            lo = e->msgs[i].idx;
-          found = true;
-          break;
-        }
-    for (pc_entry *e = part->zq_head; e != NULL && !found; e = e->next)
-      for (uint32_t i = 0; i < e->count; i++)
-        if (!(e->msgs[i].flags & PC_MSG_COMPLETED)) {
-          if (e->msgs[i].idx < lo)
-            lo = e->msgs[i].idx;
-          found = true;
-          break;
-        }
+    bool found = oldest_in(part->pending_head, &lo) || oldest_in(part->zq_head, &lo);
     if (!found && part->unsent.n > 0 && pc_fifo_at(&part->unsent, 0)->idx < lo)
       lo = pc_fifo_at(&part->unsent, 0)->idx;
   }
