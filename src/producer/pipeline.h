@@ -192,8 +192,9 @@ void pc_producer_note_acked(pulsarc_producer_t *p, int64_t seq);
 /* Wakes senders blocked on queue or memory room. */
 void pc_producer_wake_senders(pulsarc_producer_t *p);
 /* Whether a sender sleeps for room, read after everything this loop did
- * before (a full fence): a sender announces itself before its last try
- * (enqueue.c), so either that try sees this loop's drain or this sees it. */
+ * before (a seq_cst read-modify-write of the waiter count): a sender
+ * announces itself there before its last try (enqueue.c), so either that
+ * try sees this loop's drain or this sees the sender. */
 bool pc_producer_senders_wait(pulsarc_producer_t *p);
 
 /* ---- msgfifo.c: the growable message ring [loop] ---- */
