@@ -33,6 +33,21 @@ static uint64_t sweep_fifo(pulsarc_producer_t *p, pc_msgfifo *f, uint64_t *bytes
   return next;
 }
 
+/* Whether e holds an incomplete message whose deadline has passed; lowers
+ * *next to the deadlines still ahead that it looked at. */
+static bool holds_expired(const pc_entry *e, uint64_t now, uint64_t *next) {
+  for (uint32_t i = 0; i < e->count; i++) {
+    const pc_msg *m = &e->msgs[i];
+    if (m->flags & PC_MSG_COMPLETED || m->deadline_ns == 0)
+      continue;
+    if (m->deadline_ns <= now)
+      return true;
+    if (m->deadline_ns < *next)
+      *next = m->deadline_ns;
+  }
+  return false;
+}
+
 void pc_producer_deadline_sweep(pc_loop *loop, pc_timer *t) {
   pulsarc_producer_t *p = t->ctx;
   uint64_t now = pc_loop_now(loop);
@@ -45,26 +60,19 @@ void pc_producer_deadline_sweep(pc_loop *loop, pc_timer *t) {
     for (pc_entry *e = part->pending_head; e != NULL; e = e->next) {
       if (e->num_chunks == 0 || e->chunk_id == 0)
         group = e;
-      bool expired = false;
-      for (uint32_t i = 0; i < e->count && !expired; i++)
-        expired = !(e->msgs[i].flags & PC_MSG_COMPLETED) && e->msgs[i].deadline_ns != 0 &&
-                  e->msgs[i].deadline_ns <= now;
-      if (expired && group != NULL && entry_unwritten(group)) {
+      if (holds_expired(e, now, &next) && group != NULL && entry_unwritten(group)) {
         pc_part_unseal_from(part, group);
         break;
       }
     }
-    /* Entries still compressing were never written: same as above. */
-    for (pc_entry *e = part->zq_head; e != NULL; e = e->next) {
-      bool expired = false;
-      for (uint32_t i = 0; i < e->count && !expired; i++)
-        expired = !(e->msgs[i].flags & PC_MSG_COMPLETED) && e->msgs[i].deadline_ns != 0 &&
-                  e->msgs[i].deadline_ns <= now;
-      if (expired) {
+    /* Entries still compressing were never written: same as above. No
+     * other walk sees their deadlines, so this one keeps the timer for
+     * them. */
+    for (pc_entry *e = part->zq_head; e != NULL; e = e->next)
+      if (holds_expired(e, now, &next)) {
         pc_part_unseal_from(part, e);
         break;
       }
-    }
     /* Written entries: the broker may have stored them. */
     for (pc_entry *e = part->pending_head; e != NULL; e = e->next)
       for (uint32_t i = 0; i < e->count; i++) {

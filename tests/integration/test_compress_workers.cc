@@ -186,6 +186,31 @@ TEST_F(CompressWorkers, DeadlineWhileCompressingFailsWithTimeout) {
   EXPECT_EQ(late.at(0).calls.load(), 1); // no second callback
 }
 
+// A message on a held worker keeps its deadline when a later one, with an
+// earlier deadline, expires first: the sweep for the later one used to
+// re-arm the timer only for messages in unsent and pending, so the first
+// one waited on the worker past its own deadline.
+TEST_F(CompressWorkers, DeadlineOnAWorkerOutlivesAnEarlierExpiry) {
+  ProducerConf conf;
+  conf.Set("compression", "lz4").Set("batch_max_messages", "1");
+  pulsarc_producer_t *p = Create("zw-deadline-two", conf.get());
+  ASSERT_NE(p, nullptr);
+  MsgOpts longer, shorter;
+  longer.Timeout(1500);
+  shorter.Timeout(200);
+  Completions c(2);
+  Hold hold;
+  SendN(p, c, 0, 1, longer.get());
+  ASSERT_TRUE(WaitPending(1));
+  SendN(p, c, 1, 1, shorter.get());
+  ASSERT_TRUE(WaitPending(2));
+  ASSERT_TRUE(c.WaitTotal(2)); // both, while the worker is still held
+  EXPECT_EQ(c.at(0).err.load(), PULSARC_ERR_TIMEOUT);
+  EXPECT_EQ(c.at(1).err.load(), PULSARC_ERR_TIMEOUT);
+  hold.Release();
+  ASSERT_TRUE(WaitNoPending());
+}
+
 // The connection drops while entries are on the workers, and they come back
 // before and after the producer registered again: every message is stored
 // once, in order, ids strictly increasing.
