@@ -113,6 +113,14 @@ static long switches(void) {
   return ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
+/* Closes and frees what a run started, producer first. */
+static void stop_all(pulsarc_producer_t *p, pulsarc_client_t *c, pulsarc_tb *tb) {
+  pulsarc_producer_close(p);
+  pulsarc_producer_destroy(p);
+  pulsarc_client_destroy(c);
+  pulsarc_tb_free(tb);
+}
+
 static int blocking_main(int threads, long n) {
   pulsarc_tb_opts o = pulsarc_tb_opts_default();
   o.retain_bytes = 0;
@@ -139,10 +147,7 @@ static int blocking_main(int threads, long n) {
   long cs = switches() - cs0;
   uint64_t ev = pc_test_client_wakes(c) - ev0, wk = pc_test_waiter_wakes() - wk0;
   pulsarc_producer_stats(p, &s1, sizeof s1);
-  pulsarc_producer_close(p);
-  pulsarc_producer_destroy(p);
-  pulsarc_client_destroy(c);
-  pulsarc_tb_free(tb);
+  stop_all(p, c, tb);
   if (rc != 0)
     return 1;
   double msgs = (double)(each * threads);
@@ -195,10 +200,7 @@ int main(int argc, char **argv) {
     rc = send_n(p, n);
   double secs = now_s() - t0;
   uint64_t wakes = pc_test_client_wakes(c) - before;
-  pulsarc_producer_close(p);
-  pulsarc_producer_destroy(p);
-  pulsarc_client_destroy(c);
-  pulsarc_tb_free(tb);
+  stop_all(p, c, tb);
   if (rc != 0)
     return 1;
   printf("{\"messages\":%ld,\"errors\":%ld,\"eventfd_writes\":%llu,"

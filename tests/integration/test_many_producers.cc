@@ -209,18 +209,8 @@ TEST_F(ManyProducersSpread, ProducersSendingEvery100msKeepTheirRings) {
   // Rings of producers other tests destroyed may still be held by this
   // thread (it lets go of them when its table fills).
   const long live_before = pc_sendq_live_rings();
-  std::vector<pulsarc_producer_t *> ps;
-  for (int i = 0; i < kProducers; i++) {
-    pulsarc_producer_t *p = nullptr;
-    std::string t = "spread-steady-" + std::to_string(i);
-    EXPECT_EQ(pulsarc_producer_create_cb(client_, t.c_str(), nullptr, OnReady, nullptr, &p),
-              PULSARC_OK);
-    if (p == nullptr)
-      break;
-    ps.push_back(p);
-    producers_.push_back(p);
-  }
-  ASSERT_TRUE(WaitUntil([&] { return g_ready_ok + g_ready_failed >= kProducers; }, 60000));
+  std::vector<pulsarc_producer_t *> ps = CreateMany("spread-steady", kProducers);
+  ASSERT_EQ(ps.size(), static_cast<size_t>(kProducers));
   Completions done(ps.size() * (kRounds + 1));
   char payload[100] = {0};
   unsigned long made = 0;
