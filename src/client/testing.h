@@ -56,6 +56,14 @@ int pc_test_sendq_fill(unsigned budget, unsigned threads, uint32_t msg_len, size
 int pc_test_sendq_fairness(unsigned waiting, unsigned busy, size_t budget, unsigned passes,
                            unsigned *done_pass, size_t *busy_taken);
 
+/* Drain to empty after a cut: this thread pushes `first` messages into a
+ * new send queue, one drain of `budget` takes *cut of them (leaving the
+ * rest owed to the ring's next turn), the thread pushes `more`, then a
+ * drain of SIZE_MAX (a flush's) takes *to_empty and a second one *left.
+ * 0, or -1 if a push failed (the ring holds 2047). */
+int pc_test_sendq_drain_after_cut(unsigned first, size_t budget, unsigned more, size_t *cut,
+                                  size_t *to_empty, size_t *left);
+
 /* Ring sizing after thread churn: `keep` threads fill their rings and stay
  * (keep_caps[k]: what each took), then `churn` threads one after another
  * fill theirs and exit, each followed by a full drain as the I/O thread

@@ -454,18 +454,23 @@ size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *
     size_t before = taken;
     /* A turn takes what the ring holds; one the budget cut short resumes
      * first next time, for what the ring held then, so a ring at the head
-     * is not sent to the back after one message. */
-    size_t limit = r->owed > 0 && r->owed < budget - taken ? taken + r->owed : budget;
+     * is not sent to the back after one message. A drain to empty
+     * (SIZE_MAX: a flush or close) takes all of it, owed or not: what was
+     * pushed after the cut came before the flush too. */
+    size_t limit = budget;
+    if (r->owed > 0 && budget != SIZE_MAX && r->owed < budget - taken)
+      limit = taken + r->owed;
     while (taken < limit && sq_ring_pop(&r->ring, r->slots, &m)) {
       fn(ctx, &m);
       taken++;
     }
-    if (taken > before && atomic_load_explicit(&r->was_full, memory_order_relaxed)) {
+    size_t got = taken - before;
+    if (got > 0 && atomic_load_explicit(&r->was_full, memory_order_relaxed)) {
       atomic_store_explicit(&r->was_full, false, memory_order_relaxed);
       *made_room = true;
     }
     if (r->owed > 0)
-      r->owed -= (unsigned)(taken - before);
+      r->owed = got >= r->owed ? 0 : r->owed - (unsigned)got;
     else if (taken == budget)
       r->owed = sq_ring_count(&r->ring);
     if (r->owed > 0)
@@ -774,6 +779,40 @@ int pc_test_sendq_fairness(unsigned waiting, unsigned busy, size_t budget, unsig
   free(s);
   free(filled);
   free(c.taken);
+  return rc;
+}
+
+typedef struct counted {
+  size_t n;
+} counted;
+
+static void count_one(void *ctx, pc_msg *m) {
+  (void)m;
+  ((counted *)ctx)->n++;
+}
+
+int pc_test_sendq_drain_after_cut(unsigned first, size_t budget, unsigned more, size_t *cut,
+                                  size_t *to_empty, size_t *left) {
+  pc_sendq q;
+  pc_sendq_init(&q, 1000000);
+  pc_msg m = {.len = 100};
+  bool new_ring, room;
+  int rc = 0;
+  for (unsigned i = 0; i < first + more && rc == 0; i++) {
+    if (pc_sendq_push(&q, &m, &new_ring) != 0)
+      rc = -1;
+    if (i + 1 == first) {
+      counted c = {0};
+      pc_sendq_drain(&q, budget, count_one, &c, &room);
+      *cut = c.n;
+    }
+  }
+  counted all = {0}, rest = {0};
+  pc_sendq_drain(&q, SIZE_MAX, count_one, &all, &room);
+  pc_sendq_drain(&q, SIZE_MAX, count_one, &rest, &room);
+  *to_empty = all.n;
+  *left = rest.n;
+  pc_sendq_destroy(&q, drop_msg, NULL);
   return rc;
 }
 

@@ -89,4 +89,17 @@ TEST(SendqFairness, WaitingRingsAreDrainedWhileBusyRingsRefill) {
     EXPECT_GT(busy[k], 0u) << "busy ring " << k << " was never drained";
 }
 
+// A flush drains every ring to empty. A turn the poller's budget cut short
+// is owed only what the ring held then; the flush's drain took just that
+// much and left what the sender pushed after the cut, though it was pushed
+// before the flush: flush returned with 156 of a million messages unsent
+// (CI, StackLimitsBigFrames.LargestBatchOfOneByteMessages).
+TEST(SendqFairness, DrainToEmptyTakesWhatWasPushedAfterACut) {
+  size_t cut = 0, to_empty = 0, left = 0;
+  ASSERT_EQ(pc_test_sendq_drain_after_cut(1000, 100, 500, &cut, &to_empty, &left), 0);
+  EXPECT_EQ(cut, 100u);
+  EXPECT_EQ(to_empty, 1400u) << "900 owed from the cut + 500 pushed after it";
+  EXPECT_EQ(left, 0u);
+}
+
 } // namespace
