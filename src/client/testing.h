@@ -74,7 +74,8 @@ int pc_test_sendq_churn(unsigned budget, unsigned keep, unsigned churn, size_t *
 
 /* One thread pushes `pushes` numbered messages into a send queue while
  * this thread drains it and retires its idle rings (pc_sendq_retire_idle)
- * after every drain, as an idle producer's loop would. *retired: rings
+ * after every drain, as an idle producer's loop would; every 1000 pushes
+ * the sender pauses for two such passes, so rings do run empty. *retired: rings
  * freed that way; *received: messages drained; *disorder: messages that
  * did not follow their predecessor. 0, or -1 on failure. */
 int pc_test_sendq_retire_race(unsigned pushes, size_t *retired, size_t *received, size_t *disorder);
@@ -85,7 +86,8 @@ int pc_test_sendq_retire_race(unsigned pushes, size_t *retired, size_t *received
  * (step_*: defers that started a batch, rings freed, membarrier() calls,
  * live rings given back), then it sends one more to each (step_received:
  * messages drained over both). Then free running for `rounds` rounds while
- * this thread drains, defers and batches (race_*). 0, or -1 on failure. */
+ * this thread drains, defers and batches (race_*), the sender pausing for
+ * two of those passes every 16 rounds so rings do run empty. 0, or -1 on failure. */
 typedef struct pc_test_retire_batch {
   size_t first_defers, step_freed, step_received;
   unsigned long step_fences;
@@ -97,6 +99,8 @@ int pc_test_sendq_retire_batch(unsigned queues, unsigned rounds, pc_test_retire_
 /* Send rings made so far, process-wide (a producer back from idle gets a
  * new one). */
 unsigned long pc_test_sendq_rings_made(void);
+/* membarrier() calls the send queues made so far, process-wide. */
+unsigned long pc_test_sendq_fences(void);
 
 /* On loop 0's pool, two requests wait for one connection to host:port
  * (which must fail or succeed on its own); the callback of the one answered
