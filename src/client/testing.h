@@ -64,6 +64,14 @@ int pc_test_sendq_fairness(unsigned waiting, unsigned busy, size_t budget, unsig
 int pc_test_sendq_drain_after_cut(unsigned first, size_t budget, unsigned more, size_t *cut,
                                   size_t *to_empty, size_t *left);
 
+/* One thread's order across its rings: the thread gets a small ring (a
+ * retired one's successor), pushes 10 messages, a drain of 4 cuts the
+ * ring's turn short (6 owed), it pushes 10 more, filling the small ring
+ * so that the last goes into a bigger new one; then two drains of 100.
+ * *received: messages drained; *disorder: messages that did not follow
+ * their predecessor. 0, or -1 if the rings did not come about so. */
+int pc_test_sendq_owed_then_grow(size_t *received, size_t *disorder);
+
 /* Ring sizing after thread churn: `keep` threads fill their rings and stay
  * (keep_caps[k]: what each took), then `churn` threads one after another
  * fill theirs and exit, each followed by a full drain as the I/O thread

@@ -322,11 +322,14 @@ static pc_sq_ring *ring_replace(pc_sendq *q, tls_slot *slot, unsigned size, unsi
   r->full_size = full;
   pc_sq_ring *old = slot->ring;
   slot->ring = r;
-  pc_stack_push(&q->incoming, &r->link);
+  /* The old ring is marked before the new one is published: a loop that
+   * has adopted the new ring sees the old one gone, and so empties it
+   * before it takes anything of the new (pc_sendq_drain). */
   if (old != NULL) {
     atomic_store_explicit(&old->thread_gone, true, memory_order_release);
     ring_unref(old);
   }
+  pc_stack_push(&q->incoming, &r->link);
   *new_ring = true;
   return r;
 }
@@ -454,11 +457,14 @@ size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *
     size_t before = taken;
     /* A turn takes what the ring holds; one the budget cut short resumes
      * first next time, for what the ring held then, so a ring at the head
-     * is not sent to the back after one message. A drain to empty
-     * (SIZE_MAX: a flush or close) takes all of it, owed or not: what was
-     * pushed after the cut came before the flush too. */
+     * is not sent to the back after one message. It takes all of it,
+     * owed or not, in a drain to empty (SIZE_MAX: a flush or close; what
+     * was pushed after the cut came before the flush too) and when its
+     * thread has moved to a new ring, which may follow in this round: the
+     * thread's older messages go first. */
+    bool gone = atomic_load_explicit(&r->thread_gone, memory_order_acquire);
     size_t limit = budget;
-    if (r->owed > 0 && budget != SIZE_MAX && r->owed < budget - taken)
+    if (r->owed > 0 && budget != SIZE_MAX && !gone && r->owed < budget - taken)
       limit = taken + r->owed;
     while (taken < limit && sq_ring_pop(&r->ring, r->slots, &m)) {
       fn(ctx, &m);
@@ -471,10 +477,10 @@ size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *
     }
     if (r->owed > 0)
       r->owed = got >= r->owed ? 0 : r->owed - (unsigned)got;
-    else if (taken == budget)
+    if (r->owed == 0 && taken == budget)
       r->owed = sq_ring_count(&r->ring);
     if (r->owed > 0)
-      break; /* taken == budget: r stays first */
+      break; /* taken == budget: r stays first (before a newer ring of its thread) */
     /* A departed thread's ring is freed once empty; the thread published
      * everything before it set thread_gone, so empty now means empty for
      * good. */

@@ -269,6 +269,36 @@ static void race_take(void *ctx, pc_msg *m) {
   c->next = m->idx + 1;
 }
 
+int pc_test_sendq_owed_then_grow(size_t *received, size_t *disorder) {
+  pc_sendq q;
+  pc_sendq_init(&q, 1000 / 8);
+  bool new_ring, room;
+  race_check c = {0, 0};
+  pc_msg m = {.len = 100};
+  int rc = 0;
+  /* One message, drained, and the idle ring retired: the next push gets
+   * a small ring (16 slots, 15 messages), which grows when it fills. */
+  if (pc_sendq_push(&q, &m, &new_ring) != 0)
+    rc = -1;
+  pc_sendq_drain(&q, SIZE_MAX, drop_msg, NULL, &room);
+  if (pc_sendq_retire_idle(&q) != 1)
+    rc = -1;
+  *received = 0;
+  for (unsigned i = 0; i < 20 && rc == 0; i++) {
+    m.idx = i;
+    if (pc_sendq_push(&q, &m, &new_ring) != 0)
+      rc = -1;
+    if (i == 9) /* a turn cut short: 6 of the 10 owed */
+      *received += pc_sendq_drain(&q, 4, race_take, &c, &room);
+  }
+  /* 10..18 filled the small ring, 19 went into the bigger one. */
+  *received += pc_sendq_drain(&q, 100, race_take, &c, &room);
+  *received += pc_sendq_drain(&q, 100, race_take, &c, &room);
+  *disorder = c.disorder;
+  pc_sendq_destroy(&q, drop_msg, NULL);
+  return rc;
+}
+
 int pc_test_sendq_retire_race(unsigned pushes, size_t *retired, size_t *received,
                               size_t *disorder) {
   pc_sendq q;

@@ -102,4 +102,17 @@ TEST(SendqFairness, DrainToEmptyTakesWhatWasPushedAfterACut) {
   EXPECT_EQ(left, 0u);
 }
 
+// A thread's messages leave in the order it sent them, across its rings: a
+// ring whose turn was cut short was owed only what it held then, and when
+// its thread then filled it and moved to a bigger ring, the next drain took
+// the owed messages, skipped the rest and took the new ring's: 289 messages
+// of one thread stored after later ones (CI-like load,
+// Chaos.EverySendExactlyOnceThroughDropsAndProducerCloses).
+TEST(SendqFairness, AThreadsOldRingEmptiesBeforeItsNewOne) {
+  size_t received = 0, disorder = 0;
+  ASSERT_EQ(pc_test_sendq_owed_then_grow(&received, &disorder), 0);
+  EXPECT_EQ(received, 20u);
+  EXPECT_EQ(disorder, 0u);
+}
+
 } // namespace
