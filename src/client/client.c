@@ -163,20 +163,27 @@ int pc_client_join(pulsarc_client_t *c, pc_client_member *m, pc_loop **loop) {
   /* Before m is visible: a client close may act on it at once. */
   *loop = c->loops[k % (uint32_t)c->nloops];
   m->next = c->members;
+  m->pprev = &c->members;
+  if (c->members != NULL)
+    c->members->pprev = &m->next;
   c->members = m;
   atomic_fetch_add(&c->nmembers, 1);
   pthread_mutex_unlock(&c->lock);
   return 0;
 }
 
+/* Constant time: a scan of the list made destroying 10,000 producers
+ * quadratic (seconds of CPU under the client's lock). */
 void pc_client_leave(pulsarc_client_t *c, pc_client_member *m) {
   pthread_mutex_lock(&c->lock);
-  for (pc_client_member **l = &c->members; *l; l = &(*l)->next)
-    if (*l == m) {
-      *l = m->next;
-      atomic_fetch_sub(&c->nmembers, 1);
-      break;
-    }
+  if (m->pprev != NULL) {
+    *m->pprev = m->next;
+    if (m->next != NULL)
+      m->next->pprev = m->pprev;
+    m->next = NULL;
+    m->pprev = NULL;
+    atomic_fetch_sub(&c->nmembers, 1);
+  }
   pthread_mutex_unlock(&c->lock);
 }
 

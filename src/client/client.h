@@ -35,7 +35,8 @@ typedef struct pc_client_member_ops {
   int (*stats)(pc_client_member *m, pc_member_stats *out);
 } pc_client_member_ops;
 struct pc_client_member {
-  pc_client_member *next; /* client->lock */
+  pc_client_member *next;   /* client->lock */
+  pc_client_member **pprev; /* client->lock; NULL when not in the list (zeroed) */
   const pc_client_member_ops *ops;
   /* The previous stats line's counters, for its rates (stats_log.c) [the
    * stats timer's loop, client->lock held]. */

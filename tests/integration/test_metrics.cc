@@ -138,6 +138,36 @@ void Nested(const char *text, size_t len, void *ctx) {
   st->second.append(text, len);
 }
 
+// The client's registry of producers is what the metrics and the stats
+// walk: destroying producers in any order (the newest, the oldest, one in
+// the middle) leaves exactly the others in it, counted and listed.
+TEST_F(Metrics, ProducersDestroyedInAnyOrderLeaveExactlyTheOthers) {
+  constexpr int kN = 5;
+  pulsarc_producer_t *p[kN];
+  for (int i = 0; i < kN; i++)
+    ASSERT_NE(p[i] = Create("leave-" + std::to_string(i)), nullptr);
+  auto listed = [&](int i) {
+    return MetricsText(client_).find("topic=\"persistent://public/default/leave-" +
+                                     std::to_string(i) + "\"") != std::string::npos;
+  };
+  for (int i : {2, 0, 4}) { // the middle, the oldest, the newest
+    Forget(p[i]);
+    pulsarc_producer_destroy(p[i]);
+  }
+  pulsarc_client_stats_t cs;
+  ASSERT_EQ(pulsarc_client_stats(client_, &cs, sizeof cs), PULSARC_OK);
+  EXPECT_EQ(cs.producers, 2u);
+  for (int i = 0; i < kN; i++)
+    EXPECT_EQ(listed(i), i == 1 || i == 3) << "leave-" << i;
+  for (int i : {3, 1}) {
+    Forget(p[i]);
+    pulsarc_producer_destroy(p[i]);
+  }
+  ASSERT_EQ(pulsarc_client_stats(client_, &cs, sizeof cs), PULSARC_OK);
+  EXPECT_EQ(cs.producers, 0u);
+  EXPECT_EQ(MetricsText(client_).find("leave-"), std::string::npos);
+}
+
 TEST_F(Metrics, CallbackMayCallTheLibrary) {
   ASSERT_NE(Create("metrics-nested"), nullptr);
   std::pair<pulsarc_client_t *, std::string> st(client_, "");
