@@ -285,6 +285,8 @@ void tb_topic_dispatch(pulsarc_tb *tb, tb_topic *t) {
 }
 
 uint64_t tb_consumers_tick(pulsarc_tb *tb, uint64_t now_ns) {
+  if (tb->consumers == 0)
+    return UINT64_MAX; /* a scan of every topic on every iteration, for nothing */
   int64_t now = wall_ms(), next = INT64_MAX;
   TB_MAP_FOREACH(&tb->topics, i) {
     tb_topic *t = tb->topics.vals[i];
@@ -356,6 +358,7 @@ static void consumer_remove(pulsarc_tb *tb, tb_consumer *k, bool dispatch) {
     }
   free(k->name);
   free(k);
+  tb->consumers--;
   if (!s->durable && !s->consumers) {
     /* Kept as a husk until the topic goes: callers may still hold s. */
     s->gone = true;
@@ -465,6 +468,7 @@ static void handle_subscribe(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandS
   *pp = k;
   k->next_conn = c->consumers;
   c->consumers = k;
+  tb->consumers++;
   tb_send_success(tb, c, sc->request_id);
 }
 

@@ -132,10 +132,11 @@ static bool recently_closed(const tb_conn *c, uint64_t producer_id) {
   return false;
 }
 
-static void list_unlink(tb_producer **head, tb_producer *p, bool by_topic) {
-  for (tb_producer **pp = head; *pp; pp = by_topic ? &(*pp)->next_topic : &(*pp)->next_conn) {
+/* A topic's lists are short (one exclusive producer, or the few sharing it). */
+static void topic_list_unlink(tb_producer **head, tb_producer *p) {
+  for (tb_producer **pp = head; *pp; pp = &(*pp)->next_topic) {
     if (*pp == p) {
-      *pp = by_topic ? p->next_topic : p->next_conn;
+      *pp = p->next_topic;
       return;
     }
   }
@@ -152,12 +153,16 @@ static void topic_recompute_exclusive(tb_topic *t) {
 static void producer_remove(pulsarc_tb *tb, tb_producer *p, bool remember) {
   tb_topic *t = p->topic;
   if (p->ready) {
-    list_unlink(&t->active, p, true);
+    topic_list_unlink(&t->active, p);
     tb->st.producers_open--;
   } else {
-    list_unlink(&t->waiting, p, true);
+    topic_list_unlink(&t->waiting, p);
   }
-  list_unlink(&p->conn->producers, p, false);
+  /* Constant time: a scan made closing 10,000 producers of one
+   * connection quadratic. */
+  *p->prev_conn = p->next_conn;
+  if (p->next_conn)
+    p->next_conn->prev_conn = p->prev_conn;
   conn_index_del(p->conn, p);
   if (remember)
     p->conn->recent_closed[p->conn->n_recent++ % TB_RECENT_CLOSED] = p->producer_id;
@@ -377,6 +382,9 @@ static void handle_producer(pulsarc_tb *tb, tb_conn *c, const Pulsarc__CommandPr
     return;
   }
   p->next_conn = c->producers;
+  p->prev_conn = &c->producers;
+  if (c->producers)
+    c->producers->prev_conn = &p->next_conn;
   c->producers = p;
   if (queue) {
     tb_producer **pp = &t->waiting;

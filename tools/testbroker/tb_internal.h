@@ -115,6 +115,7 @@ typedef struct tb_producer {
   bool has_schema;
   int64_t schema_version;
   struct tb_producer *next_conn;  /* conn->producers */
+  struct tb_producer **prev_conn; /* the link to this one: removal in constant time */
   struct tb_producer *next_topic; /* topic->active or topic->waiting */
   struct tb_producer *next_id;    /* conn->by_id bucket */
 } tb_producer;
@@ -196,6 +197,7 @@ struct pulsarc_tb {
   tb_conn *conns;   /* open */
   tb_conn *zombies; /* closed this iteration */
   tb_map topics;    /* full name -> tb_topic */
+  size_t consumers; /* open, over all topics: none, no dispatch tick */
   int64_t next_ledger_id;
   uint64_t next_name;
   uint64_t next_request_id;
