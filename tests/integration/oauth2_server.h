@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -87,6 +88,9 @@ public:
     std::string client_secret = "S3cr3t-0f-the-t3st-client";
     std::vector<int> lifetimes{3600}; // expires_in of token n: lifetimes[min(n, size) - 1]
     SSL_CTX *tls = nullptr;           // HTTPS when set (the server takes no ownership)
+    // Pause between counting a token request (TokenHits) and answering it:
+    // a hit says the client asked, not that it holds the answer.
+    int token_reply_delay_ms = 0;
   };
 
   explicit TokenServer(Opts o) : o_(std::move(o)) {
@@ -224,6 +228,8 @@ private:
               "failed\"}");
         return;
       }
+      if (o_.token_reply_delay_ms > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(o_.token_reply_delay_ms));
       int issued = ++issued_;
       int life = o_.lifetimes[std::min<size_t>((size_t)issued, o_.lifetimes.size()) - 1];
       Reply(c, ssl, 200,
