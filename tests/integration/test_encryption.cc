@@ -189,6 +189,14 @@ std::vector<std::string> BatchPayloads(const std::string &body) {
 
 class Encryption : public BrokerTest {
 protected:
+  // The key reader runs on the I/O thread at a producer's first send: a
+  // pair made lazily there put an RSA-2048 key generation (seconds on a
+  // loaded machine) inside that send's bounded wait, which ran out
+  // (WAIT_TIMEOUT, then a crash on the late callback). Made here instead.
+  void SetUp() override {
+    Pair();
+    BrokerTest::SetUp();
+  }
   void Encrypt(ProducerConf &c) {
     c.Set("encryption_keys", "app-key");
     EXPECT_EQ(pulsarc_producer_conf_set_key_reader(c.get(), ReadPub, nullptr), PULSARC_OK);
