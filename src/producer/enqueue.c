@@ -114,8 +114,6 @@ static void release_slot(pulsarc_producer_t *p, const pc_msg *m) {
   pc_producer_release_memory(p, m->len);
 }
 
-/* Common path of every send: validate, reserve, enqueue, wake. On error the
- * caller still owns (and must release) data and ext. */
 /* Pushes m into this thread's ring and, when it went in, makes sure the
  * loop sees it. pc_sendq_push's result: 0, 1 (ring full) or -1. */
 static int push(pulsarc_producer_t *p, const pc_msg *m) {
@@ -129,6 +127,8 @@ static int push(pulsarc_producer_t *p, const pc_msg *m) {
   return r;
 }
 
+/* Common path of every send: validate, reserve, enqueue, wake. On error the
+ * caller still owns (and must release) data and ext. */
 static pulsarc_err_t try_enqueue(pulsarc_producer_t *p, pc_msg *m, const pulsarc_msg_opts_t *opts,
                                  int64_t default_timeout_ms, uint64_t *since_ns) {
   pulsarc_err_t err = closed_error(p);

@@ -6,7 +6,6 @@
 
 #include "producer/pipeline.h"
 
-/* The arrival index of the oldest message not yet completed. */
 /* Lowers *lo to the first incomplete message of a list of entries (in
  * order, so the first found is its oldest). Whether there was one. */
 static bool oldest_in(const pc_entry *e, uint64_t *lo) {
@@ -20,6 +19,7 @@ static bool oldest_in(const pc_entry *e, uint64_t *lo) {
   return false;
 }
 
+/* The arrival index of the oldest message not yet completed. */
 static uint64_t oldest_incomplete(pulsarc_producer_t *p) {
   uint64_t lo = p->drained;
   if (p->unrouted.n > 0 && pc_fifo_at(&p->unrouted, 0)->idx < lo)
