@@ -2,6 +2,7 @@
 #include "producer/arena.h"
 
 #include <ck_stack.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -28,11 +29,22 @@
 #define MAX_INLINE (SLAB_BYTES / 8)
 #define MAX_FREE_SLABS 16
 
+/* The carving thread does not count each copy in refs: a cache line that
+ * both the sender (one increment per copy) and the I/O thread (one
+ * decrement per message framed) write bounces between their cores on every
+ * message. Instead a slab starts with HELD_BIAS references on behalf of
+ * its carving thread, which counts its copies in its own cache line and,
+ * when it moves on, gives back the bias less the copies it handed out.
+ * Until then refs stays above zero however many messages were framed. */
+#define HELD_BIAS (LONG_MAX / 2)
+
 typedef struct slab {
   ck_stack_entry_t link;
-  _Atomic long refs; /* messages living in it + 1 while a thread carves from it */
-  size_t used;       /* [owning thread] */
-  uint8_t data[SLAB_BYTES];
+  _Atomic long refs; /* messages framed so far subtracted from HELD_BIAS, then the rest */
+  /* [owning thread] on a line of their own */
+  _Alignas(64) size_t used;
+  long handed; /* copies made while carving */
+  _Alignas(64) uint8_t data[SLAB_BYTES];
 } slab;
 
 static _Atomic long live_slabs, free_count;
@@ -76,8 +88,8 @@ static slab *free_pop(void) {
 }
 #endif
 
-static void slab_unref(slab *s) {
-  if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+static void slab_unref_n(slab *s, long n) {
+  if (atomic_fetch_sub_explicit(&s->refs, n, memory_order_acq_rel) != n)
     return;
   if (atomic_fetch_add(&free_count, 1) < MAX_FREE_SLABS) {
     free_push(s);
@@ -90,8 +102,12 @@ static void slab_unref(slab *s) {
 
 static void arena_free(void *data, void *ctx) {
   (void)data;
-  slab_unref(ctx);
+  slab_unref_n(ctx, 1);
 }
+
+/* The carving thread lets go of s: its bias, less the copies it made,
+ * which their own frees give back. */
+static void slab_release_held(slab *s) { slab_unref_n(s, HELD_BIAS - s->handed); }
 
 static void plain_free(void *data, void *ctx) {
   (void)ctx;
@@ -106,7 +122,7 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 /* At thread exit the thread's hold on its slab ends. */
-static void on_thread_exit(void *s) { slab_unref(s); }
+static void on_thread_exit(void *s) { slab_release_held(s); }
 static void make_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
 
 static slab *fresh_slab(void) {
@@ -114,12 +130,13 @@ static slab *fresh_slab(void) {
   if (s != NULL) {
     atomic_fetch_sub(&free_count, 1);
   } else {
-    if ((s = malloc(sizeof *s)) == NULL)
+    if ((s = aligned_alloc(64, sizeof *s)) == NULL)
       return NULL;
     atomic_fetch_add(&live_slabs, 1);
   }
   s->used = 0;
-  atomic_store_explicit(&s->refs, 1, memory_order_relaxed);
+  s->handed = 0;
+  atomic_store_explicit(&s->refs, HELD_BIAS, memory_order_relaxed);
   return s;
 }
 
@@ -139,13 +156,13 @@ void *pc_arena_copy(const void *src, size_t len, pulsarc_free_fn *free_fn, void 
       return NULL;
     pthread_once(&exit_once, make_key);
     if (current != NULL)
-      slab_unref(current);
+      slab_release_held(current);
     current = s;
     pthread_setspecific(exit_key, s);
   }
   uint8_t *p = current->data + current->used;
   current->used += need;
-  atomic_fetch_add_explicit(&current->refs, 1, memory_order_relaxed);
+  current->handed++;
   memcpy(p, src, len);
   *free_fn = arena_free;
   *free_ctx = current;
