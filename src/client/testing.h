@@ -64,6 +64,12 @@ int pc_test_sendq_fairness(unsigned waiting, unsigned busy, size_t budget, unsig
 int pc_test_sendq_drain_after_cut(unsigned first, size_t budget, unsigned more, size_t *cut,
                                   size_t *to_empty, size_t *left);
 
+/* A full ring (2047 messages) drained to empty while its own thread tries
+ * to push one more for every message taken: *room_at is the count taken
+ * when the first push went in (0: never), *taken what the drain took, and
+ * *later what a second drain found. 0, or -1 if the ring did not fill. */
+int pc_test_sendq_room_during_drain(size_t *room_at, size_t *taken, size_t *later);
+
 /* One thread's order across its rings: the thread gets a small ring (a
  * retired one's successor), pushes 10 messages, a drain of 4 cuts the
  * ring's turn short (6 owed), it pushes 10 more, filling the small ring

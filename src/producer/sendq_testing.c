@@ -205,6 +205,45 @@ int pc_test_sendq_drain_after_cut(unsigned first, size_t budget, unsigned more, 
   return rc;
 }
 
+typedef struct room_probe {
+  pc_sendq *q;
+  size_t taken, room_at, pushed;
+} room_probe;
+
+/* [drain] Each message taken, the ring's own thread tries to push one
+ * more: the first that goes in says when the drain gave slots back. */
+static void push_while_draining(void *ctx, pc_msg *m) {
+  room_probe *r = ctx;
+  r->taken++;
+  bool new_ring;
+  if (r->room_at == 0 && pc_sendq_push(r->q, m, &new_ring) == 0) {
+    r->room_at = r->taken;
+    r->pushed++;
+  }
+}
+
+int pc_test_sendq_room_during_drain(size_t *room_at, size_t *taken, size_t *later) {
+  pc_sendq q;
+  pc_sendq_init(&q, 1000000);
+  pc_msg m = {.len = 100};
+  bool new_ring, room;
+  int rc = 0;
+  size_t full = 0;
+  while (full < 4096 && pc_sendq_push(&q, &m, &new_ring) == 0)
+    full++;
+  if (full != 2047)
+    rc = -1;
+  room_probe r = {.q = &q};
+  pc_sendq_drain(&q, SIZE_MAX, push_while_draining, &r, &room);
+  counted rest = {0};
+  pc_sendq_drain(&q, SIZE_MAX, count_one, &rest, &room);
+  *room_at = r.room_at;
+  *taken = r.taken;
+  *later = rest.n;
+  pc_sendq_destroy(&q, drop_msg, NULL);
+  return rc;
+}
+
 static void *fill_once(void *p) {
   sender *s = p;
   pc_msg m = {.len = 100};

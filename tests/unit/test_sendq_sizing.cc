@@ -115,4 +115,17 @@ TEST(SendqFairness, AThreadsOldRingEmptiesBeforeItsNewOne) {
   EXPECT_EQ(disorder, 0u);
 }
 
+// A drain gives slots back every 32 messages, not once per message (the
+// head's cache line crossed cores for every message) and not only at the
+// end of its turn (a sender whose ring is full would wait out the whole
+// turn). The pushes made during the drain wait for the next one.
+TEST(SendqFairness, AFullRingGetsRoomWithinThirtyTwoMessagesOfADrain) {
+  size_t room_at = 0, taken = 0, later = 0;
+  ASSERT_EQ(pc_test_sendq_room_during_drain(&room_at, &taken, &later), 0);
+  EXPECT_GT(room_at, 0u) << "no slot came back during the drain";
+  EXPECT_LE(room_at, 33u);
+  EXPECT_EQ(taken, 2047u) << "the drain takes what the ring held when it started";
+  EXPECT_EQ(later, 1u);
+}
+
 } // namespace
