@@ -344,6 +344,7 @@ def main():
             log("  %-12s %-34s %-14s runs=%d" % (p["group"], p["knob"], p["value"], p["runs"]))
         return 0
     bins = build(a.build_dir, a.no_build)
+    rev = git_rev()  # what was built: the tree may change during a long run
     stamp = datetime.datetime.now().strftime("%Y-%m-%d")
     out = a.out or os.path.join(BENCH, "results", "%s-%s" % (mode, stamp))
     os.makedirs(out, exist_ok=True)
@@ -391,6 +392,8 @@ def main():
                    max_pending=c["max_pending"], runs=len(got), status=status)
         if got:
             row.update(median_metrics(got))
+            if len(got) > 1:  # each run's figure: a median hides a disturbed run
+                row["msgs_per_sec_runs"] = [round(m["msgs_per_sec"]) for m in got]
             raw = base["raw"].get(raw_key(c))
             # Blocking batched rows are compared with the round trip instead
             # (targets): the pipelined raw writer is no limit for them.
@@ -421,7 +424,7 @@ def main():
                 loadavg_before=[round(x, 2) for x in load0],
                 loadavg_after=[round(x, 2) for x in os.getloadavg()],
                 machine=machine(), broker=a.service_url or "embedded test broker (in-process)",
-                git=git_rev())
+                git=rev)
     write_outputs(out, meta, rows, base)
     log("wrote %s in %.0f s" % (out, time.time() - t_start))
     return 0
@@ -436,6 +439,7 @@ def real_broker_main(a):
         "(plus start-up); expected about %.0f min" % (
             a.runs, dur, warm, 8 * a.runs * (dur + warm + 6) / 60 + 1))
     bins = build(a.build_dir, a.no_build)
+    rev = git_rev()
     stamp = datetime.datetime.now().strftime("%Y-%m-%d")
     out = a.out or os.path.join(BENCH, "results", "real-broker-%s" % stamp)
     os.makedirs(out, exist_ok=True)
@@ -448,7 +452,7 @@ def real_broker_main(a):
                 seconds_total=round(time.time() - t_start, 1),
                 loadavg_before=[round(x, 2) for x in load0],
                 loadavg_after=[round(x, 2) for x in os.getloadavg()],
-                machine=machine(), git=git_rev(), **info)
+                machine=machine(), git=rev, **info)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(dict(meta=meta, rows=rows), f, indent=1)
     md = real_broker_md(meta, rows)
@@ -504,7 +508,7 @@ def render(out):
         j = json.load(f)
     b = j["baselines"]
     base = dict(codec=b["codec"], rtt=b["rtt"], peers=b["peers"],
-                blocking_peers=b.get("blocking_peers", []),
+                blocking_peers=b.get("blocking_peers", []), wakes=b.get("wakes"),
                 raw={tuple(r["key"]): {k: v for k, v in r.items() if k != "key"}
                      for r in b["raw"]})
     write_outputs(out, j["meta"], j["rows"], base)
@@ -752,11 +756,15 @@ def plots(out, rows, base):
         log("gnuplot not found: no plots")
         return
     series = {}
+    # The first row of each point: later rows with the same limits are
+    # variants (blocking sends, text payloads, options) that must not
+    # replace it (the blocking row had become the 1000-message point).
     for r in rows:
         if r.get("msgs_per_sec") and r["size"] == 100 and r["batching"] and r["threads"] == 1 \
                 and r["producers"] == 1 and r["batch_max_bytes"] == 131072 and \
-                r["batch_max_delay_ms"] == 10 and r["max_pending"] == 10000:
-            series.setdefault(r["compression"], {})[r["batch_max_messages"]] = r
+                r["batch_max_delay_ms"] == 10 and r["max_pending"] == 10000 and \
+                not r["blocking"] and r["payload"] == "pattern":
+            series.setdefault(r["compression"], {}).setdefault(r["batch_max_messages"], r)
     raw = {k[2]: v for k, v in base["raw"].items()
            if k[0] == 100 and k[1] and k[3] == 131072 and v.get("msgs_per_sec")}
     files = []
