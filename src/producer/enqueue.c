@@ -52,7 +52,6 @@ static void count_blocked(pulsarc_producer_t *p, uint64_t since_ns) {
 static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, _Atomic uint32_t *count, uint32_t max,
                                   uint64_t deadline_ns, bool may_block, uint64_t *since_ns) {
   for (;;) {
-    uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_acquire);
     if (atomic_fetch_add_explicit(count, 1, memory_order_acq_rel) < max)
       return PULSARC_OK;
     atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel);
@@ -61,8 +60,11 @@ static pulsarc_err_t reserve_slot(pulsarc_producer_t *p, _Atomic uint32_t *count
     if (*since_ns == 0)
       *since_ns = pc_mono_ns();
     atomic_fetch_add(&p->space_waiters, 1);
-    /* Re-check after announcing ourselves, so a wake between the failed
-     * reservation and the announcement is not lost. */
+    /* The futex word is read only now, not before every reservation: the
+     * loop writes its cache line on every pass (pc_producer_senders_wait).
+     * Announced first, then read, then the count re-checked: a wake
+     * before the read shows in the count, one after it in the word. */
+    uint32_t seen = atomic_load_explicit(&p->space_seq, memory_order_seq_cst);
     bool ok = atomic_load(count) < max || wait_for_room(p, seen, deadline_ns);
     atomic_fetch_sub(&p->space_waiters, 1);
     if (!ok)
