@@ -169,7 +169,7 @@ def build(build_dir, skip):
     bins = {n: os.path.join(build_dir, p) for n, p in (
         ("perf", "tools/perf/pulsarc-perf"), ("raw", "bench/pulsarc-rawwriter"),
         ("codec", "bench/pulsarc-codecspeed"), ("tb", "tools/testbroker/pulsarc-testbroker"),
-        ("wakes", "bench/pulsarc-wakes"))}
+        ("wakes", "bench/pulsarc-wakes"), ("crosscore", "bench/pulsarc-crosscore"))}
     if not skip:
         if not os.path.exists(os.path.join(build_dir, "build.ninja")):
             subprocess.run(["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja",
@@ -177,7 +177,8 @@ def build(build_dir, skip):
                            check=True, stdout=subprocess.DEVNULL)
         log("building (ninja -j2) in", build_dir)
         subprocess.run(["ninja", "-C", build_dir, "-j2", "pulsarc-perf", "pulsarc-rawwriter",
-                        "pulsarc-codecspeed", "pulsarc-testbroker", "pulsarc-wakes"], check=True,
+                        "pulsarc-codecspeed", "pulsarc-testbroker", "pulsarc-wakes",
+                        "pulsarc-crosscore"], check=True,
                        stdout=subprocess.DEVNULL)
     for n, p in bins.items():
         if not os.access(p, os.X_OK):
@@ -246,6 +247,16 @@ def run_perf(bins, cfg, url, dur, warm):
     if m["wire_mb_per_sec"]:
         m["compression_ratio"] = m["mb_per_sec"] / m["wire_mb_per_sec"]
     return m, "ok" if j["errors"] == 0 else "ok (%d errors)" % j["errors"]
+
+
+def cross_core_ns(bins):
+    """The machine's cache-line round trip between CPUs 0 and 1 now (bench/crosscore.c):
+    CPU per message follows it, and it moves from hour to hour on a VM."""
+    try:
+        p = subprocess.run([bins["crosscore"]], capture_output=True, text=True, timeout=60)
+        return (last_json(p.stdout) or {}).get("round_trip_ns")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
 
 
 def median_metrics(runs):
@@ -345,6 +356,7 @@ def main():
         return 0
     bins = build(a.build_dir, a.no_build)
     rev = git_rev()  # what was built: the tree may change during a long run
+    xcore0 = cross_core_ns(bins)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d")
     out = a.out or os.path.join(BENCH, "results", "%s-%s" % (mode, stamp))
     os.makedirs(out, exist_ok=True)
@@ -424,7 +436,7 @@ def main():
                 loadavg_before=[round(x, 2) for x in load0],
                 loadavg_after=[round(x, 2) for x in os.getloadavg()],
                 machine=machine(), broker=a.service_url or "embedded test broker (in-process)",
-                git=rev)
+                git=rev, cross_core_rt_ns=[xcore0, cross_core_ns(bins)])
     write_outputs(out, meta, rows, base)
     log("wrote %s in %.0f s" % (out, time.time() - t_start))
     return 0
@@ -694,6 +706,10 @@ def summary_md(meta, rows, base):
          "- machine: %d CPUs, %s, Linux %s" % (meta["machine"]["nproc"], meta["machine"]["cpu"],
                                               meta["machine"]["kernel"]),
          "- load average before / after: %s / %s" % (meta["loadavg_before"], meta["loadavg_after"]),
+         "- cross-core cache-line round trip before / after (pulsarc-crosscore, CPUs 0 and 1; "
+         "CPU per message follows it): %s" % (
+             " / ".join("%s ns" % fmt(x) if x else "n/a" for x in meta["cross_core_rt_ns"])
+             if meta.get("cross_core_rt_ns") else "not recorded (before 2026-12-06 14:00)"),
          "- broker: %s; %.1f s measured after %.1f s warm-up per run" % (
              meta["broker"], meta["duration_per_run_s"], meta["warmup_s"]), "",
          "| group | knob | value | msg/s | MB/s payload | MB/s wire | payload/wire | "
