@@ -1,7 +1,9 @@
 /* Payload copies without a malloc per message: each sending thread carves
  * copies out of its current slab; a slab is reference counted by the
- * messages living in it and recycled through a lock-free free list once the
- * I/O thread has copied them all into frames. Large payloads (over an
+ * messages living in it and by its carving thread (a bias it settles when it
+ * moves on, so a copy writes no shared counter), and recycled through a
+ * lock-free free list once the thread has let go and the I/O thread has
+ * copied them all into frames. Large payloads (over an
  * eighth of a slab) fall back to malloc. */
 #ifndef PULSARC_PRODUCER_ARENA_H
 #define PULSARC_PRODUCER_ARENA_H

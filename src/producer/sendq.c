@@ -92,7 +92,9 @@ static void sq_ring_set_head(ck_ring_t *q, unsigned h) {
  * a sender that filled its ring waiting no longer than that. */
 #define SQ_POP_GROUP 32u
 
-/* Takes up to max messages from q into fn, in order; returns how many. */
+/* Takes up to max messages from q into fn, in order; returns how many. fn
+ * gets the slot itself, not a copy: it is the loop's until the head moves
+ * past it. */
 static size_t sq_ring_pop_n(sq_ring *q, pc_msg *slots, size_t max, void (*fn)(void *ctx, pc_msg *m),
                             void *ctx) {
   unsigned h = sq_ring_head(q), t = sq_ring_tail(q), mask = q->mask;
@@ -101,10 +103,8 @@ static size_t sq_ring_pop_n(sq_ring *q, pc_msg *slots, size_t max, void (*fn)(vo
     n = max;
   while (done < n) {
     size_t group = n - done < SQ_POP_GROUP ? n - done : SQ_POP_GROUP;
-    for (size_t i = 0; i < group; i++) {
-      pc_msg m = slots[(h + (unsigned)(done + i)) & mask];
-      fn(ctx, &m);
-    }
+    for (size_t i = 0; i < group; i++)
+      fn(ctx, &slots[(h + (unsigned)(done + i)) & mask]);
     done += group;
     sq_ring_set_head(q, h + (unsigned)done);
   }

@@ -115,8 +115,11 @@ void pc_sendq_init(pc_sendq *q, unsigned budget);
 int pc_sendq_push(pc_sendq *q, const pc_msg *m, bool *new_ring);
 
 /* [loop] Takes up to budget messages, calling fn for each in per-thread FIFO
- * order, visiting the rings round robin (pc_sendq.rings). budget SIZE_MAX
- * takes every ring to empty (a flush or close must cover all they hold).
+ * order, visiting the rings round robin (pc_sendq.rings). fn's m is the ring
+ * slot, valid only during the call (fn may change it, and copies what it
+ * keeps); slots go back to the sender every few dozen messages. budget
+ * SIZE_MAX takes every ring to empty of what it held when its turn began (a
+ * flush or close must cover all they hold).
  * Returns how many were taken; *made_room is set if a ring that was full
  * got space (senders may be waiting). */
 size_t pc_sendq_drain(pc_sendq *q, size_t budget, void (*fn)(void *ctx, pc_msg *m), void *ctx,
